@@ -1,0 +1,23 @@
+"""Shared test fixtures: paths to the real sample files carried in ``data_samples/``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data_samples"
+SCENES = ROOT / "scenes"
+DEMO = SCENES / "demo.toml"
+ARTIFACTS = ROOT / "artifacts"
+
+os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Folder for screenshots and other test artefacts (kept after the run for people to look at)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,136 @@
+"""Layers: one merged dataset per source and kind, mapped to assets by an index array.
+
+A loader hands back :class:`LayerPart` objects in float64 world coordinates; the twin turns
+each into a :class:`Layer` in small float32 coordinates relative to the scene origin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pyvista as pv
+from vtkmodules.util.numpy_support import vtk_to_numpy
+
+from twin.assets import AssetTable
+
+Association = Literal["cell", "point"]
+Geometry = Literal["mesh", "lines", "points"]
+
+
+@dataclass
+class LayerStyle:
+    """How a layer is drawn; ``color`` None means the palette's colour for its kind."""
+
+    color: str | None = None
+    opacity: float = 1.0
+    visible: bool = True
+    #: name of a point/cell array coloured directly as RGB (uint8, 3 components), if any
+    rgb_array: str | None = None
+
+    def merged(self, overrides: dict) -> LayerStyle:
+        values = {**self.__dict__, **{k: v for k, v in overrides.items() if v is not None}}
+        return LayerStyle(**values)
+
+
+@dataclass
+class LayerPart:
+    """A loader's output for one layer: world float64 geometry plus its own asset rows.
+
+    ``asset_index`` (per cell, or per point when ``association == "point"``) indexes ``assets``.
+    """
+
+    name: str
+    dataset: pv.PolyData
+    assets: AssetTable
+    asset_index: np.ndarray
+    association: Association = "cell"
+    style: LayerStyle = field(default_factory=LayerStyle)
+
+    @property
+    def geometry(self) -> Geometry:
+        if self.association == "point" or self.dataset.n_cells == self.dataset.n_verts:
+            return "points"
+        if self.dataset.n_lines and not self.dataset.n_faces_strict:
+            return "lines"
+        return "mesh"
+
+
+@dataclass
+class Layer:
+    """A layer of the scene: local float32 geometry whose ``asset_index`` indexes the twin's table.
+
+    Its assets are the contiguous rows ``asset_start:asset_stop`` of the table.
+    """
+
+    name: str
+    kind: str
+    geometry: Geometry
+    dataset: pv.PolyData
+    association: Association
+    style: LayerStyle
+    source: str
+    asset_start: int
+    asset_stop: int
+
+    @property
+    def n_assets(self) -> int:
+        return self.asset_stop - self.asset_start
+
+    @property
+    def asset_index(self) -> np.ndarray:
+        data = self.dataset.cell_data if self.association == "cell" else self.dataset.point_data
+        return data["asset_index"]
+
+    def summary(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "geometry": self.geometry,
+                "assets": self.n_assets, "cells": int(self.dataset.n_cells),
+                "points": int(self.dataset.n_points)}
+
+
+def cell_point_ids(mesh: pv.PolyData) -> tuple[np.ndarray, np.ndarray]:
+    """For every entry of the mesh's cell connectivity: the cell it belongs to and its point id.
+
+    Cells are numbered as VTK numbers them in a PolyData: vertices, lines, polygons, strips.
+    """
+    cells, points, first = [], [], 0
+    for array in (mesh.GetVerts(), mesh.GetLines(), mesh.GetPolys(), mesh.GetStrips()):
+        n = array.GetNumberOfCells()
+        if n == 0:
+            continue
+        offsets = vtk_to_numpy(array.GetOffsetsArray())
+        points.append(vtk_to_numpy(array.GetConnectivityArray()))
+        cells.append(np.repeat(np.arange(first, first + n), np.diff(offsets)))
+        first += n
+    if not cells:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    return np.concatenate(cells), np.concatenate(points)
+
+
+def asset_bounds(points: np.ndarray, owner: np.ndarray, n_assets: int) -> np.ndarray:
+    """World bounding box of each asset from its points; NaN for an asset with no points.
+
+    ``owner[i]`` is the asset of ``points[i]``.  Vectorised: one sort, then ``reduceat``.
+    """
+    bounds = np.full((n_assets, 6), np.nan)
+    if len(owner) == 0:
+        return bounds
+    order = np.argsort(owner, kind="stable")
+    owner_sorted = owner[order]
+    starts = np.flatnonzero(np.r_[True, owner_sorted[1:] != owner_sorted[:-1]])
+    assets = owner_sorted[starts]
+    pts = points[order]
+    bounds[assets, 0::2] = np.minimum.reduceat(pts, starts, axis=0)
+    bounds[assets, 1::2] = np.maximum.reduceat(pts, starts, axis=0)
+    return bounds
+
+
+def part_asset_bounds(part: LayerPart) -> np.ndarray:
+    """Bounds of every asset of a part, from its float64 world points."""
+    points = np.asarray(part.dataset.points, dtype=np.float64)
+    n = len(part.assets)
+    if part.association == "point":
+        return asset_bounds(points, np.asarray(part.asset_index), n)
+    cell_ids, point_ids = cell_point_ids(part.dataset)
+    return asset_bounds(points[point_ids], np.asarray(part.asset_index)[cell_ids], n)

@@ -1,0 +1,156 @@
+"""The Twin: layers, the asset table, and the scene origin and CRS that tie them to the world."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twin.assets import AssetTable
+from twin.geo import Placement, choose_origin, normalise_crs, reproject, same_crs
+from twin.layer import Layer, LayerPart, part_asset_bounds
+from twin.source import LoadedSource
+
+
+@dataclass
+class SourceRecord:
+    """What the twin remembers of one source: for ``twin info`` and the app's layer tree."""
+
+    path: Path
+    kind: str
+    name: str
+    seconds: float = 0.0
+    crs: str | None = None
+    layers: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+class Twin:
+    """A scene: merged layers, one asset table, one origin and CRS.
+
+    Coordinates in layers are ``world - origin`` as float32; the asset table's bounds are world
+    float64.  Add sources with :meth:`add_source`; the first one fixes the origin unless the
+    scene set it.
+    """
+
+    def __init__(self, name: str = "", crs: str | None = None, origin: np.ndarray | None = None) -> None:
+        self.name = name
+        self.crs = normalise_crs(crs)
+        self.origin: np.ndarray | None = None if origin is None else np.asarray(origin, dtype=np.float64)
+        self.layers: list[Layer] = []
+        self.assets = AssetTable.empty()
+        self.sources: list[SourceRecord] = []
+        self.warnings: list[str] = []
+        self.path: Path | None = None
+        self.kind = "scene"
+        self.bookmarks: list = []
+        self.live: dict[str, Path] = {}
+        self.palette = "china"
+
+    # -- building -----------------------------------------------------------------------
+    def add_source(self, loaded: LoadedSource, *, name: str | None = None, crs: str | None = None,
+                   placement: Placement | None = None, styles: dict[str, dict] | None = None,
+                   seconds: float = 0.0) -> SourceRecord:
+        """Place a loader's output in the scene: placement, reprojection, origin shift, float32."""
+        source_crs = normalise_crs(crs or loaded.crs)
+        record = SourceRecord(path=loaded.path, kind=loaded.kind, name=name or loaded.path.stem,
+                              seconds=seconds, crs=source_crs, warnings=list(loaded.warnings),
+                              skipped=list(loaded.skipped), details=dict(loaded.details),
+                              extras=dict(loaded.extras))
+        if self.crs is None and source_crs is not None:
+            self.crs = source_crs
+        reprojecting = source_crs is not None and not same_crs(source_crs, self.crs)
+        if source_crs is None and self.crs is not None and (placement is None or placement.is_identity):
+            record.warnings.append(f"{loaded.path.name} declares no CRS: taken as the scene's ({self.crs})")
+        for part in loaded.parts:
+            points = np.asarray(part.dataset.points, dtype=np.float64)
+            if placement is not None and not placement.is_identity:
+                points = placement.apply(points)
+            if reprojecting:
+                points = reproject(points, source_crs, self.crs)
+            part.dataset.points = points
+            layer_name = self._unique_layer_name(f"{record.name}/{part.name}")
+            style = part.style.merged((styles or {}).get(layer_name, {}))
+            self._add_part(part, layer_name, loaded.kind, style, str(loaded.path))
+            record.layers.append(layer_name)
+        self.sources.append(record)
+        return record
+
+    def add_failed_source(self, path: Path, kind: str, name: str, error: str) -> None:
+        """Remember a source that failed, so the app lists it with its error; the rest still loads."""
+        self.sources.append(SourceRecord(path=path, kind=kind, name=name, error=error))
+        self.warnings.append(error)
+
+    def _unique_layer_name(self, name: str) -> str:
+        taken = {layer.name for layer in self.layers}
+        candidate, n = name, 2
+        while candidate in taken:
+            candidate, n = f"{name} ({n})", n + 1
+        return candidate
+
+    def _add_part(self, part: LayerPart, name: str, kind: str, style, source: str) -> None:
+        assets = part.assets
+        assets.bounds = part_asset_bounds(part)
+        assets.set_column("layer", name)
+        if self.origin is None:
+            self.origin = choose_origin(_nan_bounds(assets.bounds, part.dataset.points))
+        start = len(self.assets)
+        dataset = part.dataset
+        dataset.points = (np.asarray(dataset.points, dtype=np.float64) - self.origin).astype(np.float32)
+        index = np.asarray(part.asset_index, dtype=np.int32 if start + len(assets) < 2**31 else np.int64) + start
+        target = dataset.cell_data if part.association == "cell" else dataset.point_data
+        target["asset_index"] = index
+        self.assets = AssetTable.concat([self.assets, assets])
+        self.layers.append(Layer(name=name, kind=kind, geometry=part.geometry, dataset=dataset,
+                                 association=part.association, style=style, source=source,
+                                 asset_start=start, asset_stop=start + len(assets)))
+
+    # -- queries ------------------------------------------------------------------------
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    def layer_of_asset(self, index: int) -> Layer:
+        for layer in self.layers:
+            if layer.asset_start <= index < layer.asset_stop:
+                return layer
+        raise IndexError(index)
+
+    @property
+    def bounds(self) -> list[float]:
+        """World bounds ``[xmin, xmax, ymin, ymax, zmin, zmax]`` of every layer's geometry."""
+        if not self.layers:
+            return [float("nan")] * 6
+        local = np.array([layer.dataset.bounds for layer in self.layers if layer.dataset.n_points])
+        if not len(local):
+            return [float("nan")] * 6
+        out = np.empty(6)
+        out[0::2] = local[:, 0::2].min(axis=0) + self.origin
+        out[1::2] = local[:, 1::2].max(axis=0) + self.origin
+        return out.tolist()
+
+    def to_local(self, world: np.ndarray) -> np.ndarray:
+        return np.asarray(world, dtype=np.float64) - (self.origin if self.origin is not None else 0.0)
+
+    def to_world(self, local: np.ndarray) -> np.ndarray:
+        return np.asarray(local, dtype=np.float64) + (self.origin if self.origin is not None else 0.0)
+
+
+def _nan_bounds(bounds: np.ndarray, points) -> np.ndarray:
+    """Overall bounds from asset bounds, or from the raw points when no asset has geometry."""
+    if len(bounds) and np.isfinite(bounds).any():
+        return np.array([np.nanmin(bounds[:, 0]), np.nanmax(bounds[:, 1]), np.nanmin(bounds[:, 2]),
+                         np.nanmax(bounds[:, 3]), np.nanmin(bounds[:, 4]), np.nanmax(bounds[:, 5])])
+    pts = np.asarray(points, dtype=np.float64)
+    if not len(pts):
+        return np.full(6, np.nan)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return np.array([lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]])
