@@ -1,0 +1,41 @@
+"""``twin render PATH -o OUT.png``: an offscreen picture of a file or a scene."""
+
+from __future__ import annotations
+
+import argparse
+
+from twin.commands.common import add_load_arguments, load_with_progress
+from twin.errors import InputError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("render", help="render a picture of a file or a scene")
+    add_load_arguments(parser)
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    parser.add_argument("--size", default="1280x800", metavar="WxH")
+    parser.add_argument("--view", default="iso", choices=("iso", "top", "front", "side"))
+    parser.add_argument("--bookmark", help="a camera bookmark of the scene manifest, instead of --view")
+    parser.set_defaults(func=run)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(None, f"--size must look like 1280x800, not {text!r}") from None
+    if not (16 <= width <= 8192 and 16 <= height <= 8192):
+        raise InputError(None, f"--size {text} is out of range (16..8192 each way)")
+    return width, height
+
+
+def run(args: argparse.Namespace) -> int:
+    size = parse_size(args.size)
+    twin, _ = load_with_progress(args)
+    from twin.view import render_png
+
+    try:
+        render_png(twin, args.output, size=size, view=args.view, bookmark=args.bookmark)
+    except KeyError:
+        raise InputError(twin.path, f"no camera bookmark named {args.bookmark!r}") from None
+    print(f"wrote {args.output}")
+    return 0
