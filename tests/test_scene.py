@@ -84,3 +84,17 @@ def test_the_demo_district_is_a_real_district():
 def test_loading_a_missing_file_raises_input_error(tmp_path):
     with pytest.raises(twin.InputError, match="no such file"):
         twin.load(tmp_path / "nothing.ifc")
+
+
+def test_asset_bounds_are_right_when_assets_share_points():
+    import pyvista as pv
+
+    from twin.assets import AssetTable
+    from twin.layer import LayerPart, part_asset_bounds
+
+    points = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [5, 5, 5]], dtype=float)
+    mesh = pv.PolyData(points, faces=[3, 0, 1, 2, 3, 1, 3, 2])  # the two triangles share points 1 and 2
+    part = LayerPart("t", mesh, AssetTable.build(["a", "b"], kind="k"), np.array([1, 0]))
+    bounds = part_asset_bounds(part)
+    assert bounds[1].tolist() == [0, 1, 0, 1, 0, 0]
+    assert bounds[0].tolist() == [0, 5, 0, 5, 0, 5]
