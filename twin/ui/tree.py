@@ -1,0 +1,86 @@
+"""The layer tree's data: sources with their layers, IFC spatial trees, network legends.
+
+Built once at start-up as plain JSON (shared, read-only state); what each browser shows of it
+(visibility, opacity, the selected element) stays in that browser.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from twin.scene import Twin
+from twin.view import DEFAULT_COLORS
+
+KIND_ICONS = {"ifc": "mdi-office-building", "pointcloud": "mdi-dots-hexagon", "pipes": "mdi-pipe",
+              "city": "mdi-city-variant-outline", "terrain": "mdi-terrain"}
+MAX_TREE_ELEMENTS = 20_000
+
+
+def layer_groups(twin: Twin) -> list[dict[str, Any]]:
+    """One group per source: its layers (or its error), and a spatial tree when it has one."""
+    groups = []
+    for record in twin.sources:
+        layers = [_layer(twin, twin.layer(name)) for name in record.layers]
+        groups.append({"name": record.name, "kind": record.kind, "icon": KIND_ICONS.get(record.kind, "mdi-layers"),
+                       "error": record.error, "warnings": len(record.warnings), "layers": layers,
+                       "tree": spatial_items(twin, record.extras.get("spatial_tree"))})
+    return groups
+
+
+def _layer(twin: Twin, layer) -> dict[str, Any]:
+    kind = _network_kind(layer)
+    return {"name": layer.name, "label": layer.name.split("/", 1)[-1], "assets": layer.n_assets,
+            "points": int(layer.dataset.n_points) if layer.geometry == "points" else 0,
+            "geometry": layer.geometry, "kind": layer.kind, "network_kind": kind,
+            "color": layer.style.color or DEFAULT_COLORS.get(layer.kind, "#cccccc")}
+
+
+def _network_kind(layer) -> str | None:
+    if layer.kind != "pipes":
+        return None
+    palettes = _optional("twin.palettes")
+    return palettes.network_kind(layer.name.split("/", 1)[0]) if palettes else None
+
+
+def legend(twin: Twin) -> list[dict[str, str]]:
+    """The utility colour legend for the network kinds present in the scene."""
+    palettes = _optional("twin.palettes")
+    if palettes is None:
+        return []
+    kinds = {_network_kind(layer) for layer in twin.layers if layer.kind == "pipes"}
+    palette = palettes.PALETTES.get(twin.palette, palettes.PALETTES["china"])
+    return [{"kind": k, "label": palettes.LABELS[k], "color": palette[k]} for k in palettes.KINDS if k in kinds]
+
+
+def spatial_items(twin: Twin, tree: dict | None) -> list[dict[str, Any]] | None:
+    """A VTreeview's items from an IFC spatial tree: building, storey, then the elements.
+
+    Element items carry their asset row as ``value`` so a click selects them in 3D and a pick
+    in 3D activates them here.
+    """
+    if not tree:
+        return None
+    budget = [MAX_TREE_ELEMENTS]
+
+    def node(n: dict) -> dict:
+        children = [node(c) for c in n.get("children", [])]
+        for global_id in n.get("elements", []):
+            row = twin.assets.index_of(global_id)
+            if row is not None and budget[0] > 0:
+                budget[0] -= 1
+                name = str(twin.assets["name"][row]) or global_id
+                children.append({"value": row, "title": f"{name}", "subtitle": str(twin.assets["kind"][row])})
+        label = n.get("name") or n.get("class", "")
+        return {"value": f"node:{n.get('id')}", "title": f"{label} ({n.get('total', 0)})",
+                "icon": "mdi-stairs" if n.get("class") == "IfcBuildingStorey" else "mdi-domain",
+                "children": children}
+
+    return [node(tree)]
+
+
+def _optional(name: str):
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None

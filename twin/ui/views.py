@@ -1,0 +1,251 @@
+"""One render window per browser over shared layer data: the per-client half of the 3D view.
+
+Every browser gets a :class:`ClientView` (its own plotter, actors, camera, clip plane and
+highlight overlays) while the layer datasets themselves are shared, so a second browser costs
+actors and a render window, not a copy of the city.  :class:`ViewPool` hands them out and
+recycles the least recently used one when the pool is full.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import pyvista as pv
+import vtk
+
+from twin.scene import Twin
+from twin.view import SceneView, build_view, set_standard_view
+from twin.ui import picking
+
+#: layer kinds drawn translucent or hidden in underground mode (everything but the pipes)
+ABOVE_GROUND = ("city", "ifc", "terrain", "pointcloud")
+UNDERGROUND_OPACITY = 0.12
+COLORS = {"selection": "#00e5ff", "valves": "#76ff03", "lost": "#ff40ff", "nearby": "#ffffff",
+          "measure": "#ffeb3b"}
+AXES = {"x": 0, "y": 1, "z": 2}
+
+
+def default_config(twin: Twin) -> dict:
+    """The view settings a browser starts with (kept in the browser, sent with every change)."""
+    return {"visible": [layer.name for layer in twin.layers if layer.style.visible],
+            "opacity": {layer.name: layer.style.opacity for layer in twin.layers},
+            "underground": "off", "exaggeration": 1.0,
+            "clip": {"on": False, "axis": "z", "at": 0.5, "flip": False}}
+
+
+class ClientView:
+    """A browser's own view of the twin: plotter, overlays, clip plane, last frame time."""
+
+    def __init__(self, twin: Twin, scene: SceneView) -> None:
+        self.twin, self.scene = twin, scene
+        self.config = default_config(twin)
+        self.overlays: dict[str, object] = {}
+        self.frame_ms = 0.0
+        self.last_used = time.monotonic()
+        self._plane: vtk.vtkPlane | None = None
+        self._started = 0.0
+        window = scene.plotter.ren_win
+        window.AddObserver("StartEvent", lambda *_: setattr(self, "_started", time.perf_counter()))
+        window.AddObserver("EndEvent", lambda *_: setattr(self, "frame_ms",
+                                                          (time.perf_counter() - self._started) * 1000))
+
+    @property
+    def plotter(self) -> pv.Plotter:
+        return self.scene.plotter
+
+    # -- settings -------------------------------------------------------------------------
+    def apply(self, config: dict) -> None:
+        """Make the view match the browser's settings: visibility, opacity, underground, clip."""
+        self.config = {**default_config(self.twin), **(config or {})}
+        shown = set(self.config["visible"])
+        mode = self.config["underground"]
+        transform = self._exaggeration(float(self.config.get("exaggeration") or 1.0))
+        for layer in self.twin.layers:
+            actor = self.scene.actors[layer.name]
+            opacity = float(self.config["opacity"].get(layer.name, layer.style.opacity))
+            visible = layer.name in shown
+            if mode != "off" and layer.kind in ABOVE_GROUND:
+                visible = visible and mode == "translucent"
+                opacity = min(opacity, UNDERGROUND_OPACITY)
+            actor.SetVisibility(visible)
+            actor.GetProperty().SetOpacity(opacity)
+            actor.SetUserTransform(transform if layer.kind == "pipes" else None)
+        self._clip(self.config["clip"])
+
+    def _exaggeration(self, factor: float) -> vtk.vtkTransform | None:
+        """Stretch depth below the top of the pipes by ``factor`` (1 = true depth)."""
+        if factor == 1.0:
+            return None
+        tops = [layer.dataset.bounds[5] for layer in self.twin.layers if layer.kind == "pipes"]
+        top = max(tops) if tops else 0.0
+        transform = vtk.vtkTransform()
+        transform.Translate(0, 0, top)
+        transform.Scale(1, 1, factor)
+        transform.Translate(0, 0, -top)
+        return transform
+
+    def _clip(self, clip: dict) -> None:
+        self._plane = None
+        if clip.get("on"):
+            axis = AXES[clip.get("axis", "z")]
+            lo, hi = self.plotter.bounds[2 * axis], self.plotter.bounds[2 * axis + 1]
+            if not np.isfinite([lo, hi]).all():
+                lo, hi = -1.0, 1.0
+            origin = [0.0, 0.0, 0.0]
+            origin[axis] = lo + (hi - lo) * float(clip.get("at", 0.5))
+            normal = [0.0, 0.0, 0.0]
+            normal[axis] = 1.0 if clip.get("flip") else -1.0
+            self._plane = vtk.vtkPlane()
+            self._plane.SetOrigin(origin)
+            self._plane.SetNormal(normal)
+        for actor in [*self.scene.actors.values(), *self.overlays.values()]:
+            mapper = actor.GetMapper()
+            mapper.RemoveAllClippingPlanes()
+            if self._plane is not None:
+                mapper.AddClippingPlane(self._plane)
+
+    def keeps(self, points: np.ndarray) -> np.ndarray:
+        """Which scene points the clip plane leaves visible."""
+        if self._plane is None:
+            return np.ones(len(points), dtype=bool)
+        origin, normal = np.array(self._plane.GetOrigin()), np.array(self._plane.GetNormal())
+        return (points - origin) @ normal >= 0
+
+    def pickable(self) -> list[tuple]:
+        return [(layer, self.scene.actors[layer.name]) for layer in self.twin.layers
+                if self.scene.actors[layer.name].GetVisibility()]
+
+    # -- overlays ---------------------------------------------------------------------------
+    def highlight(self, name: str, rows: Iterable[int]) -> int:
+        """Draw the given asset rows over their layers in the overlay colour ``name``; 0 rows clears it."""
+        rows = np.unique(np.asarray(list(rows), dtype=np.int64))
+        pieces = []
+        for layer in self.twin.layers:
+            inside = rows[(rows >= layer.asset_start) & (rows < layer.asset_stop)]
+            if not len(inside) or layer.geometry == "points":
+                continue
+            cells = np.flatnonzero(np.isin(layer.asset_index, inside))
+            if len(cells):
+                pieces.append((layer, layer.dataset.extract_cells(cells).extract_surface(algorithm=None)))
+        self.clear(name)
+        for i, (layer, mesh) in enumerate(pieces):
+            self._overlay(f"{name}:{i}", mesh, self.scene.actors[layer.name], line_width=6)
+        return len(pieces)
+
+    def markers(self, name: str, local_points: np.ndarray, radius: float) -> None:
+        """Spheres at points (valves to close, measured points), sized in scene metres."""
+        self.clear(name)
+        if len(local_points):
+            glyphs = pv.PolyData(np.asarray(local_points, dtype=np.float32)).glyph(
+                geom=pv.Sphere(radius=radius, theta_resolution=12, phi_resolution=12), scale=False, orient=False)
+            self._overlay(f"{name}:0", glyphs, None)
+
+    def _overlay(self, key: str, mesh: pv.PolyData, under, line_width: float = 2) -> None:
+        colour = COLORS[key.split(":")[0]]
+        actor = self.plotter.add_mesh(mesh, color=colour, name=key, pickable=False, line_width=line_width,
+                                      point_size=10, show_scalar_bar=False, reset_camera=False,
+                                      lighting=True, ambient=0.5)
+        mapper = actor.GetMapper()
+        mapper.SetResolveCoincidentTopologyToPolygonOffset()
+        mapper.SetRelativeCoincidentTopologyPolygonOffsetParameters(-2, -20)
+        mapper.SetRelativeCoincidentTopologyLineOffsetParameters(-2, -20)
+        if under is not None:
+            actor.SetUserTransform(under.GetUserTransform())
+        if self._plane is not None:
+            mapper.AddClippingPlane(self._plane)
+        self.overlays[key] = actor
+
+    def clear(self, prefix: str | None = None) -> None:
+        for key in [k for k in self.overlays if prefix is None or k.split(":")[0] == prefix]:
+            self.plotter.remove_actor(self.overlays.pop(key), reset_camera=False, render=False)
+
+    # -- camera -----------------------------------------------------------------------------
+    def camera(self) -> dict:
+        """The camera in world coordinates (share links and bookmarks survive a new origin)."""
+        cam = self.plotter.camera
+        return {"position": self.twin.to_world(np.array(cam.position)).tolist(),
+                "focal_point": self.twin.to_world(np.array(cam.focal_point)).tolist(),
+                "view_up": list(cam.up)}
+
+    def set_camera(self, position, focal_point, view_up=(0.0, 0.0, 1.0)) -> None:
+        cam = self.plotter.camera
+        cam.position = tuple(self.twin.to_local(np.array(position, dtype=float)))
+        cam.focal_point = tuple(self.twin.to_local(np.array(focal_point, dtype=float)))
+        cam.up = tuple(view_up)
+        self.plotter.reset_camera_clipping_range()
+
+    def look(self, view: str) -> None:
+        set_standard_view(self.plotter, view)
+
+    def fly_to(self, row: int) -> None:
+        """Frame one asset, keeping the current viewing direction."""
+        b = self.twin.assets.bounds[row]
+        if not np.isfinite(b).all():
+            return
+        centre = self.twin.to_local(np.array([(b[0] + b[1]) / 2, (b[2] + b[3]) / 2, (b[4] + b[5]) / 2]))
+        size = max(b[1] - b[0], b[3] - b[2], b[5] - b[4], 4.0)
+        cam = self.plotter.camera
+        direction = np.array(cam.position) - np.array(cam.focal_point)
+        direction /= np.linalg.norm(direction) or 1.0
+        cam.focal_point = tuple(centre)
+        cam.position = tuple(centre + direction * (size * 2.5 + 15.0))
+        self.plotter.reset_camera_clipping_range()
+
+    def ray(self, x: float, y: float, size: list | None) -> tuple[np.ndarray, np.ndarray, float]:
+        """The ray under a click on the browser's image, and the angle of one pixel."""
+        width, height = self.plotter.ren_win.GetSize()
+        if size and size[0] and size[1]:
+            x, y = x * width / size[0], y * height / size[1]
+        start, end = picking.display_ray(self.plotter.renderer, x, y)
+        return start, end, np.radians(self.plotter.camera.view_angle) / max(height, 1)
+
+    def screenshot(self) -> bytes:
+        """The current view as PNG bytes."""
+        self.plotter.render()
+        grab = vtk.vtkWindowToImageFilter()
+        grab.SetInput(self.plotter.ren_win)
+        grab.ReadFrontBufferOff()
+        grab.Update()
+        writer = vtk.vtkPNGWriter()
+        writer.WriteToMemoryOn()
+        writer.SetInputConnection(grab.GetOutputPort())
+        writer.Write()
+        return bytes(writer.GetResult())
+
+
+class ViewPool:
+    """Client views by id; a new browser takes a fresh one until ``capacity``, then the stalest."""
+
+    def __init__(self, twin: Twin, id_of: Callable[[object], str], capacity: int = 6,
+                 size: tuple[int, int] = (1280, 800)) -> None:
+        self.twin, self.id_of, self.capacity, self.size = twin, id_of, capacity, size
+        self.views: dict[str, ClientView] = {}
+
+    def add(self, scene: SceneView | None = None) -> str:
+        view = ClientView(self.twin, scene or build_view(self.twin, off_screen=True, size=self.size))
+        view_id = self.id_of(view.plotter.ren_win)
+        self.views[view_id] = view
+        return view_id
+
+    def claim(self, exclude: Iterable[str] = ()) -> str:
+        """A view for a new browser: a new one while there is room, else the least recently used."""
+        candidates = {k: v for k, v in self.views.items() if k not in set(exclude)}
+        if len(self.views) < self.capacity or not candidates:
+            view_id = self.add()
+        else:
+            view_id = min(candidates, key=lambda k: candidates[k].last_used)
+            self.reset(self.views[view_id])
+        self.views[view_id].last_used = time.monotonic()
+        return view_id
+
+    def reset(self, view: ClientView) -> None:
+        view.clear()
+        view.apply(default_config(self.twin))
+        view.look("iso")
+
+    def get(self, view_id: str) -> ClientView:
+        view = self.views[str(view_id)]
+        view.last_used = time.monotonic()
+        return view
