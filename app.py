@@ -14,11 +14,14 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+# browsers send small messages (clicks, camera, state): cap what one may declare (default 4 MiB)
+os.environ.setdefault("WSLINK_MAX_MSG_SIZE", str(1 << 20))
 
 from trame.app import get_server  # noqa: E402
 from trame_vtk.modules import vtk as vtk_module  # noqa: E402
 
 from twin.scene import Twin  # noqa: E402
+from twin.server.security import AccessPolicy  # noqa: E402
 from twin.ui import layout, tree  # noqa: E402
 from twin.ui.actions import Actions  # noqa: E402
 from twin.ui.views import ViewPool, default_config  # noqa: E402
@@ -94,8 +97,10 @@ class TwinApp:
             return
         self.helper.push_image(self.pool.get(view_id).plotter.ren_win)
 
-    def start(self, host: str = "127.0.0.1", port: int = 8080, on_ready=None) -> None:
+    def start(self, policy: AccessPolicy, port: int = 8080, on_ready=None) -> None:
         """Serve until interrupted; never shut down when idle (trame's default does after 300 s)."""
+        self.server.controller.on_server_bind.add(lambda wslink_server: policy.install(wslink_server.app))
+        host = policy.host
         if on_ready:
             self.server.controller.on_server_ready.add(lambda **_: on_ready(self.server.port))
         argv, sys.argv = sys.argv, sys.argv[:1]  # trame parses sys.argv itself: keep ours out of it
