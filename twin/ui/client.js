@@ -121,6 +121,8 @@ window.twinUI = (function () {
   async function setRendering(trame, mode) {
     set(trame, "rendering", mode);
     await apply(trame);
+    const ins = S(trame, "inspector");
+    if (ins) await call(trame, "twin_select", [viewId(trame), ins.index, false, null]);
   }
   async function pollFrame(trame) {
     if (document.hidden) return;

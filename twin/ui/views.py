@@ -190,7 +190,8 @@ class ClientView:
         direction = np.array(cam.position) - np.array(cam.focal_point)
         direction /= np.linalg.norm(direction) or 1.0
         cam.focal_point = tuple(centre)
-        cam.position = tuple(centre + direction * (size * 2.5 + 15.0))
+        fit = size / np.tan(np.radians(cam.view_angle) / 2)  # the asset's size fills about half the view
+        cam.position = tuple(centre + direction * (fit + 10.0))
         self.plotter.reset_camera_clipping_range()
 
     def ray(self, x: float, y: float, size: list | None) -> tuple[np.ndarray, np.ndarray, float]:
