@@ -38,9 +38,11 @@ def fmt(name: str, value: Any) -> str | None:
             return f"{value * 100:.2f} %"
         if name.endswith("_years"):
             return f"{value:.0f} years"
+        if name.endswith("_m"):
+            return f"{value:,.2f} m"
         if name.endswith("year") or name.endswith("Year") or value.is_integer():
             return f"{value:.0f}"
-        return f"{value:,.2f} m" if name.endswith("_m") else f"{value:,.3g}"
+        return f"{value:,.4g}"
     return str(value)
 
 
