@@ -91,6 +91,11 @@ def drawn_share(pixels: np.ndarray, backgrounds=BACKGROUNDS, tolerance: int = 12
     return float(np.logical_and.reduce(differs).mean())
 
 
+def colour_share(pixels: np.ndarray, colour, tolerance: int = 40) -> float:
+    """Share of pixels close to one colour (an overlay's, shaded a little by the lights)."""
+    return float((np.abs(pixels - np.array(colour)).max(axis=2) <= tolerance).mean())
+
+
 def wait_for_drawing(page, path: Path, minimum: float = 0.05, timeout: float = 60.0) -> np.ndarray:
     """Screenshots until the view shows at least ``minimum`` drawn pixels (first frames take a while)."""
     deadline = time.monotonic() + timeout
