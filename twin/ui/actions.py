@@ -122,7 +122,8 @@ class Actions:
     def twin_pick(self, view_id: str, event, tool: str = "select", camera: dict | None = None) -> dict:
         view = self._view(view_id, camera)
         ray = self._ray(view, event)
-        hit = None if ray is None else picking.pick(view.pickable(), *ray, self.locators, keep=view.keeps)
+        hit = None if ray is None else picking.pick(view.pickable(), *ray, self.locators, keep=view.keeps,
+                                                   shown=view.shown_points)
         if tool == "measure":
             return {"measure": self._measure(view_id, view, hit)}
         if hit is None:

@@ -56,10 +56,10 @@ def describe(twin: Twin, index: int, point: dict | None = None) -> dict[str, Any
     sections = []
     if point:
         sections.append({"title": "Point", "icon": "mdi-dots-hexagon", "rows": point_rows(point)})
-    if "diameter_m" in row:
+    if _present(row, "diameter_m"):
         sections.append({"title": "Pipe segment", "icon": "mdi-pipe", "rows": _rows(row, PIPE)
                          + [["Valves on it", ", ".join(valves_of(twin, row)) or "none recorded"]]})
-    if "ifc_class" in row:
+    if _present(row, "ifc_class"):
         sections.append({"title": "IFC element", "icon": "mdi-office-building-cog", "rows": _rows(row, IFC)})
     sections.append({"title": "Identity", "icon": "mdi-card-account-details-outline",
                      "rows": _rows(row, [(k, k.capitalize()) for k in IDENTITY])})
@@ -73,6 +73,11 @@ def describe(twin: Twin, index: int, point: dict | None = None) -> dict[str, Any
         ["Elevation", f"{z:,.2f} m" if math.isfinite(z) else "—"], ["CRS", twin.crs or "unknown"]]})
     return {"index": index, "id": row["id"], "title": row["name"] or row["id"], "kind": row["kind"],
             "layer": row["layer"], "sections": sections, "actions": actions(twin, row)}
+
+
+def _present(row: dict, key: str) -> bool:
+    """Whether the asset has a value in a column (merged tables fill other kinds' columns with NaN / '')."""
+    return key in row and fmt(key, row[key]) is not None
 
 
 def point_rows(point: dict) -> list[list[str]]:
@@ -101,7 +106,7 @@ def point_values(layer, point_id: int, origin_z: float) -> dict:
 def actions(twin: Twin, row: dict) -> list[str]:
     """The inspector's buttons that make sense for this asset."""
     out = ["fly_to"] if math.isfinite(row["x"]) else []
-    if "diameter_m" in row and _network_graph(twin, row) is not None:
+    if _present(row, "diameter_m") and _network_graph(twin, row) is not None:
         out.append("isolate")
     if _module("twin.nearby") is not None:
         out.append("nearby")

@@ -60,18 +60,22 @@ def display_ray(renderer, x: float, y: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pick(layers: list[tuple[Layer, object]], start: np.ndarray, end: np.ndarray, pixel_angle: float,
-         locators: Locators, keep: Callable[[np.ndarray], np.ndarray] | None = None) -> Hit | None:
+         locators: Locators, keep: Callable[[np.ndarray], np.ndarray] | None = None,
+         shown: dict[str, np.ndarray] | None = None) -> Hit | None:
     """Nearest hit of the ray ``start -> end`` (local coordinates) on the given (layer, actor) pairs.
 
     ``pixel_angle`` is the angle of one pixel (radians), to size the tolerance with distance;
-    ``keep(points)`` says which hit points survive the clip planes.
+    ``keep(points)`` says which hit points survive the clip planes; ``shown[layer]`` masks the
+    points a point layer's class filter hides.
     """
     best: Hit | None = None
     for layer, actor in layers:
         inverse = _inverse(actor)
         p0, p1 = _apply(inverse, start), _apply(inverse, end)
-        hit = (_pick_points if layer.geometry == "points" else _pick_cells)(layer, p0, p1, pixel_angle,
-                                                                             locators, actor, keep)
+        if layer.geometry == "points":
+            hit = _pick_points(layer, p0, p1, pixel_angle, actor, keep, (shown or {}).get(layer.name))
+        else:
+            hit = _pick_cells(layer, p0, p1, pixel_angle, locators, actor, keep)
         if hit is not None and (best is None or hit.distance < best.distance):
             best = hit
     return best
@@ -97,7 +101,7 @@ def _pick_cells(layer, p0, p1, pixel_angle, locators, actor, keep) -> Hit | None
     return Hit(asset, layer.name, world[i], float(distance[i])) if asset is not None else None
 
 
-def _pick_points(layer, p0, p1, pixel_angle, locators, actor, keep) -> Hit | None:
+def _pick_points(layer, p0, p1, pixel_angle, actor, keep, shown) -> Hit | None:
     pts = np.asarray(layer.dataset.points, dtype=np.float64)
     direction = p1 - p0
     length = float(np.linalg.norm(direction))
@@ -108,6 +112,8 @@ def _pick_points(layer, p0, p1, pixel_angle, locators, actor, keep) -> Hit | Non
     t = rel @ direction
     perpendicular = np.linalg.norm(rel - np.outer(t, direction), axis=1)
     near = (t > 0) & (perpendicular <= np.maximum(t, 1e-6) * pixel_angle * PIXELS)
+    if shown is not None:
+        near &= shown
     candidates = np.flatnonzero(near)
     if keep is not None and len(candidates):
         candidates = candidates[keep(_apply_many(actor, pts[candidates]))]

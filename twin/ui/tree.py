@@ -9,31 +9,44 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import numpy as np
+
 from twin.scene import Twin
 from twin.view import DEFAULT_COLORS
 
 KIND_ICONS = {"ifc": "mdi-office-building", "pointcloud": "mdi-dots-hexagon", "pipes": "mdi-pipe",
               "city": "mdi-city-variant-outline", "terrain": "mdi-terrain"}
 MAX_TREE_ELEMENTS = 20_000
+POINT_MODES = (("rgb", "True colour"), ("classification", "Class"), ("elevation", "Elevation"),
+               ("intensity", "Intensity"))
 
 
 def layer_groups(twin: Twin) -> list[dict[str, Any]]:
     """One group per source: its layers (or its error), and a spatial tree when it has one."""
     groups = []
     for record in twin.sources:
-        layers = [_layer(twin, twin.layer(name)) for name in record.layers]
+        layers = [_layer(twin, twin.layer(name), record.details) for name in record.layers]
         groups.append({"name": record.name, "kind": record.kind, "icon": KIND_ICONS.get(record.kind, "mdi-layers"),
                        "error": record.error, "warnings": len(record.warnings), "layers": layers,
                        "tree": spatial_items(twin, record.extras.get("spatial_tree"))})
     return groups
 
 
-def _layer(twin: Twin, layer) -> dict[str, Any]:
+def _layer(twin: Twin, layer, details: dict) -> dict[str, Any]:
     kind = _network_kind(layer)
-    return {"name": layer.name, "label": layer.name.split("/", 1)[-1], "assets": layer.n_assets,
-            "points": int(layer.dataset.n_points) if layer.geometry == "points" else 0,
-            "geometry": layer.geometry, "kind": layer.kind, "network_kind": kind,
-            "color": layer.style.color or DEFAULT_COLORS.get(layer.kind, "#cccccc")}
+    entry = {"name": layer.name, "label": layer.name.split("/", 1)[-1], "assets": layer.n_assets,
+             "points": int(layer.dataset.n_points) if layer.geometry == "points" else 0,
+             "geometry": layer.geometry, "kind": layer.kind, "network_kind": kind,
+             "color": layer.style.color or DEFAULT_COLORS.get(layer.kind, "#cccccc"), "modes": [], "classes": []}
+    if layer.geometry == "points":
+        arrays = set(layer.dataset.point_data.keys())
+        entry["modes"] = [{"value": m, "title": t} for m, t in POINT_MODES if m == "elevation" or m in arrays]
+        classes = details.get("classes", {}) if isinstance(details, dict) else {}
+        if "classification" in arrays:  # count the points loaded, not the file's, for "N of M points shown"
+            loaded = np.bincount(np.asarray(layer.dataset.point_data["classification"], dtype=np.uint8), minlength=256)
+            entry["classes"] = [{"code": int(code), "name": f"{code} {classes.get(code, classes.get(str(code), {})).get('name', '')}",
+                                 "count": int(loaded[code])} for code in np.flatnonzero(loaded)]
+    return entry
 
 
 def _network_kind(layer) -> str | None:

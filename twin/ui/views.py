@@ -22,16 +22,60 @@ from twin.ui import picking
 #: layer kinds drawn translucent or hidden in underground mode (everything but the pipes)
 ABOVE_GROUND = ("city", "ifc", "terrain", "pointcloud")
 UNDERGROUND_OPACITY = 0.12
-COLORS = {"selection": "#00e5ff", "valves": "#76ff03", "lost": "#ff40ff", "nearby": "#ffffff",
+COLORS = {"selection": "#00e5ff", "valves": "#76ff03", "lost": "#ff40ff", "nearby": "#b388ff",
           "measure": "#ffeb3b"}
+#: a selected pipe is drawn white: cyan is too close to the water supply's sky-blue
+PIPE_SELECTION = "#ffffff"
+DEPTH_RANGE = (0.0, 5.0)  # metres of cover on the depth colour ramp (fixed, so the legend is stable)
+DEPTH_RAMP = "viridis_r"
 AXES = {"x": 0, "y": 1, "z": 2}
+
+
+def ensure_depth_array(twin: Twin, layer) -> bool:
+    """Put each cell's depth of cover (mean of both ends, m) on a pipe layer, once; False if unknown."""
+    data = layer.dataset.cell_data
+    if "depth_m" in data.keys():
+        return True
+    assets = twin.assets
+    if "depth_start_m" not in assets or layer.association != "cell":
+        return False
+    start = assets["depth_start_m"]
+    end = assets["depth_end_m"] if "depth_end_m" in assets else start
+    depth = np.where(np.isnan(start), end, np.where(np.isnan(end), start, (start + end) / 2))
+    if "depth_m" in assets:  # nodes (manholes, valves) carry one depth
+        depth = np.where(np.isnan(depth), assets["depth_m"], depth)
+    data["depth_m"] = np.asarray(depth, dtype=np.float32)[layer.asset_index]
+    return True
+
+
+def point_colours(layer, mode: str) -> str | None:
+    """Name of the layer's RGB array for a colour mode, computed once and shared by every view."""
+    name = f"colours_{mode}"
+    data = layer.dataset.point_data
+    if name not in data.keys():
+        try:
+            from twin.pointcolors import colors
+        except ImportError:
+            return layer.style.rgb_array
+        arrays = {key: np.asarray(data[key]) for key in data.keys()}
+        arrays["points"] = np.asarray(layer.dataset.points)
+        data[name] = colors(arrays, mode)
+    return name
+
+
+def _depth_lut():
+    lut = pv.LookupTable(cmap=DEPTH_RAMP, n_values=64)
+    lut.scalar_range = DEPTH_RANGE
+    lut.nan_color = "grey"
+    return lut
 
 
 def default_config(twin: Twin) -> dict:
     """The view settings a browser starts with (kept in the browser, sent with every change)."""
     return {"visible": [layer.name for layer in twin.layers if layer.style.visible],
             "opacity": {layer.name: layer.style.opacity for layer in twin.layers},
-            "underground": "off", "exaggeration": 1.0,
+            "underground": "off", "exaggeration": 1.0, "depth_colours": False,
+            "point_mode": {}, "hidden_classes": {},
             "clip": {"on": False, "axis": "z", "at": 0.5, "flip": False}}
 
 
@@ -42,6 +86,8 @@ class ClientView:
         self.twin, self.scene = twin, scene
         self.config = default_config(twin)
         self.overlays: dict[str, object] = {}
+        self.shown_points: dict[str, np.ndarray] = {}  # per point layer: what its class filter shows
+        self._point_state: dict[str, tuple] = {}
         self.frame_ms = 0.0
         self.last_used = time.monotonic()
         self._plane: vtk.vtkPlane | None = None
@@ -72,7 +118,59 @@ class ClientView:
             actor.SetVisibility(visible)
             actor.GetProperty().SetOpacity(opacity)
             actor.SetUserTransform(transform if layer.kind == "pipes" else None)
+            if layer.kind == "pipes":
+                self._depth_colours(layer, actor, bool(self.config.get("depth_colours")) and mode != "off")
+                self._emphasise(actor, mode != "off")
+            if layer.geometry == "points":
+                self._points(layer, actor, self.config["point_mode"].get(layer.name),
+                             self.config["hidden_classes"].get(layer.name) or [])
         self._clip(self.config["clip"])
+
+    @staticmethod
+    def _emphasise(actor, on: bool) -> None:
+        """Outline pipes with screen-space lines so a thin pipe stays visible from afar."""
+        prop = actor.GetProperty()
+        prop.SetEdgeVisibility(on)
+        prop.SetEdgeColor(prop.GetColor())
+        prop.SetLineWidth(2.5 if on else 1.0)
+
+    def _points(self, layer, actor, mode: str | None, hidden: list[int]) -> None:
+        """Colour a point layer by ``mode`` and hide its ``hidden`` classes, for this view only."""
+        state = (mode, tuple(sorted(int(c) for c in hidden)))
+        if self._point_state.get(layer.name, (None, ())) == state:
+            return
+        self._point_state[layer.name] = state
+        colours = point_colours(layer, mode) if mode else layer.style.rgb_array
+        dataset = layer.dataset
+        self.shown_points.pop(layer.name, None)
+        if state[1] and "classification" in dataset.point_data.keys():
+            shown = np.ones(256, dtype=bool)
+            shown[list(state[1])] = False
+            mask = shown[np.asarray(dataset.point_data["classification"], dtype=np.uint8)]
+            self.shown_points[layer.name] = mask
+            dataset = pv.PolyData(np.asarray(layer.dataset.points)[mask])
+            if colours:
+                dataset.point_data[colours] = np.asarray(layer.dataset.point_data[colours])[mask]
+        mapper = actor.GetMapper()
+        mapper.SetInputData(dataset)
+        if colours:
+            mapper.SetScalarModeToUsePointFieldData()
+            mapper.SelectColorArray(colours)
+            mapper.SetColorModeToDirectScalars()
+            mapper.ScalarVisibilityOn()
+
+    def _depth_colours(self, layer, actor, on: bool) -> None:
+        """Colour a pipe layer by depth of cover (underground mode) or by its utility colour."""
+        mapper = actor.GetMapper()
+        if on and ensure_depth_array(self.twin, layer):
+            mapper.SetScalarModeToUseCellFieldData()
+            mapper.SelectColorArray("depth_m")
+            mapper.SetLookupTable(_depth_lut())
+            mapper.SetScalarRange(*DEPTH_RANGE)
+            mapper.SetUseLookupTableScalarRange(True)
+            mapper.ScalarVisibilityOn()
+        else:
+            mapper.ScalarVisibilityOff()
 
     def _exaggeration(self, factor: float) -> vtk.vtkTransform | None:
         """Stretch depth below the top of the pipes by ``factor`` (1 = true depth)."""
@@ -114,6 +212,7 @@ class ClientView:
         return (points - origin) @ normal >= 0
 
     def pickable(self) -> list[tuple]:
+        """(layer, actor) of every visible layer, for picking."""
         return [(layer, self.scene.actors[layer.name]) for layer in self.twin.layers
                 if self.scene.actors[layer.name].GetVisibility()]
 
@@ -131,7 +230,8 @@ class ClientView:
                 pieces.append((layer, layer.dataset.extract_cells(cells).extract_surface(algorithm=None)))
         self.clear(name)
         for i, (layer, mesh) in enumerate(pieces):
-            self._overlay(f"{name}:{i}", mesh, self.scene.actors[layer.name], line_width=6)
+            colour = PIPE_SELECTION if name == "selection" and layer.kind == "pipes" else None
+            self._overlay(f"{name}:{i}", mesh, self.scene.actors[layer.name], line_width=6, colour=colour)
         return len(pieces)
 
     def markers(self, name: str, local_points: np.ndarray, radius: float) -> None:
@@ -142,8 +242,8 @@ class ClientView:
                 geom=pv.Sphere(radius=radius, theta_resolution=12, phi_resolution=12), scale=False, orient=False)
             self._overlay(f"{name}:0", glyphs, None)
 
-    def _overlay(self, key: str, mesh: pv.PolyData, under, line_width: float = 2) -> None:
-        colour = COLORS[key.split(":")[0]]
+    def _overlay(self, key: str, mesh: pv.PolyData, under, line_width: float = 2, colour: str | None = None) -> None:
+        colour = colour or COLORS[key.split(":")[0]]
         actor = self.plotter.add_mesh(mesh, color=colour, name=key, pickable=False, line_width=line_width,
                                       point_size=10, show_scalar_bar=False, reset_camera=False,
                                       lighting=True, ambient=0.5)

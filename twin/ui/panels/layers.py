@@ -6,6 +6,11 @@ from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 
 from twin.ui.panels import js, testid
+from twin.ui.views import DEPTH_RANGE
+
+#: viridis reversed (the 3D view's depth ramp): shallow yellow to deep purple
+DEPTH_CSS = "#fde725, #5ec962, #21918c, #3b528b, #440154"
+DEPTH_LABELS = (f"{DEPTH_RANGE[0]:g} m", f"{sum(DEPTH_RANGE) / 2:g} m", f"≥ {DEPTH_RANGE[1]:g} m")
 
 
 def build() -> None:
@@ -44,6 +49,18 @@ def _layer_row() -> None:
                hide_details=True, classes="ml-8 mr-1 mt-n2", color="grey", track_size=2, thumb_size=10,
                end=js("setOpacity", "layer.name", "$event"),
                raw_attrs=[testid("'opacity-' + layer.name", bound=True)])
+    with html.Div(v_if="layer.modes.length", classes="ml-8 mb-2"):
+        v3.VSelect(items=("layer.modes",), model_value=("cfg.point_mode[layer.name] || 'rgb'",), label="Colour by",
+                   density="compact", hide_details=True, variant="outlined",
+                   update_modelValue=js("setCfg", "{point_mode: Object.assign({}, cfg.point_mode, {[layer.name]: $event})}"),
+                   raw_attrs=[testid("'colour-' + layer.name", bound=True)])
+        with v3.VChipGroup(v_if="layer.classes.length", multiple=True, column=True, filter=True,
+                           model_value=("layer.classes.map(c => c.code).filter(c => !(cfg.hidden_classes[layer.name] || []).includes(c))",),
+                           update_modelValue=js("setCfg", "{hidden_classes: Object.assign({}, cfg.hidden_classes, "
+                                                "{[layer.name]: layer.classes.map(c => c.code).filter(c => !$event.includes(c))})}"),
+                           raw_attrs=[testid("'classes-' + layer.name", bound=True)]):
+            v3.VChip("{{ c.name }}", v_for="c in layer.classes", key="c.code", value=("c.code",), size="x-small",
+                     variant="outlined", filter=True)
 
 
 def _legend() -> None:
@@ -62,5 +79,13 @@ def _legend() -> None:
         v3.VSlider(label="Depth ×", model_value=("cfg.exaggeration",), min=1, max=10, step=1, density="compact",
                    hide_details=True, thumb_label=True, classes="mt-2",
                    end=js("setCfg", "{exaggeration: $event}"))
-        html.Div("Pipes at true depth below ground; depth labels in the inspector (m of cover).",
+        v3.VSwitch(label="Colour pipes by depth", model_value=("cfg.depth_colours",), density="compact",
+                   hide_details=True, color="primary", update_modelValue=js("setCfg", "{depth_colours: $event}"),
+                   raw_attrs=[testid("depth-colours")])
+        with html.Div(v_if="cfg.depth_colours"):
+            html.Div(style=f"height: 10px; border-radius: 2px; background: linear-gradient(90deg, {DEPTH_CSS})")
+            with html.Div(classes="d-flex justify-space-between text-caption"):
+                for label in DEPTH_LABELS:
+                    html.Span(label)
+        html.Div("Depth of cover below the ground surface; pipes deeper than the ramp get its last colour.",
                  classes="text-caption text-medium-emphasis")

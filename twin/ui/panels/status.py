@@ -8,7 +8,8 @@ from trame.widgets import vuetify3 as v3
 from twin.ui.panels import testid
 
 POINTS_SHOWN = ("layer_groups.flatMap(g => g.layers).filter(l => l.points && cfg.visible.includes(l.name))"
-                ".reduce((s, l) => s + l.points, 0)")
+                ".reduce((s, l) => s + (l.classes.length ? l.classes.filter(c => !(cfg.hidden_classes[l.name] || [])"
+                ".includes(c.code)).reduce((n, c) => n + c.count, 0) : l.points), 0)")
 
 
 def build(footer) -> None:
