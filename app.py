@@ -81,7 +81,7 @@ class TwinApp:
             # per-browser keys: initial values only, never written by the server again
             "my_view": None, "cfg": default_config(self.twin), "inspector": None, "analysis": None,
             "measure": None, "tool": "select", "suggestions": [], "search_text": "", "search_choice": None,
-            "selected_tree": [], "toast": {"show": False, "text": ""}, "busy": False, "frame_ms": 0,
+            "selected_tree": [], "tree_opened": [], "toast": {"show": False, "text": ""}, "busy": False, "frame_ms": 0,
             "rendering": self.rendering, "ready": False, "share_url": "", "bookmark_dialog": False,
             "bookmark_name": "", "show_layers": True, "show_inspector": True,
         })

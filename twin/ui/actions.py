@@ -20,7 +20,7 @@ import numpy as np
 from twin.errors import TwinError
 from twin.manifest import Bookmark
 from twin.scene import Twin
-from twin.ui import bookmarks, inspector, picking, share
+from twin.ui import bookmarks, inspector, picking, share, tree
 from twin.ui.search import AssetSearch
 from twin.ui.views import ClientView, ViewPool, default_config
 
@@ -54,6 +54,7 @@ class Actions:
         self.finder = AssetSearch(twin.assets)
         self.locators = picking.Locators()
         self.bookmarks = list(twin.bookmarks) + bookmarks.load(twin.path)
+        self.tree_paths = tree.ancestors(tree.layer_groups(twin))
 
     def triggers(self) -> dict[str, Callable]:
         return {name: getattr(self, name) for name in dir(self) if name.startswith("twin_")}
@@ -183,7 +184,8 @@ class Actions:
         reply = self._camera_reply(view_id, view) if fly else {}
         if not fly or view_id != self.shared_view:
             self.push(view_id)
-        return {**reply, "inspector": inspector.describe(self.twin, index, point)}
+        return {**reply, "inspector": inspector.describe(self.twin, index, point),
+                "tree_open": self.tree_paths.get(index, [])}
 
     @replies
     def twin_search(self, text: str) -> dict:
@@ -264,7 +266,8 @@ class Actions:
             view.set_camera(cam["position"], cam["focal_point"], cam["view_up"])
             reply.update(self._camera_reply(target, view))
         if wanted["selection"]:
-            index = self.twin.assets.index_of(wanted["selection"])
+            found = np.flatnonzero(self.twin.assets["id"] == wanted["selection"])
+            index = int(found[0]) if len(found) else None
             if index is None:
                 return {**reply, "error": f"The shared selection {wanted['selection']!r} is not in this scene"}
             view.highlight("selection", [index])

@@ -57,6 +57,9 @@ window.twinUI = (function () {
     if (!reply) return;
     set(trame, "inspector", reply.inspector || null);
     set(trame, "selected_tree", reply.inspector ? [reply.inspector.index] : []);
+    if (reply.tree_open && reply.tree_open.length) {
+      set(trame, "tree_opened", Array.from(new Set([...(S(trame, "tree_opened") || []), ...reply.tree_open])));
+    }
     set(trame, "analysis", null);
   }
   async function select(trame, index, fly) {

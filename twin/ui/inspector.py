@@ -15,9 +15,9 @@ import numpy as np
 from twin.scene import Twin
 
 IDENTITY = ("id", "name", "kind", "layer", "network", "address")
-IFC = (("id", "GlobalId"), ("ifc_class", "Class"), ("name", "Name"), ("storey", "Storey"),
-       ("facility", "Building"), ("type", "Type"), ("predefined_type", "Predefined type"),
-       ("materials", "Materials"))
+IFC = (("id", "GlobalId"), ("ifc_class", "Class"), ("name", "Name"), ("building", "Building"),
+       ("storey", "Storey"), ("type_name", "Type"), ("object_type", "Object type"), ("material", "Materials"),
+       ("system_type", "System"))
 PIPE = (("network", "Network"), ("diameter_m", "Diameter"), ("material", "Material"), ("age_years", "Age"),
         ("install_year", "Installed"), ("depth_start_m", "Depth at start"), ("depth_end_m", "Depth at end"),
         ("slope", "Slope"), ("length_m", "Length"), ("from_node", "From node"), ("to_node", "To node"),

@@ -14,7 +14,7 @@ from trame.widgets import vuetify3 as v3
 from twin.ui.panels import inspector, js, layers, status, testid, toolbar
 
 CLIENT_ONLY = ("my_view", "cfg", "inspector", "analysis", "measure", "tool", "suggestions", "search_text",
-               "search_choice", "selected_tree", "toast", "busy", "frame_ms", "rendering", "ready", "share_url",
+               "search_choice", "selected_tree", "tree_opened", "toast", "busy", "frame_ms", "rendering", "ready", "share_url",
                "bookmark_dialog", "bookmark_name", "show_layers", "show_inspector")
 THEME = {"defaultTheme": "twin", "themes": {"twin": {"dark": True, "colors": {
     "background": "#12161d", "surface": "#1a1f28", "primary": "#4fc3f7", "secondary": "#90a4ae",

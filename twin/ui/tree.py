@@ -75,15 +75,17 @@ def spatial_items(twin: Twin, tree: dict | None) -> list[dict[str, Any]] | None:
     if not tree:
         return None
     budget = [MAX_TREE_ELEMENTS]
+    rows = {asset_id: i for i, asset_id in enumerate(twin.assets["id"].tolist())}
 
     def node(n: dict) -> dict:
         children = [node(c) for c in n.get("children", [])]
         for global_id in n.get("elements", []):
-            row = twin.assets.index_of(global_id)
+            row = rows.get(global_id)
             if row is not None and budget[0] > 0:
                 budget[0] -= 1
-                name = str(twin.assets["name"][row]) or global_id
-                children.append({"value": row, "title": f"{name}", "subtitle": str(twin.assets["kind"][row])})
+                kind = str(twin.assets["kind"][row])
+                name = str(twin.assets["name"][row]) or f"{kind.removeprefix('Ifc')} {global_id[:6]}…"
+                children.append({"value": row, "title": name, "subtitle": kind})
         label = n.get("name") or n.get("class", "")
         return {"value": f"node:{n.get('id')}", "title": f"{label} ({n.get('total', 0)})",
                 "icon": "mdi-stairs" if n.get("class") == "IfcBuildingStorey" else "mdi-domain",
@@ -97,3 +99,19 @@ def _optional(name: str):
         return importlib.import_module(name)
     except ImportError:
         return None
+
+
+def ancestors(groups: list[dict[str, Any]]) -> dict[int, list[str]]:
+    """For every element row in the spatial trees, the tree nodes to open to show it."""
+    out: dict[int, list[str]] = {}
+
+    def walk(items: list[dict], path: list[str]) -> None:
+        for item in items:
+            if isinstance(item["value"], int):
+                out[item["value"]] = path
+            else:
+                walk(item.get("children", []), [*path, item["value"]])
+
+    for group in groups:
+        walk(group.get("tree") or [], [])
+    return out

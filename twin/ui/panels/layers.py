@@ -29,6 +29,7 @@ def build() -> None:
             with html.Div(v_if="group.tree", classes="px-1"):
                 v3.VTreeview(items=("group.tree",), item_value="value", item_title="title", density="compact",
                              activatable=True, open_strategy="multiple", activated=("selected_tree",),
+                             opened=("tree_opened",), update_opened="tree_opened = $event",
                              update_activated=("typeof $event[0] === 'number' && "
                                                + js("select", "$event[0]", "true")),
                              raw_attrs=[testid("'tree-' + group.name", bound=True)])
