@@ -153,6 +153,8 @@ def isolate(graph: nx.MultiGraph, segment_id: str, strategy: str | None = None) 
     to a part of the network still fed by a source; valves towards parts fed only through the
     segment need not be closed (those parts lose supply anyway and are listed as
     ``unintended``).  The set is minimal: leaving any one of them open re-feeds the segment.
+    A segment whose area holds a source cannot be cut off from it; then every border valve is
+    returned (``contains_source``) and the parts left without a source are listed as lost.
     """
     if segment_id not in segment_index(graph):
         raise InputError(None, f"no segment {segment_id!r} in network {graph.graph.get('name')!r}")
@@ -175,27 +177,26 @@ def isolate(graph: nx.MultiGraph, segment_id: str, strategy: str | None = None) 
         a, b = area_of[("s", v.link)], area_of[("n", v.node)]
         if a != b:
             areas.add_edge(a, b, valve=v)
-    fed_areas = {area_of[("n", s)] for s in feeds}
+    source_areas = {area_of[("n", s)] for s in feeds}
+    holds_source = target in source_areas
     rest = areas.subgraph(n for n in areas if n != target)
     fed = set()
     for component in nx.connected_components(rest):
-        if component & fed_areas:
+        if component & source_areas:
             fed |= component
-    if target in fed_areas:
-        closing = [d["valve"] for _, _, d in areas.edges(target, data=True)]
-        lost_areas = {target}
-    else:
-        closing = [d["valve"] for _, other, d in areas.edges(target, data=True) if other in fed]
-        lost_areas = set(areas) - fed
+    # a segment holding a source cannot be cut off from it: shut it off from the whole network
+    closing = [d["valve"] for _, other, d in areas.edges(target, data=True) if holds_source or other in fed]
+    lost_areas = set(areas) - fed
     closing = sorted(set(closing), key=lambda v: v.id)
-    return _isolation_result(graph, segment_id, strategy, closing, area_of, lost_areas, target, target in fed_areas)
+    return _isolation_result(graph, segment_id, strategy, closing, area_of, lost_areas, target, holds_source)
 
 
 def _isolation_result(graph, segment_id, strategy, closing, area_of, lost_areas, target, holds_source) -> dict[str, Any]:
     lost_segments = sorted(k for (what, k), a in area_of.items() if what == "s" and a in lost_areas)
     own = sorted(k for (what, k), a in area_of.items() if what == "s" and a == target)
     lost_nodes = sorted(n for (what, n), a in area_of.items() if what == "n" and a in lost_areas)
-    customers = [n for n in lost_nodes if graph.nodes[n].get("demand", 0) > 0 or graph.nodes[n].get("address")]
+    customers = [n for n in lost_nodes if graph.nodes[n].get("kind") not in SOURCE_KINDS
+                 and (graph.nodes[n].get("demand", 0) > 0 or graph.nodes[n].get("address"))]
     length = sum(edge(graph, k)["length"] for k in lost_segments if math.isfinite(edge(graph, k)["length"]))
     return {"network": graph.graph.get("name"), "segment": segment_id, "strategy": strategy,
             "valves_assumed": strategy != "data", "contains_source": holds_source,

@@ -45,8 +45,9 @@ def spans(offset: float) -> list[tuple[tuple[int, int], tuple[int, int], tuple[f
     out = []
     for j in range(4):
         for i in range(3):
-            out.append(((i, j), (i + 1, j), (LINES[i], LINES[j] + offset), (LINES[i + 1], LINES[j] + offset)))
-            out.append(((j, i), (j, i + 1), (LINES[j] + offset, LINES[i]), (LINES[j] + offset, LINES[i + 1])))
+            ya, xa = LINES[j] + offset, LINES[i] + offset
+            out.append(((i, j), (i + 1, j), (xa, ya), (LINES[i + 1] + offset, ya)))
+            out.append(((j, i), (j, i + 1), (ya, xa), (ya, LINES[i + 1] + offset)))
     return out
 
 
@@ -59,18 +60,18 @@ def pressure_network(prefix: str, offset: float, rng: np.random.Generator, sourc
         for j in range(4):
             junction[(i, j)] = f"{prefix}-J{i}{j}"
             features.append(point(props("junction", junction[(i, j)]), LINES[i] + offset, LINES[j] + offset))
-    n = 0
+    pipes = valves = 0
     for a, b, pa, pb in spans(offset):
         direction = np.subtract(pb, pa) / np.linalg.norm(np.subtract(pb, pa))
         va, vb = tuple(np.add(pa, 8 * direction)), tuple(np.subtract(pb, 8 * direction))
-        valves = [f"{prefix}-V{n + 1:03d}", f"{prefix}-V{n + 2:03d}"]
-        features += [point(props("valve", valves[0]), *va), point(props("valve", valves[1]), *vb)]
+        names = [f"{prefix}-V{valves + 1:03d}", f"{prefix}-V{valves + 2:03d}"]
+        valves += 2
+        features += [point(props("valve", names[0]), *va), point(props("valve", names[1]), *vb)]
         ring = (a[0] == b[0] and a[0] in (0, 3)) or (a[1] == b[1] and a[1] in (0, 3))
-        chain = [(junction[a], pa), (valves[0], va), (valves[1], vb), (junction[b], pb)]
+        chain = [(junction[a], pa), (names[0], va), (names[1], vb), (junction[b], pb)]
         for (s, ps), (e, pe) in zip(chain[:-1], chain[1:]):
-            n += 1
-            features.append(line(props("pipe", f"{prefix}-P{n:03d}", s, e, ring, rng), [ps, pe]))
-        n += 1
+            pipes += 1
+            features.append(line(props("pipe", f"{prefix}-P{pipes:03d}", s, e, ring, rng), [ps, pe]))
     source = f"{prefix}-S1"
     features.append(point(props("source", source), *source_at))
     jx = (LINES[source_junction[0]] + offset, LINES[source_junction[1]] + offset)
