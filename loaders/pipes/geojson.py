@@ -95,8 +95,13 @@ def _crs(document: dict, features: list) -> str | None:
         if "EPSG" in text.upper():
             return "EPSG:" + text.replace("::", ":").split(":")[-1]
         return text
-    sample = [c for f in features[:50] for c in _positions(f)[:2]]
-    if sample and all(abs(p[0]) <= 180 and abs(p[1]) <= 90 for p in sample):
+    sample = []
+    for position in (c for f in features[:50] for c in _positions(f)[:2]):
+        try:
+            sample.append(_xy(position))
+        except (ValueError, TypeError):
+            continue
+    if sample and all(abs(x) <= 180 and abs(y) <= 90 for x, y in sample):
         return "EPSG:4326"
     return None
 

@@ -59,6 +59,7 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     bends = vertices(RowReader(path, "VERTICES"), rows.get("VERTICES", []))
     xsections = _xsections(path, rows.get("XSECTIONS", []), unit)
     _links(data, rows, bends, xsections, unit, offsets_are_elevations)
+    _rims_from_links(data)
     data.extra_details["subcatchments"] = len(rows.get("SUBCATCHMENTS", []))
     return build(data, options, problems)
 
@@ -74,6 +75,21 @@ def _nodes(data: NetworkData, rows: dict[str, list[Row]], coords: dict, unit: fl
             x, y = coords.get(row.fields[0], (math.nan, math.nan))
             data.nodes[row.fields[0]] = Node(row.fields[0], x, y, kind=kind, invert=invert, ground=ground,
                                              where=row.where, attrs={"max_depth_m": max_depth})
+
+
+def _rims_from_links(data: NetworkData) -> None:
+    """SWMM's rule for a node whose maximum depth is 0: its rim is the highest crown of its links."""
+    crown: dict[str, float] = {}
+    for link in data.links:
+        if not link.diameter > 0:
+            continue
+        for node_id, invert in ((link.start, link.invert_start), (link.end, link.invert_end)):
+            if math.isfinite(invert):
+                crown[node_id] = max(crown.get(node_id, -math.inf), invert + link.diameter)
+    for node in data.nodes.values():
+        if math.isnan(node.ground) and node.id in crown:
+            node.ground = crown[node.id]
+            node.attrs["rim_from_links"] = "yes"
 
 
 def _xsections(path: Path, rows: list[Row], unit: float) -> dict[str, tuple[str, float, float]]:
