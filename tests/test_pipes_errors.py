@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import twin
-from tests.conftest import DATA
+from conftest import DATA
 from twin.cli import main
 from twin.errors import InputError
 

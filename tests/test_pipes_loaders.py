@@ -10,7 +10,7 @@ import pytest
 
 import twin
 from loaders.pipes.tubes import ring_centres, tube_mesh
-from tests.conftest import DATA, SCENES
+from conftest import DATA, SCENES
 from twin.palettes import legend, network_color, network_kind
 
 PIPES = DATA / "pipes"

@@ -150,8 +150,13 @@ class _Network:
         offsets = np.r_[0, np.cumsum(counts)]
         if not len(self.links):
             return np.empty((0, 3)), offsets
-        xy = np.concatenate([np.array([self.node_xy[s], *l.vertices, self.node_xy[e]], dtype=np.float64)
-                             for l, s, e in zip(self.links, self.start, self.end)])
+        node_xy = [(n.x, n.y) for n in self.nodes]
+        flat: list[tuple[float, float]] = []
+        for link, s, e in zip(self.links, self.start.tolist(), self.end.tolist()):
+            flat.append(node_xy[s])
+            flat.extend(link.vertices)
+            flat.append(node_xy[e])
+        xy = np.array(flat, dtype=np.float64)
         step = np.r_[0.0, np.hypot(*np.diff(xy, axis=0).T)]
         step[offsets[:-1]] = 0.0
         along = np.cumsum(step)
@@ -251,25 +256,26 @@ class _Network:
 
     # -- graph and summary -------------------------------------------------------------------
     def graph(self, first_part: int) -> nx.MultiGraph:
-        """The network as an undirected multigraph; edges remember their file direction."""
+        """The network as an undirected multigraph; edges remember their file direction.
+
+        Edges carry what the analyses need; everything else about a segment is in its asset row
+        (``row``: its index in the network's segment layer).
+        """
         g = nx.MultiGraph(name=self.name, kind=self.kind, format=self.data.format,
                           flow_from_file=self.data.flow_from_file,
                           segment_part=first_part if self.links else None,
                           node_part=(first_part + 1 if self.links else first_part) if self.nodes else None)
-        centre = self.node_centre_z()
-        for i, n in enumerate(self.nodes):
-            g.add_node(n.id, row=i, kind=n.kind, x=n.x, y=n.y, z=float(centre[i]), ground=float(self.ground[i]),
-                       demand=float(n.attrs.get("demand", 0) or 0), address=str(n.attrs.get("address", "")))
+        centre = self.node_centre_z().tolist()
+        ground = self.ground.tolist()
+        g.add_nodes_from((n.id, {"row": i, "kind": n.kind, "x": n.x, "y": n.y, "z": centre[i], "ground": ground[i],
+                                 "demand": float(n.attrs.get("demand", 0) or 0),
+                                 "address": str(n.attrs.get("address", ""))}) for i, n in enumerate(self.nodes))
         ids = [n.id for n in self.nodes]
-        sl = slope(self.head.invert, self.tail.invert, self.length)
-        for i, link in enumerate(self.links):
-            g.add_edge(ids[self.start[i]], ids[self.end[i]], key=link.id, id=link.id, row=i, kind=link.kind,
-                       start=ids[self.start[i]], end=ids[self.end[i]], length=float(self.length[i]),
-                       diameter=float(self.diameter[i]), material=link.material,
-                       install_year=float(link.install_year), slope=float(sl[i]),
-                       invert_start=float(self.head.invert[i]), invert_end=float(self.tail.invert[i]),
-                       depth_start=float(self.head.cover[i]), depth_end=float(self.tail.cover[i]),
-                       assumed=bool(self.head.assumed[i] or self.tail.assumed[i]))
+        columns = zip(self.start.tolist(), self.end.tolist(), self.length.tolist(), self.diameter.tolist(),
+                      self.head.invert.tolist(), self.tail.invert.tolist())
+        g.add_edges_from((ids[s], ids[e], link.id, {"row": i, "kind": link.kind, "start": ids[s], "end": ids[e],
+                                                    "length": length, "diameter": d, "invert_start": a, "invert_end": b})
+                         for i, (link, (s, e, length, d, a, b)) in enumerate(zip(self.links, columns)))
         return g
 
     def summary(self) -> dict[str, Any]:
