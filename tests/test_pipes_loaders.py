@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -205,3 +206,66 @@ def test_display_scale_is_applied_and_reported():
     b = t.assets.bounds[i]
     assert b[5] - b[4] == pytest.approx(10 * 18 * 0.0254, rel=0.01)
     assert t.sources[0].details["display_scale"] == 10
+
+
+def test_gbk_geojson_with_a_citys_own_field_names(tmp_path):
+    doc = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:4549"}}, "features": [
+        {"type": "Feature", "properties": {"编号": "Q1", "类型": "调压站", "地面高程": 9.5},
+         "geometry": {"type": "Point", "coordinates": [385000.0, 3548000.0]}},
+        {"type": "Feature", "properties": {"编号": "Q2", "类型": "阀门", "地面高程": 9.5},
+         "geometry": {"type": "Point", "coordinates": [385050.0, 3548000.0]}},
+        {"type": "Feature", "properties": {"编号": "GX1", "管径": 150, "材质": "钢", "埋设日期": "2003年5月", "埋深": 1.1},
+         "geometry": {"type": "LineString", "coordinates": [[385000.0, 3548000.0], [385050.0, 3548000.0]]}}]}
+    path = tmp_path / "燃气.geojson"
+    path.write_bytes(json.dumps(doc, ensure_ascii=False).encode("gb18030"))
+    options = {"network": "燃气", "diameter_unit": "mm",
+               "fields": {"id": "编号", "kind": "类型", "elevation": "地面高程", "diameter": "管径", "material": "材质",
+                          "install_year": "埋设日期", "depth": "埋深"}}
+    t = twin.load(path, options=options)
+    a = t.assets
+    i = a.index_of("GX1")
+    assert (a["diameter_m"][i], a["material"][i], a["install_year"][i]) == (0.15, "钢", 2003.0)
+    assert a["depth_start_m"][i] == pytest.approx(1.1) and not bool(a["depth_assumed"][i])
+    assert a.bounds[i, 5] == pytest.approx(9.5 - 1.1)
+    assert a["kind"][a.index_of("Q1")] == "source" and a["kind"][a.index_of("Q2")] == "valve"
+    assert t.layers[0].style.color == network_color("gas")
+    assert any("GB18030" in w for w in t.sources[0].warnings)
+
+
+def test_csv_tables_with_wkt(tmp_path):
+    (tmp_path / "mains.nodes.csv").write_text("id,x,y,kind,elevation\nR,0,0,reservoir,20\nA,100,0,,19\nB,100,100,,18\n")
+    (tmp_path / "mains.csv").write_text(
+        "id,from_node,to_node,diameter,install_year,wkt\n"
+        "m1,R,A,300,1999,\"LINESTRING (0 0, 50 10, 100 0)\"\nm2,A,B,200,2010,\n")
+    t = twin.load(tmp_path / "mains.csv", options={"network": "water", "diameter_unit": "mm"})
+    a = t.assets
+    m1 = a.index_of("m1")
+    assert a["length_m"][m1] == pytest.approx(2 * np.hypot(50, 10), rel=1e-3)
+    assert a["age_years"][m1] > 20
+    assert t.sources[0].details["networks"]["water"] == {
+        "kind": "water", "nodes": 3, "segments": 2, "valves": 0, "sources": 1,
+        "total_length_m": pytest.approx(2 * np.hypot(50, 10) + 100, rel=1e-3), "depth_assumed": 2}
+
+
+def test_info_json_has_the_networks_block(capsys):
+    from twin.cli import main
+
+    assert main(["info", str(PIPES / "Net3.inp"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    water = info["pipes"]["networks"]["water"]
+    assert (water["nodes"], water["segments"], water["sources"]) == (97, 119, 5)
+    assert water["total_length_m"] > 0 and info["pipes"]["units"]["diameter"] == "in"
+
+
+def test_one_file_several_networks_sharing_a_node(tmp_path):
+    line = lambda ident, net, coords: {"type": "Feature", "properties": {"id": ident, "network": net, "diameter": 0.1},
+                                       "geometry": {"type": "LineString", "coordinates": coords}}
+    doc = {"type": "FeatureCollection", "features": [line("h1", "heat", [[1000, 0], [1010, 0]]),
+                                                     line("t1", "telecom", [[1010, 0], [1020, 5]])]}
+    (tmp_path / "mixed.geojson").write_text(json.dumps(doc))
+    t = twin.load(tmp_path / "mixed.geojson", options={"ground": 5})
+    graphs = t.sources[0].extras["networks"]
+    assert set(graphs) == {"heat", "telecom"}
+    assert set(graphs["heat"].nodes) & set(graphs["telecom"].nodes)
+    assert {layer.name.split("/")[1] for layer in t.layers} == {"heat", "heat nodes", "telecom", "telecom nodes"}
+    assert t.assets["from_kind"][t.assets.index_of("h1")] == "junction"

@@ -43,8 +43,8 @@ def build(data: NetworkData, options: Mapping[str, Any], problems: Problems) -> 
     parts: list[LayerPart] = []
     graphs: dict[str, nx.MultiGraph] = {}
     summary: dict[str, Any] = {}
-    for name in sorted(set(by_network) | set(node_network.values())):
-        nodes = [n for n in data.nodes.values() if node_network.get(n.id) == name]
+    for name in sorted(set(by_network).union(*node_network.values())):
+        nodes = [n for n in data.nodes.values() if name in node_network.get(n.id, ())]
         net = _Network(data, name, nodes, by_network.get(name, []), options, scale)
         graphs[name] = net.graph(len(parts))
         parts.extend(net.parts(options.get("palette")))
@@ -85,18 +85,19 @@ def _checked_links(data: NetworkData, problems: Problems) -> list[Link]:
     return out
 
 
-def _node_networks(data: NetworkData, by_network: dict[str, list[Link]]) -> dict[str, str]:
-    """Each node's network: its own, else that of the first link touching it, else the default."""
-    out = {}
+def _node_networks(data: NetworkData, by_network: dict[str, list[Link]]) -> dict[str, set[str]]:
+    """The networks of each node: those of the links touching it, else its own, else the default.
+
+    A node joining links of two networks (a shared chamber) belongs to both.
+    """
+    out: dict[str, set[str]] = defaultdict(set)
     for name, links in by_network.items():
         for link in links:
-            out.setdefault(link.start, name)
-            out.setdefault(link.end, name)
+            out[link.start].add(name)
+            out[link.end].add(name)
     for node in data.nodes.values():
-        if node.network:
-            out[node.id] = node.network
-        elif node.id not in out and math.isfinite(node.x) and math.isfinite(node.y):
-            out[node.id] = data.network
+        if node.id not in out and math.isfinite(node.x) and math.isfinite(node.y):
+            out[node.id].add(node.network or data.network)
     return out
 
 
@@ -184,6 +185,7 @@ class _Network:
             "material": [l.material for l in links], "install_year": year,
             "age_years": datetime.date.today().year - year,
             "from_node": [ids[i] for i in self.start], "to_node": [ids[i] for i in self.end],
+            "from_kind": [self.nodes[i].kind for i in self.start], "to_kind": [self.nodes[i].kind for i in self.end],
             "depth_start_m": self.head.cover, "depth_end_m": self.tail.cover,
             "invert_start_m": self.head.invert, "invert_end_m": self.tail.invert,
             "ground_start_m": self.head.ground, "ground_end_m": self.tail.ground,
