@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from twin.commands.network_args import add_network_arguments, asset_row, emit, listing, load_and_find
+from twin.commands.network_args import (add_network_arguments, asset_row, connected_segments, emit, listing,
+                                        load_and_find)
 from twin.nearby import nearby
 
 
@@ -18,6 +19,9 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     twin, ref, what = load_and_find(args)
     result = nearby(twin, asset_row(twin, ref, args.id, what), args.radius)
+    joined = connected_segments(ref, args.id, what)
+    for pipe in result["pipes"]:
+        pipe["connected"] = pipe["network"] == result["network"] and pipe["id"] in joined
     lines = [f"within {args.radius:g} m of {what} {args.id} ({result['network']})",
              listing("pipes", [f"{p['id']} ({p['network']}, {p['clearance_m']:.2f} m)" for p in result["pipes"]]),
              listing("assets", [f"{a['id']} ({a['kind']}, {a['distance_m']:.1f} m)" for a in result["assets"]]),

@@ -8,7 +8,7 @@ from typing import Any
 
 from twin.commands.common import add_load_arguments, load_with_progress
 from twin.info import _clean
-from twin.networks import NetworkRef, find_element
+from twin.networks import NetworkRef, find_element, segment_index
 
 
 def add_network_arguments(parser: argparse.ArgumentParser, what: str) -> None:
@@ -35,15 +35,18 @@ def asset_row(twin, ref: NetworkRef, element_id: str, what: str) -> int:
     """The twin's asset row of a segment or node of a network."""
     part = ref.graph.graph.get("segment_part" if what == "segment" else "node_part")
     layer = twin.layer(twin.sources[ref.source].layers[part])
-    local = (ref.graph.edges[(*_ends(ref, element_id), element_id)]["row"] if what == "segment"
-             else ref.graph.nodes[element_id]["row"])
+    if what == "segment":
+        u, v = segment_index(ref.graph)[element_id]
+        local = ref.graph.edges[u, v, element_id]["row"]
+    else:
+        local = ref.graph.nodes[element_id]["row"]
     return layer.asset_start + local
 
 
-def _ends(ref: NetworkRef, segment_id: str) -> tuple[str, str]:
-    from twin.networks import segment_index
-
-    return segment_index(ref.graph)[segment_id]
+def connected_segments(ref: NetworkRef, element_id: str, what: str) -> set[str]:
+    """Segments of the same network meeting this segment (or node) at a node: they touch by design."""
+    nodes = segment_index(ref.graph)[element_id] if what == "segment" else (element_id,)
+    return {key for node in nodes for _, _, key in ref.graph.edges(node, keys=True)} - {element_id}
 
 
 def emit(result: dict[str, Any], as_json: bool, lines: list[str]) -> int:
