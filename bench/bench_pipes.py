@@ -93,10 +93,13 @@ def bench_isolation() -> None:
     path = ROOT / "data_samples" / "pipes" / "ky4.inp"
     graph = twin.load(path).sources[0].extras["networks"]["water"]
     keys = sorted(k for _, _, k in graph.edges(keys=True))[::58]
-    raw, _ = best_time(lambda: [list(nx.connected_components(nx.Graph(graph))) for _ in keys])
-    ours, _ = best_time(lambda: [isolate(graph, key, "N-1") for key in keys])
-    report(f"isolation on ky4 ({graph.number_of_edges():,} pipes), {len(keys)} queries: "
-           f"{ours / len(keys) * 1000:.1f} ms each, vs networkx connected components", ours, raw)
+    raw, _ = best_time(lambda: list(nx.connected_components(nx.Graph(graph))))
+    cold, _ = best_time(lambda: (graph.graph.pop("_areas", None), isolate(graph, keys[0], "N-1")))
+    report(f"isolation on ky4 ({graph.number_of_edges():,} pipes), first query (valve areas built) "
+           "vs one networkx connected-components pass", cold, raw)
+    warm, _ = best_time(lambda: [isolate(graph, key, "N-1") for key in keys])
+    report(f"isolation on ky4, each further query ({warm / len(keys) * 1000:.1f} ms) vs the same pass",
+           warm / len(keys), raw)
 
 
 def main() -> None:

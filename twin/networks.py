@@ -146,6 +146,29 @@ def _element_graph(graph: nx.MultiGraph, closed: set[tuple[str, str]]) -> nx.Gra
     return g
 
 
+def valve_areas(graph: nx.MultiGraph, strategy: str) -> tuple[dict[tuple[str, str], int], nx.MultiGraph]:
+    """The valve-bounded areas of a network: the area of every node and segment, and the areas
+    joined by valves (edge attribute ``valve``).  They do not depend on the segment asked about,
+    so they are computed once per valve strategy and kept on the graph."""
+    cache = graph.graph.setdefault("_areas", {})
+    key = (strategy, graph.number_of_nodes(), graph.number_of_edges())
+    if key not in cache:
+        valves = valve_layer(graph, strategy)
+        area_of = {}
+        components = nx.connected_components(_element_graph(graph, {(v.link, v.node) for v in valves}))
+        for i, members in enumerate(components):
+            for member in members:
+                area_of[member] = i
+        areas = nx.MultiGraph()
+        areas.add_nodes_from(set(area_of.values()))
+        for v in valves:
+            a, b = area_of[("s", v.link)], area_of[("n", v.node)]
+            if a != b:
+                areas.add_edge(a, b, valve=v)
+        cache[key] = (area_of, areas)
+    return cache[key]
+
+
 def isolate(graph: nx.MultiGraph, segment_id: str, strategy: str | None = None) -> dict[str, Any]:
     """The valve-isolation segment of ``segment_id`` and what loses supply when it is shut.
 
@@ -163,20 +186,8 @@ def isolate(graph: nx.MultiGraph, segment_id: str, strategy: str | None = None) 
         raise InputError(None, f"network {graph.graph.get('name')!r} has no source (reservoir, tank or supply point)",
                          hint="isolation needs one: mark a node as kind source")
     strategy = strategy or default_strategy(graph)
-    valves = valve_layer(graph, strategy)
-    pairs = {(v.link, v.node) for v in valves}
-    area_of = {}
-    for i, members in enumerate(nx.connected_components(_element_graph(graph, pairs))):
-        for member in members:
-            area_of[member] = i
+    area_of, areas = valve_areas(graph, strategy)
     target = area_of[("s", segment_id)]
-    # areas joined by valves, and the valves joining each pair
-    areas = nx.MultiGraph()
-    areas.add_nodes_from(set(area_of.values()))
-    for v in valves:
-        a, b = area_of[("s", v.link)], area_of[("n", v.node)]
-        if a != b:
-            areas.add_edge(a, b, valve=v)
     source_areas = {area_of[("n", s)] for s in feeds}
     holds_source = target in source_areas
     rest = areas.subgraph(n for n in areas if n != target)
