@@ -47,6 +47,7 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
         fields = FieldMap(path, options, [k for _, r in node_rows + link_rows for k in r])
     except ValueError as exc:
         raise InputError(path, str(exc)) from None
+    data.units = fields.units
     for line, row in node_rows:
         where = f"{nodes_path.name} line {line}"
         node_id = fields.text(row, "id")

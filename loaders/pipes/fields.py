@@ -88,6 +88,7 @@ class FieldMap:
         self.diameter = unit_factor(options.get("diameter_unit"), path, "diameter_unit")
         self.length = unit_factor(options.get("length_unit"), path, "length_unit")
         self.elevation = unit_factor(options.get("elevation_unit"), path, "elevation_unit")
+        self.units = {key: str(options.get(f"{key}_unit") or "m") for key in ("diameter", "length", "elevation")}
 
     def get(self, row: Mapping[str, Any], field: str) -> Any:
         column = self.column.get(field)

@@ -44,6 +44,7 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
         fields = FieldMap(path, options, keys)
     except ValueError as exc:
         raise InputError(path, str(exc)) from None
+    data.units = fields.units
     snap = float(options.get("snap", 0.001))
     joiner = _Joiner(data, snap)
     for where, feature in node_features:
