@@ -175,13 +175,15 @@ def test_measuring_between_two_points(page, artifacts):
     settled_pixels(page, artifacts / "browser_measure_before.png")
     page.get_by_test_id("measure").click()
     box = page.locator(".twin-view").bounding_box()
-    page.mouse.click(box["x"] + box["width"] * 0.42, box["y"] + box["height"] * 0.75)
+    page.mouse.click(box["x"] + box["width"] * 0.42, box["y"] + box["height"] * 0.55)
+    page.get_by_test_id("measure-panel").get_by_text("Click two points").wait_for(timeout=10_000)
     time.sleep(1)
-    page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.75)
+    page.mouse.click(box["x"] + box["width"] * 0.58, box["y"] + box["height"] * 0.55)
     page.get_by_test_id("measure-distance").wait_for(timeout=15_000)
     distance = float(page.get_by_test_id("measure-distance").inner_text().split()[0])
     horizontal = float(page.get_by_test_id("measure-horizontal").inner_text().split()[0])
     assert 1 < distance < 500 and horizontal <= distance + 1e-6
+    settled_pixels(page, artifacts / "browser_measure_view.png")
     page.screenshot(path=str(artifacts / "browser_measure_page.png"))
 
 

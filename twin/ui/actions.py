@@ -159,6 +159,8 @@ class Actions:
             view.config.get("_measure", [])) < 2 else [hit.local.tolist()]
         view.config["_measure"] = points
         view.markers("measure", np.array(points), radius=self._marker_size(view))
+        if len(points) == 2:
+            view.line("measure", np.array(points))
         self.push(view_id)
         world = [self.twin.to_world(np.array(p)).tolist() for p in points]
         out = {"points": world}

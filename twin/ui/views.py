@@ -242,6 +242,11 @@ class ClientView:
                 geom=pv.Sphere(radius=radius, theta_resolution=12, phi_resolution=12), scale=False, orient=False)
             self._overlay(f"{name}:0", glyphs, None)
 
+    def line(self, name: str, local_points: np.ndarray) -> None:
+        """A straight line between two points (the measured distance), drawn over the scene."""
+        self._overlay(f"{name}:line", pv.Line(local_points[0], local_points[1]), None, line_width=3)
+        self.overlays[f"{name}:line"].GetMapper().SetRelativeCoincidentTopologyLineOffsetParameters(0, -66000)
+
     def _overlay(self, key: str, mesh: pv.PolyData, under, line_width: float = 2, colour: str | None = None) -> None:
         colour = colour or COLORS[key.split(":")[0]]
         actor = self.plotter.add_mesh(mesh, color=colour, name=key, pickable=False, line_width=line_width,
