@@ -19,6 +19,7 @@ os.environ.setdefault("WSLINK_MAX_MSG_SIZE", str(1 << 20))
 
 from trame.app import get_server  # noqa: E402
 from trame_vtk.modules import vtk as vtk_module  # noqa: E402
+from trame_vtk.modules.vtk.protocols import vtkWebPublishImageDelivery  # noqa: E402
 
 from twin.scene import Twin  # noqa: E402
 from twin.server.security import AccessPolicy  # noqa: E402
@@ -95,7 +96,20 @@ class TwinApp:
             if self.local_view is not None:
                 self.local_view.update()
             return
-        self.helper.push_image(self.pool.get(view_id).plotter.ren_win)
+        window = self.pool.get(view_id).plotter.ren_win
+        delivery = self._image_delivery()
+        if delivery is None:
+            self.helper.push_image(window)
+            return
+        # trame-vtk holds back every push while ANY view is streaming an interaction: push this
+        # browser's image anyway, so one user orbiting never freezes the others' views
+        window.GetInteractor().EnableRenderOff()
+        delivery.app.InvalidateCache(window)
+        delivery.push_render(str(view_id), ignore_animation=True)
+
+    def _image_delivery(self):
+        protocols = getattr(self.server.protocol, "getLinkProtocols", lambda: [])()
+        return next((p for p in protocols if isinstance(p, vtkWebPublishImageDelivery)), None)
 
     def start(self, policy: AccessPolicy, port: int = 8080, on_ready=None) -> None:
         """Serve until interrupted; never shut down when idle (trame's default does after 300 s)."""

@@ -89,8 +89,8 @@ class Actions:
         return {"frame_ms": view.frame_ms}
 
     @replies
-    def twin_frame(self, view_id: str) -> dict:
-        return {"frame_ms": round(self.pool.get(view_id).frame_ms, 1)}
+    def twin_frame(self, view_id: str, seconds: float = 5.0) -> dict:
+        return self.pool.get(view_id).frame_stats(float(seconds))
 
     @replies
     def twin_look(self, view_id: str, name: str, camera: dict | None = None) -> dict:

@@ -20,6 +20,9 @@ THEME = {"defaultTheme": "twin", "themes": {"twin": {"dark": True, "colors": {
     "background": "#12161d", "surface": "#1a1f28", "primary": "#4fc3f7", "secondary": "#90a4ae",
     "error": "#ff5252", "warning": "#ffb300", "info": "#4fc3f7", "success": "#66bb6a"}}}}
 VIEW_STYLE = "position: absolute; inset: 0;"
+#: server-side rendering draws at half the size while the camera moves (llvmpipe is fill-rate bound:
+#: a quarter of the pixels is about 4x the frame rate), then a full-size still when it stops
+INTERACTIVE_RATIO = 0.5
 
 
 def build(server, shared_window, pool_window, on_local_view) -> VAppLayout:
@@ -47,7 +50,8 @@ def _view(shared_window, pool_window, on_local_view) -> None:
                              '@pointerup.capture="window.twinUI.up($event)"',
                              ':style="{cursor: tool === \'measure\' ? \'crosshair\' : \'default\'}"']):
         remote = vtk_widgets.VtkRemoteView(pool_window, v_if="rendering === 'server' && my_view",
-                                           interactive_ratio=1, interactive_quality=60, still_quality=90,
+                                           interactive_ratio=INTERACTIVE_RATIO, interactive_quality=50,
+                                           still_quality=90,
                                            picking_modes=("['click']",), click=js("pick", "$event"),
                                            style=VIEW_STYLE)
         remote._attributes["view_id"] = ':viewId="my_view"'  # each browser streams its own render window

@@ -9,6 +9,7 @@ recycles the least recently used one when the pool is full.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -89,13 +90,25 @@ class ClientView:
         self.shown_points: dict[str, np.ndarray] = {}  # per point layer: what its class filter shows
         self._point_state: dict[str, tuple] = {}
         self.frame_ms = 0.0
+        self.frames: deque[tuple[float, float]] = deque(maxlen=240)  # (end time, ms) of recent renders
         self.last_used = time.monotonic()
         self._plane: vtk.vtkPlane | None = None
         self._started = 0.0
         window = scene.plotter.ren_win
         window.AddObserver("StartEvent", lambda *_: setattr(self, "_started", time.perf_counter()))
-        window.AddObserver("EndEvent", lambda *_: setattr(self, "frame_ms",
-                                                          (time.perf_counter() - self._started) * 1000))
+        window.AddObserver("EndEvent", lambda *_: self._ended())
+
+    def _ended(self) -> None:
+        now = time.perf_counter()
+        self.frame_ms = (now - self._started) * 1000
+        self.frames.append((now, self.frame_ms))
+
+    def frame_stats(self, seconds: float = 5.0) -> dict:
+        """Renders in the last ``seconds``: how many and their median time (the status line, the bench)."""
+        now = time.perf_counter()
+        recent = [ms for end, ms in self.frames if now - end <= seconds]
+        return {"frame_ms": round(self.frame_ms, 1), "renders": len(recent),
+                "median_ms": round(float(np.median(recent)), 1) if recent else None}
 
     @property
     def plotter(self) -> pv.Plotter:
@@ -331,6 +344,9 @@ class ViewPool:
 
     def add(self, scene: SceneView | None = None) -> str:
         view = ClientView(self.twin, scene or build_view(self.twin, off_screen=True, size=self.size))
+        interactor = view.plotter.ren_win.GetInteractor()
+        if interactor is not None:  # mouse events only move the camera; the image stream renders (once)
+            interactor.EnableRenderOff()
         view_id = self.id_of(view.plotter.ren_win)
         self.views[view_id] = view
         return view_id
