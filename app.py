@@ -52,6 +52,8 @@ class TwinApp:
         self.pool = ViewPool(twin, self.helper.id, capacity=max_views + 1)
         self.shared_view = self.pool.add()  # the scene vtk.js browsers render (client-side rendering)
         self.local_view = None
+        if rendering == "server":
+            self.pool.warm()
         self.actions = Actions(twin, self.pool, self.shared_view, self.push)
         for name, function in self.actions.triggers().items():
             self.server.trigger(name)(function)

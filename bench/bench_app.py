@@ -63,13 +63,18 @@ def in_browser(rendering: str) -> tuple[float, float, float]:
     """(seconds to the first drawn frame, browser frames/s while orbiting, server ms per frame)."""
     started = time.perf_counter()
     with serve("--rendering", rendering) as served, browser() as chromium:
+        serving = time.perf_counter() - started
         page = chromium.new_page(viewport={"width": 1280, "height": 800})
         page.add_init_script(COUNT_FRAMES)
         page.goto(served.url)
+        page.get_by_test_id("scene-name").wait_for(timeout=60_000)
+        laid_out = time.perf_counter() - started
         shot = Path(tempfile.gettempdir()) / "bench_app_view.png"
         while drawn_share(view_pixels(page, shot)) < 0.05:
             time.sleep(0.05)
         first = time.perf_counter() - started
+        print(f"   {rendering}: URL printed after {serving:.1f} s, page laid out after {laid_out:.1f} s, "
+              f"first frame after {first:.1f} s", flush=True)
         time.sleep(2)
         box = page.locator(".twin-view").bounding_box()
         x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2

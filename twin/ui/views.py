@@ -341,6 +341,13 @@ class ViewPool:
                  size: tuple[int, int] = (1280, 800)) -> None:
         self.twin, self.id_of, self.capacity, self.size = twin, id_of, capacity, size
         self.views: dict[str, ClientView] = {}
+        self.spares: list[str] = []
+
+    def warm(self) -> None:
+        """Build and draw one view ahead of time, so the first browser gets its picture at once."""
+        view_id = self.add()
+        self.views[view_id].plotter.render()
+        self.spares.append(view_id)
 
     def add(self, scene: SceneView | None = None) -> str:
         view = ClientView(self.twin, scene or build_view(self.twin, off_screen=True, size=self.size))
@@ -354,7 +361,9 @@ class ViewPool:
     def claim(self, exclude: Iterable[str] = ()) -> str:
         """A view for a new browser: a new one while there is room, else the least recently used."""
         candidates = {k: v for k, v in self.views.items() if k not in set(exclude)}
-        if len(self.views) < self.capacity or not candidates:
+        if self.spares:
+            view_id = self.spares.pop()
+        elif len(self.views) < self.capacity or not candidates:
             view_id = self.add()
         else:
             view_id = min(candidates, key=lambda k: candidates[k].last_used)
