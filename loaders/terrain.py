@@ -1,0 +1,173 @@
+"""Terrain: a GeoTIFF DEM as a ground surface mesh, optionally draped with an image or a hazard grid.
+
+The mesh joins pixel centres in a regular grid, two triangles per cell; a triangle touching a
+nodata pixel is left out, so holes stay holes.  The grid is thinned by a whole step so the
+mesh stays under ``options["triangles"]`` (default 400,000); inside ``options["box"]``
+(``[xmin, ymin, xmax, ymax]`` in the DEM's CRS) it keeps full resolution.
+
+``options["drape"]`` names a raster (relative to the DEM's folder or absolute) sampled at the
+mesh points: a 3-band image is used as colour, a 1-band grid (e.g. flood depth in metres) is
+shaded light to dark blue (``drape_range = [low, high]``, default its own range) and kept as
+the point array ``drape``.  Both set ``rgb`` and ``LayerStyle(rgb_array="rgb")``.
+
+The DEM itself is handed to others as ``extras["ground"]``: a :class:`loaders.raster.Grid`,
+callable as ``ground(x, y, crs=None) -> z``; :func:`sample` does the same from a path.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyvista as pv
+
+from loaders.raster import Grid, read_grid
+from twin.assets import AssetTable
+from twin.errors import InputError
+from twin.layer import LayerPart, LayerStyle
+from twin.source import LoadedSource
+
+DEFAULT_TRIANGLES = 400_000
+GROUND_RGB = (167, 181, 154)
+#: light to dark blue, for hazard depths
+HAZARD_RAMP = np.array([[198, 225, 250], [30, 110, 255], [8, 40, 130]], dtype=np.float64)
+
+
+def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
+    path = Path(path)
+    grid = _read(path)
+    budget = int(options.get("triangles", DEFAULT_TRIANGLES))
+    rows, cols, step = _sample_lines(grid, budget, options.get("box"), path)
+    mesh = _grid_mesh(grid, rows, cols)
+    details = {"size": [grid.shape[1], grid.shape[0]], "pixel": [abs(grid.affine[0]), abs(grid.affine[4])],
+               "step": step, "triangles": int(mesh.n_cells), "nodata_pixels": int(np.isnan(grid.values).sum()),
+               "elevation": _range(grid.values)}
+    style = LayerStyle(color="#a7b59a")
+    warn: list[str] = []
+    if options.get("drape"):
+        drape_path = _resolve(path, str(options["drape"]))
+        details["drape"] = _drape(mesh, drape_path, grid.crs, options.get("drape_range"))
+        style = LayerStyle(color="#a7b59a", rgb_array="rgb")
+    if not mesh.n_cells:
+        warn.append("the DEM has no valid pixels: nothing to draw")
+    assets = AssetTable.build([path.stem], kind="Terrain", name=path.stem,
+                              attrs={"min_z": details["elevation"][0], "max_z": details["elevation"][1]})
+    part = LayerPart(name="Terrain", dataset=mesh, assets=assets,
+                     asset_index=np.zeros(mesh.n_cells, dtype=np.int64), style=style)
+    mesh.cell_data["asset_index"] = part.asset_index
+    return LoadedSource(path=path, kind="terrain", parts=[part], crs=grid.crs, warnings=warn,
+                        details=details, extras={"ground": grid})
+
+
+def sample(path: Path, xy: np.ndarray, crs: str | None = None) -> np.ndarray:
+    """Ground elevation of a DEM at points ``xy`` (n, 2), in ``crs`` if not the DEM's; NaN off the DEM."""
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    return _read(Path(path))(xy[:, 0], xy[:, 1], crs=crs)
+
+
+def _read(path: Path, colour: bool = False) -> Grid:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rasterio's NotGeoreferencedWarning: we raise our own error
+        return read_grid(path, colour=colour)
+
+
+def _resolve(dem: Path, name: str) -> Path:
+    candidate = Path(name)
+    if not candidate.is_absolute():
+        candidate = dem.parent / candidate
+    if not candidate.exists():
+        raise InputError(dem, f"drape raster not found: {candidate}", where="options.drape")
+    return candidate
+
+
+def _range(values: np.ndarray) -> list[float]:
+    if np.isnan(values).all():
+        return [math.nan, math.nan]
+    return [float(np.nanmin(values)), float(np.nanmax(values))]
+
+
+def _sample_lines(grid: Grid, budget: int, box: Any, path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rows and columns kept: every ``step``-th (and the last), all of them inside the box."""
+    n_rows, n_cols = grid.shape
+    cells = max((n_rows - 1) * (n_cols - 1), 1)
+    step = max(1, math.ceil(math.sqrt(2 * cells / max(budget, 2))))
+    rows = np.union1d(np.arange(0, n_rows, step), [n_rows - 1])
+    cols = np.union1d(np.arange(0, n_cols, step), [n_cols - 1])
+    if box is None or step == 1:
+        return rows, cols, step
+    try:
+        xmin, ymin, xmax, ymax = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise InputError(path, f"box must be [xmin, ymin, xmax, ymax], not {box!r}", where="options.box") from None
+    r, c = grid.fractional_pixel(np.array([xmin, xmax, xmin, xmax]), np.array([ymin, ymin, ymax, ymax]))
+    r_lo, r_hi = _snap(r, step, n_rows)
+    c_lo, c_hi = _snap(c, step, n_cols)
+    return np.union1d(rows, np.arange(r_lo, r_hi + 1)), np.union1d(cols, np.arange(c_lo, c_hi + 1)), step
+
+
+def _snap(pixels: np.ndarray, step: int, n: int) -> tuple[int, int]:
+    """The box's pixel span widened to whole coarse cells, so fine and coarse grids meet at shared lines."""
+    lo = int(np.clip(math.floor(pixels.min() / step) * step, 0, n - 1))
+    hi = int(np.clip(math.ceil(pixels.max() / step) * step, 0, n - 1))
+    return lo, hi
+
+
+def _grid_mesh(grid: Grid, rows: np.ndarray, cols: np.ndarray) -> pv.PolyData:
+    """Triangles over the kept rows x columns; none touching a nodata pixel."""
+    rr, cc = np.meshgrid(rows, cols, indexing="ij")
+    x, y = grid.pixel_centres(rr, cc)
+    z = grid.values[rr, cc]
+    n_r, n_c = len(rows), len(cols)
+    ids = np.arange(n_r * n_c).reshape(n_r, n_c)
+    a, b = ids[:-1, :-1].ravel(), ids[:-1, 1:].ravel()
+    c, d = ids[1:, 1:].ravel(), ids[1:, :-1].ravel()
+    triangles = np.concatenate([np.column_stack([a, b, c]), np.column_stack([a, c, d])])
+    valid = ~np.isnan(z.ravel())
+    triangles = triangles[valid[triangles].all(axis=1)]
+    points = np.column_stack([x.ravel(), y.ravel(), np.nan_to_num(z.ravel())])
+    used, inverse = np.unique(triangles, return_inverse=True)
+    if not len(used):
+        return pv.PolyData()
+    return pv.PolyData.from_regular_faces(points[used], inverse.reshape(-1, 3))
+
+
+def _drape(mesh: pv.PolyData, path: Path, dem_crs: str | None, value_range: Any) -> dict:
+    """Colour the mesh points from a raster: its RGB, or a blue ramp of its single band."""
+    grid = _read(path, colour=True)
+    points = np.asarray(mesh.points)
+    rgb = np.tile(np.asarray(GROUND_RGB, dtype=np.uint8), (len(points), 1))
+    if grid.bands is not None:
+        row, col = grid.fractional_pixel(*_in_crs(points, dem_crs, grid.crs))
+        r, c = np.rint(row).astype(np.int64), np.rint(col).astype(np.int64)
+        inside = (r >= 0) & (r < grid.shape[0]) & (c >= 0) & (c < grid.shape[1])
+        rgb[inside] = grid.bands[:, r[inside], c[inside]].T.astype(np.uint8)
+        mesh.point_data["rgb"] = rgb
+        return {"path": str(path), "kind": "image", "covered_points": int(inside.sum())}
+    values = grid(*_in_crs(points, dem_crs, grid.crs))
+    wet = ~np.isnan(values) & (values > 0)
+    low, high = (float(v) for v in value_range) if value_range else tuple(_range(values[wet]) if wet.any() else (0, 1))
+    rgb[wet] = ramp(values[wet], low, high)
+    mesh.point_data["rgb"] = rgb
+    mesh.point_data["drape"] = values
+    return {"path": str(path), "kind": "grid", "covered_points": int(wet.sum()), "range": [low, high]}
+
+
+def _in_crs(points: np.ndarray, source: str | None, target: str | None) -> tuple[np.ndarray, np.ndarray]:
+    from twin.geo import reproject, same_crs
+
+    if source and target and not same_crs(source, target):
+        moved = reproject(points, source, target)
+        return moved[:, 0], moved[:, 1]
+    return points[:, 0], points[:, 1]
+
+
+def ramp(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """uint8 RGB of values along :data:`HAZARD_RAMP` from ``low`` to ``high`` (clipped)."""
+    t = np.clip((values - low) / (high - low if high > low else 1.0), 0, 1) * (len(HAZARD_RAMP) - 1)
+    i = np.minimum(t.astype(np.int64), len(HAZARD_RAMP) - 2)
+    f = (t - i)[:, None]
+    return np.rint(HAZARD_RAMP[i] * (1 - f) + HAZARD_RAMP[i + 1] * f).astype(np.uint8)
