@@ -115,7 +115,9 @@ class AssetTable:
         """Row of an asset id, by binary search over a lazily sorted copy of the ids."""
         if self._sorted_ids is None:
             self._order = np.argsort(self._columns["id"], kind="stable")
-            self._sorted_ids = self._columns["id"][self._order]
+            # object dtype: numpy 2.4's searchsorted on StringDType fails ("Failed to load string
+            # in string comparison") once ids longer than 15 bytes (IFC GlobalIds) are compared
+            self._sorted_ids = self._columns["id"][self._order].astype(object)
         pos = int(np.searchsorted(self._sorted_ids, asset_id))
         if pos < len(self._sorted_ids) and self._sorted_ids[pos] == asset_id:
             return int(self._order[pos])

@@ -62,7 +62,7 @@ def color_by(assets: AssetTable, column: str, *, classes: int = 5,
         rgb, legend = numeric_colors(np.asarray(values, dtype=np.float64), classes=classes, method=method,
                                      breaks=breaks, rows=chosen)
     else:
-        rgb, legend = categorical_colors(np.asarray(values).astype(str), rows=chosen)
+        rgb, legend = categorical_colors(np.asarray(values).astype(object), rows=chosen)
     return Coloring(column, rgb, legend)
 
 
@@ -118,6 +118,7 @@ def categorical_colors(values: np.ndarray, *, max_categories: int = len(CATEGORI
                        rows: np.ndarray | None = None) -> tuple[np.ndarray, list[LegendEntry]]:
     """One colour per category, most frequent first; the rest "other", empty text grey."""
     rows = np.arange(len(values)) if rows is None else rows
+    values = np.asarray(values).astype(object)  # StringDType comparisons are unreliable in numpy 2.4
     rgb = np.tile(np.asarray(MISSING, dtype=np.uint8), (len(values), 1))
     names, inverse = np.unique(values, return_inverse=True)
     counts = np.bincount(inverse[rows], minlength=len(names))

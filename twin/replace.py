@@ -36,13 +36,13 @@ def hide_replaced(twin: Twin, replaces: Mapping[str, Sequence[str]] | None = Non
     city = _city_rows(twin)
     if not len(city):
         return {}
-    ids = twin.assets["id"][city]
+    ids = twin.assets["id"][city].astype(object)  # numpy 2.4 StringDType sorts fail on long ids
     replaced: dict[int, str] = {}
     for record in twin.sources:
         if record.kind != "ifc" or record.error:
             continue
         if record.name in replaces:
-            wanted = np.isin(ids, np.asarray(list(replaces[record.name]), dtype=ids.dtype))
+            wanted = np.isin(ids, np.asarray([str(i) for i in replaces[record.name]], dtype=object))
             hits = city[wanted]
         else:
             hits = _overlapping(twin, record.layers, city, overlap)
@@ -58,7 +58,7 @@ def _city_rows(twin: Twin) -> np.ndarray:
     if not rows:
         return np.empty(0, dtype=np.int64)
     rows = np.concatenate(rows)
-    return rows[np.isin(twin.assets["kind"][rows], CITY_BUILDING_KINDS)]
+    return rows[np.isin(twin.assets["kind"][rows].astype(object), CITY_BUILDING_KINDS)]
 
 
 def _is_building(twin: Twin, rows: np.ndarray) -> bool:

@@ -1,0 +1,103 @@
+"""Terrain loader on WNTR's KY4 DEM and on rasters made in tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+import twin
+from loaders import terrain
+from tests.conftest import DATA
+from twin.errors import InputError
+
+KY4 = DATA / "terrain" / "ky4_elevation.tif"
+SURGE = DATA / "terrain" / "coastal_ky4_storm_surge.tif"
+
+
+def _write(path: Path, values: np.ndarray, *, crs: str | None = "EPSG:4549", nodata: float | None = None,
+           transform=None) -> Path:
+    values = np.atleast_3d(values).transpose(2, 0, 1) if values.ndim == 2 else values
+    profile = {"driver": "GTiff", "width": values.shape[2], "height": values.shape[1], "count": values.shape[0],
+               "dtype": values.dtype.name}
+    if crs:
+        profile.update(crs=crs, transform=transform or from_origin(385000, 3548100, 2, 2))
+    if nodata is not None:
+        profile["nodata"] = nodata
+    with rasterio.open(path, "w", **profile) as out:
+        out.write(values)
+    return path
+
+
+def test_ky4_dem_loads_with_crs_and_elevations() -> None:
+    loaded = terrain.load(KY4, {})
+    assert loaded.crs == "EPSG:3547"
+    mesh = loaded.parts[0].dataset
+    assert 0 < mesh.n_cells <= terrain.DEFAULT_TRIANGLES
+    low, high = loaded.details["elevation"]
+    assert low == pytest.approx(117.438, abs=1e-3) and high == pytest.approx(226.242, abs=1e-3)
+    assert low <= mesh.points[:, 2].min() and mesh.points[:, 2].max() <= high
+
+
+def test_triangle_budget_and_full_resolution_box() -> None:
+    coarse = terrain.load(KY4, {"triangles": 20_000})
+    assert coarse.parts[0].dataset.n_cells <= 20_000
+    x0, y0 = 4_960_000.0, 3_900_000.0
+    boxed = terrain.load(KY4, {"triangles": 20_000, "box": [x0, y0, x0 + 5000, y0 + 5000]})
+    points = boxed.parts[0].dataset.points
+    inside = (points[:, 0] > x0) & (points[:, 0] < x0 + 5000) & (points[:, 1] > y0) & (points[:, 1] < y0 + 5000)
+    pixel = boxed.details["pixel"][0]
+    assert inside.sum() >= (5000 / pixel - 2) ** 2  # every pixel centre in the box is a vertex
+
+
+def test_ground_sampler_matches_the_pixels() -> None:
+    loaded = terrain.load(KY4, {})
+    ground = loaded.extras["ground"]
+    with rasterio.open(KY4) as dataset:
+        band = dataset.read(1)
+        rows, cols = np.array([10, 200, 401]), np.array([5, 300, 586])
+        xs, ys = rasterio.transform.xy(dataset.transform, rows, cols)
+    np.testing.assert_allclose(ground(np.asarray(xs), np.asarray(ys)), band[rows, cols], rtol=1e-6)
+    np.testing.assert_allclose(terrain.sample(KY4, np.column_stack([xs, ys])), band[rows, cols], rtol=1e-6)
+    assert np.isnan(ground(np.array([0.0]), np.array([0.0])))[0]
+
+
+def test_nodata_leaves_holes(tmp_path: Path) -> None:
+    values = np.full((20, 20), 10.0, dtype=np.float32)
+    values[5:10, 5:10] = -9999
+    loaded = terrain.load(_write(tmp_path / "holes.tif", values, nodata=-9999), {})
+    mesh = loaded.parts[0].dataset
+    # the 6 x 6 quads touching the 5 x 5 nodata pixels go, but for two corner triangles
+    # (split along the other diagonal) that touch no nodata pixel
+    assert mesh.n_cells == 2 * 19 * 19 - (2 * 6 * 6 - 2)
+    assert np.all(mesh.points[:, 2] == 10.0)
+
+
+def test_a_hazard_drape_colours_wet_points(tmp_path: Path) -> None:
+    dem = _write(tmp_path / "dem.tif", np.full((20, 20), 10.0, dtype=np.float32))
+    depth = np.zeros((20, 20), dtype=np.float32)
+    depth[:, :10] = 0.8
+    _write(tmp_path / "flood.tif", depth)
+    loaded = terrain.load(dem, {"drape": "flood.tif"})
+    part = loaded.parts[0]
+    assert part.style.rgb_array == "rgb"
+    rgb = np.asarray(part.dataset.point_data["rgb"])
+    wet = np.asarray(part.dataset.point_data["drape"]) > 0
+    assert wet.any() and (~wet).any()
+    assert np.all(rgb[~wet] == terrain.GROUND_RGB) and np.all(rgb[wet, 2] > rgb[wet, 0])
+
+
+def test_raster_without_georeferencing_is_an_error(tmp_path: Path) -> None:
+    path = _write(tmp_path / "plain.tif", np.ones((4, 4), dtype=np.float32), crs=None)
+    with pytest.raises(InputError, match="plain.tif: GeoTIFF keys: the raster has no georeferencing"):
+        twin.load(path)
+
+
+def test_garbage_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.tif"
+    path.write_bytes(b"II*\x00garbage" * 10)
+    with pytest.raises(InputError, match="junk.tif: cannot read the raster"):
+        terrain.load(path, {})
