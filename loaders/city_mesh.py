@@ -48,21 +48,31 @@ class CityObjects:
     n_surfaces: list[int] = field(default_factory=list)
     vertex_limit: list[tuple[int, int]] = field(default_factory=list)
     surfaces: list[list] = field(default_factory=list)
-    semantics: list[int] = field(default_factory=list)
+    #: per surface, an index into its object's semantic types (None for none)
+    semantic_values: list[int | None] = field(default_factory=list)
+    #: per object, where its semantic types start in ``semantic_codes``
+    semantic_offset: list[int] = field(default_factory=list)
+    semantic_codes: list[int] = field(default_factory=list)
     surface_types: list[str] = field(default_factory=lambda: [""])
+    _codes: dict[str, int] = field(default_factory=lambda: {"": 0})
 
     def surface_code(self, name: str | None) -> int:
         """Code of a semantic surface type (``RoofSurface``...) in ``surface_types``; 0 for none."""
-        if not name:
-            return 0
-        if name not in self.surface_types:
+        code = self._codes.get(name or "")
+        if code is None:
+            code = self._codes[name] = len(self.surface_types)
             self.surface_types.append(name)
-        return self.surface_types.index(name)
+        return code
 
     def add(self, object_id: str, kind: str, *, attributes: dict | None = None, parent: str = "",
             children: int = 0, address: str = "", lod: str = "", surfaces: list | None = None,
-            semantics: list[int] | None = None, vertices: tuple[int, int] = (0, 2**62)) -> None:
-        """Add one object; ``vertices`` = (first, stop) of the ids its rings may use."""
+            semantic_types: list[str] = (), semantic_values: list[int | None] | None = None,
+            vertices: tuple[int, int] = (0, 2**62)) -> None:
+        """Add one object.
+
+        ``semantic_values[i]`` indexes ``semantic_types`` for surface ``i``; ``vertices`` =
+        (first, stop) of the ids its rings may use.
+        """
         surfaces = surfaces or []
         self.ids.append(object_id)
         self.kinds.append(kind)
@@ -74,7 +84,23 @@ class CityObjects:
         self.n_surfaces.append(len(surfaces))
         self.vertex_limit.append(vertices)
         self.surfaces.extend(surfaces)
-        self.semantics.extend(semantics if semantics is not None else [0] * len(surfaces))
+        self.semantic_offset.append(len(self.semantic_codes))
+        self.semantic_codes.extend(map(self.surface_code, semantic_types))
+        if semantic_values is None or len(semantic_values) != len(surfaces):
+            semantic_values = [None] * len(surfaces)
+        self.semantic_values.extend(semantic_values)
+
+    def surface_semantics(self) -> np.ndarray:
+        """The semantic code of every surface (0 where it has none)."""
+        try:
+            values = np.array(self.semantic_values, dtype=np.float64)  # None -> NaN, at C speed
+        except (TypeError, ValueError):  # malformed semantics draw as plain surfaces
+            values = np.array([v if isinstance(v, int) else np.nan for v in self.semantic_values], dtype=np.float64)
+        owner = np.repeat(np.arange(len(self.ids)), self.n_surfaces)
+        index = np.asarray(self.semantic_offset, dtype=np.int64)[owner] + np.nan_to_num(values).astype(np.int64)
+        codes = np.asarray(self.semantic_codes + [0], dtype=np.int16)
+        valid = ~np.isnan(values) & (index < len(self.semantic_codes)) & (index >= 0)
+        return np.where(valid, codes[np.where(valid, index, -1)], 0).astype(np.int16)
 
 
 @dataclass
@@ -150,7 +176,7 @@ def build_parts(points: np.ndarray, objects: CityObjects, flat: Flat,
     (skipped ones) get no asset row."""
     triangles = triangulate(points, flat.flat, flat.ring_len, flat.surface_rings)
     tri_owner = flat.surface_owner[triangles.surface]
-    semantics = np.asarray(objects.semantics, dtype=np.int16)
+    semantics = objects.surface_semantics()
     tri_semantic = semantics[_surface_positions(objects, flat)[triangles.surface]]
     height = _object_heights(points, flat, len(objects.ids))
     groups = np.array([PARENT_TYPES.get(k, k) for k in objects.kinds], dtype=object)
@@ -171,9 +197,9 @@ def build_parts(points: np.ndarray, objects: CityObjects, flat: Flat,
 
 
 def _surface_positions(objects: CityObjects, flat: Flat) -> np.ndarray:
-    """Index into ``objects.semantics`` of every surface that survived the checks."""
-    if len(flat.surface_owner) == len(objects.semantics):
-        return np.arange(len(objects.semantics))
+    """Index into the list of all surfaces of every surface that survived the checks."""
+    if len(flat.surface_owner) == len(objects.surfaces):
+        return np.arange(len(objects.surfaces))
     first = np.zeros(len(objects.ids), dtype=np.int64)
     np.cumsum(objects.n_surfaces[:-1], out=first[1:])
     owner = flat.surface_owner

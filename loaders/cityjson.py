@@ -122,8 +122,12 @@ def _transform(path: Path, header: dict) -> tuple[np.ndarray, np.ndarray] | None
 
 
 def _raw_vertices(path: Path, document: dict, where: str) -> np.ndarray:
+    vertices = document.get("vertices") or []
     try:
-        return np.asarray(document.get("vertices", []), dtype=np.float64).reshape(-1, 3)
+        if not isinstance(vertices, list) or set(map(len, vertices)) - {3}:
+            raise ValueError("not [x, y, z]")
+        flat = np.fromiter(chain.from_iterable(vertices), dtype=np.float64, count=3 * len(vertices))
+        return flat.reshape(-1, 3)
     except (TypeError, ValueError):
         raise InputError(path, "\"vertices\" must be a list of [x, y, z] numbers", where=where) from None
 
@@ -145,7 +149,7 @@ def _add_objects(objects: CityObjects, document: dict, vertices: tuple[int, int]
             continue
         try:
             geometry = _choose(city_object.get("geometry") or [], lod_wanted, ignored)
-            surfaces, semantics = _surfaces(geometry, objects) if geometry else ([], [])
+            surfaces, types, values = _surfaces(geometry) if geometry else ([], [], None)
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             skipped.append({"id": object_id, "reason": str(exc) if isinstance(exc, ValueError)
                             else f"malformed geometry ({type(exc).__name__}: {exc})"})
@@ -154,8 +158,8 @@ def _add_objects(objects: CityObjects, document: dict, vertices: tuple[int, int]
         objects.add(object_id, str(city_object.get("type", "GenericCityObject")),
                     attributes=city_object.get("attributes") or {}, parent=str(parents[0]) if parents else "",
                     children=len(city_object.get("children") or []), address=_address(city_object),
-                    lod=str(geometry.get("lod", "")) if geometry else "", surfaces=surfaces, semantics=semantics,
-                    vertices=vertices)
+                    lod=str(geometry.get("lod", "")) if geometry else "", surfaces=surfaces, semantic_types=types,
+                    semantic_values=values, vertices=vertices)
 
 
 def _lod(geometry: dict) -> float:
@@ -167,6 +171,8 @@ def _lod(geometry: dict) -> float:
 
 def _choose(geometries: list, lod_wanted: Any, ignored: Counter[str]) -> dict | None:
     """The geometry at the wanted LoD (else the highest below it, else the lowest above), or the highest."""
+    if len(geometries) == 1 and geometries[0].get("type") in SURFACE_DEPTH:
+        return geometries[0]  # the common case, whatever LoD was wanted
     usable = []
     for geometry in geometries:
         kind = geometry.get("type")
@@ -184,22 +190,20 @@ def _choose(geometries: list, lod_wanted: Any, ignored: Counter[str]) -> dict | 
     return min(usable, key=lambda g: (_lod(g) > wanted, abs(_lod(g) - wanted)))
 
 
-def _surfaces(geometry: dict, objects: CityObjects) -> tuple[list, list[int]]:
-    """The geometry's surfaces (lists of rings) and one semantic code per surface."""
+def _surfaces(geometry: dict) -> tuple[list, list[str], list | None]:
+    """The geometry's surfaces (lists of rings), its semantic surface types and their index per surface."""
     depth = SURFACE_DEPTH[geometry["type"]]
     surfaces = geometry.get("boundaries") or []
     for _ in range(depth):
         surfaces = list(chain.from_iterable(surfaces))
     semantics = geometry.get("semantics")
     if not semantics or not semantics.get("values"):
-        return surfaces, [0] * len(surfaces)
-    codes = [objects.surface_code(s.get("type")) for s in semantics.get("surfaces") or []]
+        return surfaces, [], None
+    types = [s.get("type") for s in semantics.get("surfaces") or []]
     values = semantics["values"]
     for _ in range(depth):
         values = list(chain.from_iterable(v or [] for v in values))
-    if len(values) != len(surfaces):
-        return surfaces, [0] * len(surfaces)
-    return surfaces, [0 if v is None else codes[v] for v in values]
+    return surfaces, types, values
 
 
 def _address(city_object: dict) -> str:

@@ -35,7 +35,7 @@ def ring_starts(ring_len: np.ndarray) -> np.ndarray:
 
 def triangulate(points: np.ndarray, flat: np.ndarray, ring_len: np.ndarray,
                 surface_rings: np.ndarray) -> Triangles:
-    """Triangulate every surface; degenerate rings (fewer than 3 vertices) give nothing.
+    """Triangulate every surface; degenerate rings (fewer than 3 vertices) are dropped first.
 
     Parameters
     ----------
@@ -46,17 +46,19 @@ def triangulate(points: np.ndarray, flat: np.ndarray, ring_len: np.ndarray,
     """
     flat = np.asarray(flat, dtype=np.int64)
     ring_len = np.asarray(ring_len, dtype=np.int64)
-    surface_rings = np.asarray(surface_rings, dtype=np.int64)
     ring_surface = np.repeat(np.arange(len(surface_rings)), surface_rings)
+    if (ring_len < 3).any():
+        keep = ring_len >= 3
+        flat = flat[np.repeat(keep, ring_len)]
+        ring_len, ring_surface = ring_len[keep], ring_surface[keep]
+    surface_rings = np.bincount(ring_surface, minlength=len(surface_rings))
     starts = ring_starts(ring_len)
-    simple = np.repeat(surface_rings == 1, surface_rings) & (ring_len >= 3)
-    convex = simple & (ring_len == 3)
-    candidates = np.flatnonzero(simple & (ring_len > 3))
+    convex = np.repeat(surface_rings == 1, surface_rings) & (ring_len == 3)
+    candidates = np.flatnonzero(np.repeat(surface_rings == 1, surface_rings) & (ring_len > 3))
     if len(candidates):
         convex[candidates] = _convex(points, flat, starts[candidates], ring_len[candidates])
     fan = _fan(flat, starts[convex], ring_len[convex], ring_surface[convex])
-    slow_surfaces = np.unique(ring_surface[~convex & (ring_len >= 3)])
-    slow = _earcut_surfaces(points, flat, starts, ring_len, surface_rings, slow_surfaces)
+    slow = _earcut_surfaces(points, flat, ring_len, surface_rings, np.unique(ring_surface[~convex]))
     return Triangles(np.concatenate([fan.ids, slow.ids]), np.concatenate([fan.surface, slow.surface]))
 
 
@@ -94,26 +96,38 @@ def _fan(flat: np.ndarray, starts: np.ndarray, lengths: np.ndarray, surface: np.
     return Triangles(ids.reshape(-1, 3), surface[ring])
 
 
-def _earcut_surfaces(points: np.ndarray, flat: np.ndarray, starts: np.ndarray, ring_len: np.ndarray,
-                     surface_rings: np.ndarray, surfaces: np.ndarray) -> Triangles:
-    """Earcut, one concave or holed surface at a time, projected on its dominant plane."""
+def _earcut_surfaces(points: np.ndarray, flat: np.ndarray, ring_len: np.ndarray, surface_rings: np.ndarray,
+                     surfaces: np.ndarray) -> Triangles:
+    """Earcut the given (concave or holed) surfaces, each projected on its dominant plane.
+
+    The projection is vectorised over all of them; only the earcut call runs once per surface.
+    """
+    empty = Triangles(np.empty((0, 3), dtype=np.int64), np.empty(0, dtype=np.int64))
+    if not len(surfaces):
+        return empty
     first_ring = ring_starts(surface_rings)
-    out_ids, out_surface = [], []
-    for s in surfaces.tolist():
-        rings = range(first_ring[s], first_ring[s] + surface_rings[s])
-        lengths = [int(ring_len[r]) for r in rings if ring_len[r] >= 3]
-        if not lengths:
-            continue
-        ids = np.concatenate([flat[starts[r]:starts[r] + ring_len[r]] for r in rings if ring_len[r] >= 3])
-        xyz = points[ids] - points[ids[0]]
-        outer = xyz[:lengths[0]]
-        normal = np.cross(outer, np.roll(outer, -1, axis=0)).sum(axis=0)
-        keep = [a for a in range(3) if a != int(np.argmax(np.abs(normal)))]
-        local = mapbox_earcut.triangulate_float64(np.ascontiguousarray(xyz[:, keep]),
-                                                  np.cumsum(lengths).astype(np.uint32))
-        if len(local):
-            out_ids.append(ids[np.asarray(local, dtype=np.int64)].reshape(-1, 3))
-            out_surface.append(np.full(len(local) // 3, s, dtype=np.int64))
-    if not out_ids:
-        return Triangles(np.empty((0, 3), dtype=np.int64), np.empty(0, dtype=np.int64))
-    return Triangles(np.concatenate(out_ids), np.concatenate(out_surface))
+    entry_start = np.r_[0, np.cumsum(ring_len)]
+    lo = entry_start[first_ring[surfaces]]
+    hi = entry_start[first_ring[surfaces] + surface_rings[surfaces]]
+    outer_len = ring_len[first_ring[surfaces]]
+    pos, owner = _ring_entries(lo, hi - lo)
+    xyz = points[flat[pos]] - points[flat[lo]][owner]
+    outer = np.flatnonzero(pos - lo[owner] < outer_len[owner])
+    nxt = outer + 1 - np.where(pos[outer] + 1 == lo[owner[outer]] + outer_len[owner[outer]],
+                               outer_len[owner[outer]], 0)
+    normal = np.add.reduceat(np.cross(xyz[outer], xyz[nxt]), ring_starts(outer_len), axis=0)
+    drop = np.argmax(np.abs(normal), axis=1)
+    keep = np.array([[1, 2], [0, 2], [0, 1]])[drop][owner]
+    xy = np.ascontiguousarray(np.take_along_axis(xyz, keep, axis=1))
+    local_start = ring_starts(hi - lo)
+    # every ring's end, counted from its surface's first entry, as earcut wants them
+    ends = (entry_start[1:] - np.repeat(entry_start[first_ring], surface_rings)).astype(np.uint32)
+    results = [mapbox_earcut.triangulate_float64(xy[a:b], ends[r:r + n]) for a, b, r, n in
+               zip(local_start.tolist(), (local_start + hi - lo).tolist(), first_ring[surfaces].tolist(),
+                   surface_rings[surfaces].tolist())]
+    counts = np.fromiter(map(len, results), dtype=np.int64, count=len(results))
+    if not counts.sum():
+        return empty
+    out_ids = np.concatenate(results).astype(np.int64) + np.repeat(local_start, counts)
+    out_surface = np.repeat(surfaces, counts // 3)
+    return Triangles(flat[pos[out_ids]].reshape(-1, 3), out_surface)
