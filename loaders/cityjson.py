@@ -71,7 +71,7 @@ def _read(path: Path) -> tuple[dict, Iterator[tuple[str, dict]]]:
                 return header, _sequence(path, header, lines)
             document = json.load(handle)
     except json.JSONDecodeError as exc:
-        raise InputError(path, f"invalid JSON: {exc.msg}", where=f"line {exc.lineno} column {exc.colno}") from None
+        raise InputError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", where=f"line {exc.lineno}") from None
     except UnicodeDecodeError as exc:
         raise InputError(path, "not UTF-8 text", where=f"byte {exc.start}") from None
     _expect(path, document, "CityJSON", None)
@@ -96,7 +96,7 @@ def _json(path: Path, text: str, where: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(path, f"invalid JSON: {exc.msg}", where=f"{where} column {exc.colno}") from None
+        raise InputError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", where=where) from None
 
 
 def _expect(path: Path, document: Any, kind: str, where: str | None) -> None:

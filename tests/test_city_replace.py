@@ -9,7 +9,7 @@ import pyvista as pv
 import pytest
 
 import twin
-from tests.conftest import DATA, DEMO
+from conftest import DATA, DEMO
 from twin.assets import AssetTable
 from twin.colorby import MISSING, categorical_colors, color_by, layer_rgb, numeric_colors
 from twin.layer import LayerPart
@@ -58,7 +58,7 @@ def test_ifc_over_its_cityjson_twin_hides_it() -> None:
     assert layer.dataset.n_cells < cells_before
     assert scene.assets["replaced_by"][target] == "model"
     assert scene.assets["replaced_by"][_row(scene, "bldg-011")] == ""
-    assert len(scene.assets) == 37 + 2  # the replaced row stays in the inventory
+    assert len(scene.assets) == 36 + 2  # the replaced row stays in the inventory
 
 
 def test_an_ifc_without_a_building_replaces_nothing() -> None:

@@ -11,7 +11,7 @@ from rasterio.transform import from_origin
 
 import twin
 from loaders import terrain
-from tests.conftest import DATA
+from conftest import DATA
 from twin.errors import InputError
 
 KY4 = DATA / "terrain" / "ky4_elevation.tif"
