@@ -46,6 +46,7 @@ GEOMETRY_NAMES = {"Polygon", "Triangle"}
 #: attributes that hold codes (from code lists), kept as text even when they look like numbers
 CODES = {"function", "usage", "class", "roofType", "creationDate", "terminationDate"}
 GML = "{http://www.opengis.net/gml"
+NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 LOD = re.compile(r"^lod(\d)")
 #: AdV (German surveying) CRS names found in CityGML files
 ADV_CRS = {"DE_DHDN_3GK2": "EPSG:31466", "DE_DHDN_3GK3": "EPSG:31467", "DE_DHDN_3GK4": "EPSG:31468",
@@ -186,10 +187,7 @@ def _address(element: ET.Element) -> str:
 
 def _value(text: str | None) -> Any:
     text = (text or "").strip()
-    try:
-        return float(text) if text and not text.isalpha() else text
-    except ValueError:
-        return text
+    return float(text) if NUMBER.match(text) else text
 
 
 def _generic(element: ET.Element, attributes: dict) -> None:

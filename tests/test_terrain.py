@@ -101,3 +101,12 @@ def test_garbage_is_an_error(tmp_path: Path) -> None:
     path.write_bytes(b"II*\x00garbage" * 10)
     with pytest.raises(InputError, match="junk.tif: cannot read the raster"):
         terrain.load(path, {})
+
+
+def test_storm_surge_grid_keeps_its_nodata_holes() -> None:
+    """NOAA SLOSH surge categories (1-5, nodata 255) over the sea and land: only the flooded pixels mesh."""
+    loaded = terrain.load(SURGE, {"triangles": 50_000})
+    assert loaded.crs == "EPSG:4269"
+    assert loaded.details["nodata_pixels"] == 537_917
+    z = loaded.parts[0].dataset.points[:, 2]
+    assert z.min() >= 1 and z.max() <= 5
