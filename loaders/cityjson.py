@@ -39,15 +39,14 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     objects = CityObjects()
     skipped: list[dict[str, str]] = []
     ignored: Counter[str] = Counter()
-    vertex_blocks, base = [], 0
+    store = _VertexStore()
+    templates = _templates(path, header)
     for where, feature in features:
         raw = _raw_vertices(path, feature, where)
-        _add_objects(objects, feature, (base, base + len(raw)), options.get("lod"), skipped, ignored)
-        vertex_blocks.append(raw)
-        base += len(raw)
-    points = np.concatenate(vertex_blocks) if vertex_blocks else np.empty((0, 3))
-    if transform is not None:
-        points = points * transform[0] + transform[1]
+        world = raw if transform is None else raw * transform[0] + transform[1]
+        block = store.add(world)
+        _add_objects(objects, feature, (block, world), store, templates, options.get("lod"), skipped, ignored)
+    points = np.concatenate(store.blocks) if store.blocks else np.empty((0, 3))
     flat, bad = flatten(objects)
     skipped += [{"id": objects.ids[i], "reason": reason} for i, reason in sorted(bad.items())]
     if skipped and len(bad) == len(objects.ids):
@@ -55,7 +54,7 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
         raise InputError(path, first["reason"], where=f"CityObjects[\"{first['id']}\"]")
     parts = build_parts(points, objects, flat, exclude=set(bad))
     return LoadedSource(path=path, kind="city", parts=parts, crs=_crs(header), warnings=_warnings(skipped, ignored),
-                        skipped=skipped, details=_details(header, objects, bad, features_read=len(vertex_blocks)))
+                        skipped=skipped, details=_details(header, objects, bad, features_read=store.features))
 
 
 def _read(path: Path) -> tuple[dict, Iterator[tuple[str, dict]]]:
@@ -141,16 +140,42 @@ def _crs(header: dict) -> str | None:
     return f"EPSG:{code}" if code.isdigit() else str(reference)
 
 
-def _add_objects(objects: CityObjects, document: dict, vertices: tuple[int, int], lod_wanted: Any,
-                 skipped: list[dict[str, str]], ignored: Counter[str]) -> None:
+class _VertexStore:
+    """World vertices in blocks: one per document or feature, one per geometry instance."""
+
+    def __init__(self) -> None:
+        self.blocks: list[np.ndarray] = []
+        self.size = 0
+        self.features = 0
+
+    def add(self, world: np.ndarray, feature: bool = True) -> tuple[int, int]:
+        self.blocks.append(world)
+        self.size += len(world)
+        self.features += feature
+        return self.size - len(world), self.size
+
+
+def _templates(path: Path, header: dict) -> tuple[list, np.ndarray]:
+    """Geometry templates and their vertices (real coordinates, not transformed)."""
+    section = header.get("geometry-templates") or {}
+    return section.get("templates") or [], _raw_vertices(path, {"vertices": section.get("vertices-templates")},
+                                                        "geometry-templates")
+
+
+def _add_objects(objects: CityObjects, document: dict, block: tuple[tuple[int, int], np.ndarray], store: _VertexStore,
+                 templates: tuple[list, np.ndarray], lod_wanted: Any, skipped: list[dict[str, str]],
+                 ignored: Counter[str]) -> None:
     for object_id, city_object in document.get("CityObjects", {}).items():
         if not isinstance(city_object, dict):
             skipped.append({"id": object_id, "reason": "not a JSON object"})
             continue
+        vertices = block[0]
         try:
-            geometry = _choose(city_object.get("geometry") or [], lod_wanted, ignored)
+            geometry = _choose(city_object.get("geometry") or [], lod_wanted, ignored, templates[0])
+            if geometry is not None and "_instance" in geometry:
+                vertices = store.add(_instance_vertices(geometry["_instance"], templates[1], block[1]), False)
             surfaces, types, values = _surfaces(geometry) if geometry else ([], [], None)
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
             skipped.append({"id": object_id, "reason": str(exc) if isinstance(exc, ValueError)
                             else f"malformed geometry ({type(exc).__name__}: {exc})"})
             continue
@@ -162,6 +187,15 @@ def _add_objects(objects: CityObjects, document: dict, vertices: tuple[int, int]
                     semantic_values=values, vertices=vertices)
 
 
+def _instance_vertices(instance: dict, template_vertices: np.ndarray, world: np.ndarray) -> np.ndarray:
+    """A template's vertices placed by the instance: matrix, then its reference point (of ``world``)."""
+    reference = int(instance["boundaries"][0])
+    if not 0 <= reference < len(world):
+        raise ValueError(f"vertex index {reference} out of range (reference point of a GeometryInstance)")
+    matrix = np.asarray(instance.get("transformationMatrix", np.eye(4).ravel()), dtype=np.float64).reshape(4, 4)
+    return template_vertices @ matrix[:3, :3].T + matrix[:3, 3] + world[reference]
+
+
 def _lod(geometry: dict) -> float:
     try:
         return float(geometry.get("lod", 0))
@@ -169,8 +203,11 @@ def _lod(geometry: dict) -> float:
         return 0.0
 
 
-def _choose(geometries: list, lod_wanted: Any, ignored: Counter[str]) -> dict | None:
-    """The geometry at the wanted LoD (else the highest below it, else the lowest above), or the highest."""
+def _choose(geometries: list, lod_wanted: Any, ignored: Counter[str], templates: list) -> dict | None:
+    """The geometry at the wanted LoD (else the highest below it, else the lowest above), or the highest.
+
+    A GeometryInstance stands for its template (with ``_instance`` pointing back at it).
+    """
     if len(geometries) == 1 and geometries[0].get("type") in SURFACE_DEPTH:
         return geometries[0]  # the common case, whatever LoD was wanted
     usable = []
@@ -178,6 +215,9 @@ def _choose(geometries: list, lod_wanted: Any, ignored: Counter[str]) -> dict | 
         kind = geometry.get("type")
         if kind in SURFACE_DEPTH:
             usable.append(geometry)
+        elif kind == "GeometryInstance" and isinstance(geometry.get("template"), int) \
+                and 0 <= geometry["template"] < len(templates) and templates[geometry["template"]].get("type") in SURFACE_DEPTH:
+            usable.append({**templates[geometry["template"]], "_instance": geometry})
         elif kind == "GeometryInstance" or kind in NON_SURFACE:
             ignored[kind] += 1
         else:

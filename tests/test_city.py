@@ -190,3 +190,17 @@ def test_cli_prints_one_line_error(tmp_path: Path, capsys) -> None:
     path = _write(tmp_path, {"far": _square((0, 1, 7))})
     assert main(["info", str(path)]) == 2
     assert capsys.readouterr().err.startswith(f"twin: error: {path}: CityObjects")
+
+
+def test_geometry_instances_place_their_template(tmp_path: Path) -> None:
+    """A tree template (a unit triangle) instanced twice: scaled by the matrix, moved to each reference point."""
+    templates = {"templates": [{"type": "MultiSurface", "lod": "1", "boundaries": [[[0, 1, 2]]]}],
+                 "vertices-templates": [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]}
+    matrix = [2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1]
+    trees = {f"tree{i}": {"type": "SolitaryVegetationObject",
+                          "geometry": [{"type": "GeometryInstance", "template": 0, "boundaries": [i],
+                                        "transformationMatrix": matrix}]} for i in (1, 3)}
+    loaded = cityjson.load(_write(tmp_path, trees, **{"geometry-templates": templates}), {})
+    mesh = loaded.parts[0].dataset
+    assert mesh.n_cells == 2 and not loaded.skipped
+    np.testing.assert_allclose(mesh.bounds, [0, 3, 0, 1, 0, 2])  # (1,0,0)+(0..2,0,0..2) and (0,1,0)+...
