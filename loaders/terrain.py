@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +65,19 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
 
 
 def sample(path: Path, xy: np.ndarray, crs: str | None = None) -> np.ndarray:
-    """Ground elevation of a DEM at points ``xy`` (n, 2), in ``crs`` if not the DEM's; NaN off the DEM."""
+    """Ground elevation of a DEM at points ``xy`` (n, 2), in ``crs`` if not the DEM's; NaN off the DEM.
+
+    The DEM is read once and kept (a few, keyed by path and modification time), so a loader may
+    call this per network or per batch of nodes.
+    """
+    path = Path(path).resolve()
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    return _read(Path(path))(xy[:, 0], xy[:, 1], crs=crs)
+    return _cached(str(path), path.stat().st_mtime_ns)(xy[:, 0], xy[:, 1], crs=crs).astype(np.float64)
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str, mtime_ns: int) -> Grid:
+    return _read(Path(path))
 
 
 def _read(path: Path, colour: bool = False) -> Grid:
@@ -87,7 +98,7 @@ def _resolve(dem: Path, name: str) -> Path:
 def _range(values: np.ndarray) -> list[float]:
     if np.isnan(values).all():
         return [math.nan, math.nan]
-    return [float(np.nanmin(values)), float(np.nanmax(values))]
+    return [round(float(np.nanmin(values)), 3), round(float(np.nanmax(values)), 3)]
 
 
 def _sample_lines(grid: Grid, budget: int, box: Any, path: Path) -> tuple[np.ndarray, np.ndarray, int]:
