@@ -110,3 +110,28 @@ def test_storm_surge_grid_keeps_its_nodata_holes() -> None:
     assert loaded.details["nodata_pixels"] == 537_917
     z = loaded.parts[0].dataset.points[:, 2]
     assert z.min() >= 1 and z.max() <= 5
+
+
+DEMO_DEM = DATA / "demo" / "district_dem.tif"
+
+
+def test_demo_ground_stays_near_10_m_under_the_streets() -> None:
+    """The pipe networks of the demo assume ground at 10 m near the streets: keep within 1.5 m."""
+    along = np.linspace(0, 380, 96)
+    xy = []
+    for k in range(4):
+        for offset in (0.0, 10.0, 20.0):
+            street = k * 120 + offset
+            xy += [np.column_stack([385_000 + along, np.full_like(along, 3_548_000 + street)]),
+                   np.column_stack([np.full_like(along, 385_000 + street), 3_548_000 + along])]
+    z = terrain.sample(DEMO_DEM, np.concatenate(xy))
+    assert np.all(np.abs(z - 10.0) <= 1.5)
+
+
+def test_sample_in_another_crs() -> None:
+    """Pipe loaders may ask in their own CRS: points in WGS 84 are moved to the DEM's first."""
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs("EPSG:4549", "EPSG:4326", always_xy=True).transform(385_190.0, 3_548_190.0)
+    here = terrain.sample(DEMO_DEM, [[385_190.0, 3_548_190.0]])
+    assert terrain.sample(DEMO_DEM, [[lon, lat]], crs="EPSG:4326")[0] == pytest.approx(here[0], abs=1e-6)
