@@ -14,9 +14,11 @@ A CityJSONSeq (``.city.jsonl``) stream is a ``CityJSON`` header line followed by
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,27 @@ NON_SURFACE = {"MultiPoint", "MultiLineString"}
 
 
 def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
-    path = Path(path)
+    with _gc_paused():
+        return _load(Path(path), options)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of JSON lists are made and walked.
+
+    They hold no cycles, yet each generation-2 pass traverses them all: measured, ``json.load``
+    of a 7 MB tile took 1.1-1.3 s with the collector on and 0.5-0.6 s with it paused.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     header, features = _read(path)
     transform = _transform(path, header)
     objects = CityObjects()
