@@ -56,6 +56,9 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
+    lod = options.get("lod")
+    if lod is not None and not isinstance(lod, (int, float)) and not str(lod).replace(".", "", 1).isdigit():
+        raise InputError(path, f"lod must be a number such as 1, 2 or 2.2, not {lod!r}", where="options.lod")
     header, features = _read(path)
     transform = _transform(path, header)
     objects = CityObjects()
@@ -83,9 +86,9 @@ def _read(path: Path) -> tuple[dict, Iterator[tuple[str, dict]]]:
     """The header document and its features (the document itself for plain CityJSON)."""
     try:
         with open(path, "rb") as handle:
-            head = handle.read(4096).lstrip()
+            first_line, after = handle.readline(), handle.read(64).lstrip()
             handle.seek(0)
-            if _is_sequence(head):
+            if first_line.rstrip().endswith(b"}") and after.startswith(b"{"):
                 lines = handle.read().decode("utf-8").splitlines()
                 header = _json(path, lines[0], "line 1")
                 _expect(path, header, "CityJSON", "line 1")
@@ -97,11 +100,6 @@ def _read(path: Path) -> tuple[dict, Iterator[tuple[str, dict]]]:
         raise InputError(path, "not UTF-8 text", where=f"byte {exc.start}") from None
     _expect(path, document, "CityJSON", None)
     return document, iter([("vertices", document)])
-
-
-def _is_sequence(head: bytes) -> bool:
-    first_line = head.split(b"\n", 1)
-    return len(first_line) > 1 and first_line[0].rstrip().endswith(b"}") and first_line[1].lstrip().startswith(b"{")
 
 
 def _sequence(path: Path, header: dict, lines: list[str]) -> Iterator[tuple[str, dict]]:

@@ -204,3 +204,19 @@ def test_geometry_instances_place_their_template(tmp_path: Path) -> None:
     mesh = loaded.parts[0].dataset
     assert mesh.n_cells == 2 and not loaded.skipped
     np.testing.assert_allclose(mesh.bounds, [0, 3, 0, 1, 0, 2])  # (1,0,0)+(0..2,0,0..2) and (0,1,0)+...
+
+
+def test_a_broken_cityjsonseq_line_is_named(tmp_path: Path) -> None:
+    header = {"type": "CityJSON", "version": "2.0", "transform": {"scale": [1, 1, 1], "translate": [0, 0, 0]},
+              "CityObjects": {}, "vertices": []}
+    feature = {"type": "CityJSONFeature", "id": "a", "CityObjects": {"a": _square((0, 1, 2))},
+               "vertices": [[0, 0, 0], [1, 0, 0], [1, 1, 0]]}
+    path = tmp_path / "tile.city.jsonl"
+    path.write_text(f"{json.dumps(header)}\n{json.dumps(feature)}\n{{\"type\": \"CityJSONFeature\", \n")
+    with pytest.raises(InputError, match="tile.city.jsonl: line 3: invalid JSON"):
+        cityjson.load(path, {})
+
+
+def test_a_bad_lod_option_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="options.lod: lod must be a number"):
+        cityjson.load(_write(tmp_path, {"a": _square()}), {"lod": "high"})
