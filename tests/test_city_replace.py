@@ -141,3 +141,15 @@ def test_categorical_colors_fold_the_rare_ones() -> None:
 def test_legend_hex(column: str) -> None:
     coloring = color_by(twin.load(DISTRICT).assets, column)
     assert all(e.hex.startswith("#") and len(e.hex) == 7 for e in coloring.legend)
+
+
+def test_replacing_a_building_by_id_takes_its_parts() -> None:
+    """Den Haag's buildings carry their geometry in BuildingParts: naming the building hides the parts."""
+    scene = twin.load(DATA / "city" / "DH_01_subs.city.json")
+    parent = "GUID_DBDABF53-7DD5-4C2F-BE7F-51F29A0CBA16"
+    far = np.array([0.0, 1, 0, 1, 0, 1])
+    scene.add_source(_ifc_like(far), name="model")
+    replaced = hide_replaced(scene, {"model": [parent]})
+    assert set(replaced) == {parent, f"{parent}_1", f"{parent}_2", f"{parent}_3"}
+    index = np.asarray(scene.layer("DH_01_subs/Building").asset_index)
+    assert not np.isin([scene.assets.index_of(i) for i in replaced], index).any()

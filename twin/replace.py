@@ -4,7 +4,7 @@ A detailed IFC building usually stands where the city model (CityJSON, CityGML) 
 block model of it.  :func:`hide_replaced` removes those city cells from their layers and marks
 the asset rows ``replaced_by`` (the row stays, so the inventory still lists the building).
 Which city objects are replaced: the ids named by the IFC source's manifest option
-``replaces = ["bldg-012", ...]``, or else, for an IFC source that holds an ``IfcBuilding``,
+``replaces = ["bldg-012", ...]`` (with their parts), or else, for an IFC source that holds an ``IfcBuilding``,
 every city building whose footprint (x-y bounding box) overlaps the IFC model's by at least
 ``overlap`` of the smaller of the two.
 """
@@ -37,12 +37,14 @@ def hide_replaced(twin: Twin, replaces: Mapping[str, Sequence[str]] | None = Non
     if not len(city):
         return {}
     ids = twin.assets["id"][city].astype(object)  # numpy 2.4 StringDType sorts fail on long ids
+    parents = twin.assets["parent"][city].astype(object) if "parent" in twin.assets else np.full(len(city), "")
     replaced: dict[int, str] = {}
     for record in twin.sources:
         if record.kind != "ifc" or record.error:
             continue
         if record.name in replaces:
-            wanted = np.isin(ids, np.asarray([str(i) for i in replaces[record.name]], dtype=object))
+            named = np.asarray([str(i) for i in replaces[record.name]], dtype=object)
+            wanted = np.isin(ids, named) | np.isin(parents, named)  # a building's parts go with it
             hits = city[wanted]
         else:
             hits = _overlapping(twin, record.layers, city, overlap)
