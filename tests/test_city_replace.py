@@ -153,3 +153,17 @@ def test_replacing_a_building_by_id_takes_its_parts() -> None:
     assert set(replaced) == {parent, f"{parent}_1", f"{parent}_2", f"{parent}_3"}
     index = np.asarray(scene.layer("DH_01_subs/Building").asset_index)
     assert not np.isin([scene.assets.index_of(i) for i in replaced], index).any()
+
+
+def test_roofs_and_walls_coloured_apart() -> None:
+    from loaders import cityjson
+    from twin.colorby import SURFACE_COLORS, surface_colors
+
+    loaded = cityjson.load(DATA / "city" / "rotterdam_subset.json", {})
+    codes = loaded.parts[0].dataset.cell_data["surface"]
+    rgb, legend = surface_colors(codes, loaded.details["surface_types"])
+    types = loaded.details["surface_types"]
+    roof = np.asarray(codes) == types.index("RoofSurface")
+    assert np.all(rgb[roof] == SURFACE_COLORS["RoofSurface"])
+    assert {e.label for e in legend} == {"RoofSurface", "WallSurface", "GroundSurface"}
+    assert sum(e.count for e in legend) == len(codes)

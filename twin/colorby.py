@@ -24,6 +24,11 @@ SEQUENTIAL = np.array([[68, 1, 84], [65, 68, 135], [42, 120, 142], [34, 168, 132
 CATEGORICAL = np.array([[0, 158, 115], [204, 121, 167], [86, 180, 233], [213, 94, 0], [117, 112, 179],
                         [166, 118, 29], [102, 166, 30], [231, 41, 138], [27, 158, 119], [140, 86, 75]],
                        dtype=np.uint8)
+#: semantic surfaces of city models: roofs darker and warmer than walls, ground and water apart
+SURFACE_COLORS = {"RoofSurface": (150, 96, 78), "WallSurface": (222, 216, 204), "GroundSurface": (120, 120, 110),
+                  "ClosureSurface": (190, 190, 190), "OuterCeilingSurface": (200, 190, 170),
+                  "OuterFloorSurface": (170, 160, 140), "WaterSurface": (127, 178, 217),
+                  "TrafficArea": (95, 95, 95), "AuxiliaryTrafficArea": (140, 140, 130)}
 MISSING = (200, 200, 200)
 OTHER = (120, 120, 120)
 
@@ -137,6 +142,16 @@ def categorical_colors(values: np.ndarray, *, max_categories: int = len(CATEGORI
         legend.append(LegendEntry("no value", MISSING, int(counts[empty[0]])))
     rgb[:] = lookup[inverse]
     return rgb, legend
+
+
+def surface_colors(codes: np.ndarray, surface_types: Sequence[str]) -> tuple[np.ndarray, list[LegendEntry]]:
+    """RGB per cell from a city layer's ``surface`` codes (names in ``details["surface_types"]``)."""
+    lookup = np.array([SURFACE_COLORS.get(name, MISSING) for name in surface_types] or [MISSING], dtype=np.uint8)
+    codes = np.clip(np.asarray(codes, dtype=np.int64), 0, len(lookup) - 1)
+    counts = np.bincount(codes, minlength=len(lookup))
+    legend = [LegendEntry(name or "unclassified", tuple(int(c) for c in lookup[i]), int(counts[i]))
+              for i, name in enumerate(surface_types) if counts[i]]
+    return lookup[codes], legend
 
 
 def layer_rgb(coloring: Coloring, asset_index: np.ndarray) -> np.ndarray:
