@@ -10,6 +10,9 @@ mesh points: a 3-band image is used as colour, a 1-band grid (e.g. flood depth i
 shaded light to dark blue (``drape_range = [low, high]``, default its own range) and kept as
 the point array ``drape``.  Both set ``rgb`` and ``LayerStyle(rgb_array="rgb")``.
 
+``options["z_scale"]`` multiplies the elevations, for a DEM whose heights are in other units
+than its CRS (KY4's DEM: metres under US survey feet, ``z_scale = 3.280833``).
+
 The DEM itself is handed to others as ``extras["ground"]``: a :class:`loaders.raster.Grid`,
 callable as ``ground(x, y, crs=None) -> z``; :func:`sample` does the same from a path.
 """
@@ -41,7 +44,10 @@ HAZARD_RAMP = np.array([[198, 225, 250], [30, 110, 255], [8, 40, 130]], dtype=np
 def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     path = Path(path)
     grid = _read(path)
-    budget = int(options.get("triangles", DEFAULT_TRIANGLES))
+    z_scale = _number(path, options, "z_scale", 1.0)
+    if z_scale != 1.0:
+        grid.values *= np.float32(z_scale)
+    budget = int(_number(path, options, "triangles", DEFAULT_TRIANGLES))
     rows, cols, step = _sample_lines(grid, budget, options.get("box"), path)
     mesh = _grid_mesh(grid, rows, cols)
     details = {"size": [grid.shape[1], grid.shape[0]], "pixel": [abs(grid.affine[0]), abs(grid.affine[4])],
@@ -64,15 +70,25 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
                         details=details, extras={"ground": grid})
 
 
-def sample(path: Path, xy: np.ndarray, crs: str | None = None) -> np.ndarray:
+def _number(path: Path, options: Mapping[str, Any], key: str, default: float) -> float:
+    value = options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(path, f"{key} must be a number, not {value!r}", where=f"options.{key}")
+    return float(value)
+
+
+def sample(path: Path, xy: np.ndarray, crs: str | None = None, z_scale: float = 1.0) -> np.ndarray:
     """Ground elevation of a DEM at points ``xy`` (n, 2), in ``crs`` if not the DEM's; NaN off the DEM.
+
+    ``z_scale`` multiplies the heights, as the loader's option of the same name does.
 
     The DEM is read once and kept (a few, keyed by path and modification time), so a loader may
     call this per network or per batch of nodes.
     """
     path = Path(path).resolve()
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    return _cached(str(path), path.stat().st_mtime_ns)(xy[:, 0], xy[:, 1], crs=crs).astype(np.float64)
+    ground = _cached(str(path), path.stat().st_mtime_ns)
+    return ground(xy[:, 0], xy[:, 1], crs=crs).astype(np.float64) * z_scale
 
 
 @lru_cache(maxsize=4)

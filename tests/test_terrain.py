@@ -135,3 +135,36 @@ def test_sample_in_another_crs() -> None:
     lon, lat = Transformer.from_crs("EPSG:4549", "EPSG:4326", always_xy=True).transform(385_190.0, 3_548_190.0)
     here = terrain.sample(DEMO_DEM, [[385_190.0, 3_548_190.0]])
     assert terrain.sample(DEMO_DEM, [[lon, lat]], crs="EPSG:4326")[0] == pytest.approx(here[0], abs=1e-6)
+
+
+def test_the_sampler_agrees_with_surveyed_junction_elevations() -> None:
+    """KY4's junction elevations (metres, WNTR's GIS export) against the DEM under them."""
+    import json
+
+    features = json.loads((DATA / "terrain" / "ky4_junctions.geojson").read_text())["features"]
+    xy = np.array([f["geometry"]["coordinates"][:2] for f in features])
+    surveyed = np.array([f["properties"]["elevation"] for f in features])
+    ground = terrain.load(KY4, {"triangles": 1000}).extras["ground"]
+    difference = ground(xy[:, 0], xy[:, 1]) - surveyed
+    assert len(features) == 959 and not np.isnan(difference).any()
+    assert abs(np.median(difference)) < 1.0 and np.percentile(np.abs(difference), 90) < 5.0
+
+
+def test_z_scale_converts_elevation_units() -> None:
+    loaded = terrain.load(KY4, {"triangles": 1000, "z_scale": 3.280833})
+    assert loaded.details["elevation"][1] == pytest.approx(226.242 * 3.280833, abs=0.01)
+    with pytest.raises(InputError, match="options.z_scale: z_scale must be a number"):
+        terrain.load(KY4, {"z_scale": "feet"})
+
+
+def test_an_orthophoto_drape_gives_its_colours(tmp_path: Path) -> None:
+    dem = _write(tmp_path / "dem.tif", np.full((10, 10), 10.0, dtype=np.float32))
+    image = np.zeros((3, 10, 10), dtype=np.uint8)
+    image[0, :, :5], image[2, :, 5:] = 200, 180  # red west half, blue east half
+    _write(tmp_path / "ortho.tif", image)
+    loaded = terrain.load(dem, {"drape": str(tmp_path / "ortho.tif")})
+    mesh = loaded.parts[0].dataset
+    rgb = np.asarray(mesh.point_data["rgb"])
+    west = mesh.points[:, 0] < 385_010
+    assert loaded.details["drape"]["kind"] == "image"
+    assert np.all(rgb[west] == [200, 0, 0]) and np.all(rgb[~west] == [0, 0, 180])
