@@ -220,3 +220,20 @@ def test_a_broken_cityjsonseq_line_is_named(tmp_path: Path) -> None:
 def test_a_bad_lod_option_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="options.lod: lod must be a number"):
         cityjson.load(_write(tmp_path, {"a": _square()}), {"lod": "high"})
+
+
+def test_the_manifest_gives_the_crs_a_file_lacks() -> None:
+    from conftest import SCENES
+
+    scene = twin.load(SCENES / "netherlands_lod2.toml")
+    assert scene.crs == "EPSG:7415"
+    assert [s.crs for s in scene.sources] == ["EPSG:7415", "EPSG:7415"]
+    assert not any("declares no CRS" in w for s in scene.sources for w in s.warnings)
+
+
+@pytest.mark.parametrize("name", ["delft", "netherlands_lod2", "ky4_terrain", "demo"])
+def test_city_scenes_load_without_errors(name: str) -> None:
+    from conftest import SCENES
+
+    scene = twin.load(SCENES / f"{name}.toml")
+    assert all(s.error is None for s in scene.sources) and len(scene.assets)
