@@ -2,7 +2,7 @@
 
 Gentle ground around z = 10 m (a slope of 0.3 %, a long undulation and a shallow hollow in the
 south-east where rain water gathers), in EPSG:4549 at 2 m pixels, 20 m beyond the district on
-every side.  The flood grid is the water depth of a pond filling the hollow up to 9.45 m.
+every side.  The flood grid is the water depth of a pond filling the hollow up to 9.6 m.
 ``make_demo.py`` puts the buildings and streets on :func:`ground`.  Run it again after changing
 it: ``python data_samples/demo/make_dem.py``.
 """
@@ -17,7 +17,8 @@ HERE = Path(__file__).parent
 ORIGIN = np.array([385_000.0, 3_548_000.0])  # south-west corner of the district
 EXTENT = 380.0
 MARGIN, PIXEL = 20.0, 2.0
-POND_LEVEL = 9.45
+POND_LEVEL = 9.6
+HOLLOW = (300.0, 70.0)  # centre of the hollow, metres east and north of ORIGIN
 CRS = "EPSG:4549"
 
 
@@ -26,7 +27,7 @@ def ground(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     u, v = np.asarray(x, dtype=np.float64) - ORIGIN[0], np.asarray(y, dtype=np.float64) - ORIGIN[1]
     slope = 0.003 * (u - EXTENT / 2)
     wave = 0.45 * np.sin(2 * np.pi * u / 420) * np.sin(2 * np.pi * (v + 60) / 520)
-    hollow = -0.9 * np.exp(-((u - 300) ** 2 + (v - 70) ** 2) / (2 * 35.0**2))
+    hollow = -0.9 * np.exp(-((u - HOLLOW[0]) ** 2 + (v - HOLLOW[1]) ** 2) / (2 * 35.0**2))
     return 10.0 + slope + wave + hollow
 
 
@@ -37,7 +38,8 @@ def grids() -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     centres = (np.arange(n) + 0.5) * PIXEL
     x, y = np.meshgrid(west + centres, north - centres)
     dem = ground(x, y).astype(np.float32)
-    depth = np.clip(POND_LEVEL - dem, 0, None).astype(np.float32)
+    in_hollow = np.hypot(x - ORIGIN[0] - HOLLOW[0], y - ORIGIN[1] - HOLLOW[1]) < 90.0
+    depth = np.where(in_hollow, np.clip(POND_LEVEL - dem, 0, None), 0).astype(np.float32)
     return np.round(dem, 3), np.round(depth, 3), (west, north)
 
 
