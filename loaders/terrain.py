@@ -14,7 +14,8 @@ the point array ``drape``.  Both set ``rgb`` and ``LayerStyle(rgb_array="rgb")``
 than its CRS (KY4's DEM: metres under US survey feet, ``z_scale = 3.280833``).
 
 The DEM itself is handed to others as ``extras["ground"]``: a :class:`loaders.raster.Grid`,
-callable as ``ground(x, y, crs=None) -> z``; :func:`sample` does the same from a path.
+callable as ``ground(x, y, crs=None) -> z``; :func:`sample` does the same from a path, and
+:func:`ground_of` finds it in a loaded scene.
 """
 
 from __future__ import annotations
@@ -94,6 +95,14 @@ def sample(path: Path, xy: np.ndarray, crs: str | None = None, z_scale: float = 
 @lru_cache(maxsize=4)
 def _cached(path: str, mtime_ns: int) -> Grid:
     return _read(Path(path))
+
+
+def ground_of(scene: Any) -> Grid | None:
+    """The ground sampler of a loaded scene's first terrain source (for analyses after loading)."""
+    for record in scene.sources:
+        if record.kind == "terrain" and isinstance(record.extras.get("ground"), Grid):
+            return record.extras["ground"]
+    return None
 
 
 def _read(path: Path, colour: bool = False) -> Grid:

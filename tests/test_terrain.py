@@ -168,3 +168,11 @@ def test_an_orthophoto_drape_gives_its_colours(tmp_path: Path) -> None:
     west = mesh.points[:, 0] < 385_010
     assert loaded.details["drape"]["kind"] == "image"
     assert np.all(rgb[west] == [200, 0, 0]) and np.all(rgb[~west] == [0, 0, 180])
+
+
+def test_a_scene_hands_out_its_ground() -> None:
+    from conftest import DEMO
+
+    ground = terrain.ground_of(twin.load(DEMO))
+    assert ground is not None and ground.crs == "EPSG:4549"
+    assert ground(np.array([385_190.0]), np.array([3_548_010.0]))[0] == pytest.approx(10.0, abs=1.5)
