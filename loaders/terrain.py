@@ -50,7 +50,7 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
         grid.values *= np.float32(z_scale)
     budget = int(_number(path, options, "triangles", DEFAULT_TRIANGLES))
     rows, cols, step = _sample_lines(grid, budget, options.get("box"), path)
-    mesh = _grid_mesh(grid, rows, cols)
+    mesh = _grid_mesh(grid, rows, cols, _nodata_near(grid.values, step))
     details = {"size": [grid.shape[1], grid.shape[0]], "pixel": [abs(grid.affine[0]), abs(grid.affine[4])],
                "step": step, "triangles": int(mesh.n_cells), "nodata_pixels": int(np.isnan(grid.values).sum()),
                "elevation": _range(grid.values)}
@@ -152,17 +152,38 @@ def _snap(pixels: np.ndarray, step: int, n: int) -> tuple[int, int]:
     return lo, hi
 
 
-def _grid_mesh(grid: Grid, rows: np.ndarray, cols: np.ndarray) -> pv.PolyData:
-    """Triangles over the kept rows x columns; none touching a nodata pixel."""
+def _nodata_near(values: np.ndarray, step: int) -> np.ndarray:
+    """Pixels with nodata within half a step: a thinned vertex there would bridge a hole."""
+    missing = np.isnan(values)
+    if step == 1 or not missing.any():
+        return missing
+    from scipy.ndimage import maximum_filter
+
+    return maximum_filter(missing, size=step, mode="nearest")
+
+
+def _dense(lines: np.ndarray) -> np.ndarray:
+    """Kept lines with a kept neighbour one pixel away (full resolution there)."""
+    gap = np.diff(lines) == 1
+    return np.r_[gap, False] | np.r_[False, gap]
+
+
+def _grid_mesh(grid: Grid, rows: np.ndarray, cols: np.ndarray, unusable: np.ndarray) -> pv.PolyData:
+    """Triangles over the kept rows x columns; none touching an ``unusable`` pixel.
+
+    Where the grid keeps every pixel (in the box), only the nodata pixels themselves are unusable.
+    """
     rr, cc = np.meshgrid(rows, cols, indexing="ij")
     x, y = grid.pixel_centres(rr, cc)
     z = grid.values[rr, cc]
+    dense = _dense(rows)[:, None] & _dense(cols)[None, :]
+    bad = np.where(dense, np.isnan(z), unusable[rr, cc] | np.isnan(z))
     n_r, n_c = len(rows), len(cols)
     ids = np.arange(n_r * n_c).reshape(n_r, n_c)
     a, b = ids[:-1, :-1].ravel(), ids[:-1, 1:].ravel()
     c, d = ids[1:, 1:].ravel(), ids[1:, :-1].ravel()
     triangles = np.concatenate([np.column_stack([a, b, c]), np.column_stack([a, c, d])])
-    valid = ~np.isnan(z.ravel())
+    valid = ~bad.ravel()
     triangles = triangles[valid[triangles].all(axis=1)]
     points = np.column_stack([x.ravel(), y.ravel(), np.nan_to_num(z.ravel())])
     used, inverse = np.unique(triangles, return_inverse=True)

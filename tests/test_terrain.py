@@ -176,3 +176,24 @@ def test_a_scene_hands_out_its_ground() -> None:
     ground = terrain.ground_of(twin.load(DEMO))
     assert ground is not None and ground.crs == "EPSG:4549"
     assert ground(np.array([385_190.0]), np.array([3_548_010.0]))[0] == pytest.approx(10.0, abs=1.5)
+
+
+def test_a_small_hole_survives_thinning(tmp_path: Path) -> None:
+    """A 2 x 2 nodata hole between the kept vertices of a thinned grid still leaves a hole."""
+    values = np.full((101, 101), 10.0, dtype=np.float32)
+    values[51:53, 51:53] = -9999
+    path = _write(tmp_path / "hole.tif", values, nodata=-9999)
+    full = terrain.load(path, {"triangles": 10**6}).parts[0].dataset
+    thin = terrain.load(path, {"triangles": 2000})
+    assert thin.details["step"] > 2
+    mesh = thin.parts[0].dataset
+    step = thin.details["step"]
+    assert mesh.n_cells < 2 * ((100 + step - 1) // step) ** 2  # some quads dropped around the hole
+    centre = pv_point_in_mesh(mesh, (385_000 + 52 * 2 + 1, 3_548_100 - 52 * 2 - 1))
+    assert not centre and full.n_cells < 2 * 100 * 100
+
+
+def pv_point_in_mesh(mesh, xy) -> bool:
+    """Whether a vertical line at xy meets the (flat) mesh."""
+    hits, _ = mesh.ray_trace((xy[0], xy[1], 100.0), (xy[0], xy[1], -100.0))
+    return len(hits) > 0
