@@ -7,6 +7,7 @@ pipe loaders use (``LoadedSource.extras["ground"]``, or :func:`loaders.terrain.s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,8 @@ class Grid:
     affine: tuple[float, float, float, float, float, float]
     crs: str | None
     bands: np.ndarray | None = None  # (k, rows, cols) uint8 for a colour raster
+    #: file pixels per grid pixel along each axis (> 1 when a large raster was read thinned)
+    decimation: int = 1
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -75,13 +78,19 @@ class Grid:
         return np.where(inside, out, np.nan)
 
 
-def read_grid(path: Path, *, colour: bool = False) -> Grid:
+def read_grid(path: Path, *, colour: bool = False, max_pixels: int | None = None,
+              bounds: tuple[float, float, float, float] | None = None) -> Grid:
     """Read band 1 (and, for ``colour``, the first three bands) of a georeferenced raster.
 
-    Raises InputError for a file rasterio cannot open or one without georeferencing.
+    ``bounds`` (xmin, ymin, xmax, ymax) reads only that window; a raster (or window) of more than
+    ``max_pixels`` is read thinned by a whole factor (nearest pixel), so a city-wide DEM never has
+    to fit in memory at full resolution.  Raises InputError for a file rasterio cannot open or
+    one without georeferencing.
     """
     import rasterio
+    from affine import Affine
     from rasterio.errors import RasterioIOError
+    from rasterio.windows import Window, from_bounds
 
     path = Path(path)
     try:
@@ -89,11 +98,35 @@ def read_grid(path: Path, *, colour: bool = False) -> Grid:
             if dataset.crs is None or dataset.transform.is_identity:
                 raise InputError(path, "the raster has no georeferencing (no CRS or geotransform)",
                                  where="GeoTIFF keys", hint="give it a CRS and geotransform (gdal_edit.py -a_srs ...)")
-            band = dataset.read(1, masked=True)
-            values = np.ma.filled(band.astype(np.float32), np.nan)
-            bands = dataset.read(list(range(1, min(dataset.count, 3) + 1))) if colour and dataset.count >= 3 else None
-            t = dataset.transform
+            window = Window(0, 0, dataset.width, dataset.height)
+            if bounds is not None:
+                wanted = from_bounds(*bounds, transform=dataset.transform).round_offsets().round_lengths()
+                window = wanted.intersection(window)
+            h, w = int(window.height), int(window.width)
+            factor = 1 if not max_pixels or h * w <= max_pixels else math.ceil(math.sqrt(h * w / max_pixels))
+            values = _every_nth(dataset, window, factor)
+            bands = None
+            if colour and dataset.count >= 3:
+                bands = dataset.read([1, 2, 3], window=window)[:, ::factor, ::factor]
+            # grid pixel k sits on file pixel k * factor: its centre, not the thinned block's centre
+            t = dataset.window_transform(window) * Affine.translation(0.5 - 0.5 * factor, 0.5 - 0.5 * factor) \
+                * Affine.scale(factor)
             crs = normalise_crs(dataset.crs.to_string())
     except RasterioIOError as exc:
         raise InputError(path, f"cannot read the raster ({exc})") from None
-    return Grid(values, (t.a, t.b, t.c, t.d, t.e, t.f), crs, bands)
+    except rasterio.errors.WindowError:
+        raise InputError(path, f"the box {bounds} does not overlap the raster", where="options.box") from None
+    return Grid(values, (t.a, t.b, t.c, t.d, t.e, t.f), crs, bands, factor)
+
+
+def _every_nth(dataset, window, factor: int, strip_pixels: int = 8_000_000) -> np.ndarray:
+    """Every ``factor``-th pixel of every ``factor``-th row of a window (NaN for nodata), read in strips."""
+    from rasterio.windows import Window
+
+    rows = max(factor, strip_pixels // max(int(window.width), 1) // factor * factor)
+    strips = []
+    for top in range(0, int(window.height), rows):
+        strip = Window(window.col_off, window.row_off + top, window.width, min(rows, int(window.height) - top))
+        band = dataset.read(1, window=strip, masked=True)[::factor, ::factor]
+        strips.append(np.ma.filled(band.astype(np.float32), np.nan))
+    return np.concatenate(strips) if strips else np.empty((0, 0), dtype=np.float32)

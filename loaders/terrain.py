@@ -3,7 +3,9 @@
 The mesh joins pixel centres in a regular grid, two triangles per cell; a triangle touching a
 nodata pixel is left out, so holes stay holes.  The grid is thinned by a whole step so the
 mesh stays under ``options["triangles"]`` (default 400,000); inside ``options["box"]``
-(``[xmin, ymin, xmax, ymax]`` in the DEM's CRS) it keeps full resolution.
+(``[xmin, ymin, xmax, ymax]`` in the DEM's CRS) it keeps full resolution.  A DEM of more than
+``options["max_pixels"]`` (default 64 million) is read thinned, and its box from a window at
+full resolution, so that a city-wide DEM never sits in memory whole.
 
 ``options["drape"]`` names a raster (relative to the DEM's folder or absolute) sampled at the
 mesh points: a 3-band image is used as colour, a 1-band grid (e.g. flood depth in metres) is
@@ -37,6 +39,8 @@ from twin.layer import LayerPart, LayerStyle
 from twin.source import LoadedSource
 
 DEFAULT_TRIANGLES = 400_000
+#: a DEM of more pixels is read thinned (its box, if any, at full resolution): 256 MB of float32
+DEFAULT_MAX_PIXELS = 64_000_000
 GROUND_RGB = (167, 181, 154)
 #: light to dark blue, for hazard depths
 HAZARD_RAMP = np.array([[198, 225, 250], [30, 110, 255], [8, 40, 130]], dtype=np.float64)
@@ -44,15 +48,20 @@ HAZARD_RAMP = np.array([[198, 225, 250], [30, 110, 255], [8, 40, 130]], dtype=np
 
 def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     path = Path(path)
-    grid = _read(path)
     z_scale = _number(path, options, "z_scale", 1.0)
-    if z_scale != 1.0:
-        grid.values *= np.float32(z_scale)
     budget = int(_number(path, options, "triangles", DEFAULT_TRIANGLES))
-    rows, cols, step = _sample_lines(grid, budget, options.get("box"), path)
-    mesh = _grid_mesh(grid, rows, cols, _nodata_near(grid.values, step))
-    details = {"size": [grid.shape[1], grid.shape[0]], "pixel": [abs(grid.affine[0]), abs(grid.affine[4])],
-               "step": step, "triangles": int(mesh.n_cells), "nodata_pixels": int(np.isnan(grid.values).sum()),
+    max_pixels = int(_number(path, options, "max_pixels", DEFAULT_MAX_PIXELS))
+    box = _box(path, options.get("box"))
+    grid = _scaled(_read(path, max_pixels=max_pixels), z_scale)
+    if grid.decimation > 1 and box is not None:
+        mesh, step = _with_detail(path, grid, budget, box, max_pixels, z_scale)
+    else:
+        rows, cols, step = _sample_lines(grid, budget, box)
+        mesh = _grid_mesh(grid, rows, cols, _nodata_near(grid.values, step))
+    details = {"size": [grid.shape[1] * grid.decimation, grid.shape[0] * grid.decimation],
+               "pixel": [abs(grid.affine[0]) / grid.decimation, abs(grid.affine[4]) / grid.decimation],
+               "step": step * grid.decimation, "read_step": grid.decimation, "triangles": int(mesh.n_cells),
+               "nodata_pixels": int(np.isnan(grid.values).sum()) * grid.decimation**2,
                "elevation": _range(grid.values)}
     style = LayerStyle(color="#a7b59a")
     warn: list[str] = []
@@ -105,10 +114,10 @@ def ground_of(scene: Any) -> Grid | None:
     return None
 
 
-def _read(path: Path, colour: bool = False) -> Grid:
+def _read(path: Path, colour: bool = False, **window: Any) -> Grid:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rasterio's NotGeoreferencedWarning: we raise our own error
-        return read_grid(path, colour=colour)
+        return read_grid(path, colour=colour, **window)
 
 
 def _resolve(dem: Path, name: str) -> Path:
@@ -126,7 +135,24 @@ def _range(values: np.ndarray) -> list[float]:
     return [round(float(np.nanmin(values)), 3), round(float(np.nanmax(values)), 3)]
 
 
-def _sample_lines(grid: Grid, budget: int, box: Any, path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+def _box(path: Path, box: Any) -> tuple[float, float, float, float] | None:
+    if box is None:
+        return None
+    try:
+        xmin, ymin, xmax, ymax = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise InputError(path, f"box must be [xmin, ymin, xmax, ymax], not {box!r}", where="options.box") from None
+    return xmin, ymin, xmax, ymax
+
+
+def _scaled(grid: Grid, z_scale: float) -> Grid:
+    if z_scale != 1.0:
+        grid.values *= np.float32(z_scale)
+    return grid
+
+
+def _sample_lines(grid: Grid, budget: int, box: tuple[float, float, float, float] | None,
+                  ) -> tuple[np.ndarray, np.ndarray, int]:
     """Rows and columns kept: every ``step``-th (and the last), all of them inside the box."""
     n_rows, n_cols = grid.shape
     cells = max((n_rows - 1) * (n_cols - 1), 1)
@@ -135,14 +161,34 @@ def _sample_lines(grid: Grid, budget: int, box: Any, path: Path) -> tuple[np.nda
     cols = np.union1d(np.arange(0, n_cols, step), [n_cols - 1])
     if box is None or step == 1:
         return rows, cols, step
-    try:
-        xmin, ymin, xmax, ymax = (float(v) for v in box)
-    except (TypeError, ValueError):
-        raise InputError(path, f"box must be [xmin, ymin, xmax, ymax], not {box!r}", where="options.box") from None
+    xmin, ymin, xmax, ymax = box
     r, c = grid.fractional_pixel(np.array([xmin, xmax, xmin, xmax]), np.array([ymin, ymin, ymax, ymax]))
     r_lo, r_hi = _snap(r, step, n_rows)
     c_lo, c_hi = _snap(c, step, n_cols)
     return np.union1d(rows, np.arange(r_lo, r_hi + 1)), np.union1d(cols, np.arange(c_lo, c_hi + 1)), step
+
+
+def _with_detail(path: Path, grid: Grid, budget: int, box: tuple[float, float, float, float], max_pixels: int,
+                 z_scale: float) -> tuple[pv.PolyData, int]:
+    """A thinned DEM's mesh with the box cut out and filled from a full-resolution window read."""
+    rows, cols, step = _sample_lines(grid, budget, None)
+    coarse = _grid_mesh(grid, rows, cols, _nodata_near(grid.values, step))
+    detail_grid = _scaled(_read(path, max_pixels=max_pixels, bounds=box), z_scale)
+    detail_rows, detail_cols = np.arange(detail_grid.shape[0]), np.arange(detail_grid.shape[1])
+    detail = _grid_mesh(detail_grid, detail_rows, detail_cols, np.isnan(detail_grid.values))
+    if coarse.n_cells:
+        centre = coarse.cell_centers().points
+        inside = ((centre[:, 0] > box[0]) & (centre[:, 0] < box[2]) & (centre[:, 1] > box[1]) & (centre[:, 1] < box[3]))
+        coarse = coarse.remove_cells(np.flatnonzero(inside), inplace=False) if inside.any() else coarse
+    return _merge(coarse, detail), step
+
+
+def _merge(a: pv.PolyData, b: pv.PolyData) -> pv.PolyData:
+    """Two triangle meshes as one (no point welding: the seam is where detail meets coarse)."""
+    if not a.n_cells or not b.n_cells:
+        return a if a.n_cells else b
+    faces = np.concatenate([a.regular_faces, b.regular_faces + a.n_points])
+    return pv.PolyData.from_regular_faces(np.concatenate([a.points, b.points]), faces)
 
 
 def _snap(pixels: np.ndarray, step: int, n: int) -> tuple[int, int]:

@@ -197,3 +197,20 @@ def pv_point_in_mesh(mesh, xy) -> bool:
     """Whether a vertical line at xy meets the (flat) mesh."""
     hits, _ = mesh.ray_trace((xy[0], xy[1], 100.0), (xy[0], xy[1], -100.0))
     return len(hits) > 0
+
+
+def test_a_large_dem_is_read_thinned_with_a_full_resolution_box() -> None:
+    x0, y0 = 4_960_000.0, 3_900_000.0
+    box = [x0, y0, x0 + 3000, y0 + 3000]
+    loaded = terrain.load(KY4, {"max_pixels": 20_000, "triangles": 20_000, "box": box})
+    assert loaded.details["read_step"] == 4 and loaded.details["size"][0] >= 587
+    mesh = loaded.parts[0].dataset
+    points = mesh.points
+    inside = (points[:, 0] > x0) & (points[:, 0] < x0 + 3000) & (points[:, 1] > y0) & (points[:, 1] < y0 + 3000)
+    assert inside.sum() >= (3000 / 90.9752 - 2) ** 2  # the file's own pixels in the box
+    assert loaded.extras["ground"].decimation == 4
+    with rasterio.open(KY4) as dataset:
+        band = dataset.read(1)
+        rows, cols = rasterio.transform.rowcol(dataset.transform, points[:, 0], points[:, 1])
+    # every vertex, thinned or not, sits on a pixel centre of the file with that pixel's value
+    np.testing.assert_allclose(points[:, 2], band[rows, cols], rtol=1e-6)
