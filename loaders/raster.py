@@ -32,6 +32,8 @@ class Grid:
     bands: np.ndarray | None = None  # (k, rows, cols) uint8 for a colour raster
     #: file pixels per grid pixel along each axis (> 1 when a large raster was read thinned)
     decimation: int = 1
+    #: rows, columns of the file (or window) read
+    source_shape: tuple[int, int] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -116,7 +118,7 @@ def read_grid(path: Path, *, colour: bool = False, max_pixels: int | None = None
         raise InputError(path, f"cannot read the raster ({exc})") from None
     except rasterio.errors.WindowError:
         raise InputError(path, f"the box {bounds} does not overlap the raster", where="options.box") from None
-    return Grid(values, (t.a, t.b, t.c, t.d, t.e, t.f), crs, bands, factor)
+    return Grid(values, (t.a, t.b, t.c, t.d, t.e, t.f), crs, bands, factor, (h, w))
 
 
 def _every_nth(dataset, window, factor: int, strip_pixels: int = 8_000_000) -> np.ndarray:

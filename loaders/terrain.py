@@ -58,13 +58,15 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     else:
         rows, cols, step = _sample_lines(grid, budget, box)
         mesh = _grid_mesh(grid, rows, cols, _nodata_near(grid.values, step))
-    details = {"size": [grid.shape[1] * grid.decimation, grid.shape[0] * grid.decimation],
+    rows_read, cols_read = grid.source_shape or grid.shape
+    details = {"size": [cols_read, rows_read],
                "pixel": [abs(grid.affine[0]) / grid.decimation, abs(grid.affine[4]) / grid.decimation],
                "step": step * grid.decimation, "read_step": grid.decimation, "triangles": int(mesh.n_cells),
                "nodata_pixels": int(np.isnan(grid.values).sum()) * grid.decimation**2,
                "elevation": _range(grid.values)}
     style = LayerStyle(color="#a7b59a")
-    warn: list[str] = []
+    warn = [f"a DEM of {rows_read * cols_read:,} pixels: every {grid.decimation}th pixel read (max_pixels)"
+            ] if grid.decimation > 1 else []
     if options.get("drape"):
         drape_path = _resolve(path, str(options["drape"]))
         details["drape"] = _drape(mesh, drape_path, grid.crs, options.get("drape_range"))
