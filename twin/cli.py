@@ -19,6 +19,7 @@ COMMANDS = (
     "twin.commands.assets",
     "twin.commands.render",
     "twin.commands.serve",
+    "twin.commands.replay",
 )
 
 

@@ -22,7 +22,14 @@ Index = np.ndarray | slice
 
 @dataclass
 class Channel:
-    """One graded signal (``value`` or ``rate``) of every sensor, with its rule and state."""
+    """One graded signal (``value`` or ``rate``) of every sensor, with its rule and state.
+
+    Each level has its own clocks: ``up_since[:, k]`` is when the signal last rose past level
+    ``k``'s entry value (NaN while below it) and ``down_since[:, k]`` when it last fell below the
+    value that holds ``k`` (entry minus hysteresis).  A level is entered once its signal has
+    stayed past it for ``for_s`` and left once it has stayed below the holding value for
+    ``clear_s``, so a slow rise walks through blue, yellow, orange and red in turn.
+    """
 
     signal: str
     rule: np.ndarray          # rule index per sensor, -1 where no rule applies
@@ -32,8 +39,9 @@ class Channel:
     for_s: np.ndarray
     clear_s: np.ndarray
     level: np.ndarray         # committed level per sensor (NONE or BLUE..RED)
-    pending: np.ndarray       # level waiting for its minimum duration, -1 when none
-    pending_since: np.ndarray
+    pending: np.ndarray       # higher level waiting for its minimum duration, -1 when none
+    up_since: np.ndarray      # (n, 4)
+    down_since: np.ndarray    # (n, 4)
     since: np.ndarray         # when the committed level was entered
 
     @classmethod
@@ -46,30 +54,31 @@ class Channel:
             sign = 1.0 if rule.direction == "above" else -1.0
             enter[rows], signs[rows] = sign * rule.enter, sign
             hyst[rows], for_s[rows], clear_s[rows] = rule.hysteresis, rule.for_s, rule.clear_s
-        return cls(signal=signal, rule=rule_index, sign=signs, enter=enter, hysteresis=hyst, for_s=for_s, clear_s=clear_s,
-                   level=np.zeros(n, LEVEL_DTYPE), pending=np.full(n, -1, LEVEL_DTYPE),
-                   pending_since=np.zeros(n), since=np.zeros(n))
+        return cls(signal=signal, rule=rule_index, sign=signs, enter=enter, hysteresis=hyst, for_s=for_s,
+                   clear_s=clear_s, level=np.zeros(n, LEVEL_DTYPE), pending=np.full(n, -1, LEVEL_DTYPE),
+                   up_since=np.full((n, 4), np.nan), down_since=np.full((n, 4), np.nan), since=np.zeros(n))
 
     def evaluate(self, idx: Index, signed: np.ndarray, now: float) -> None:
         """Move the sensors ``idx`` towards the level their current signal calls for."""
         enter, level = self.enter[idx], self.level[idx]
+        known = ~np.isnan(signed)
+        defined = ~np.isnan(enter)
         with np.errstate(invalid="ignore"):
-            raw = _highest(signed[:, None] >= enter)
-            held = _highest(signed[:, None] >= enter - self.hysteresis[idx, None])
-        target = np.maximum(raw, np.minimum(level, held)).astype(LEVEL_DTYPE)
-        target[np.isnan(signed)] = level[np.isnan(signed)]
-        pending, since = self.pending[idx], self.pending_since[idx]
-        changed = target != level
-        restart = changed & (pending != target)
-        pending = np.where(changed, target, -1).astype(LEVEL_DTYPE)
-        since = np.where(restart, now, since)
-        need = np.where(target > level, self.for_s[idx], self.clear_s[idx])
-        commit = changed & (now - since >= need)
-        self.level[idx] = np.where(commit, target, level)
-        self.pending[idx] = np.where(commit, -1, pending)
-        self.pending_since[idx] = since
-        entered = self.since[idx]
-        self.since[idx] = np.where(commit, now, entered)
+            above = signed[:, None] >= enter
+            held = signed[:, None] >= enter - self.hysteresis[idx, None]
+        up, down = self.up_since[idx], self.down_since[idx]
+        up = np.where(above, np.where(np.isnan(up), now, up), np.nan)
+        down = np.where(defined & ~held, np.where(np.isnan(down), now, down), np.nan)
+        entered = above & (now - up >= self.for_s[idx, None])
+        cleared = defined & ~held & (now - down >= self.clear_s[idx, None])
+        target = np.maximum(_highest(entered), np.minimum(level, _highest(defined & ~cleared)))
+        target = np.where(known, target, level).astype(LEVEL_DTYPE)
+        raw = _highest(above)
+        self.pending[idx] = np.where(known & (raw > target), raw, -1)
+        self.up_since[idx] = np.where(known[:, None], up, self.up_since[idx])
+        self.down_since[idx] = np.where(known[:, None], down, self.down_since[idx])
+        self.since[idx] = np.where(target != level, now, self.since[idx])
+        self.level[idx] = target
 
 
 def _highest(crossed: np.ndarray) -> np.ndarray:
