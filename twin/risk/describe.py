@@ -71,12 +71,17 @@ class AlertKeys:
         self.names: list[tuple[str, str]] = []
         self.index: dict[tuple[str, str], int] = {}
         self.of_sensor: dict[str, np.ndarray] = {}
+        self.sensors_of: list[list[int]] = []
+        assets = svc.sensors.asset.tolist()
         for signal, channel in svc.engine.channels.items():
             rules = [r for r in svc.rules.rules if r.signal == signal]
             keys = np.full(len(svc.sensors), -1, np.int64)
             for s in np.flatnonzero(channel.rule >= 0).tolist():
-                key = (str(svc.sensors.asset[s]), rules[channel.rule[s]].name)
-                keys[s] = self.index.setdefault(key, len(self.index))
+                k = self.index.setdefault((assets[s], rules[channel.rule[s]].name), len(self.index))
+                if k == len(self.sensors_of):
+                    self.sensors_of.append([])
+                self.sensors_of[k].append(s)
+                keys[s] = k
             self.of_sensor[signal] = keys
         self.names = list(self.index)
         self.combine_index = {(str(svc.assets["id"][a]), rule.rule.name): (r, slot)
@@ -85,23 +90,31 @@ class AlertKeys:
         self.target = np.zeros(len(self.names), LEVEL_DTYPE)
         self.combine_prev = [np.zeros(len(c.assets), LEVEL_DTYPE) for c in svc.combines]
 
-    def update(self, now: float) -> None:
+    def update(self, now: float, touched: np.ndarray | None = None) -> None:
+        """Feed the alert book the keys whose level changed, and the open ones: all of them on a
+        full tick (``touched`` None), else those of the touched sensors."""
+        full = touched is None
         level, target = np.zeros_like(self.level), np.zeros_like(self.target)
         for signal, channel in self.svc.engine.channels.items():
             keys = self.of_sensor[signal]
             m = keys >= 0
             np.maximum.at(level, keys[m], channel.level[m])
             np.maximum.at(target, keys[m], np.maximum(channel.level, channel.pending)[m])
-        todo = set(np.flatnonzero((level != self.level) | (target != self.target)).tolist())
+        changed = np.flatnonzero((level != self.level) | (target != self.target)).tolist()
+        todo = dict.fromkeys(changed, True)
         open_combine = set()
+        mine: set[int] = set()
+        if not full and self.svc.book.open:
+            mine = set(np.unique(np.concatenate([keys[touched] for keys in self.of_sensor.values()])).tolist())
         for key in self.svc.book.open:
-            if key in self.index:
-                todo.add(self.index[key])
-            elif key in self.combine_index:
+            if key in self.index and (full or self.index[key] in mine):
+                todo.setdefault(self.index[key], False)
+            elif key in self.combine_index and full:
                 open_combine.add(self.combine_index[key])
         self.level, self.target = level, target
-        for k in sorted(todo):
-            self.svc.book.update(self.names[k], int(level[k]), int(target[k]), now, self._message(k))
+        for k, moved in todo.items():
+            message = self._message(k) if moved or full else ""
+            self.svc.book.update(self.names[k], int(level[k]), int(target[k]), now, message)
         for r, rule in enumerate(self.svc.combines):
             now_lv = self.svc.layers.combine_slots[r]
             slots = set(np.flatnonzero(now_lv != self.combine_prev[r]).tolist())
@@ -113,14 +126,7 @@ class AlertKeys:
             self.combine_prev[r] = now_lv.copy()
 
     def _message(self, k: int) -> str:
-        asset, rule = self.names[k]
-        eng, sensors = self.svc.engine, self.svc.sensors
-        parts = []
-        for s in np.flatnonzero(sensors.asset == asset).tolist():
-            if eng.rule_of("value", s) and eng.rule_of("value", s).name == rule or \
-               eng.rule_of("rate", s) and eng.rule_of("rate", s).name == rule:
-                parts.append(_reading(self.svc, s))
-        return f"{rule}: " + "; ".join(parts)
+        return f"{self.names[k][1]}: " + "; ".join(_reading(self.svc, s) for s in self.sensors_of[k])
 
 
 def _reading(svc: RiskService, s: int) -> str:

@@ -72,15 +72,23 @@ def check(items: list[Any], sensors: SensorTable, now: float, max_age_s: float, 
     """Validate readings against the sensor table and the plausible time window around ``now``."""
     n = len(items)
     code = np.zeros(n, dtype=np.int8)
-    is_obj = np.fromiter((type(it) is dict for it in items), bool, n)
-    code[~is_obj] = WRONG_OBJECT
-    code[np.fromiter((it is _BadLine for it in items), bool, n)] = BAD_JSON
-    names = [it.get("sensor") if type(it) is dict else None for it in items]
+    if _only(items, dict):
+        names = [it.get("sensor") for it in items]
+        raw_ts = [it.get("ts") for it in items]
+        raw_values = [it.get("value", _Missing) for it in items]
+    else:
+        is_obj = np.fromiter((type(it) is dict for it in items), bool, n)
+        code[~is_obj] = WRONG_OBJECT
+        code[np.fromiter((it is _BadLine for it in items), bool, n)] = BAD_JSON
+        names = [it.get("sensor") if type(it) is dict else None for it in items]
+        raw_ts = [it.get("ts") if type(it) is dict else 0 for it in items]
+        raw_values = [it.get("value", _Missing) if type(it) is dict else None for it in items]
     sensor = sensors.lookup(names)
-    _mark(code, np.fromiter((x is None for x in names), bool, n), NO_SENSOR)
+    if not _only(names, str):
+        _mark(code, np.fromiter((x is None for x in names), bool, n), NO_SENSOR)
     _mark(code, sensor < 0, UNKNOWN)
-    value = _values(items, code)
-    ts = _times(items, code)
+    value = _values(raw_values, code)
+    ts = _times(raw_ts, code)
     _mark(code, ts > now + max_future_s, FUTURE)
     _mark(code, ts < now - max_age_s, OLD)
     ok = code == 0
@@ -93,18 +101,26 @@ def check(items: list[Any], sensors: SensorTable, now: float, max_age_s: float, 
     return batch
 
 
+def _only(values: list[Any], *types: type) -> bool:
+    """Whether every value is exactly of one of ``types`` (one C-level pass; bool is not int)."""
+    return set(map(type, values)) <= set(types)
+
+
 def _mark(code: np.ndarray, mask: np.ndarray, reason: int) -> None:
     """Give ``reason`` to readings that have no reason yet (the first problem found is reported)."""
     code[(code == 0) & mask] = reason
 
 
-def _values(items: list[Any], code: np.ndarray) -> np.ndarray:
-    raw = [it.get("value", _Missing) if type(it) is dict else None for it in items]
-    kind = np.fromiter((_value_kind(v) for v in raw), np.int8, len(raw))
-    _mark(code, kind == 1, NO_VALUE)
-    _mark(code, kind == 2, VALUE_TYPE)
-    _mark(code, kind == 3, NOT_NUMBER)
-    value = np.fromiter((v if k == 0 else math.nan for v, k in zip(raw, kind.tolist())), np.float64, len(raw))
+def _values(raw: list[Any], code: np.ndarray) -> np.ndarray:
+    if _only(raw, int, float):
+        value = np.array(raw, dtype=np.float64)
+        kind = np.zeros(len(raw), np.int8)
+    else:
+        kind = np.fromiter((_value_kind(v) for v in raw), np.int8, len(raw))
+        _mark(code, kind == 1, NO_VALUE)
+        _mark(code, kind == 2, VALUE_TYPE)
+        _mark(code, kind == 3, NOT_NUMBER)
+        value = np.fromiter((v if k == 0 else math.nan for v, k in zip(raw, kind.tolist())), np.float64, len(raw))
     _mark(code, (kind == 0) & ~np.isfinite(value), NOT_FINITE)
     return value
 
@@ -122,11 +138,13 @@ def _value_kind(v: Any) -> int:
     return 3 if t is str else 2
 
 
-def _times(items: list[Any], code: np.ndarray) -> np.ndarray:
+def _times(raw: list[Any], code: np.ndarray) -> np.ndarray:
     """Epoch seconds; numbers are epoch milliseconds, strings ISO-8601 (UTC when no offset)."""
-    raw = [it.get("ts") if type(it) is dict else 0 for it in items]
+    if _only(raw, int, float):
+        out = np.array(raw, dtype=np.float64) / 1000.0
+        _mark(code, ~np.isfinite(out), BAD_TS)
+        return out
     out = np.empty(len(raw))
-    bad = np.zeros(len(raw), bool)
     missing = np.zeros(len(raw), bool)
     for i, v in enumerate(raw):
         t = type(v)
@@ -137,9 +155,8 @@ def _times(items: list[Any], code: np.ndarray) -> np.ndarray:
         else:
             out[i] = math.nan
             missing[i] = v is None
-        bad[i] = not math.isfinite(out[i])
     _mark(code, missing, NO_TS)
-    _mark(code, bad, BAD_TS)
+    _mark(code, ~np.isfinite(out), BAD_TS)
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import tomllib
@@ -71,6 +72,8 @@ class SensorTable:
     def lookup(self, names: list[Any]) -> np.ndarray:
         """Sensor row per name, -1 for unknown names (and for anything that is not a string)."""
         get = self.index.get
+        if set(map(type, names)) <= {str}:
+            return np.fromiter(map(get, names, itertools.repeat(-1)), dtype=np.int64, count=len(names))
         return np.fromiter((get(n, -1) if isinstance(n, str) else -1 for n in names),
                            dtype=np.int64, count=len(names))
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from twin.assets import AssetTable
 from twin.risk import describe
@@ -59,7 +58,7 @@ class RiskService:
         self.grids = Grids(grids or [], assets.centres)
         self.combines = [CombinedRule(r, assets, sensors, self.sources) for r in rules.combines]
         self.propagator = Propagator(assets, rules.propagation, neighbours)
-        self._sensor_ids = pa.array(sensors.ids.tolist(), pa.string())
+        self._sensor_keys = store.sensor_keys(sensors.ids.tolist())
         self._lock = threading.RLock()
         self._ingest_lock = threading.Lock()
         self._level_callbacks: list[LevelsCallback] = []
@@ -136,8 +135,7 @@ class RiskService:
     def _commit(self, batch: Batch) -> tuple[int, int]:
         if not len(batch.sensor):
             return 0, 0
-        names = self._sensor_ids.take(pa.array(batch.sensor))
-        return self.store.insert_readings(names, np.round(batch.ts * 1000.0).astype(np.int64), batch.value)
+        return self.store.insert_readings(self._sensor_keys[batch.sensor], np.round(batch.ts * 1000.0).astype(np.int64), batch.value)
 
     def evaluate(self, touched: np.ndarray | None = None) -> None:
         """Re-grade sensors (``touched`` or all), re-combine asset levels, update alerts, notify."""
@@ -149,7 +147,7 @@ class RiskService:
             changed = np.flatnonzero(final != self.levels_array)
             self.levels_array = final
             self.since[changed] = now
-            self.keys.update(now)
+            self.keys.update(now, touched)
             dirty, events = self.book.drain()
             self._last_eval, self._eval_started = time.monotonic(), None
         self.store.save_alerts(dirty, events)
