@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from twin.assets import STR, AssetTable
 from twin.errors import InputError
@@ -41,6 +43,7 @@ class SensorTable:
 
     def __post_init__(self) -> None:
         self.index = {str(s): i for i, s in enumerate(self.ids)}
+        self._arrow_ids: pa.Array | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -68,6 +71,13 @@ class SensorTable:
     def row(self, i: int) -> dict[str, Any]:
         return {"id": str(self.ids[i]), "asset": str(self.asset[i]), "quantity": str(self.quantity[i]),
                 "unit": str(self.unit[i]), "period_s": float(self.period_s[i])}
+
+    def lookup_arrow(self, names: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        """Sensor row per name of an Arrow string column, by Arrow's hash lookup (-1 for unknown)."""
+        if self._arrow_ids is None:
+            self._arrow_ids = pa.array(self.ids.tolist(), pa.string())
+        found = pc.index_in(names, value_set=self._arrow_ids)
+        return pc.fill_null(found, -1).to_numpy().astype(np.int64)
 
     def lookup(self, names: list[Any]) -> np.ndarray:
         """Sensor row per name, -1 for unknown names (and for anything that is not a string)."""

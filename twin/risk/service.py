@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from twin.assets import AssetTable
 from twin.risk import describe
 from twin.risk.alerts import AlertBook
 from twin.risk.combine import CombinedRule
 from twin.risk.engine import SensorEngine
-from twin.risk.ingest import Batch, check
+from twin.risk.ingest import Batch, check, check_table
 from twin.risk.levels import LEVEL_DTYPE, NAMES
 from twin.risk.propagation import Propagator
 from twin.risk.rules import RuleSet, read_rules
@@ -114,15 +115,17 @@ class RiskService:
         self._status_callbacks.append(callback)
 
     # -- ingest and evaluation ---------------------------------------------------------------
-    def ingest(self, items: list[Any]) -> dict[str, Any]:
-        """Check, commit and evaluate a batch of ``{sensor, ts, value}`` readings.
+    def ingest(self, items: list[Any] | pa.Table) -> dict[str, Any]:
+        """Check, commit and evaluate a batch of ``{sensor, ts, value}`` readings (dicts, or an Arrow
+        table with columns sensor, ts in epoch ms, value, as :func:`~twin.risk.ingest.parse_body` gives).
 
         Returns the counts of accepted, duplicate and rejected readings with a reason per
         rejection.  The readings are committed to the store before this returns.
         """
         with self._ingest_lock:
             now = self.clock()
-            batch = check(items, self.sensors, now, self.rules.max_age_s, self.rules.max_future_s)
+            checker = check_table if isinstance(items, pa.Table) else check
+            batch = checker(items, self.sensors, now, self.rules.max_age_s, self.rules.max_future_s)
             inserted, conflicts = self._commit(batch)
             with self._lock:
                 touched = self.engine.apply(batch.sensor, batch.ts, batch.value)
