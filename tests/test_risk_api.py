@@ -219,3 +219,58 @@ def test_kill_mid_ingest_loses_no_acknowledged_reading(tmp_path):
         proc.terminate()
         proc.wait()
     assert set(acked) <= stored
+
+
+def test_overload_answers_503_with_retry_after_and_loses_nothing_acknowledged():
+    from aiohttp import web
+
+    from twin.api import IngestGate, routes
+
+    class Slow:
+        stored = 0
+
+        def ingest(self, items):
+            time.sleep(0.3)
+            Slow.stored += len(items)
+            return {"accepted": len(items)}
+
+    async def body():
+        app = web.Application()
+        app.add_routes(routes(Slow(), IngestGate(max_pending_bytes=10)))
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            async with aiohttp.ClientSession() as http:
+                async def one():
+                    async with http.post(f"http://127.0.0.1:{port}/api/readings",
+                                         json=[{"sensor": "x", "ts": 1, "value": 1}]) as r:
+                        return r.status, r.headers.get("Retry-After"), await r.json()
+                return await asyncio.gather(*(one() for _ in range(4)))
+        finally:
+            await runner.cleanup()
+
+    answers = run(body())
+    statuses = sorted(a[0] for a in answers)
+    assert 200 in statuses and 503 in statuses
+    assert all(a[1] == "1" for a in answers if a[0] == 503)
+    assert Slow.stored == sum(a[2]["accepted"] for a in answers if a[0] == 200)
+
+
+def test_ndjson_fast_path_reports_unknown_and_nan(demo, tmp_path):
+    svc = RiskService.from_twin(demo, store_path=tmp_path / "s.duckdb")
+    now = int(time.time() * 1000)
+    lines = [{"sensor": "GAS-B006", "ts": now, "value": 1.0}, {"sensor": "NOPE", "ts": now, "value": 1.0},
+             {"sensor": "GAS-B013", "ts": now + 86_400_000, "value": 1.0}]
+    body = ("\n".join(json.dumps(x) for x in lines) + '\n{"sensor": "GAS-B015", "ts": %d, "value": NaN}\n' % now)
+
+    async def post(http):
+        async with http.post("/api/readings", data=body) as r:
+            return await r.json()
+
+    result = run(with_server(svc, post))
+    assert result["accepted"] == 1 and result["rejected"] == 3
+    assert [r["reason"] for r in result["rejections"]] == ["unknown sensor", "timestamp too far in the future",
+                                                           "NaN/inf"]
