@@ -247,7 +247,32 @@ def test_demo_files_load(tmp_path):
     svc = RiskService.from_twin(t, store_path=tmp_path / "demo.duckdb")
     assert len(svc.sensors) >= 15 and read_rules(t.live["rules"]).rules
     assert level(svc, "bldg-021") == "orange"  # inside the LPG store polygon
-    assert {g["id"] for g in svc.grid_levels()} == {"GRID-SW", "GRID-SE", "GRID-NW", "GRID-NE"}
+    grids = {g["id"]: g["level"] for g in svc.grid_levels()}
+    assert set(grids) == {"GRID-SW", "GRID-SE", "GRID-NW", "GRID-NE"} and grids["GRID-SE"] == "orange"
     sensors = {s["id"]: s for s in svc.sensor_list()}
     assert sensors["WP-01"]["direction"] == "below" and sensors["WP-01"]["thresholds"]["red"] == 150
     assert sensors["GAS-B006"]["thresholds"] == {"blue": 5, "yellow": 10, "orange": 20, "red": 25}
+
+
+def test_weighted_score_rule_grades_by_score():
+    rules = dict(RULES, combine=[{"name": "score", "asset_kind": "Building", "near_m": 0, "mode": "score",
+                                  "levels": {"yellow": 0.5, "red": 1.0},
+                                  "term": [{"quantity": "gas", "above": 3, "weight": 0.5},
+                                           {"quantity": "gas", "above": 4, "weight": 0.5}]}])
+    svc, clock = service(rules)
+    send(svc, clock, "g1", 3.5)
+    assert level(svc, "b1") == "yellow" and svc.asset("b1")["risk"]["rule"] == "score"
+    send(svc, clock, "g1", 4.5, dt=1)
+    assert level(svc, "b1") == "red"
+    send(svc, clock, "g1", 1.0, dt=1)
+    assert level(svc, "b1") == "none"
+
+
+def test_grid_level_is_the_highest_inside():
+    from twin.risk.static import Grids
+    square = Feature(id="G", name="", kind="polygon", properties={},
+                     coords=np.array([[-1, -1], [100, -1], [100, 20], [-1, 20], [-1, -1]], float))
+    grids = Grids([square], district().centres)
+    levels = np.array([2, 5, 0, 4, 5], dtype=np.int8)   # p3 (x 320) and b2 (x 205) lie outside
+    assert grids.levels(levels).tolist() == [5]
+    assert grids.asset_grid.tolist() == [0, 0, 0, -1, -1]
