@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -32,6 +33,7 @@ from typing import Any
 from aiohttp import web
 
 from twin.errors import InputError
+from twin.server.security import TOKEN_ENV, AccessPolicy
 from twin.risk.ingest import parse_body
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -175,15 +177,17 @@ def routes(service: Any, gate: IngestGate | None = None) -> list[web.RouteDef]:
     ]
 
 
-def make_app(service: Any) -> web.Application:
+def make_app(service: Any, host: str = "127.0.0.1", token: str | None = None) -> web.Application:
+    """The routes alone, behind the same access guard as the app (a token is needed off loopback)."""
     app = web.Application(client_max_size=MAX_BODY)
+    AccessPolicy(host, token if token is not None else os.environ.get(TOKEN_ENV)).install(app)
     app.add_routes(routes(service))
     return app
 
 
 async def start_api(service: Any, host: str = "127.0.0.1", port: int = 8080) -> tuple[web.AppRunner, int]:
     """Start the routes on an aiohttp server in the running loop; return the runner and the bound port."""
-    runner = web.AppRunner(make_app(service), access_log=None)
+    runner = web.AppRunner(make_app(service, host), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +30,8 @@ def register(subparsers) -> None:
     parser.add_argument("file", help="readings: .csv or .parquet with columns sensor, ts, value")
     parser.add_argument("--speed", type=float, default=1.0, help="times faster than recorded (0: all at once)")
     parser.add_argument("--url", default="http://127.0.0.1:8080", help="the server (default %(default)s)")
+    parser.add_argument("--token", default=os.environ.get("TWIN_TOKEN"),
+                        help="access token of a server bound off loopback (default: $TWIN_TOKEN)")
     parser.add_argument("--batch", type=float, default=0.5, help="seconds of wall time per POST (default 0.5)")
     parser.set_defaults(func=run)
 
@@ -77,11 +80,14 @@ def _iso_ms(path: Path, text: object, i: int) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def post(url: str, batch: list[dict]) -> dict:
+def post(url: str, batch: list[dict], token: str | None = None) -> dict:
     """POST one batch, waiting out 429/503 answers as their Retry-After says."""
     data = json.dumps(batch).encode()
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     while True:
-        request = urllib.request.Request(f"{url}/api/readings", data=data, headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(f"{url}/api/readings", data=data, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=60) as answer:
                 return json.load(answer)
@@ -115,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
         j = min(int(np.searchsorted(offset, time.time() - start_wall, side="right")), i + 50_000)
         j = max(j, i + 1)
         last_post = time.time()
-        result = post(args.url, [{"sensor": sensors[k], "ts": int(sent_ts[k]), "value": float(values[k])}
-                                 for k in range(i, j)])
+        batch = [{"sensor": sensors[k], "ts": int(sent_ts[k]), "value": float(values[k])} for k in range(i, j)]
+        result = post(args.url, batch, args.token)
         for key in totals:
             totals[key] += result.get(key, 0)
         for r in result.get("rejections", []):
