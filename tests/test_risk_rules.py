@@ -276,3 +276,24 @@ def test_grid_level_is_the_highest_inside():
     levels = np.array([2, 5, 0, 4, 5], dtype=np.int8)   # p3 (x 320) and b2 (x 205) lie outside
     assert grids.levels(levels).tolist() == [5]
     assert grids.asset_grid.tolist() == [0, 0, 0, -1, -1]
+
+
+def test_restart_takes_back_levels_and_open_alerts(tmp_path):
+    clock = Clock()
+    assets = district()
+
+    def start() -> RiskService:
+        return RiskService(assets, SensorTable.from_rows(SENSORS, assets), parse_rules(RULES),
+                           Store(tmp_path / "s.duckdb"), clock=clock)
+
+    svc = start()
+    send(svc, clock, "g1", 30)
+    send(svc, clock, "g1", 30, dt=11)
+    alert = svc.alerts()[0]
+    svc.ack(alert["id"])
+    svc.store.close()
+    clock.t += 2
+    again = start()
+    assert level(again, "b1") == "red"               # no second wait for the minimum duration
+    (back,) = again.alerts()
+    assert (back["id"], back["state"]) == (alert["id"], "acknowledged")

@@ -81,6 +81,15 @@ class Channel:
         self.level[idx] = target
 
 
+    def settle(self, signed: np.ndarray) -> None:
+        """Take the level the signal calls for at once, as if held long enough (after a restart)."""
+        with np.errstate(invalid="ignore"):
+            above = signed[:, None] >= self.enter
+        known = ~np.isnan(signed)
+        self.level[:] = np.where(known, _highest(above), self.level)
+        self.up_since[:] = np.where(above, -np.inf, np.nan)
+
+
 def _highest(crossed: np.ndarray) -> np.ndarray:
     """Level code of the highest crossed threshold per row (NONE when none is crossed)."""
     any_ = crossed.any(axis=1)
@@ -164,6 +173,16 @@ class SensorEngine:
         for channel in self.channels.values():
             signal = self.last_value if channel.signal == "value" else self.rate
             channel.evaluate(idx, signal[idx] * channel.sign[idx], now)
+
+    def settle(self, now: float) -> None:
+        """After seeding from the store: every sensor at the level its latest reading calls for.
+
+        A restart must not show a red asset as "none" while its minimum duration runs again.
+        """
+        self.stale[:] = (now - self.last_ts) > self.stale_after
+        for channel in self.channels.values():
+            signal = self.last_value if channel.signal == "value" else self.rate
+            channel.settle(signal * channel.sign)
 
     # -- views ----------------------------------------------------------------------------
     def levels(self) -> np.ndarray:

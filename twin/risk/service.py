@@ -104,6 +104,7 @@ class RiskService:
         idx = self.sensors.lookup(names)
         ok = idx >= 0
         self.engine.apply(idx[ok], ts[ok], value[ok])
+        self.engine.settle(self.clock())
 
     # -- hooks ----------------------------------------------------------------------------
     def on_levels_changed(self, callback: LevelsCallback) -> None:
@@ -153,7 +154,7 @@ class RiskService:
             self.keys.update(now, touched)
             dirty, events = self.book.drain()
             self._last_eval, self._eval_started = time.monotonic(), None
-        self.store.save_alerts(dirty, events)
+            self.store.save_alerts(dirty, events)   # under the lock: saves stay in order
         if len(changed):
             for callback in list(self._level_callbacks):
                 callback(changed)
@@ -194,7 +195,7 @@ class RiskService:
         with self._lock:
             alert = self.book.ack(alert_id, self.clock(), by)
             dirty, events = self.book.drain()
-        self.store.save_alerts(dirty, events)
+            self.store.save_alerts(dirty, events)
         return None if alert is None else alert.to_json()
 
     def grid_levels(self) -> list[dict[str, Any]]:
