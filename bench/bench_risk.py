@@ -52,7 +52,7 @@ def bodies(n_batches: int, t0_ms: int) -> list[bytes]:
     out = []
     for b in range(n_batches):
         ts = t0_ms + b * 1000
-        rows = [{"sensor": f"s{i % N_SENSORS:06d}", "ts": ts + i // N_SENSORS, "value": float(i % 7)}
+        rows = [{"sensor": f"s{i % N_SENSORS:06d}", "ts": ts + i // N_SENSORS, "value": 12.0 if i % 1000 == 7 else float(i % 5)}
                 for i in range(BATCH)]
         out.append("\n".join(map(json.dumps, rows)).encode() + b"\n")   # NDJSON: Arrow reads it into columns
     return out

@@ -106,10 +106,12 @@ class AlertKeys:
         mine: set[int] = set()
         if not full and self.svc.book.open:
             mine = set(np.unique(np.concatenate([keys[touched] for keys in self.of_sensor.values()])).tolist())
+        low = self.svc.rules.alerts.min_level
         for key in self.svc.book.open:
-            if key in self.index and (full or self.index[key] in mine):
-                todo.setdefault(self.index[key], False)
-            elif key in self.combine_index and full:
+            k = self.index.get(key)
+            if k is not None and (full or (k in mine and level[k] < low)):   # only clearing ones need a tick
+                todo.setdefault(k, False)
+            elif full and key in self.combine_index:
                 open_combine.add(self.combine_index[key])
         self.level, self.target = level, target
         for k, moved in todo.items():
