@@ -70,7 +70,7 @@ def test_mixed_batch_duplicates_and_out_of_order(demo, tmp_path):
         async with http.get("/api/assets/bldg-006/readings", params={"since": str(now - 10_000)}) as r:
             rows = (await r.json())["readings"]
         async with http.get("/api/assets/bldg-006") as r:
-            asset = await r.json()
+            asset = json.loads(await r.text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
         async with http.post("/api/readings", data=b"[{not json") as r:
             bad = r.status
         async with http.get("/api/health") as r:
@@ -119,6 +119,9 @@ def test_red_reading_shows_within_a_second_and_alert_ack(demo, tmp_path):
             acked = await r.json()
         async with http.post("/api/alerts/99999/ack") as r:
             missing = r.status
+        async with http.get(f"/api/alerts/{alert['id']}") as r:
+            history = [h["event"] for h in (await r.json())["history"]]
+        assert history == ["pending", "firing", "acknowledged"] or history == ["firing", "acknowledged"]
         async with http.get("/api/risk/summary") as r:
             summary = await r.json()
         async with http.get("/api/sensors") as r:

@@ -297,3 +297,26 @@ def test_restart_takes_back_levels_and_open_alerts(tmp_path):
     assert level(again, "b1") == "red"               # no second wait for the minimum duration
     (back,) = again.alerts()
     assert (back["id"], back["state"]) == (alert["id"], "acknowledged")
+
+
+def test_sensors_file_formats_agree(tmp_path):
+    toml = tmp_path / "s.toml"
+    toml.write_text('[[sensor]]\nid = "g1"\nasset = "b1"\nquantity = "GAS"\nunit = "%LEL"\nperiod_s = 10\n')
+    js = tmp_path / "s.json"
+    js.write_text('{"sensors": [{"id": "g1", "asset": "b1", "quantity": "gas", "unit": "%LEL", "period_s": 10}]}')
+    csv = tmp_path / "s.csv"
+    csv.write_text("id,asset,quantity,unit,period_s\ng1,b1,gas,%LEL,10\n")
+    rows = [read_sensors(p, district()).row(0) for p in (toml, js, csv)]
+    assert rows[0] == rows[1] == rows[2] == {"id": "g1", "asset": "b1", "quantity": "gas", "unit": "%LEL",
+                                             "period_s": 10.0}
+    unknown = read_sensors(csv, AssetTable.build(["x"], kind="Building"))
+    assert unknown.asset_index.tolist() == [-1] and "not in the scene" in unknown.warnings[0]
+
+
+def test_manifest_store_may_not_exist_yet(tmp_path):
+    from twin.manifest import read_manifest
+    scene = tmp_path / "s.toml"
+    (tmp_path / "sensors.csv").write_text("id,asset,quantity,unit,period_s\n")
+    scene.write_text('name = "s"\n[[sources]]\npath = "sensors.csv"\n[live]\nsensors = "sensors.csv"\n'
+                     'store = "not-yet.duckdb"\n')
+    assert read_manifest(scene).live["store"] == tmp_path / "not-yet.duckdb"

@@ -13,6 +13,7 @@ Routes::
     GET  /api/assets/{id}            attributes, risk {level, reason, since}, sensors, alerts
     GET  /api/assets/{id}/readings   ?since=&until=&limit= (ISO-8601 or epoch ms)
     GET  /api/alerts                 open alerts (?all=1 adds recently resolved ones)
+    GET  /api/alerts/{id}            one alert with its history (events)
     POST /api/alerts/{id}/ack        body {"by": "name"} optional
     GET  /api/risk/summary           counts per level, alerts, sensors online/stale
     GET  /api/risk/grids             level per management grid cell
@@ -59,7 +60,19 @@ class IngestGate:
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(data, status=status, headers=headers, dumps=lambda d: json.dumps(d, default=str))
+    return web.json_response(_finite(data), status=status, headers=headers,
+                             dumps=lambda d: json.dumps(d, default=str, allow_nan=False))
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities (missing attributes) as null: JSON has no NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _guard(handler: Handler) -> Handler:
@@ -137,11 +150,18 @@ def routes(service: Any, gate: IngestGate | None = None) -> list[web.RouteDef]:
             return _json({"error": "no such asset"}, status=404)
         return _json({"asset": request.match_info["id"], "readings": [
             {**r, "ts": datetime.fromtimestamp(r["ts"], tz=timezone.utc).isoformat(timespec="milliseconds")
-             .replace("+00:00", "Z"), "value": r["value"] if r["value"] is None or math.isfinite(r["value"]) else None}
-            for r in rows]})
+             .replace("+00:00", "Z")} for r in rows]})
 
     async def alerts(request: web.Request) -> web.Response:
         return _json(service.alerts(include_resolved=request.query.get("all") in ("1", "true")))
+
+    async def alert(request: web.Request) -> web.Response:
+        try:
+            alert_id = int(request.match_info["id"])
+        except ValueError:
+            return _json({"error": "alert ids are integers"}, status=400)
+        found = await asyncio.get_running_loop().run_in_executor(None, service.alert, alert_id)
+        return _json(found) if found is not None else _json({"error": "no such alert"}, status=404)
 
     async def ack(request: web.Request) -> web.Response:
         try:
@@ -171,6 +191,7 @@ def routes(service: Any, gate: IngestGate | None = None) -> list[web.RouteDef]:
         web.get("/api/assets/{id}", _guard(asset)),
         web.get("/api/assets/{id}/readings", _guard(asset_readings)),
         web.get("/api/alerts", _guard(alerts)),
+        web.get("/api/alerts/{id}", _guard(alert)),
         web.post("/api/alerts/{id}/ack", _guard(ack)),
         web.get("/api/risk/summary", _guard(summary)),
         web.get("/api/risk/grids", _guard(grids)),
@@ -211,7 +232,7 @@ def serve_api(service: Any, host: str = "127.0.0.1", port: int = 8080) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m twin.api SCENE [--store FILE] [--port N]``: the API without the 3D app."""
+    """``python -m twin.api SCENE [--store FILE] [--port N] [--simulate]``: the API without the 3D app."""
     import twin
     from twin.risk.service import RiskService
 
@@ -220,8 +241,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--store")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--simulate", action="store_true", help="feed the built-in incident simulator")
     args = parser.parse_args(argv)
     service = RiskService.from_twin(twin.load(args.scene), store_path=args.store)
+    if args.simulate:
+        from twin.risk.simulator import Simulator
+        Simulator(service).start()
     serve_api(service, args.host, args.port)
 
 

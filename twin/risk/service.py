@@ -191,6 +191,16 @@ class RiskService:
         with self._lock:
             return [a.to_json() for a in self.book.listing(include_resolved)]
 
+    def alert(self, alert_id: int) -> dict[str, Any] | None:
+        """One alert (open, or resolved and still remembered) with its stored history."""
+        with self._lock:
+            found = self.book.by_id.get(alert_id)
+            out = None if found is None else found.to_json()
+        if out is None:
+            return None
+        out["history"] = self.store.alert_history(alert_id)
+        return out
+
     def ack(self, alert_id: int, by: str = "") -> dict[str, Any] | None:
         with self._lock:
             alert = self.book.ack(alert_id, self.clock(), by)
