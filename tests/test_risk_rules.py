@@ -320,3 +320,14 @@ def test_manifest_store_may_not_exist_yet(tmp_path):
     scene.write_text('name = "s"\n[[sources]]\npath = "sensors.csv"\n[live]\nsensors = "sensors.csv"\n'
                      'store = "not-yet.duckdb"\n')
     assert read_manifest(scene).live["store"] == tmp_path / "not-yet.duckdb"
+
+
+def test_rate_spans_half_a_window_or_more_at_one_hertz():
+    svc, clock = service()
+    s = svc.sensors.index["pr1"]
+    rates = []
+    for i in range(120):
+        send(svc, clock, "pr1", 400 - 0.5 * i + (0.3 if i % 2 else -0.3), dt=1)   # -30 kPa/min with jitter
+        rates.append(svc.engine.rate[s])
+    late = np.array(rates[20:])
+    assert np.all(np.abs(late + 30) < 3), late     # jitter of +-0.3 kPa never reads as +-36 kPa/min

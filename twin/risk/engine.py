@@ -107,8 +107,8 @@ class SensorEngine:
         self.last_ts = np.full(n, -np.inf)
         self.last_value = np.full(n, np.nan)
         self.rate = np.full(n, np.nan)          # units per minute
-        self.ref_ts = np.full(n, -np.inf)
-        self.ref_value = np.full(n, np.nan)
+        self.ref0_ts, self.ref1_ts = np.full(n, -np.inf), np.full(n, -np.inf)
+        self.ref0_value, self.ref1_value = np.full(n, np.nan), np.full(n, np.nan)
         self.stale = np.ones(n, dtype=bool)
         self.stale_after = rules.stale_factor * sensors.period_s
         self.channels = {s: Channel.build(s, [r for r in rules.rules if r.signal == s],
@@ -155,16 +155,21 @@ class SensorEngine:
         return s
 
     def _update_rate(self, s: np.ndarray, t: np.ndarray, v: np.ndarray) -> None:
-        """Rate against a reference reading at least ``window_s`` old (units per minute)."""
-        first = ~np.isfinite(self.ref_ts[s])
-        self.ref_ts[s[first]], self.ref_value[s[first]] = t[first], v[first]
-        dt = t - self.ref_ts[s]
+        """Rate in units per minute over the last ``window_s / 2`` to ``window_s`` of readings.
+
+        Two reference readings per sensor leapfrog each other every half window, so the rate
+        always spans at least half a window (never the jitter between two consecutive readings).
+        """
+        first = ~np.isfinite(self.ref1_ts[s])
+        self.ref0_ts[s[first]], self.ref0_value[s[first]] = t[first], v[first]
+        self.ref1_ts[s[first]], self.ref1_value[s[first]] = t[first], v[first]
+        dt = t - self.ref0_ts[s]
         with np.errstate(invalid="ignore", divide="ignore"):
-            self.rate[s] = np.where(dt > 0, (v - self.ref_value[s]) / dt * 60.0, np.nan)
-        shift = dt >= self.window_s[s]
-        prev_ts, prev_v = self.last_ts[s], self.last_value[s]
-        ok = shift & np.isfinite(prev_ts)
-        self.ref_ts[s[ok]], self.ref_value[s[ok]] = prev_ts[ok], prev_v[ok]
+            self.rate[s] = np.where(dt > 0, (v - self.ref0_value[s]) / dt * 60.0, np.nan)
+        roll = (t - self.ref1_ts[s]) >= self.window_s[s] / 2
+        r = s[roll]
+        self.ref0_ts[r], self.ref0_value[r] = self.ref1_ts[r], self.ref1_value[r]
+        self.ref1_ts[r], self.ref1_value[r] = t[roll], v[roll]
 
     def evaluate(self, idx: Index = slice(None), now: float | None = None) -> None:
         """Re-grade the sensors ``idx`` (all by default) at time ``now``."""
