@@ -78,3 +78,15 @@ def test_simulator_incidents_escalate_and_recover(tmp_path):
         assert {"yellow", "orange", "red"} <= set(history), history
         assert history[-1] in ("none", "blue"), history   # recovered by the end of the cycle
     assert np.isin(["red"], [a["peak"] for a in svc.alerts(include_resolved=True)]).all()
+
+
+def test_replay_reads_parquet_with_timestamps(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from twin.commands.replay import read_readings
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.table({"sensor": ["b", "a"], "ts": pa.array([2000, 1000], pa.timestamp("ms", tz="UTC")),
+                             "value": [2, 1]}), path)
+    sensors, ms, values = read_readings(path)
+    assert sensors == ["a", "b"] and ms.tolist() == [1000, 2000] and values.tolist() == [1.0, 2.0]

@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS alert_events (alert BIGINT, ts DOUBLE, event VARCHAR,
     note VARCHAR);
 """
 ALERT_COLUMNS = [f.name for f in fields(Alert)]
+#: Words of DuckDB open errors that mean a damaged file (set aside); anything else (permissions,
+#: a newer format version) is reported and the file left alone.
+DAMAGE = ("wal", "corrupt", "checksum", "not a valid", "serializ", "internal error", "invalid")
 
 
 class StoreLockedError(InputError):
@@ -65,9 +68,12 @@ class Store:
         try:
             return duckdb.connect(str(self.path))
         except duckdb.Error as exc:
-            if "lock" in str(exc).lower():
+            text = str(exc).lower()
+            if "lock" in text:
                 raise StoreLockedError(self.path, "the store is in use by another process (DuckDB allows one writer)",
                                        hint="stop the other `twin serve`, or point [live] store elsewhere") from None
+            if not any(word in text for word in DAMAGE):
+                raise InputError(self.path, f"cannot open the store ({str(exc).splitlines()[0]})") from None
             self.open_error = str(exc).splitlines()[0]
         stamp = time.strftime("%Y%m%dT%H%M%S")
         for f in (self.path, Path(f"{self.path}.wal")):
