@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from twin.assets import AssetTable
+from twin.errors import ManifestError
 from twin.risk import describe
 from twin.risk.alerts import AlertBook
 from twin.risk.combine import CombinedRule
@@ -27,7 +28,7 @@ from twin.risk.levels import LEVEL_DTYPE, NAMES
 from twin.risk.propagation import Propagator
 from twin.risk.rules import RuleSet, read_rules
 from twin.risk.sensors import SensorTable, read_sensors
-from twin.risk.static import Grids, RiskSources, read_features
+from twin.risk.static import Feature, Grids, RiskSources, read_features
 from twin.store import Store
 
 LevelsCallback = Callable[[np.ndarray], None]
@@ -36,6 +37,9 @@ StatusCallback = Callable[[dict[str, Any]], None]
 
 class RiskService:
     """Live four-colour risk of every asset of a twin.
+
+    :meth:`levels` gives one int8 code per asset row (:mod:`twin.risk.levels`): 0 none, 1 no data,
+    2 blue, 3 yellow, 4 orange, 5 red; ordered so that the highest code is the most urgent.
 
     Parameters
     ----------
@@ -49,7 +53,7 @@ class RiskService:
 
     def __init__(self, assets: AssetTable, sensors: SensorTable, rules: RuleSet, store: Store, *,
                  clock: Callable[[], float] = time.time, neighbours: Callable[[str], list[str]] | None = None,
-                 risk_sources: list | None = None, grids: list | None = None) -> None:
+                 risk_sources: list[Feature] | None = None, grids: list[Feature] | None = None) -> None:
         self.assets, self.sensors, self.rules, self.store, self.clock = assets, sensors, rules, store, clock
         n = len(assets)
         all_kinds = assets["kind"].tolist()
@@ -89,7 +93,6 @@ class RiskService:
         live = twin.live
         for key in ("sensors", "rules"):
             if key not in live:
-                from twin.errors import ManifestError
                 raise ManifestError(twin.path, f"missing: the scene has no [live] {key} file", where=f"key live.{key}")
         path = store_path or live.get("store") or Path(twin.path).with_suffix(".risk.duckdb")
         sensors = read_sensors(live["sensors"], twin.assets)
