@@ -66,7 +66,7 @@ def test_simulator_incidents_escalate_and_recover(tmp_path):
     clock = Clock()
     svc = RiskService.from_twin(twin.load(ROOT / "scenes" / "demo.toml"), clock=clock, store_path=tmp_path / "s.duckdb")
     sim = Simulator(svc, clock=clock)
-    bridge, gas = svc.assets.index_of("road-x3"), svc.assets.index_of("bldg-006")
+    bridge, gas = svc.assets.index_of("road-x3"), svc.assets.index_of("bldg-013")
     seen = {bridge: [], gas: []}
     for _ in range(600 // 5):
         clock.t += 5
@@ -76,7 +76,7 @@ def test_simulator_incidents_escalate_and_recover(tmp_path):
             seen[asset].append(NAMES[levels[asset]])
     for asset, history in seen.items():
         assert {"yellow", "orange", "red"} <= set(history), history
-        assert history[-1] in ("none", "blue"), history   # recovered by the end of the cycle
+        assert history[-1] == history[0] != "red", history   # back where it started by the end of the cycle
     assert np.isin(["red"], [a["peak"] for a in svc.alerts(include_resolved=True)]).all()
 
 

@@ -331,3 +331,15 @@ def test_rate_spans_half_a_window_or_more_at_one_hertz():
         rates.append(svc.engine.rate[s])
     late = np.array(rates[20:])
     assert np.all(np.abs(late + 30) < 3), late     # jitter of +-0.3 kPa never reads as +-36 kPa/min
+
+
+def test_demo_isolation_sections_come_from_the_pipe_networks(tmp_path):
+    import twin
+    from twin.risk.service import isolation_neighbours
+    t = twin.load("scenes/demo.toml")
+    neighbours = isolation_neighbours(t)
+    assert neighbours is not None and "W-P023" in neighbours("W-P023")
+    assert neighbours("bldg-001") == []
+    svc = RiskService.from_twin(t, store_path=tmp_path / "s.duckdb")
+    assert not [w for w in t.warnings if "not in the scene" in w]      # every demo sensor has its asset
+    assert svc.propagator.neighbours is not None

@@ -72,7 +72,8 @@ def _load_entry(twin: Twin, entry: SourceEntry, styles: dict[str, dict]):
     spec = registry().find(entry.path, entry.kind)
     function = spec.function()
     started = time.perf_counter()
-    loaded = function(entry.path, entry.options)
+    # the scene's palette reaches loaders that colour by it (pipes); others ignore the key
+    loaded = function(entry.path, {"palette": twin.palette, **entry.options})
     seconds = time.perf_counter() - started
     name = entry.name or entry.path.stem.split(".")[0]
     layer_styles = {f"{name}/{part.name}": {**entry.style, **styles.get(f"{name}/{part.name}", {})}

@@ -43,19 +43,20 @@ class CombinedRule:
     def _bind(self, term: Term, rows: np.ndarray, centres: np.ndarray, sensors: SensorTable,
               sources: RiskSources | None) -> _Term:
         if term.risk_source is not None:
-            fixed = sources.near(term.risk_source, term.within_m)[rows] if sources else np.zeros(len(rows), bool)
+            fixed = sources.near(term.risk_source, term.within_m or 0.0)[rows] if sources else np.zeros(len(rows), bool)
             return _Term(term, np.empty(0, np.int64), np.empty(0, np.int64), fixed)
         mine = np.flatnonzero((sensors.quantity == term.quantity) & (sensors.asset_index >= 0))
         slot_of = {int(a): i for i, a in enumerate(rows)}
         pairs = [(slot_of[int(a)], int(s)) for s, a in zip(mine, sensors.asset_index[mine]) if int(a) in slot_of]
         where = centres[sensors.asset_index[mine], :2]
         ok = np.isfinite(where).all(axis=1)
-        if self.rule.near_m > 0 and ok.any() and len(rows):
+        near = self.rule.near_m if term.within_m is None else term.within_m
+        if near > 0 and ok.any() and len(rows):
             tree = cKDTree(where[ok])
             here = centres[rows, :2]
             valid = np.isfinite(here).all(axis=1)
             for slot in np.flatnonzero(valid).tolist():
-                pairs += [(slot, int(mine[ok][j])) for j in tree.query_ball_point(here[slot], self.rule.near_m)]
+                pairs += [(slot, int(mine[ok][j])) for j in tree.query_ball_point(here[slot], near)]
         pairs = sorted(set(pairs))
         arr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
         return _Term(term, arr[:, 0], arr[:, 1])

@@ -111,8 +111,10 @@ class AlertKeys:
             k = self.index.get(key)
             if k is not None and (full or (k in mine and level[k] < low)):   # only clearing ones need a tick
                 todo.setdefault(k, False)
-            elif full and key in self.combine_index:
-                open_combine.add(self.combine_index[key])
+            elif key in self.combine_index:
+                r, slot = self.combine_index[key]
+                if full or self.svc.layers.combine_slots[r][slot] < low:   # clearing ones need a tick
+                    open_combine.add((r, slot))
         self.level, self.target = level, target
         for k, moved in todo.items():
             message = self._message(k) if moved or full else ""
@@ -217,7 +219,7 @@ def _explain(svc: RiskService, i: int, level: int) -> tuple[str, str | None, lis
 
 def _term(t: Any) -> str:
     if t.risk_source is not None:
-        return f"{t.risk_source} within {t.within_m:g} m"
+        return f"{t.risk_source} within {t.within_m or 0:g} m"
     op = {"above": ">", "below": "<", "rate_above": "rate >", "rate_below": "rate <"}[t.op]
     return f"{t.quantity} {op} {t.value:g}"
 

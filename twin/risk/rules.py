@@ -60,7 +60,7 @@ class Term:
     op: str = "above"  # above, below, rate_above, rate_below, risk_source
     value: float = math.nan
     risk_source: str | None = None
-    within_m: float = 0.0
+    within_m: float | None = None   # sensors: this far from the asset (None: the rule's near_m)
     weight: float = 1.0
 
 
@@ -265,8 +265,8 @@ def _term(r: _Reader, t: dict, where: str) -> Term:
     if len(ops) != 1:
         raise r.fail(where, "needs exactly one of above, below, rate_above, rate_below, risk_source")
     op = ops[0]
-    term = Term(op=op, weight=r.number(t.get("weight", 1.0), f"{where}.weight", 0.0),
-                within_m=r.number(t.get("within_m", 0.0), f"{where}.within_m", 0.0))
+    within = r.number(t["within_m"], f"{where}.within_m", 0.0) if "within_m" in t else None
+    term = Term(op=op, weight=r.number(t.get("weight", 1.0), f"{where}.weight", 0.0), within_m=within)
     if op == "risk_source":
         term.risk_source = r.text(t[op], f"{where}.risk_source")
     else:

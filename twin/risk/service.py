@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from twin.assets import AssetTable
-from twin.errors import ManifestError
+from twin.errors import InputError, ManifestError
 from twin.risk import describe
 from twin.risk.alerts import AlertBook
 from twin.risk.combine import CombinedRule
@@ -89,7 +89,11 @@ class RiskService:
     @classmethod
     def from_twin(cls, twin: Any, *, clock: Callable[[], float] = time.time, store_path: Path | None = None,
                   neighbours: Callable[[str], list[str]] | None = None) -> RiskService:
-        """Build from a loaded twin's ``[live]`` table (sensors and rules are required)."""
+        """Build from a loaded twin's ``[live]`` table (sensors and rules are required).
+
+        Without ``neighbours``, isolation sections come from the twin's pipe networks
+        (:func:`isolation_neighbours`).
+        """
         live = twin.live
         for key in ("sensors", "rules"):
             if key not in live:
@@ -97,6 +101,7 @@ class RiskService:
         path = store_path or live.get("store") or Path(twin.path).with_suffix(".risk.duckdb")
         sensors = read_sensors(live["sensors"], twin.assets)
         twin.warnings.extend(sensors.warnings)
+        neighbours = neighbours or isolation_neighbours(twin)
         return cls(twin.assets, sensors, read_rules(live["rules"]), Store(path), clock=clock, neighbours=neighbours,
                    risk_sources=read_features(live["risk_sources"], True) if "risk_sources" in live else None,
                    grids=read_features(live["grids"], False) if "grids" in live else None)
@@ -282,3 +287,27 @@ class RiskService:
         for t in self._threads:
             t.join(timeout=5)
         self._threads = []
+
+
+def isolation_neighbours(twin: Any) -> Callable[[str], list[str]] | None:
+    """``segment id -> segments of its valve-isolation section`` over the twin's pipe networks.
+
+    ``None`` when the twin has no networks; a segment of a network without a source (where
+    isolation means nothing) has an empty section.
+    """
+    from twin.networks import isolate, networks_of, segment_index
+
+    refs = networks_of(twin)
+    if not refs:
+        return None
+    owner = {segment: ref.graph for ref in refs for segment in segment_index(ref.graph)}
+
+    def neighbours(asset_id: str) -> list[str]:
+        graph = owner.get(asset_id)
+        if graph is None:
+            return []
+        try:
+            return list(isolate(graph, asset_id)["isolated_segments"])
+        except InputError:
+            return []
+    return neighbours

@@ -4,9 +4,10 @@ Used by ``twin serve --simulate`` and the demo.  Readings go through :meth:`Risk
 the same path as HTTP ingest.  One cycle (``cycle_s``, ten minutes by default) plays four
 incidents in turn, each rising through blue, yellow, orange and red and then recovering:
 
-* ``gas_leak``: combustible gas builds up in a building while the gas main's pressure sags;
+* ``gas_leak``: combustible gas builds up in a building (the first gas sensor of the file) while the
+  pressure of the gas network's sensors sags;
 * ``water_main_burst``: pressure falls along the water-supply sensors one after another;
-* ``storm``: drain levels and the underpass water level rise, then drain away;
+* ``storm``: drain water levels and the underpass water depth rise, then drain away;
 * ``bridge``: displacement, strain and vibration of the bridge climb and settle.
 """
 
@@ -21,6 +22,7 @@ import numpy as np
 
 #: Quiet value and noise per quantity.
 BASELINE = {"gas": (1.0, 0.3), "pressure": (320.0, 2.0), "flow": (120.0, 4.0), "water_level": (0.3, 0.02),
+            "water_depth": (0.0, 0.004),
             "displacement": (1.0, 0.2), "strain": (300.0, 8.0), "vibration": (1.0, 0.2), "temperature": (22.0, 0.4)}
 SCENARIOS = ("gas_leak", "water_main_burst", "storm", "bridge")
 
@@ -50,22 +52,21 @@ class Simulator:
         self.ids = s.ids.tolist()
         self.quantity = s.quantity.tolist()
         asset = [a.lower() for a in s.asset.tolist()]
-        kinds = service.assets["kind"].tolist()
+        kinds, networks = service.assets["kind"].tolist(), service.assets["network"].tolist()
         kind = [kinds[i].lower() if i >= 0 else "" for i in s.asset_index.tolist()]
+        network = [networks[i].lower() if i >= 0 else "" for i in s.asset_index.tolist()]
         self.period = s.period_s
         self.next_due = np.zeros(len(self.ids))
         q = np.array(self.quantity, dtype=object)
         self.base = np.array([BASELINE.get(x, (0.0, 0.0))[0] for x in self.quantity])
         self.noise = np.array([BASELINE.get(x, (0.0, 0.0))[1] for x in self.quantity])
-        road = np.array([k == "road" for k in kind])
-        self.base[(q == "water_level") & road] = 0.0
-        gas_main = np.array(["gas" in a for a in asset]) & (q == "pressure")
+        gas_main = np.array(["gas" in (n or a) for a, n in zip(asset, network)]) & (q == "pressure")
         gas_sensors = np.flatnonzero(q == "gas")
         self.gas_target = gas_sensors[:1]
         self.gas_main = np.flatnonzero(gas_main)
         self.water_mains = np.flatnonzero((q == "pressure") & ~gas_main)
-        self.drains = np.flatnonzero((q == "water_level") & ~road)
-        self.underpass = np.flatnonzero((q == "water_level") & road)
+        self.drains = np.flatnonzero(q == "water_level")
+        self.underpass = np.flatnonzero(q == "water_depth")
         self.bridge = {name: np.flatnonzero(q == name) for name in ("displacement", "strain", "vibration")}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -84,7 +85,7 @@ class Simulator:
         for j, s in enumerate(self.water_mains):
             v[s] -= 200.0 * env(1, delay=8.0 * j)
         v[self.drains] += 2.0 * env(2)
-        v[self.underpass] += 0.5 * env(2, delay=10.0)
+        v[self.underpass] = np.maximum(v[self.underpass] + 0.5 * env(2, delay=10.0), 0.0)
         v[self.bridge["displacement"]] += 34.0 * env(3)
         v[self.bridge["strain"]] += 1000.0 * env(3)
         v[self.bridge["vibration"]] += 22.0 * env(3)
