@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     i, last_post = 0, 0.0
     while i < len(ms):
         time.sleep(max(0.0, offset[i] - (time.time() - start_wall), last_post + args.batch - time.time()))
-        j = min(int(np.searchsorted(offset, time.time() - start_wall, side="right")), i + 50_000)
+        j = min(int(np.searchsorted(offset, time.time() - start_wall, side="right")), i + 10_000)  # ~0.5 MB a POST
         j = max(j, i + 1)
         last_post = time.time()
         batch = [{"sensor": sensors[k], "ts": int(sent_ts[k]), "value": float(values[k])} for k in range(i, j)]
