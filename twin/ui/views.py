@@ -77,7 +77,8 @@ def default_config(twin: Twin) -> dict:
             "opacity": {layer.name: layer.style.opacity for layer in twin.layers},
             "underground": "off", "exaggeration": 1.0, "depth_colours": False,
             "point_mode": {}, "hidden_classes": {},
-            "clip": {"on": False, "axis": "z", "at": 0.5, "flip": False}}
+            "clip": {"on": False, "axis": "z", "at": 0.5, "flip": False},
+            "risk": {"on": False, "min": 0}}
 
 
 class ClientView:
@@ -87,6 +88,7 @@ class ClientView:
         self.twin, self.scene = twin, scene
         self.config = default_config(twin)
         self.overlays: dict[str, object] = {}
+        self.hooks: list[Callable[[ClientView], None]] = []  # run after apply (the risk colouring)
         self.shown_points: dict[str, np.ndarray] = {}  # per point layer: what its class filter shows
         self._point_state: dict[str, tuple] = {}
         self.frame_ms = 0.0
@@ -138,6 +140,8 @@ class ClientView:
                 self._points(layer, actor, self.config["point_mode"].get(layer.name),
                              self.config["hidden_classes"].get(layer.name) or [])
         self._clip(self.config["clip"])
+        for hook in self.hooks:
+            hook(self)
 
     @staticmethod
     def _emphasise(actor, on: bool) -> None:
@@ -342,6 +346,7 @@ class ViewPool:
         self.twin, self.id_of, self.capacity, self.size = twin, id_of, capacity, size
         self.views: dict[str, ClientView] = {}
         self.spares: list[str] = []
+        self.hooks: list[Callable[[ClientView], None]] = []  # given to every view (see ClientView.apply)
 
     def warm(self) -> None:
         """Build and draw one view ahead of time, so the first browser gets its picture at once."""
@@ -351,6 +356,7 @@ class ViewPool:
 
     def add(self, scene: SceneView | None = None) -> str:
         view = ClientView(self.twin, scene or build_view(self.twin, off_screen=True, size=self.size))
+        view.hooks = self.hooks
         interactor = view.plotter.ren_win.GetInteractor()
         if interactor is not None:  # mouse events only move the camera; the image stream renders (once)
             interactor.EnableRenderOff()
