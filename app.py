@@ -41,7 +41,8 @@ class TwinApp:
     :class:`twin.ui.actions.Actions`, which answer that browser alone.
     """
 
-    def __init__(self, twin: Twin, rendering: str = "server", server=None, max_views: int = 6) -> None:
+    def __init__(self, twin: Twin, rendering: str = "server", server=None, max_views: int = 6, risk=None,
+                 briefing: bool = False) -> None:
         if rendering not in RENDERING_MODES:
             raise ValueError(f"rendering must be one of {RENDERING_MODES}, not {rendering!r}")
         self.twin, self.rendering = twin, rendering
@@ -58,8 +59,22 @@ class TwinApp:
         for name, function in self.actions.triggers().items():
             self.server.trigger(name)(function)
         self._init_state()
+        self.live = None if risk is None else self._live(risk, briefing)
         shared = self.pool.get(self.shared_view).plotter.ren_win
-        self.layout = layout.build(self.server, shared, shared, self._keep_local_view)
+        self.layout = layout.build(self.server, shared, shared, self._keep_local_view, live=self.live is not None)
+
+    def _live(self, risk, briefing: bool):
+        """Live risk (twin/ui/live.py): recolouring, state push, alerts, briefing, replay triggers."""
+        from twin.ui.live import CLIENT_STATE, LiveRisk
+        from twin.ui.live_actions import LiveActions
+
+        live = LiveRisk(self.server, risk, self.pool, self.shared_view, self.push)
+        for name, function in LiveActions(live, self.push, self.shared_view).triggers().items():
+            self.server.trigger(name)(function)
+        self.server.enable_module({"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/risk.js"]})
+        self.state.update({**CLIENT_STATE, "default_mode": "briefing" if briefing else "normal"})
+        self.state.client_only(*CLIENT_STATE)
+        return live
 
     @property
     def state(self):
@@ -86,7 +101,7 @@ class TwinApp:
             "measure": None, "tool": "select", "suggestions": [], "search_text": "", "search_choice": None,
             "selected_tree": [], "tree_opened": [], "toast": {"show": False, "text": ""}, "busy": False, "frame_ms": 0,
             "rendering": self.rendering, "ready": False, "share_url": "", "bookmark_dialog": False,
-            "bookmark_name": "", "show_layers": True, "show_inspector": True,
+            "bookmark_name": "", "show_layers": True, "show_inspector": True, "mode": "normal",
         })
         self.state.client_only(*layout.CLIENT_ONLY)
 

@@ -30,6 +30,8 @@ def register(subparsers) -> None:
                         help="the live-risk store (default: the scene's [live] store, else <scene>.risk.duckdb)")
     parser.add_argument("--simulate", action="store_true",
                         help="feed the live risk with the built-in incident simulator (gas leak, burst main, ...)")
+    parser.add_argument("--briefing", action="store_true",
+                        help="every browser opens the full-screen briefing screen (also: any URL with ?mode=briefing)")
     parser.set_defaults(func=run)
 
 
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from app import TwinApp
 
     risk = start_live_risk(twin, Path(args.store) if args.store else None, args.simulate)
-    app = TwinApp(twin, rendering=args.rendering)
+    app = TwinApp(twin, rendering=args.rendering, risk=risk, briefing=args.briefing)
     if risk is not None:
         from twin.api import routes
 

@@ -11,11 +11,11 @@ from trame.widgets import client, html
 from trame.widgets import vtk as vtk_widgets
 from trame.widgets import vuetify3 as v3
 
-from twin.ui.panels import inspector, js, layers, status, testid, toolbar
+from twin.ui.panels import briefing, inspector, js, layers, risk, status, testid, toolbar
 
 CLIENT_ONLY = ("my_view", "cfg", "inspector", "analysis", "measure", "tool", "suggestions", "search_text",
                "search_choice", "selected_tree", "tree_opened", "toast", "busy", "frame_ms", "rendering", "ready", "share_url",
-               "bookmark_dialog", "bookmark_name", "show_layers", "show_inspector")
+               "bookmark_dialog", "bookmark_name", "show_layers", "show_inspector", "mode")
 THEME = {"defaultTheme": "twin", "themes": {"twin": {"dark": True, "colors": {
     "background": "#12161d", "surface": "#1a1f28", "primary": "#4fc3f7", "secondary": "#90a4ae",
     "error": "#ff5252", "warning": "#ffb300", "info": "#4fc3f7", "success": "#66bb6a"}}}}
@@ -25,22 +25,36 @@ VIEW_STYLE = "position: absolute; inset: 0;"
 INTERACTIVE_RATIO = 0.5
 
 
-def build(server, shared_window, pool_window, on_local_view) -> VAppLayout:
-    """The whole page; ``on_local_view(widget)`` receives the vtk.js view to push geometry through."""
+def build(server, shared_window, pool_window, on_local_view, live: bool = False) -> VAppLayout:
+    """The whole page; ``on_local_view(widget)`` receives the vtk.js view to push geometry through.
+
+    With ``live`` the live-risk parts join in (:mod:`twin.ui.panels.risk`, :mod:`~.briefing`);
+    in briefing mode (``mode``) the title bar, drawers and status line give way to the kiosk.
+    """
     with VAppLayout(server, vuetify_config={"theme": THEME}, full_height=True) as layout:
         client.ClientTriggers(mounted=js("init"))
-        with v3.VAppBar(density="compact", flat=True, border="b") as bar:
+        with v3.VAppBar(density="compact", flat=True, border="b", v_if="mode !== 'briefing'") as bar:
             v3.VAppBarNavIcon(click="show_layers = !show_layers", density="comfortable")
         toolbar.build(bar)
+        if live:
+            risk.toolbar(bar)
         with v3.VNavigationDrawer(model_value=("show_layers",), width=300, raw_attrs=[testid("layers")]):
             layers.build()
         with v3.VNavigationDrawer(location="right", width=360, model_value=("show_inspector",),
                                   raw_attrs=[testid("inspector-drawer")]):
+            if live:
+                risk.inspector_section()
             inspector.build()
         with v3.VMain():
-            _view(shared_window, pool_window, on_local_view)
-        status.build(v3.VFooter(app=True, border="t"))
+            with html.Div(style="position: relative; width: 100%; height: 100%;"):
+                _view(shared_window, pool_window, on_local_view)
+                if live:
+                    risk.overlays()
+                    briefing.build()
+        status.build(v3.VFooter(app=True, border="t", v_if="mode !== 'briefing'"))
         _dialogs()
+        if live:
+            risk.banners()
     return layout
 
 

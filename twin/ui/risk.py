@@ -96,13 +96,16 @@ class RiskPaint:
         return array_name(minimum)
 
     def _write(self, minimum: int) -> None:
-        name = array_name(minimum)
+        self.write(array_name(minimum), self.levels, minimum)
+
+    def write(self, name: str, levels: np.ndarray, minimum: int = NONE) -> None:
+        """Fill the colour array ``name`` of every layer from ``levels`` (a replay writes its own)."""
         for layer in self.layers:
             data = layer.dataset.cell_data if layer.association == "cell" else layer.dataset.point_data
             if name not in data.keys():
                 data[name] = np.zeros((len(layer.asset_index), 3), dtype=np.uint8)
             out = data[name]
-            level = np.take(self.levels, layer.asset_index)
+            level = np.take(levels, layer.asset_index)
             level_colors(level, self.base[layer.name], out=out)
             if minimum > NONE:
                 out[level < minimum] = FILTERED_RGB
@@ -149,18 +152,22 @@ class ViewRisk:
 
     def __init__(self, paint: RiskPaint) -> None:
         self.paint = paint
-        self.saved: dict[int, tuple] = {}
+        self.saved: dict[tuple[str, int], tuple] = {}   # (layer, view) -> the mapper's own colouring
         self.extras: dict[int, tuple] = {}   # view -> (marker actor, area actor)
         self.mode: dict[int, tuple[bool, int]] = {}
+        self.override: dict[int, str] = {}  # view -> colour array shown instead (a replay's)
+        self.painted: set[int] = set()      # views whose mappers show a risk array now
 
     def __call__(self, view) -> None:
         """Hook run after every :meth:`ClientView.apply`: follow ``config["risk"]``."""
         risk = view.config.get("risk") or {}
         on, minimum = bool(risk.get("on")), int(CODES.get(risk.get("min"), risk.get("min") or 0) or 0)
         key = id(view)
-        was_on = self.mode.get(key, (False, 0))[0]
+        was_on = key in self.painted
         self.mode[key] = (on, minimum)
         name = self.paint.use(minimum) if on else None
+        if key in self.override:
+            on, name = True, self.override[key]
         for layer in self.paint.layers:
             mapper = view.scene.actors[layer.name].GetMapper()
             if (layer.name, key) not in self.saved:
@@ -174,7 +181,16 @@ class ViewRisk:
                 mapper.SetScalarMode(mode)
                 mapper.SelectColorArray(array)
                 mapper.SetColorMode(colour_mode)
-        self._extras(view, on)
+        (self.painted.add if on else self.painted.discard)(key)
+        self._extras(view, on and key not in self.override)
+
+    def show(self, view, name: str | None) -> None:
+        """Show the colour array ``name`` in this view (None: back to its own setting)."""
+        if name is None:
+            self.override.pop(id(view), None)
+        else:
+            self.override[id(view)] = name
+        view.apply(view.config)  # runs this hook after the view's own settings
 
     def _extras(self, view, on: bool) -> None:
         key = id(view)
@@ -197,7 +213,7 @@ class ViewRisk:
     def refresh(self, view) -> None:
         """After a new paint: show or hide the markers (the arrays themselves are shared)."""
         if id(view) in self.extras:
-            self._extras(view, self.mode.get(id(view), (False, 0))[0])
+            self._extras(view, self.mode.get(id(view), (False, 0))[0] and id(view) not in self.override)
 
     def is_on(self, view) -> bool:
         return self.mode.get(id(view), (False, 0))[0]

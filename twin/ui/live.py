@@ -1,0 +1,157 @@
+"""Live risk in the app: level changes recolour the views and reach every browser without reload.
+
+The service calls back on its ingest or tick thread; :class:`LiveRisk` hands the call to the
+trame event loop (``call_soon_threadsafe``) and coalesces a burst of changes into one flush every
+``FLUSH_S`` at most: one array write on the shared meshes, one new picture per server-rendered
+view, one geometry push for the vtk.js view, one state push (``risk``) for every browser.
+
+The ``risk`` state key is written by the server only: a browser that writes it is overruled at
+once (a wall screen cannot be talked into a quiet picture).  Browsers act on the risk state only
+through triggers (acknowledge), which go through the service like ``POST /api/alerts/{id}/ack``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from twin.risk.levels import NAMES, ORANGE
+from twin.ui.panels.risk import LEVEL_STATE
+from twin.ui.risk import RiskPaint, ViewRisk
+
+log = logging.getLogger("twin.app")
+FLUSH_S = 0.05        # changes closer together than this share one flush
+MIN_GAP_S = 0.15      # ... and flushes are at least this far apart under a heavy feed
+STATUS_S = 2.0        # summary, health and "last reading" refresh even without level changes
+MAX_ALERTS = 50
+#: per-browser keys of the live UI (client-only: never sent to the server or to other browsers)
+CLIENT_STATE = {"asset_risk": None, "show_alerts": True, "disconnected": False, "clock": "", "reading_age": None,
+                "tour_target": None, "tour_camera": None, "tour_step": 0, "replay": None, "replay_t": 0,
+                "replay_state": None, "replay_playing": False, "replay_speed": 60, "ack_by": "browser"}
+
+
+class LiveRisk:
+    """Wires a :class:`~twin.risk.service.RiskService` to the views and the shared trame state."""
+
+    def __init__(self, server, service, pool, shared_view: str, push: Callable[[str], None]) -> None:
+        self.server, self.service, self.pool, self.shared_view, self.push = server, service, pool, shared_view, push
+        twin = pool.twin
+        self.twin = twin
+        self.paint = RiskPaint(twin, service.grids.features, service.sources.features)
+        self.views = ViewRisk(self.paint)
+        pool.hooks.append(self.views)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._due = False
+        self._last_flush = 0.0
+        self._truth: dict[str, Any] = {}
+        self.flushes = 0
+        self._paint_now()
+        self.server.state["risk"] = self._truth = self.risk_state()
+        self.server.state["risk_levels"] = LEVEL_STATE
+        self.server.state.change("risk")(self._guard)
+        service.on_levels_changed(self._from_thread)
+        service.on_status_changed(lambda _health: self._from_thread(None))
+        self.server.controller.on_server_ready.add(self._started)
+
+    # -- threads to the loop --------------------------------------------------------------
+    def _started(self, **_: Any) -> None:
+        self.loop = asyncio.get_event_loop()
+        self.loop.create_task(self._status_loop())
+
+    def _from_thread(self, _changed) -> None:
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.schedule)
+
+    def schedule(self) -> None:
+        """Flush soon (on the loop); a burst of calls makes one flush."""
+        if self._due or self.loop is None:
+            return
+        self._due = True
+        wait = max(FLUSH_S, MIN_GAP_S - (time.monotonic() - self._last_flush))
+        self.loop.call_later(wait, self.flush)
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(STATUS_S)
+            try:
+                self._push_state()
+            except Exception:  # noqa: BLE001 - a status refresh must never stop the loop
+                log.exception("risk status refresh failed")
+
+    # -- the flush --------------------------------------------------------------------------
+    def _paint_now(self) -> None:
+        levels = self.service.levels()
+        self.paint.paint(levels, self.service.grids.levels(levels))
+
+    def flush(self) -> None:
+        """Recolour, re-render and push every view, then push the new risk state."""
+        self._due = False
+        self._last_flush = time.monotonic()
+        try:
+            self._paint_now()
+            for view_id, view in list(self.pool.views.items()):
+                self.views.refresh(view)
+                if view_id in self.pool.spares:
+                    continue
+                if view_id != self.shared_view or self.views.is_on(view):
+                    self.push(view_id)
+            self._push_state()
+            self.flushes += 1
+        except Exception:  # noqa: BLE001 - trame would swallow it; keep the log
+            log.exception("live risk flush failed")
+
+    def _push_state(self) -> None:
+        self._truth = self.risk_state()
+        with self.server.state:
+            self.server.state["risk"] = self._truth
+
+    def _guard(self, risk=None, **_: Any) -> None:
+        """Overrule a browser that wrote the server-owned risk state."""
+        if risk is not self._truth and risk != self._truth:
+            log.warning("a browser wrote the read-only risk state; restored")
+            self.server.state["risk"] = self._truth
+            self.server.state.flush()
+
+    # -- what every browser sees --------------------------------------------------------------
+    def risk_state(self) -> dict[str, Any]:
+        svc = self.service
+        summary = svc.summary()
+        last = svc.engine.last_ts
+        last = last[np.isfinite(last)]
+        return {"summary": summary, "alerts": self.alert_rows(svc.alerts()),
+                "grids": svc.grid_levels(), "last_reading": float(last.max()) if len(last) else None,
+                "server_time": time.time(), "degraded": summary["degraded"],
+                "degraded_reason": summary["degraded_reason"], "version": self.flushes}
+
+    def alert_rows(self, alerts: list[dict]) -> list[dict]:
+        """Active alerts, most severe then oldest first, with the asset's row and latest values."""
+        order = {name: code for code, name in enumerate(NAMES)}
+        alerts = sorted(alerts, key=lambda a: (-order.get(a["level"], 0), a["opened"]))[:MAX_ALERTS]
+        return [self._row(a, order) for a in alerts]
+
+    def _row(self, alert: dict, order: dict[str, int]) -> dict:
+        index = self.twin.assets.index_of(alert["asset"]) if alert["asset"] else None
+        name = str(self.twin.assets["name"][index]) if index is not None else alert["asset"]
+        return {"id": alert["id"], "asset": alert["asset"], "name": name or alert["asset"],
+                "index": -1 if index is None else int(index), "level": alert["level"],
+                "code": order.get(alert["level"], 0), "state": alert["state"], "rule": alert["rule"],
+                "reason": alert["message"], "values": self._values(alert["asset"]), "opened": alert["opened"],
+                "acked": alert["acked"] is not None, "acked_by": alert["acked_by"]}
+
+    def _values(self, asset_id: str) -> str:
+        sensors = self.service.sensors
+        rows = np.flatnonzero(sensors.asset == asset_id)
+        values = self.service.engine.last_value[rows]
+        units = sensors.unit[rows]
+        return ", ".join(f"{sensors.ids[r]} {v:.4g} {u}".strip() for r, v, u in zip(rows, values, units)
+                         if np.isfinite(v))
+
+    def tour_targets(self) -> list[dict]:
+        """Active red and orange alerts the briefing tour visits, most severe first."""
+        return [a for a in self._truth.get("alerts", []) if a["code"] >= ORANGE and a["index"] >= 0]

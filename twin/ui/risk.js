@@ -1,0 +1,186 @@
+// CIM Twin live risk in the browser: risk view switch, alerts, live inspector, briefing mode (tour,
+// clock, connection watch), replay and snapshot.  Risk data arrive in the server-written `risk`
+// state key; this browser only reads it and calls triggers.
+(function () {
+  // Watch every websocket this page opens, so a lost connection shows at once.
+  const NativeWebSocket = window.WebSocket;
+  if (NativeWebSocket && !NativeWebSocket.__twin) {
+    const Watched = function (...args) {
+      const socket = new NativeWebSocket(...args);
+      socket.addEventListener("close", () => window.dispatchEvent(new Event("twin-ws-closed")));
+      socket.addEventListener("error", () => window.dispatchEvent(new Event("twin-ws-closed")));
+      return socket;
+    };
+    Watched.prototype = NativeWebSocket.prototype;
+    Object.assign(Watched, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3, __twin: true });
+    window.WebSocket = Watched;
+  }
+})();
+
+window.twinRisk = (function () {
+  const S = (trame, key) => trame.state.get(key);
+  const set = (trame, key, value) => trame.state.set(key, value);
+  const ui = () => window.twinUI;
+  let started = false;
+  let lastAsset = null;
+  let lastVersion = -1;
+  let tourTimer = null;
+  let playTimer = null;
+
+  function viewId(trame) {
+    return S(trame, "rendering") === "client" ? S(trame, "shared_view") : S(trame, "my_view");
+  }
+  function toast(trame, text) { set(trame, "toast", { show: true, text: String(text) }); }
+  async function call(trame, name, args) {
+    try {
+      const reply = await trame.trigger(name, args || []);
+      if (reply && reply.error) { toast(trame, reply.error); return null; }
+      if (reply && reply.camera_local && S(trame, "rendering") === "client" && trame.refs.twin_local) {
+        trame.refs.twin_local.setCamera(reply.camera_local);
+      }
+      return reply;
+    } catch (err) {
+      toast(trame, "The server did not answer: " + (err && err.message ? err.message : err));
+      return null;
+    }
+  }
+
+  // -- risk view --------------------------------------------------------------------------
+  function setRisk(trame, patch) {
+    const cfg = S(trame, "cfg");
+    return ui().setCfg(trame, { risk: Object.assign({}, cfg.risk || { on: false, min: 0 }, patch) });
+  }
+  async function selectAlert(trame, alert) {
+    if (!alert || alert.index < 0) return;
+    await ui().select(trame, alert.index, true);
+    if (S(trame, "mode") !== "briefing") set(trame, "show_inspector", true);
+  }
+  async function ack(trame, id) {
+    const reply = await call(trame, "twin_ack", [id, S(trame, "ack_by") || "browser"]);
+    if (reply) toast(trame, reply.message);
+  }
+  async function refreshAsset(trame, force) {
+    const ins = S(trame, "inspector");
+    const risk = S(trame, "risk") || {};
+    if (!ins) { if (lastAsset !== null) { lastAsset = null; set(trame, "asset_risk", null); } return; }
+    if (!force && ins.index === lastAsset && risk.version === lastVersion) return;
+    lastAsset = ins.index; lastVersion = risk.version;
+    const reply = await call(trame, "twin_risk_asset", [ins.index]);
+    if (reply && S(trame, "inspector") && S(trame, "inspector").index === reply.risk.index) {
+      set(trame, "asset_risk", reply.risk);
+    }
+  }
+  async function snapshot(trame) {
+    const replay = S(trame, "replay");
+    const reply = await call(trame, "twin_snapshot", [viewId(trame), replay ? S(trame, "replay_t") : null]);
+    if (!reply) return;
+    const bytes = Uint8Array.from(atob(reply.png), (c) => c.charCodeAt(0));
+    trame.utils.download(reply.filename, bytes, "image/png");
+  }
+
+  // -- briefing: clock, tour ------------------------------------------------------------------
+  function tick(trame) {
+    set(trame, "clock", new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }));
+    const risk = S(trame, "risk") || {};
+    if (risk.last_reading) {
+      const skew = (risk.server_time || Date.now() / 1000) - Date.now() / 1000;
+      set(trame, "reading_age", Math.max(0, Date.now() / 1000 + skew - risk.last_reading));
+    }
+    refreshAsset(trame, false);
+  }
+  async function tourStep(trame) {
+    const step = S(trame, "tour_step") || 0;
+    const reply = await call(trame, "twin_tour", [viewId(trame), step]);
+    if (reply) {
+      set(trame, "tour_target", reply.target || null);
+      set(trame, "tour_camera", reply.camera || null);
+      set(trame, "tour_step", step + 1);
+    }
+  }
+  function startTour(trame, holdSeconds) {
+    if (tourTimer) window.clearInterval(tourTimer);
+    tourStep(trame);
+    tourTimer = window.setInterval(() => tourStep(trame), holdSeconds * 1000);
+  }
+
+  // -- connection watch ----------------------------------------------------------------------
+  function disconnected(trame) {
+    if (S(trame, "disconnected")) return;
+    set(trame, "disconnected", true);
+    const retry = window.setInterval(async () => {
+      try {
+        const answer = await fetch(window.location.pathname, { cache: "no-store" });
+        if (answer.ok) { window.clearInterval(retry); window.location.reload(); }
+      } catch (err) { /* still down */ }
+    }, 2000);
+  }
+  async function heartbeat(trame) {
+    if (S(trame, "disconnected")) return;
+    const timeout = new Promise((resolve) => window.setTimeout(() => resolve("timeout"), 4000));
+    const answer = await Promise.race([trame.trigger("twin_ping", []).catch(() => "failed"), timeout]);
+    if (answer === "timeout" || answer === "failed") disconnected(trame);
+  }
+
+  // -- replay ------------------------------------------------------------------------------
+  async function openReplay(trame, minutes) {
+    stopPlay();
+    const reply = await call(trame, "twin_replay_open", [viewId(trame), (minutes || 60) * 60]);
+    if (!reply) return;
+    set(trame, "replay", reply.replay);
+    set(trame, "replay_t", reply.replay.start);
+    set(trame, "replay_state", reply.replay_state);
+  }
+  async function seek(trame, t) {
+    set(trame, "replay_t", Number(t));
+    const reply = await call(trame, "twin_replay_seek", [viewId(trame), Number(t)]);
+    if (reply) set(trame, "replay_state", reply.replay_state);
+  }
+  function stopPlay() { if (playTimer) { window.clearInterval(playTimer); playTimer = null; } }
+  function play(trame) {
+    stopPlay();
+    set(trame, "replay_playing", true);
+    let busy = false;
+    playTimer = window.setInterval(async () => {
+      const replay = S(trame, "replay");
+      if (!replay || busy) return;
+      const next = Math.min(replay.end, S(trame, "replay_t") + 0.5 * (S(trame, "replay_speed") || 60));
+      busy = true;
+      await seek(trame, next);
+      busy = false;
+      if (next >= replay.end) pause(trame);
+    }, 500);
+  }
+  function pause(trame) { stopPlay(); set(trame, "replay_playing", false); }
+  async function closeReplay(trame) {
+    pause(trame);
+    await call(trame, "twin_replay_close", [viewId(trame)]);
+    set(trame, "replay", null); set(trame, "replay_state", null);
+  }
+
+  // -- start -------------------------------------------------------------------------------
+  function init(trame) {
+    if (started) return;
+    started = true;
+    window.addEventListener("twin-ws-closed", () => disconnected(trame));
+    const params = new URLSearchParams(window.location.search);
+    const mode = params.get("mode") || S(trame, "default_mode") || "normal";
+    set(trame, "mode", mode);
+    const wait = window.setInterval(async () => {
+      if (!S(trame, "ready") || !S(trame, "my_view")) return;
+      window.clearInterval(wait);
+      if (mode === "briefing") {
+        set(trame, "show_layers", false);
+        set(trame, "show_inspector", false);
+        await setRisk(trame, { on: true });
+        startTour(trame, Number(params.get("hold") || S(trame, "tour_hold_s") || 12));
+      } else if (params.get("risk") === "on") {
+        await setRisk(trame, { on: true });
+      }
+    }, 200);
+    window.setInterval(() => tick(trame), 1000);
+    window.setInterval(() => heartbeat(trame), 2000);
+  }
+
+  return { init, setRisk, selectAlert, ack, refreshAsset, snapshot, startTour, tourStep, openReplay, seek, play,
+           pause, closeReplay };
+})();
