@@ -10,7 +10,8 @@ from twin.manifest import Bookmark
 from twin.ui import bookmarks, inspector, share
 from twin.ui.actions import Actions
 from twin.ui.search import AssetSearch
-from twin.ui.views import ViewPool, default_config
+from twin.ui.pool import ViewPool
+from twin.ui.views import default_config
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 
 from twin.ui.panels import js, testid
-from twin.ui.views import DEPTH_RANGE
+from twin.ui.colouring import DEPTH_RANGE
 
 #: viridis reversed (the 3D view's depth ramp): shallow yellow to deep purple
 DEPTH_CSS = "#fde725, #5ec962, #21918c, #3b528b, #440154"
