@@ -22,6 +22,7 @@ COMMANDS = (
     "twin.commands.isolate",
     "twin.commands.trace",
     "twin.commands.nearby",
+    "twin.commands.replay",
 )
 
 
