@@ -25,7 +25,8 @@ from twin.scene import Twin  # noqa: E402
 from twin.server.security import AccessPolicy  # noqa: E402
 from twin.ui import layout, tree  # noqa: E402
 from twin.ui.actions import Actions  # noqa: E402
-from twin.ui.views import ViewPool, default_config  # noqa: E402
+from twin.ui.pool import ViewPool
+from twin.ui.views import default_config  # noqa: E402
 
 log = logging.getLogger("twin.app")
 ROOT = Path(__file__).resolve().parent

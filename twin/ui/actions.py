@@ -22,7 +22,8 @@ from twin.manifest import Bookmark
 from twin.scene import Twin
 from twin.ui import bookmarks, inspector, picking, share, tree
 from twin.ui.search import AssetSearch
-from twin.ui.views import ClientView, ViewPool, default_config
+from twin.ui.pool import ViewPool
+from twin.ui.views import ClientView, default_config
 
 log = logging.getLogger("twin.app")
 

@@ -16,7 +16,7 @@ window.twinUI = (function () {
     const view = localView(trame);
     return view ? view.getCamera() : null;
   }
-  function toast(trame, text) { set(trame, "toast", { show: true, text: String(text) }); }
+  function toast(trame, text, color) { set(trame, "toast", { show: true, text: String(text), color: color || "error" }); }
 
   async function call(trame, name, args) {
     set(trame, "busy", true);
@@ -104,7 +104,7 @@ window.twinUI = (function () {
   function look(trame, name) { return call(trame, "twin_look", [viewId(trame), name, localCamera(trame)]); }
   async function saveBookmark(trame, name) {
     const reply = await call(trame, "twin_save_bookmark", [viewId(trame), name, localCamera(trame)]);
-    if (reply) { set(trame, "bookmarks", reply.bookmarks); toast(trame, reply.message); }
+    if (reply) { set(trame, "bookmarks", reply.bookmarks); toast(trame, reply.message, "success"); }
   }
   async function screenshot(trame) {
     const reply = await call(trame, "twin_screenshot", [viewId(trame), localCamera(trame)]);

@@ -94,7 +94,7 @@ def _clip_card() -> None:
 
 
 def _dialogs() -> None:
-    v3.VSnackbar(model_value=("toast.show",), text=("toast.text",), timeout=8000, color="error",
+    v3.VSnackbar(model_value=("toast.show",), text=("toast.text",), timeout=8000, color=("toast.color || 'error'",),
                  location="bottom right", multi_line=True,
                  update_modelValue="toast = Object.assign({}, toast, {show: $event})", raw_attrs=[testid("toast")])
     with v3.VDialog(model_value=("bookmark_dialog",), max_width=420,

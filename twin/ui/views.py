@@ -2,8 +2,7 @@
 
 Every browser gets a :class:`ClientView` (its own plotter, actors, camera, clip plane and
 highlight overlays) while the layer datasets themselves are shared, so a second browser costs
-actors and a render window, not a copy of the city.  :class:`ViewPool` hands them out and
-recycles the least recently used one when the pool is full.
+actors and a render window, not a copy of the city (:mod:`twin.ui.pool` hands them out).
 """
 
 from __future__ import annotations
@@ -17,7 +16,8 @@ import pyvista as pv
 import vtk
 
 from twin.scene import Twin
-from twin.view import SceneView, build_view, set_standard_view
+from twin.ui.colouring import DEPTH_RANGE, depth_lut, ensure_depth_array, point_colours
+from twin.view import SceneView, set_standard_view
 from twin.ui import picking
 
 #: layer kinds drawn translucent or hidden in underground mode (everything but the pipes)
@@ -27,48 +27,7 @@ COLORS = {"selection": "#00e5ff", "valves": "#76ff03", "lost": "#ff40ff", "nearb
           "measure": "#ffeb3b"}
 #: a selected pipe is drawn white: cyan is too close to the water supply's sky-blue
 PIPE_SELECTION = "#ffffff"
-DEPTH_RANGE = (0.0, 5.0)  # metres of cover on the depth colour ramp (fixed, so the legend is stable)
-DEPTH_RAMP = "viridis_r"
 AXES = {"x": 0, "y": 1, "z": 2}
-
-
-def ensure_depth_array(twin: Twin, layer) -> bool:
-    """Put each cell's depth of cover (mean of both ends, m) on a pipe layer, once; False if unknown."""
-    data = layer.dataset.cell_data
-    if "depth_m" in data.keys():
-        return True
-    assets = twin.assets
-    if "depth_start_m" not in assets or layer.association != "cell":
-        return False
-    start = assets["depth_start_m"]
-    end = assets["depth_end_m"] if "depth_end_m" in assets else start
-    depth = np.where(np.isnan(start), end, np.where(np.isnan(end), start, (start + end) / 2))
-    if "depth_m" in assets:  # nodes (manholes, valves) carry one depth
-        depth = np.where(np.isnan(depth), assets["depth_m"], depth)
-    data["depth_m"] = np.asarray(depth, dtype=np.float32)[layer.asset_index]
-    return True
-
-
-def point_colours(layer, mode: str) -> str | None:
-    """Name of the layer's RGB array for a colour mode, computed once and shared by every view."""
-    name = f"colours_{mode}"
-    data = layer.dataset.point_data
-    if name not in data.keys():
-        try:
-            from twin.pointcolors import colors
-        except ImportError:
-            return layer.style.rgb_array
-        arrays = {key: np.asarray(data[key]) for key in data.keys()}
-        arrays["points"] = np.asarray(layer.dataset.points)
-        data[name] = colors(arrays, mode)
-    return name
-
-
-def _depth_lut():
-    lut = pv.LookupTable(cmap=DEPTH_RAMP, n_values=64)
-    lut.scalar_range = DEPTH_RANGE
-    lut.nan_color = "grey"
-    return lut
 
 
 def default_config(twin: Twin) -> dict:
@@ -182,7 +141,7 @@ class ClientView:
         if on and ensure_depth_array(self.twin, layer):
             mapper.SetScalarModeToUseCellFieldData()
             mapper.SelectColorArray("depth_m")
-            mapper.SetLookupTable(_depth_lut())
+            mapper.SetLookupTable(depth_lut())
             mapper.SetScalarRange(*DEPTH_RANGE)
             mapper.SetUseLookupTableScalarRange(True)
             mapper.ScalarVisibilityOn()
@@ -336,53 +295,3 @@ class ClientView:
         writer.SetInputConnection(grab.GetOutputPort())
         writer.Write()
         return bytes(writer.GetResult())
-
-
-class ViewPool:
-    """Client views by id; a new browser takes a fresh one until ``capacity``, then the stalest."""
-
-    def __init__(self, twin: Twin, id_of: Callable[[object], str], capacity: int = 6,
-                 size: tuple[int, int] = (1280, 800)) -> None:
-        self.twin, self.id_of, self.capacity, self.size = twin, id_of, capacity, size
-        self.views: dict[str, ClientView] = {}
-        self.spares: list[str] = []
-        self.hooks: list[Callable[[ClientView], None]] = []  # given to every view (see ClientView.apply)
-
-    def warm(self) -> None:
-        """Build and draw one view ahead of time, so the first browser gets its picture at once."""
-        view_id = self.add()
-        self.views[view_id].plotter.render()
-        self.spares.append(view_id)
-
-    def add(self, scene: SceneView | None = None) -> str:
-        view = ClientView(self.twin, scene or build_view(self.twin, off_screen=True, size=self.size))
-        view.hooks = self.hooks
-        interactor = view.plotter.ren_win.GetInteractor()
-        if interactor is not None:  # mouse events only move the camera; the image stream renders (once)
-            interactor.EnableRenderOff()
-        view_id = self.id_of(view.plotter.ren_win)
-        self.views[view_id] = view
-        return view_id
-
-    def claim(self, exclude: Iterable[str] = ()) -> str:
-        """A view for a new browser: a new one while there is room, else the least recently used."""
-        candidates = {k: v for k, v in self.views.items() if k not in set(exclude)}
-        if self.spares:
-            view_id = self.spares.pop()
-        elif len(self.views) < self.capacity or not candidates:
-            view_id = self.add()
-        else:
-            view_id = min(candidates, key=lambda k: candidates[k].last_used)
-            self.reset(self.views[view_id])
-        self.views[view_id].last_used = time.monotonic()
-        return view_id
-
-    def reset(self, view: ClientView) -> None:
-        view.clear()
-        view.apply(default_config(self.twin))
-        view.look("iso")
-
-    def get(self, view_id: str) -> ClientView:
-        view = self.views[str(view_id)]
-        view.last_used = time.monotonic()
-        return view

@@ -6,7 +6,7 @@ from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 
 from twin.ui.panels import js, testid
-from twin.ui.views import DEPTH_RANGE
+from twin.ui.colouring import DEPTH_RANGE
 
 #: viridis reversed (the 3D view's depth ramp): shallow yellow to deep purple
 DEPTH_CSS = "#fde725, #5ec962, #21918c, #3b528b, #440154"
@@ -14,7 +14,7 @@ DEPTH_LABELS = (f"{DEPTH_RANGE[0]:g} m", f"{sum(DEPTH_RANGE) / 2:g} m", f"≥ {D
 
 
 def build() -> None:
-    v3.VListSubheader("Layers", classes="text-overline")
+    v3.VListSubheader("Layers", classes="text-overline px-4")
     with v3.VList(density="compact", classes="py-0", bg_color="transparent"):
         with html.Div(v_for="group in layer_groups", key="group.name", classes="mb-2"):
             with v3.VListItem(density="compact", classes="px-3"):
@@ -22,7 +22,8 @@ def build() -> None:
                     v3.VIcon("{{ group.icon }}", size="small", classes="mr-n4")
                 v3.VListItemTitle("{{ group.name }}", classes="font-weight-bold")
                 v3.VListItemSubtitle("{{ group.kind }}{{ group.warnings ? ' · ' + group.warnings + ' warnings' : '' }}")
-            v3.VAlert(v_if="group.error", type="error", density="compact", variant="tonal", classes="mx-3",
+            v3.VAlert(v_if="group.error", type="error", density="compact", variant="tonal", classes="mx-3 text-body-2",
+                      style="overflow-wrap: anywhere",
                       text=("group.error",), raw_attrs=[testid("'error-' + group.name", bound=True)])
             with html.Div(v_for="layer in group.layers", key="layer.name", classes="px-3"):
                 _layer_row()
