@@ -1,0 +1,59 @@
+"""The scene layer of a cloud: a PolyData of vertex cells and one asset per class.
+
+Vertex cells (one per point, so a picked cell id is the point id) are built without a Python
+loop and almost without memory: int32 connectivity and implicit (affine) offsets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyvista as pv
+from vtkmodules.util.numpy_support import numpy_to_vtk
+from vtkmodules.vtkCommonDataModel import vtkCellArray
+
+from twin.assets import AssetTable
+from twin.pointcolors import class_name
+
+
+def point_polydata(xyz: np.ndarray, arrays: dict[str, np.ndarray], asset_index: np.ndarray) -> pv.PolyData:
+    """A PolyData over ``xyz`` (float64, not copied) with one vertex cell per point and the arrays."""
+    dataset = pv.PolyData()
+    dataset.points = xyz
+    dataset.SetVerts(vertex_cells(len(xyz)))
+    for name, values in arrays.items():
+        dataset.point_data[name] = values
+    dataset.point_data["asset_index"] = asset_index
+    return dataset
+
+
+def vertex_cells(n: int) -> vtkCellArray:
+    """``n`` single-point cells: connectivity 0..n-1 (int32 when it fits) and affine offsets."""
+    dtype = np.int32 if n < 2**31 - 1 else np.int64
+    cells = vtkCellArray()
+    cells.SetData(_affine_offsets(n, dtype), numpy_to_vtk(np.arange(n, dtype=dtype), deep=False))
+    return cells
+
+
+def _affine_offsets(n: int, dtype: type):
+    """Offsets 0, 1, ..., n without storing them (VTK's implicit affine array)."""
+    from vtkmodules.vtkCommonCore import vtkAffineArray
+
+    offsets = vtkAffineArray["int32" if dtype is np.int32 else "int64"]()
+    offsets.ConstructBackend(1, 0)
+    offsets.SetNumberOfComponents(1)
+    offsets.SetNumberOfTuples(n + 1)
+    return offsets
+
+
+def class_assets(stem: str, class_counts: np.ndarray, classification: np.ndarray,
+                 ) -> tuple[AssetTable, np.ndarray]:
+    """One asset per class present, id ``<stem>/class-<code>``, and each point's asset (uint8)."""
+    codes = np.flatnonzero(class_counts)
+    lookup = np.zeros(256, dtype=np.uint8)
+    lookup[codes] = np.arange(len(codes), dtype=np.uint8)
+    shown = np.bincount(classification, minlength=256)[codes] if len(classification) else np.zeros(len(codes))
+    assets = AssetTable.build(
+        [f"{stem}/class-{c}" for c in codes], kind="point class", name=[class_name(c) for c in codes],
+        attrs={"class_code": codes.astype(np.float64), "points": class_counts[codes].astype(np.float64),
+               "points_shown": np.asarray(shown, dtype=np.float64)})
+    return assets, lookup[classification]

@@ -1,0 +1,165 @@
+"""``load``: a LAS/LAZ/COPC file into one point layer, its classes as assets, within a budget.
+
+Options (all optional; unknown keys are ignored):
+
+``budget``
+    Most points shown; a larger cloud is decimated evenly in space and ``twin info`` says
+    "showing N of M points".  Default: ``BUDGET_CLIENT``, or ``BUDGET_SERVER`` with
+    ``render="server"``.
+``render``
+    ``"client"`` (browser rendering, millions of points) or ``"server"`` (remote rendering).
+``box``
+    ``[xmin, xmax, ymin, ymax, zmin, zmax]`` (or the first four) in world coordinates: load only
+    this region, at full density up to the budget.
+``level``
+    COPC only: the deepest octree level to read (default: the deepest that fits the budget).
+``partial``
+    Load the complete points of a truncated LAS instead of failing (with a warning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import laspy
+import numpy as np
+
+from loaders.pointcloud.build import class_assets, point_polydata
+from loaders.pointcloud.columns import Columns
+from loaders.pointcloud.copc import read_copc
+from loaders.pointcloud.crs import declared_crs
+from loaders.pointcloud.header import HeaderInfo, check_header
+from loaders.pointcloud.read import check_chunk_table, laspy_header, layout_of, read_las, read_laz
+from loaders.pointcloud.sample import stratified_sample
+from twin.errors import InputError
+from twin.layer import LayerPart, LayerStyle
+from twin.source import LoadedSource
+
+#: points shown with server-side rendering (llvmpipe draws ~1.5 M points/s: ~0.1 s a frame)
+BUDGET_SERVER = 150_000
+#: points shown with client-side (browser, WebGL) rendering
+BUDGET_CLIENT = 3_000_000
+BUDGETS = {"server": BUDGET_SERVER, "client": BUDGET_CLIENT}
+
+
+def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
+    """Read a point cloud: every point checked and counted, at most ``budget`` of them shown."""
+    path = Path(path)
+    budget, box = _budget(path, options), _box(path, options.get("box"))
+    info = check_header(path, partial=bool(options.get("partial", False)))
+    header = laspy_header(path)
+    crs, crs_name, warnings = declared_crs(header)
+    warnings = [*info.warnings, *warnings, *_trailing(info)]
+    layout = layout_of(header)
+    details: dict[str, Any] = {}
+    if info.compressed and not laspy.LazBackend.LazrsParallel.is_available():
+        raise InputError(path, "LAZ-compressed, but no LAZ decoder is installed", hint="pip install lazrs")
+    if info.is_copc and (info.point_count > budget or box is not None or "level" in options):
+        columns = Columns(layout, min(info.point_count, budget), box=None)
+        details.update(read_copc(path, columns, budget, _level(path, options), box))
+    else:
+        if info.compressed:
+            warnings += check_chunk_table(path, info)
+        columns = Columns(layout, info.point_count, box=box)
+        if info.compressed:
+            read_laz(path, info, columns)
+        else:
+            read_las(path, info, header, columns)
+    classification = columns.arrays["classification"][:columns.count]
+    class_counts = np.bincount(classification, minlength=256)
+    keep = stratified_sample(columns.xyz[:columns.count], budget)
+    xyz, arrays = columns.finish(keep)
+    if keep is not None or len(xyz) < info.point_count:
+        warnings.insert(0, f"showing {len(xyz):,} of {info.point_count:,} points" + _why(keep, budget, box, details))
+    assets, index = class_assets(_stem(path), class_counts, arrays["classification"])
+    dataset = point_polydata(xyz, arrays, index)
+    style = LayerStyle(rgb_array="rgb" if "rgb" in arrays else None)
+    details.update(_details(info, header, class_counts, columns.count, len(xyz), budget, box, crs_name, arrays))
+    return LoadedSource(path=path, kind="pointcloud", parts=[
+        LayerPart(name="points", dataset=dataset, assets=assets, asset_index=index, association="point",
+                  style=style)], crs=crs, warnings=warnings, details=details)
+
+
+def _stem(path: Path) -> str:
+    """The file name without its point-cloud suffixes (``a.copc.laz`` -> ``a``)."""
+    name = path.name
+    for suffix in (".laz", ".las", ".copc"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    return name
+
+
+def _why(keep: np.ndarray | None, budget: int, box: np.ndarray | None, details: dict) -> str:
+    reasons = []
+    if box is not None:
+        reasons.append("inside the box")
+    if "copc_level_read" in details:
+        reasons.append(f"COPC levels 0-{details['copc_level_read']}")
+    if keep is not None:
+        reasons.append(f"decimated evenly in space to the point budget of {budget:,}")
+    return f" ({', '.join(reasons)})" if reasons else ""
+
+
+def _details(info: HeaderInfo, header: laspy.LasHeader, class_counts: np.ndarray, read: int, shown: int,
+             budget: int, box: np.ndarray | None, crs_name: str | None, arrays: dict) -> dict[str, Any]:
+    from twin.pointcolors import class_name
+
+    codes = np.flatnonzero(class_counts)
+    return {
+        "points_total": info.point_count, "points_read": read, "points_shown": shown, "budget": budget,
+        "version": info.version, "point_format": info.point_format, "compressed": info.compressed,
+        "copc": info.is_copc, "record_length": info.record_length,
+        "bounds": [info.mins[0], info.maxs[0], info.mins[1], info.maxs[1], info.mins[2], info.maxs[2]],
+        "scales": list(info.scales), "offsets": list(info.offsets), "crs_name": crs_name,
+        "vlrs": [f"{v.user_id}/{v.record_id}" for v in info.vlrs],
+        "evlrs": [f"{v.user_id}/{v.record_id}" for v in info.evlrs],
+        "classes": {int(c): {"name": class_name(c), "count": int(class_counts[c])} for c in codes},
+        "classes_counted": "all points" if read == info.point_count else "points read",
+        "dimensions": sorted(arrays), "extra_bytes": [d.name for d in header.point_format.extra_dimensions],
+        "box": None if box is None else box.tolist(),
+    }
+
+
+def _trailing(info: HeaderInfo) -> list[str]:
+    if info.compressed or info.trailing_bytes < info.record_length or info.version in ("1.3", "1.4"):
+        return []
+    return [f"{info.trailing_bytes:,} bytes follow the last of the header's {info.point_count:,} points: "
+            f"the header may under-count them"]
+
+
+def _budget(path: Path, options: Mapping[str, Any]) -> int:
+    render = options.get("render", "client")
+    if render not in BUDGETS:
+        raise InputError(path, f"option render={render!r} is not one of {', '.join(BUDGETS)}")
+    budget = options.get("budget", BUDGETS[render])
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget < 1:
+        raise InputError(path, f"option budget={budget!r} must be a positive number of points")
+    return int(budget)
+
+
+def _box(path: Path, value: Any) -> np.ndarray | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    try:
+        box = np.asarray(value, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        box = np.empty(0)
+    if len(box) == 4:
+        box = np.concatenate([box, [-np.inf, np.inf]])
+    if len(box) != 6 or np.isnan(box).any() or (box[1::2] < box[0::2]).any():
+        raise InputError(path, f"option box={value!r} must be [xmin, xmax, ymin, ymax, zmin, zmax] "
+                               f"(or the first four) with each min <= max")
+    return box
+
+
+def _level(path: Path, options: Mapping[str, Any]) -> int | None:
+    level = options.get("level")
+    if level is None:
+        return None
+    if isinstance(level, bool) or not isinstance(level, int) or level < 0:
+        raise InputError(path, f"option level={level!r} must be a COPC octree level (0, 1, 2, ...)")
+    return level
