@@ -15,6 +15,7 @@ from laspy.copc import Bounds, load_octree_for_query
 
 from loaders.pointcloud.columns import Columns
 from loaders.pointcloud.read import add_records, native_errors
+from twin.errors import InputError
 
 
 def read_copc(path: Path, columns: Columns, budget: int, level: int | None = None,
@@ -28,6 +29,7 @@ def read_copc(path: Path, columns: Columns, budget: int, level: int | None = Non
         nodes = load_octree_for_query(reader.source, reader.copc_info, reader.root_page,
                                       query_bounds=None if bounds is None else
                                       bounds.ensure_3d(reader.header.mins, reader.header.maxs))
+        _check_nodes(path, nodes, reader.header.point_count)
         levels = np.array([n.key.level for n in nodes], dtype=np.int64)
         counts = np.array([n.point_count for n in nodes], dtype=np.int64)
         per_level = np.bincount(levels, weights=counts).astype(np.int64) if len(nodes) else np.zeros(1, np.int64)
@@ -46,3 +48,17 @@ def _clipped(box: np.ndarray, header: laspy.LasHeader) -> Bounds:
     lo = np.clip(box[0::2], header.mins, header.maxs)
     hi = np.clip(box[1::2], header.mins, header.maxs)
     return Bounds(lo.astype(np.float64), hi.astype(np.float64))
+
+
+def _check_nodes(path: Path, nodes: list, point_count: int) -> None:
+    """Each octree node's byte range inside the file and its points within the header's count
+    (laspy allocates what the hierarchy claims before decoding)."""
+    size = path.stat().st_size
+    total = 0
+    for node in nodes:
+        total += node.point_count
+        if node.offset < 0 or node.byte_size < 0 or node.offset + node.byte_size > size or node.point_count < 0:
+            raise InputError(path, f"corrupt COPC hierarchy: node {node.key} claims bytes {node.offset:,}+"
+                                   f"{node.byte_size:,} of a {size:,}-byte file")
+    if total > point_count:
+        raise InputError(path, f"corrupt COPC hierarchy: its nodes hold {total:,} points, the header {point_count:,}")

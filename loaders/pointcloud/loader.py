@@ -47,7 +47,7 @@ BUDGETS = {"server": BUDGET_SERVER, "client": BUDGET_CLIENT}
 def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     """Read a point cloud: every point checked and counted, at most ``budget`` of them shown."""
     path = Path(path)
-    budget, box = _budget(path, options), _box(path, options.get("box"))
+    budget, box, level = _budget(path, options), _box(path, options.get("box")), _level(path, options)
     info = check_header(path, partial=bool(options.get("partial", False)))
     header = laspy_header(path)
     crs, crs_name, warnings = declared_crs(header)
@@ -56,9 +56,9 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     details: dict[str, Any] = {}
     if info.compressed and not laspy.LazBackend.LazrsParallel.is_available():
         raise InputError(path, "LAZ-compressed, but no LAZ decoder is installed", hint="pip install lazrs")
-    if info.is_copc and (info.point_count > budget or box is not None or "level" in options):
+    if info.is_copc and (info.point_count > budget or box is not None or level is not None):
         columns = Columns(layout, min(info.point_count, budget), box=None)
-        details.update(read_copc(path, columns, budget, _level(path, options), box))
+        details.update(read_copc(path, columns, budget, level, box))
     else:
         if info.compressed:
             warnings += check_chunk_table(path, info)

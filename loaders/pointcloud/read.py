@@ -8,6 +8,7 @@ chunks; COPC is queried by octree level and box, decoding only the nodes asked f
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -105,6 +106,8 @@ def check_chunk_table(path: Path, info: HeaderInfo) -> list[str]:
 
     vlr = info.find_vlr(LASZIP_USER, LASZIP_RECORD)
     with open(path, "rb") as handle:
+        if not _table_is_sane(path, info, handle):
+            return ["the LAZ file has no chunk table: its point count is checked while decoding"]
         handle.seek(vlr.start)
         with native_errors(path, "corrupt LASzip VLR"):
             laz_vlr = lazrs.LazVlr(handle.read(vlr.length))
@@ -128,6 +131,31 @@ def check_chunk_table(path: Path, info: HeaderInfo) -> list[str]:
         return [f"the header says {info.point_count:,} points, the compressed chunks hold at least {least:,}: "
                 f"only the header's count is read"]
     return []
+
+
+def _table_is_sane(path: Path, info: HeaderInfo, handle) -> bool:
+    """Check the chunk table's offset and chunk count with ``struct`` before lazrs reads it.
+
+    lazrs reserves memory for the chunk count it reads; a garbage count aborts the whole
+    process (a Rust allocation failure, which no Python handler can catch).
+    """
+    handle.seek(info.offset_to_points)
+    raw = handle.read(8)
+    if len(raw) < 8:
+        raise InputError(path, "truncated: no compressed point data", where=f"byte {info.offset_to_points}")
+    (table,) = struct.unpack("<q", raw)
+    if table == -1:
+        return False
+    data_bytes = table - info.offset_to_points - 8
+    if not 0 <= data_bytes <= info.file_size - info.offset_to_points - 16:
+        raise InputError(path, f"corrupt or truncated LAZ: the chunk table offset {table:,} lies outside "
+                               f"the file ({info.file_size:,} bytes)", where=f"byte {info.offset_to_points}")
+    handle.seek(table)
+    version, chunks = struct.unpack("<II", handle.read(8))
+    if version != 0 or chunks > data_bytes:
+        raise InputError(path, f"corrupt LAZ chunk table (version {version}, {chunks:,} chunks in "
+                               f"{data_bytes:,} bytes of compressed points)", where=f"byte {table}")
+    return True
 
 
 def read_laz(path: Path, info: HeaderInfo, columns: Columns) -> None:

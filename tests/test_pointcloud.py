@@ -1,0 +1,170 @@
+"""The point cloud loader on real LAS/LAZ/COPC samples: every point as laspy reads it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import laspy
+import numpy as np
+import pytest
+
+from loaders.pointcloud import BUDGET_SERVER, load
+from tests.conftest import DATA, ROOT
+from twin import pointcolors
+
+PC = DATA / "pointcloud"
+GOOD = ["simple.las", "simple.laz", "simple1_1.las", "simple1_3.las", "simple1_4.las", "test1_4.las",
+        "vegetation_1_3.las", "append-bug.laz", "autzen-utm.las", "1.2-with-color.copc.laz", "epsg_4326.las",
+        "sample_c.las", "1.2_2.las"]
+CRS = {"autzen-utm.las": "EPSG:26910", "append-bug.laz": "EPSG:2154", "1.2_2.las": "EPSG:26915",
+       "epsg_4326.las": "EPSG:4326", "simple.las": None, "simple1_4.las": None, "sample_c.las": None}
+
+
+@pytest.fixture(scope="module", params=GOOD, ids=GOOD)
+def sample(request):
+    path = PC / request.param
+    return path, load(path, {}), laspy.read(path)
+
+
+def test_every_point_as_laspy_reads_it(sample):
+    path, loaded, las = sample
+    part = loaded.parts[0]
+    data = part.dataset.point_data
+    assert loaded.details["points_total"] == las.header.point_count == len(las.points)
+    assert loaded.details["points_shown"] == part.dataset.n_points == len(las.points)
+    assert part.dataset.n_cells == part.dataset.n_points  # one vertex cell per point
+    expected = np.column_stack([np.asarray(las.x), np.asarray(las.y), np.asarray(las.z)])
+    np.testing.assert_array_equal(np.asarray(part.dataset.points), expected)
+    np.testing.assert_array_equal(data["classification"], np.asarray(las.classification))
+    np.testing.assert_array_equal(data["intensity"], np.asarray(las.intensity))
+    np.testing.assert_array_equal(data["return_number"], np.asarray(las.return_number))
+    if "gps_time" in las.point_format.dimension_names:
+        np.testing.assert_array_equal(data["gps_time"], np.asarray(las.gps_time))
+    for dim in las.point_format.extra_dimensions:
+        np.testing.assert_array_equal(data[dim.name], np.asarray(las[dim.name]))
+
+
+def test_header_facts_and_class_counts(sample):
+    path, loaded, las = sample
+    details = loaded.details
+    assert details["version"] == str(las.header.version)
+    assert details["point_format"] == las.header.point_format.id
+    codes, counts = np.unique(np.asarray(las.classification), return_counts=True)
+    assert {c: v["count"] for c, v in details["classes"].items()} == dict(zip(codes.tolist(), counts.tolist()))
+    assert all(v["name"] == pointcolors.class_name(c) for c, v in details["classes"].items())
+    np.testing.assert_allclose(details["bounds"][0::2], las.header.mins)
+    np.testing.assert_allclose(details["bounds"][1::2], las.header.maxs)
+
+
+def test_classes_are_the_assets(sample):
+    path, loaded, las = sample
+    part = loaded.parts[0]
+    assert part.association == "point"
+    stem = path.name.split(".la")[0].removesuffix(".copc")
+    codes = part.assets["class_code"].astype(int)
+    assert list(part.assets["id"]) == [f"{stem}/class-{c}" for c in codes]
+    assert list(part.assets["name"]) == [pointcolors.class_name(c) for c in codes]
+    np.testing.assert_array_equal(codes[part.asset_index], part.dataset.point_data["classification"])
+
+
+def test_rgb_is_8_bit_and_styled(sample):
+    path, loaded, las = sample
+    part = loaded.parts[0]
+    if "red" not in las.point_format.dimension_names:
+        assert part.style.rgb_array is None and "rgb" not in part.dataset.point_data
+        return
+    rgb16 = np.column_stack([las.red, las.green, las.blue])
+    expected = rgb16 if rgb16.max() <= 255 else rgb16 >> 8
+    assert part.style.rgb_array == "rgb"
+    rgb = part.dataset.point_data["rgb"]
+    assert rgb.dtype == np.uint8 and rgb.shape == (len(las.points), 3)
+    np.testing.assert_array_equal(rgb, expected)
+
+
+@pytest.mark.parametrize("name", sorted(CRS), ids=sorted(CRS))
+def test_crs_carried_or_distrusted(name):
+    loaded = load(PC / name, {})
+    assert loaded.crs == CRS[name]
+    if name == "simple1_4.las":  # GeoTIFF keys say EPSG:4326 over coordinates 1..226
+        assert any("cannot be degrees" in w for w in loaded.warnings)
+
+
+def test_budget_decimates_evenly_over_the_whole_extent():
+    path = PC / "sample_c.las"
+    full = load(path, {})
+    loaded = load(path, {"budget": 2000})
+    xyz = np.asarray(loaded.parts[0].dataset.points)
+    all_xyz = np.asarray(full.parts[0].dataset.points)
+    assert 1800 <= len(xyz) <= 2000
+    assert loaded.details["points_shown"] == len(xyz) and loaded.details["points_total"] == 14408
+    assert loaded.details["classes"] == full.details["classes"]  # counts are of every point
+    assert loaded.warnings[0].startswith(f"showing {len(xyz):,} of 14,408 points")
+    # the extent is kept, and every well-filled cell of a coarse 8 x 8 grid keeps points
+    lo, hi = all_xyz.min(axis=0), all_xyz.max(axis=0)
+    extent = hi - lo
+    assert np.all(np.abs(xyz.min(axis=0) - lo) < 0.05 * extent + 1e-9)
+    assert np.all(np.abs(xyz.max(axis=0) - hi) < 0.05 * extent + 1e-9)
+
+    def cell_counts(p):
+        cell = np.minimum(((p[:, :2] - lo[:2]) / extent[:2] * 8).astype(int), 7)
+        return np.bincount(cell[:, 0] * 8 + cell[:, 1], minlength=64)
+
+    full_counts, kept = cell_counts(all_xyz), cell_counts(xyz)
+    assert np.all(kept[full_counts >= 20] > 0)
+    # dense cells are thinned more than sparse ones: the density evens out
+    dense, sparse = full_counts >= np.percentile(full_counts[full_counts > 0], 75), (full_counts > 0) & (
+        full_counts <= np.percentile(full_counts[full_counts > 0], 25))
+    assert (kept[dense] / full_counts[dense]).mean() < (kept[sparse] / full_counts[sparse]).mean()
+    # not the first N points: the sample reaches the end of the file
+    assert (xyz[:, None, :] == all_xyz[-200:][None]).all(axis=2).any()
+
+
+def test_render_mode_picks_the_budget():
+    loaded = load(PC / "sample_c.las", {"render": "server"})
+    assert loaded.details["budget"] == BUDGET_SERVER
+
+
+def test_box_reloads_a_region_at_full_density():
+    path = PC / "sample_c.las"
+    las = laspy.read(path)
+    x, y = np.asarray(las.x), np.asarray(las.y)
+    box = [674540.0, 674570.0, 1206750.0, 1206790.0]
+    loaded = load(path, {"box": box, "budget": 100})
+    inside = (x >= box[0]) & (x <= box[1]) & (y >= box[2]) & (y <= box[3])
+    big = load(path, {"box": box})
+    assert big.details["points_shown"] == big.details["points_read"] == int(inside.sum())
+    np.testing.assert_array_equal(np.asarray(big.parts[0].dataset.points)[:, 0], x[inside])
+    assert loaded.details["points_shown"] <= 100
+
+
+def test_copc_reads_by_level_and_box():
+    path = PC / "1.2-with-color.copc.laz"
+    full = laspy.read(path)
+    level0 = load(path, {"level": 0})
+    per_level = level0.details["copc_points_per_level"]
+    assert sum(per_level) == len(full.points) == level0.details["points_total"]
+    assert level0.details["points_shown"] == per_level[0]
+    fitted = load(path, {"budget": 300})
+    assert fitted.details["copc_level_read"] == 2 and fitted.details["points_shown"] == sum(per_level[:3])
+    x, y = np.asarray(full.x), np.asarray(full.y)
+    box = [636000.0, 637500.0, 849500.0, 852000.0]
+    boxed = load(path, {"box": box})
+    inside = (x >= box[0]) & (x <= box[1]) & (y >= box[2]) & (y <= box[3])
+    assert boxed.details["points_shown"] == int(inside.sum())
+    assert load(path, {}).details["points_shown"] == len(full.points)
+
+
+def test_twin_info_reports_the_cloud():
+    run = subprocess.run([sys.executable, "-m", "twin.cli", "info", str(PC / "sample_c.las"), "--json",
+                          "--budget", "5000"], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    info = json.loads(run.stdout)
+    block = info["pointcloud"]
+    assert {"points_total", "points_shown", "version", "point_format", "classes"} <= set(block)
+    assert block["points_total"] == 14408 and block["points_shown"] <= 5000
+    assert block["classes"]["6"] == {"name": "Building", "count": int(np.sum(
+        np.asarray(laspy.read(PC / "sample_c.las").classification) == 6))}
+    assert any(w.startswith("showing ") and "of 14,408 points" in w for w in info["warnings"])
+    assert info["layers"][0]["geometry"] == "points"
