@@ -1,14 +1,13 @@
 """The scene layer of a cloud: a PolyData of vertex cells and one asset per class.
 
 Vertex cells (one per point, so a picked cell id is the point id) are built without a Python
-loop and almost without memory: int32 connectivity and implicit (affine) offsets.
+loop and without memory: implicit (affine) connectivity and offsets.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyvista as pv
-from vtkmodules.util.numpy_support import numpy_to_vtk
 from vtkmodules.vtkCommonDataModel import vtkCellArray
 
 from twin.assets import AssetTable
@@ -27,22 +26,25 @@ def point_polydata(xyz: np.ndarray, arrays: dict[str, np.ndarray], asset_index: 
 
 
 def vertex_cells(n: int) -> vtkCellArray:
-    """``n`` single-point cells: connectivity 0..n-1 (int32 when it fits) and affine offsets."""
-    dtype = np.int32 if n < 2**31 - 1 else np.int64
+    """``n`` single-point cells stored as two implicit (affine) arrays: ids 0..n-1, offsets 0..n.
+
+    They take no memory per point, yet picking, extraction and thresholds work as on explicit cells.
+    """
     cells = vtkCellArray()
-    cells.SetData(_affine_offsets(n, dtype), numpy_to_vtk(np.arange(n, dtype=dtype), deep=False))
+    kind = "int32" if n < 2**31 - 1 else "int64"
+    cells.SetData(_affine(n + 1, kind), _affine(n, kind))
     return cells
 
 
-def _affine_offsets(n: int, dtype: type):
-    """Offsets 0, 1, ..., n without storing them (VTK's implicit affine array)."""
+def _affine(length: int, kind: str):
+    """The integers 0, 1, ..., length - 1 without storing them (VTK's implicit affine array)."""
     from vtkmodules.vtkCommonCore import vtkAffineArray
 
-    offsets = vtkAffineArray["int32" if dtype is np.int32 else "int64"]()
-    offsets.ConstructBackend(1, 0)
-    offsets.SetNumberOfComponents(1)
-    offsets.SetNumberOfTuples(n + 1)
-    return offsets
+    values = vtkAffineArray[kind]()
+    values.ConstructBackend(1, 0)
+    values.SetNumberOfComponents(1)
+    values.SetNumberOfTuples(length)
+    return values
 
 
 def class_assets(stem: str, class_counts: np.ndarray, classification: np.ndarray,

@@ -69,13 +69,15 @@ class Columns:
         self.box = None if box is None else np.asarray(box, dtype=np.float64)
         self.count = 0
         self.records_seen = 0
+        self.rgb_16bit = False
         n = max(int(capacity), 1)
         self.xyz = np.empty((n, 3))
         self.arrays: dict[str, np.ndarray] = {"intensity": np.empty(n, np.uint16),
                                               "classification": np.empty(n, np.uint8),
                                               "return_number": np.empty(n, np.uint8)}
-        if layout.has_rgb:
-            self.arrays["rgb16"] = np.empty((n, 3), np.uint16)
+        if layout.has_rgb:  # high bytes; the low bytes only until a high byte shows 16-bit colour
+            self.arrays["rgb"] = np.empty((n, 3), np.uint8)
+            self.arrays["rgb_low"] = np.empty((n, 3), np.uint8)
         if layout.has_nir:
             self.arrays["nir"] = np.empty(n, np.uint16)
         if layout.has_gps_time:
@@ -115,9 +117,7 @@ class Columns:
             np.bitwise_and(rec["raw_classification"], 0x1F, out=out["classification"][a:b])
             np.bitwise_and(rec["bit_fields"], 0x07, out=out["return_number"][a:b])
         if lay.has_rgb:
-            rgb = out["rgb16"]
-            for axis, name in enumerate(RGB_FIELDS):
-                rgb[a:b, axis] = rec[name]
+            self._convert_rgb(rec, a, b)
         if lay.has_nir:
             out["nir"][a:b] = rec["nir"]
         if lay.has_gps_time:
@@ -128,6 +128,21 @@ class Columns:
                 values = values * (1.0 if dim.scales is None else dim.scales) + (
                     0.0 if dim.offsets is None else dim.offsets)
             out[dim.name][a:b] = values
+
+    def _convert_rgb(self, rec: np.ndarray, a: int, b: int) -> None:
+        """16-bit colour to its high byte; low bytes kept while the file may hold 8-bit colour.
+
+        Some writers store 8-bit values in the 16-bit fields: if no high byte is ever set, the
+        low bytes are the colour.  Once a high byte shows, the low bytes are no longer written,
+        so their untouched pages never take memory.
+        """
+        rgb, low = self.arrays["rgb"], self.arrays["rgb_low"]
+        for axis, name in enumerate(RGB_FIELDS):
+            np.right_shift(rec[name], 8, out=rgb[a:b, axis], casting="unsafe")
+        if not self.rgb_16bit:
+            self.rgb_16bit = bool(rgb[a:b].any())
+            for axis, name in enumerate(RGB_FIELDS):
+                low[a:b, axis] = rec[name]
 
     def _in_box(self, xyz: np.ndarray) -> np.ndarray:
         lo, hi = self.box[0::2], self.box[1::2]
@@ -145,22 +160,17 @@ class Columns:
 
     def finish(self, keep: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The filled coordinates and point arrays (``keep``: indices of a sample), RGB as uint8."""
-        n = self.count
-        xyz, arrays = self.xyz[:n], {name: values[:n] for name, values in self.arrays.items()}
+        n, arrays = self.count, dict(self.arrays)
+        if self.layout.has_rgb:
+            low = arrays.pop("rgb_low")
+            if not self.rgb_16bit:
+                arrays["rgb"] = low
+        xyz, arrays = self.xyz[:n], {name: values[:n] for name, values in arrays.items()}
         if keep is not None:
             xyz, arrays = xyz[keep], {name: values[keep] for name, values in arrays.items()}
         elif n < len(self.xyz) // 2:  # a box kept few points: do not hold the whole allocation
             xyz, arrays = xyz.copy(), {name: values.copy() for name, values in arrays.items()}
-        if "rgb16" in arrays:
-            arrays["rgb"] = rgb_to_8bit(arrays.pop("rgb16"))
         return xyz, arrays
-
-
-def rgb_to_8bit(rgb16: np.ndarray) -> np.ndarray:
-    """16-bit LAS colour to 8 bits; a file that stored 8-bit values in the 16-bit fields is kept as is."""
-    if len(rgb16) == 0 or int(rgb16.max()) <= 255:
-        return rgb16.astype(np.uint8)
-    return (rgb16 >> 8).astype(np.uint8)
 
 
 def _grown(values: np.ndarray, size: int, filled: int) -> np.ndarray:
