@@ -168,3 +168,57 @@ def test_twin_info_reports_the_cloud():
         np.asarray(laspy.read(PC / "sample_c.las").classification) == 6))}
     assert any(w.startswith("showing ") and "of 14,408 points" in w for w in info["warnings"])
     assert info["layers"][0]["geometry"] == "points"
+
+
+def test_8_bit_colour_stored_in_16_bit_fields_is_detected(tmp_path):
+    las = laspy.read(PC / "simple.las")
+    expected = np.column_stack([las.red, las.green, las.blue]) >> 8
+    las.red, las.green, las.blue = (np.asarray(c) >> 8 for c in (las.red, las.green, las.blue))
+    path = tmp_path / "eight_bit.las"
+    las.write(path)
+    loaded = load(path, {})
+    np.testing.assert_array_equal(loaded.parts[0].dataset.point_data["rgb"], expected)
+
+
+def test_scene_layer_keeps_per_point_assets():
+    from twin.loading import load as load_twin
+
+    twin = load_twin(PC / "sample_c.las", options={"budget": 3000})
+    layer = twin.layers[0]
+    assert layer.geometry == "points" and layer.association == "point"
+    index = layer.asset_index
+    names = twin.assets["name"][index]
+    classes = layer.dataset.point_data["classification"]
+    assert all(names[classes == c][0] == pointcolors.class_name(c) for c in np.unique(classes))
+    building = twin.assets.index_of("sample_c/class-6")
+    assert np.isfinite(twin.assets.bounds[building]).all()
+
+
+@pytest.mark.parametrize("version,point_format", [("1.3", 5), ("1.4", 9), ("1.4", 10)])
+def test_formats_the_samples_lack(tmp_path, version, point_format):
+    # the real samples hold formats 0-4 and 6-8; laspy writes the waveform formats for us
+    rng = np.random.default_rng(3)
+    las = laspy.LasData(laspy.LasHeader(point_format=point_format, version=version))
+    las.x, las.y, las.z = (rng.uniform(0, 100, 500) for _ in range(3))
+    las.classification = rng.integers(0, 20, 500).astype(np.uint8)
+    las.red = rng.integers(0, 65535, 500).astype(np.uint16)
+    las.write(tmp_path / "f.las")
+    loaded = load(tmp_path / "f.las", {})
+    np.testing.assert_array_equal(loaded.parts[0].dataset.point_data["classification"], las.classification)
+    np.testing.assert_allclose(np.asarray(loaded.parts[0].dataset.points)[:, 0], las.x)
+    assert loaded.details["point_format"] == point_format
+
+
+def test_las_1_0_which_laspy_does_not_open(tmp_path):
+    path = tmp_path / "v10.las"
+    data = bytearray((PC / "simple1_1.las").read_bytes())
+    data[25] = 0  # LAS 1.0 differs from 1.1 only in two reserved fields
+    path.write_bytes(bytes(data))
+    loaded = load(path, {})
+    assert loaded.details["version"] == "1.0" and loaded.details["points_shown"] == 1065
+
+
+def test_empty_box_is_an_empty_layer_with_a_warning():
+    loaded = load(PC / "simple.las", {"box": [0, 1, 0, 1]})
+    assert loaded.details["points_shown"] == 0
+    assert loaded.warnings == ["showing 0 of 1,065 points (inside the box)"]

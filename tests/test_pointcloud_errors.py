@@ -138,3 +138,17 @@ def test_cli_error_line_and_status(tmp_path):
                          capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 2
     assert run.stderr.startswith(f"twin: error: {PC / 'garbage_nVariableLength.las'}: byte 100: header claims")
+
+
+def test_a_lazrs_panic_becomes_an_input_error(tmp_path):
+    from loaders.pointcloud.read import native_errors
+
+    class PanicException(BaseException):  # what pyo3 raises when Rust code panics
+        pass
+
+    with pytest.raises(InputError, match="the LAZ decoder crashed"):
+        with native_errors(tmp_path / "x.laz", "cannot decompress the points"):
+            raise PanicException("index out of bounds")
+    with pytest.raises(KeyboardInterrupt):
+        with native_errors(tmp_path / "x.laz", "cannot decompress the points"):
+            raise KeyboardInterrupt

@@ -19,9 +19,10 @@ def point_polydata(xyz: np.ndarray, arrays: dict[str, np.ndarray], asset_index: 
     dataset = pv.PolyData()
     dataset.points = xyz
     dataset.SetVerts(vertex_cells(len(xyz)))
-    for name, values in arrays.items():
-        dataset.point_data[name] = values
-    dataset.point_data["asset_index"] = asset_index
+    if len(xyz):  # VTK refuses empty multi-component arrays; an empty cloud has no arrays
+        for name, values in arrays.items():
+            dataset.point_data[name] = values
+        dataset.point_data["asset_index"] = asset_index
     return dataset
 
 

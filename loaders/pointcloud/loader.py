@@ -49,7 +49,7 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     path = Path(path)
     budget, box, level = _budget(path, options), _box(path, options.get("box")), _level(path, options)
     info = check_header(path, partial=bool(options.get("partial", False)))
-    header = laspy_header(path)
+    header = laspy_header(path, info)
     crs, crs_name, warnings = declared_crs(header)
     warnings = [*info.warnings, *warnings, *_trailing(info)]
     layout = layout_of(header)

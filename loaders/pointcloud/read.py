@@ -8,6 +8,7 @@ chunks; COPC is queried by octree level and box, decoding only the nodes asked f
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,10 +50,21 @@ def _reason(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def laspy_header(path: Path) -> laspy.LasHeader:
-    """laspy's parsed header (VLRs, extra dimensions, CRS keys) of a file that passed our checks."""
-    with native_errors(path, "cannot read the header"), laspy.open(path) as reader:
-        return reader.header
+def laspy_header(path: Path, info: HeaderInfo) -> laspy.LasHeader:
+    """laspy's parsed header (VLRs, extra dimensions, CRS keys) of a file that passed our checks.
+
+    laspy does not open LAS 1.0; its header and records are read as LAS 1.1 (1.1 only named
+    two reserved fields), from a copy of the header block and VLRs (never the points).
+    """
+    with native_errors(path, "cannot read the header"):
+        if info.version != "1.0":
+            with laspy.open(path) as reader:
+                return reader.header
+        with open(path, "rb") as handle:
+            block = bytearray(handle.read(info.offset_to_points))
+        block[25] = 1
+        with laspy.open(io.BytesIO(bytes(block))) as reader:
+            return reader.header
 
 
 def layout_of(header: laspy.LasHeader) -> Layout:
