@@ -201,7 +201,8 @@ def test_formats_the_samples_lack(tmp_path, version, point_format):
     las = laspy.LasData(laspy.LasHeader(point_format=point_format, version=version))
     las.x, las.y, las.z = (rng.uniform(0, 100, 500) for _ in range(3))
     las.classification = rng.integers(0, 20, 500).astype(np.uint8)
-    las.red = rng.integers(0, 65535, 500).astype(np.uint16)
+    if "red" in las.point_format.dimension_names:
+        las.red = rng.integers(0, 65535, 500).astype(np.uint16)
     las.write(tmp_path / "f.las")
     loaded = load(tmp_path / "f.las", {})
     np.testing.assert_array_equal(loaded.parts[0].dataset.point_data["classification"], las.classification)
