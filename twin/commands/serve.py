@@ -3,12 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import os
+import webbrowser
+from pathlib import Path
+
+from twin.errors import InputError
+from twin.loading import load
+from twin.server.security import TOKEN_ENV, AccessPolicy
+
+DEMO = Path(__file__).resolve().parents[2] / "scenes" / "demo.toml"
+
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("serve", help="serve the browser app")
+    parser = subparsers.add_parser("serve", help="serve the browser app on a scene")
     parser.add_argument("path", nargs="?", help="a data file or scene manifest (default: the demo district)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1: this machine only; any other needs a token)")
+    parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
+    parser.add_argument("--token", help=f"access token for a non-loopback bind (better: set ${TOKEN_ENV})")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="URL",
+                        help="another origin allowed to open the websocket (e.g. behind a proxy)")
+    parser.add_argument("--rendering", choices=("server", "client"), default="server",
+                        help="server: image stream (default, thin clients); client: vtk.js in the browser")
+    parser.add_argument("--open", action="store_true", help="open the app in the system's browser once ready")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    policy = AccessPolicy(host=args.host, token=token, allowed_origins=set(args.allow_origin))
+    twin = load(Path(args.path) if args.path else DEMO)
+    from app import TwinApp
+
+    app = TwinApp(twin, rendering=args.rendering)
+
+    def ready(port: int) -> None:
+        url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{port}/"
+        note = " (access token required: open the URL once with ?token=<your token>)" if policy.token else ""
+        print(f"CIM Twin serving '{twin.name}' at {url}{note}", flush=True)
+        if args.open:
+            webbrowser.open(url)
+
+    try:
+        app.start(policy, port=args.port, on_ready=ready)
+    except OSError as exc:
+        raise InputError(None, f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return 0
