@@ -50,36 +50,43 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     budget, box, level = _budget(path, options), _box(path, options.get("box")), _level(path, options)
     info = check_header(path, partial=bool(options.get("partial", False)))
     header = laspy_header(path, info)
-    crs, crs_name, warnings = declared_crs(header)
-    warnings = [*info.warnings, *warnings, *_trailing(info)]
-    layout = layout_of(header)
-    details: dict[str, Any] = {}
-    if info.compressed and not laspy.LazBackend.LazrsParallel.is_available():
-        raise InputError(path, "LAZ-compressed, but no LAZ decoder is installed", hint="pip install lazrs")
-    if info.is_copc and (info.point_count > budget or box is not None or level is not None):
-        columns = Columns(layout, min(info.point_count, budget), box=None)
-        details.update(read_copc(path, columns, budget, level, box))
-    else:
-        if info.compressed:
-            warnings += check_chunk_table(path, info)
-        columns = Columns(layout, info.point_count, box=box)
-        if info.compressed:
-            read_laz(path, info, columns)
-        else:
-            read_las(path, info, header, columns)
+    crs, crs_name, crs_warnings = declared_crs(header)
+    columns, details, read_warnings = _read(path, info, header, budget, box, level)
     classification = columns.arrays["classification"][:columns.count]
     class_counts = np.bincount(classification, minlength=256)
     keep = stratified_sample(columns.xyz[:columns.count], budget)
+    if keep is not None:  # the sample is gathered anyway: group it by class, so the twin needs no sort
+        keep = keep[np.argsort(classification[keep], kind="stable")]
     xyz, arrays = columns.finish(keep)
+    warnings = [*info.warnings, *crs_warnings, *_trailing(info), *read_warnings]
     if keep is not None or len(xyz) < info.point_count:
         warnings.insert(0, f"showing {len(xyz):,} of {info.point_count:,} points" + _why(keep, budget, box, details))
     assets, index = class_assets(_stem(path), class_counts, arrays["classification"])
-    dataset = point_polydata(xyz, arrays, index)
-    style = LayerStyle(rgb_array="rgb" if "rgb" in arrays else None)
-    details.update(_details(info, header, class_counts, columns.count, len(xyz), budget, box, crs_name, arrays))
-    return LoadedSource(path=path, kind="pointcloud", parts=[
-        LayerPart(name="points", dataset=dataset, assets=assets, asset_index=index, association="point",
-                  style=style)], crs=crs, warnings=warnings, details=details)
+    details.update(_details(info, header, class_counts, columns.count, len(xyz), budget, box, arrays),
+                   crs=crs, crs_name=crs_name)
+    part = LayerPart(name="points", dataset=point_polydata(xyz, arrays, index), assets=assets, asset_index=index,
+                     association="point", style=LayerStyle(rgb_array="rgb" if "rgb" in arrays else None))
+    return LoadedSource(path=path, kind="pointcloud", parts=[part], crs=crs, warnings=warnings, details=details)
+
+
+def _read(path: Path, info: HeaderInfo, header: laspy.LasHeader, budget: int, box: np.ndarray | None,
+          level: int | None) -> tuple[Columns, dict[str, Any], list[str]]:
+    """Every point of the file (or of the box), or for COPC the octree levels that fit the budget."""
+    layout = layout_of(header)
+    if info.compressed and not laspy.LazBackend.LazrsParallel.is_available():
+        raise InputError(path, "LAZ-compressed, but no LAZ decoder is installed", hint="pip install lazrs")
+    if info.is_copc and (info.point_count > budget or box is not None or level is not None):
+        columns = Columns(layout, min(info.point_count, budget))
+        return columns, read_copc(path, columns, budget, level, box), []
+    if not info.compressed:
+        columns = Columns(layout, info.point_count, box=box)
+        read_las(path, info, header, columns)
+        return columns, {}, []
+    warnings = check_chunk_table(path, info)
+    # without a chunk table the count is unchecked: start small and let the arrays grow
+    columns = Columns(layout, min(info.point_count, info.file_size) if warnings else info.point_count, box=box)
+    read_laz(path, info, columns)
+    return columns, {}, warnings
 
 
 def _stem(path: Path) -> str:
@@ -103,7 +110,8 @@ def _why(keep: np.ndarray | None, budget: int, box: np.ndarray | None, details: 
 
 
 def _details(info: HeaderInfo, header: laspy.LasHeader, class_counts: np.ndarray, read: int, shown: int,
-             budget: int, box: np.ndarray | None, crs_name: str | None, arrays: dict) -> dict[str, Any]:
+             budget: int, box: np.ndarray | None, arrays: dict) -> dict[str, Any]:
+    """The ``pointcloud`` block of ``twin info --json`` (like ``pdal info`` / ``lasinfo``)."""
     from twin.pointcolors import class_name
 
     codes = np.flatnonzero(class_counts)
@@ -112,7 +120,7 @@ def _details(info: HeaderInfo, header: laspy.LasHeader, class_counts: np.ndarray
         "version": info.version, "point_format": info.point_format, "compressed": info.compressed,
         "copc": info.is_copc, "record_length": info.record_length,
         "bounds": [info.mins[0], info.maxs[0], info.mins[1], info.maxs[1], info.mins[2], info.maxs[2]],
-        "scales": list(info.scales), "offsets": list(info.offsets), "crs_name": crs_name,
+        "scales": list(info.scales), "offsets": list(info.offsets),
         "vlrs": [f"{v.user_id}/{v.record_id}" for v in info.vlrs],
         "evlrs": [f"{v.user_id}/{v.record_id}" for v in info.evlrs],
         "classes": {int(c): {"name": class_name(c), "count": int(class_counts[c])} for c in codes},
