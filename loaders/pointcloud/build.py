@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyvista as pv
+from vtkmodules.util.numpy_support import numpy_to_vtk
 from vtkmodules.vtkCommonDataModel import vtkCellArray
 
 from twin.assets import AssetTable
@@ -33,7 +34,14 @@ def vertex_cells(n: int) -> vtkCellArray:
     """
     cells = vtkCellArray()
     kind = "int32" if n < 2**31 - 1 else "int64"
-    cells.SetData(_affine(n + 1, kind), _affine(n, kind))
+    try:
+        if cells.SetData(_affine(n + 1, kind), _affine(n, kind)) and cells.GetNumberOfCells() == n:
+            return cells
+    except (ImportError, TypeError, KeyError):
+        pass  # a VTK without implicit arrays in cell arrays (before 9.5): store the ids
+    ids = np.arange(n + 1, dtype=np.int32 if kind == "int32" else np.int64)
+    cells = vtkCellArray()
+    cells.SetData(numpy_to_vtk(ids, deep=False), numpy_to_vtk(ids[:-1], deep=False))
     return cells
 
 
