@@ -54,7 +54,7 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     columns, details, read_warnings = _read(path, info, header, budget, box, level)
     classification = columns.arrays["classification"][:columns.count]
     class_counts = np.bincount(classification, minlength=256)
-    keep = stratified_sample(columns.xyz[:columns.count], budget)
+    keep = stratified_sample(columns.xyz[:columns.count], budget, _sample_bounds(info, box))
     if keep is not None:  # the sample is gathered anyway: group it by class, so the twin needs no sort
         keep = keep[np.argsort(classification[keep], kind="stable")]
     xyz, arrays = columns.finish(keep)
@@ -87,6 +87,14 @@ def _read(path: Path, info: HeaderInfo, header: laspy.LasHeader, budget: int, bo
     columns = Columns(layout, min(info.point_count, info.file_size) if warnings else info.point_count, box=box)
     read_laz(path, info, columns)
     return columns, {}, warnings
+
+
+def _sample_bounds(info: HeaderInfo, box: np.ndarray | None) -> np.ndarray:
+    """Where the points lie, as the header says (within the box, if any): the decimation grid."""
+    bounds = np.array([info.mins[0], info.maxs[0], info.mins[1], info.maxs[1], info.mins[2], info.maxs[2]])
+    if box is not None:
+        bounds[0::2], bounds[1::2] = np.maximum(bounds[0::2], box[0::2]), np.minimum(bounds[1::2], box[1::2])
+    return bounds
 
 
 def _stem(path: Path) -> str:

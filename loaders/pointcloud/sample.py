@@ -15,14 +15,20 @@ import numpy as np
 MAX_VOXELS = 1 << 22
 
 
-def stratified_sample(xyz: np.ndarray, budget: int, seed: int = 0) -> np.ndarray | None:
-    """Sorted indices of at most ``budget`` points spread evenly in space, or None if all fit."""
+def stratified_sample(xyz: np.ndarray, budget: int, bounds: np.ndarray | None = None,
+                      seed: int = 0) -> np.ndarray | None:
+    """Sorted indices of at most ``budget`` points spread evenly in space, or None if all fit.
+
+    ``bounds`` (``[xmin, xmax, ymin, ymax, zmin, zmax]``, e.g. the header's) spares a pass over
+    the points; points outside it fall into the edge voxels.
+    """
     n = len(xyz)
     if n <= budget:
         return None
     if budget <= 0:
         return np.empty(0, dtype=np.intp)
-    voxel = voxel_ids(xyz, min(budget, MAX_VOXELS))
+    lo, hi = _extent(xyz, bounds)
+    voxel = voxel_ids(xyz, min(budget, MAX_VOXELS), lo, hi)
     counts = np.bincount(voxel)
     quota = _quota(counts[counts > 0], budget)
     probability = np.minimum(1.0, quota / np.maximum(counts, 1))
@@ -33,21 +39,33 @@ def stratified_sample(xyz: np.ndarray, budget: int, seed: int = 0) -> np.ndarray
     return keep
 
 
-def voxel_ids(xyz: np.ndarray, voxels: int) -> np.ndarray:
-    """Id of the voxel of each point, for a grid of about ``voxels`` cubes over the bounding box."""
-    lo, hi = xyz.min(axis=0), xyz.max(axis=0)
+def voxel_ids(xyz: np.ndarray, voxels: int, lo: np.ndarray, hi: np.ndarray, block: int = 65_536) -> np.ndarray:
+    """Id of the voxel of each point, for a grid of about ``voxels`` cubes over ``lo``..``hi``.
+
+    Worked out in cache-sized blocks, so the temporaries never leave the CPU cache.
+    """
     extent = np.maximum(hi - lo, 1e-9)
     active = extent > extent.max() * 1e-6  # a flat cloud is gridded in 2D, a line in 1D
     size = (np.prod(extent[active]) / voxels) ** (1.0 / active.sum())
     dims = np.where(active, np.maximum(np.ceil(extent / size), 1), 1).astype(np.int64)
+    per_metre = dims / extent
     ids = np.zeros(len(xyz), dtype=np.int64)
-    for axis in range(3):
-        if dims[axis] > 1:
-            cell = ((xyz[:, axis] - lo[axis]) * (dims[axis] / extent[axis])).astype(np.int64)
-            np.minimum(cell, dims[axis] - 1, out=cell)
-            ids *= dims[axis]
-            ids += cell
+    for start in range(0, len(xyz), block):
+        chunk, out = xyz[start:start + block], ids[start:start + block]
+        for axis in np.flatnonzero(dims > 1):
+            cell = ((chunk[:, axis] - lo[axis]) * per_metre[axis]).astype(np.int64)
+            np.clip(cell, 0, dims[axis] - 1, out=cell)
+            out *= dims[axis]
+            out += cell
     return ids
+
+
+def _extent(xyz: np.ndarray, bounds: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    if bounds is not None:
+        lo, hi = np.asarray(bounds[0::2], dtype=np.float64), np.asarray(bounds[1::2], dtype=np.float64)
+        if np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(hi > lo):
+            return lo, hi
+    return (np.array([xyz[:, i].min() for i in range(3)]), np.array([xyz[:, i].max() for i in range(3)]))
 
 
 def _quota(counts: np.ndarray, budget: int) -> float:
