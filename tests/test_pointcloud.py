@@ -223,3 +223,13 @@ def test_empty_box_is_an_empty_layer_with_a_warning():
     loaded = load(PC / "simple.las", {"box": [0, 1, 0, 1]})
     assert loaded.details["points_shown"] == 0
     assert loaded.warnings == ["showing 0 of 1,065 points (inside the box)"]
+
+
+def test_cli_options_box_and_render():
+    box = "674540,674570,1206750,1206790"
+    run = subprocess.run([sys.executable, "-m", "twin.cli", "info", str(PC / "sample_c.las"), "--json",
+                          "-O", f"box={box}", "-O", "render=server"], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    block = json.loads(run.stdout)["pointcloud"]
+    assert block["box"][:4] == [float(v) for v in box.split(",")] and block["budget"] == BUDGET_SERVER
+    assert 0 < block["points_shown"] == block["points_read"] < block["points_total"]
