@@ -233,3 +233,18 @@ def test_cli_options_box_and_render():
     block = json.loads(run.stdout)["pointcloud"]
     assert block["box"][:4] == [float(v) for v in box.split(",")] and block["budget"] == BUDGET_SERVER
     assert 0 < block["points_shown"] == block["points_read"] < block["points_total"]
+
+
+def test_scaled_and_multi_element_extra_bytes(tmp_path):
+    las = laspy.read(PC / "simple.las")
+    las.add_extra_dims([laspy.ExtraBytesParams("height_above_ground", "int32", scales=np.array([0.01]),
+                                               offsets=np.array([5.0])),
+                        laspy.ExtraBytesParams("normal", "3f4")])
+    rng = np.random.default_rng(5)
+    las.height_above_ground = rng.uniform(5, 50, len(las.points))
+    las.normal = rng.normal(size=(len(las.points), 3)).astype(np.float32)
+    las.write(tmp_path / "extra.las")
+    back = laspy.read(tmp_path / "extra.las")
+    data = load(tmp_path / "extra.las", {}).parts[0].dataset.point_data
+    np.testing.assert_allclose(data["height_above_ground"], np.asarray(back.height_above_ground))
+    np.testing.assert_array_equal(data["normal"], np.asarray(back.normal))
