@@ -152,3 +152,10 @@ def test_a_lazrs_panic_becomes_an_input_error(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         with native_errors(tmp_path / "x.laz", "cannot decompress the points"):
             raise KeyboardInterrupt
+
+
+def test_header_under_counting_points_is_a_warning(tmp_path):
+    path = patched(tmp_path, "simple.las", 107, "<I", 1000)
+    loaded = load(path, {})
+    assert loaded.details["points_total"] == 1000
+    assert any("under-count" in w for w in loaded.warnings)

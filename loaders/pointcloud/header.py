@@ -49,7 +49,9 @@ class HeaderInfo:
     maxs: tuple[float, float, float]
     vlrs: list[Vlr] = field(default_factory=list)
     evlrs: list[Vlr] = field(default_factory=list)
-    #: bytes past the last point record (before the EVLRs) that the header does not account for
+    #: where internal waveform data starts (LAS 1.3+, global encoding bit 1), else 0
+    waveform_start: int = 0
+    #: bytes past the last point record (before waveform data and EVLRs) the header does not account for
     trailing_bytes: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -116,12 +118,14 @@ def _public_block(path: Path, head: bytes, size: int) -> HeaderInfo:
         raise InputError(path, f"scale factors {scales} include zero or NaN", where="byte 131")
     maxx, minx, maxy, miny, maxz, minz = struct.unpack_from("<6d", head, 179)
     legacy = _count(head, 107, "<I")
+    internal_waveform = minor >= 3 and _count(head, 6, "<H") & 2
+    waveform_start = _count(head, 227, "<Q") if internal_waveform else 0
     count = _count(head, 247, "<Q") if minor == 4 and len(head) >= 255 else legacy
     return HeaderInfo(version=f"{major}.{minor}", point_format=point_format, record_length=record_length,
                       point_count=count or legacy, compressed=bool(format_byte & 0xC0),
                       header_size=header_size, offset_to_points=offset, file_size=size, scales=scales,
                       offsets=struct.unpack_from("<3d", head, 155), mins=(minx, miny, minz),
-                      maxs=(maxx, maxy, maxz))
+                      maxs=(maxx, maxy, maxz), waveform_start=waveform_start)
 
 
 def _vlr_chain(path: Path, data: bytes, start: int, count: int) -> list[Vlr]:
@@ -172,7 +176,10 @@ def _check_points(path: Path, info: HeaderInfo, partial: bool) -> None:
         if info.find_vlr(LASZIP_USER, LASZIP_RECORD) is None:
             raise InputError(path, "compressed point format but no LASzip VLR")
         return
-    end = min((v.start - EVLR_HEADER for v in info.evlrs), default=info.file_size)
+    ends = [v.start - EVLR_HEADER for v in info.evlrs]
+    if info.offset_to_points <= info.waveform_start <= info.file_size:
+        ends.append(info.waveform_start)
+    end = min(ends, default=info.file_size)
     available = max(end - info.offset_to_points, 0)
     needed = info.point_count * info.record_length
     complete = available // info.record_length

@@ -139,7 +139,7 @@ def _details(info: HeaderInfo, header: laspy.LasHeader, class_counts: np.ndarray
 
 
 def _trailing(info: HeaderInfo) -> list[str]:
-    if info.compressed or info.trailing_bytes < info.record_length or info.version in ("1.3", "1.4"):
+    if info.compressed or info.trailing_bytes < info.record_length:
         return []
     return [f"{info.trailing_bytes:,} bytes follow the last of the header's {info.point_count:,} points: "
             f"the header may under-count them"]
