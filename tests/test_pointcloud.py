@@ -248,3 +248,21 @@ def test_scaled_and_multi_element_extra_bytes(tmp_path):
     data = load(tmp_path / "extra.las", {}).parts[0].dataset.point_data
     np.testing.assert_allclose(data["height_above_ground"], np.asarray(back.height_above_ground))
     np.testing.assert_array_equal(data["normal"], np.asarray(back.normal))
+
+
+@pytest.mark.parametrize("stream_laz", [False, True], ids=["laz-in-memory", "laz-streamed"])
+def test_budget_on_las_and_laz_alike(monkeypatch, stream_laz):
+    # LAS over budget is sampled while streaming (two reads); LAZ in memory unless huge
+    import loaders.pointcloud.loader as loader
+
+    if stream_laz:
+        monkeypatch.setattr(loader, "STREAM_ABOVE_BYTES", 0)
+    las, laz = load(PC / "simple.las", {"budget": 300}), load(PC / "simple.laz", {"budget": 300})
+    for loaded in (las, laz):
+        assert 250 <= loaded.details["points_shown"] <= 300
+        assert loaded.details["points_read"] == 1065
+    assert las.details["classes"] == laz.details["classes"] == load(PC / "simple.las", {}).details["classes"]
+    again = load(PC / "simple.las", {"budget": 300})  # the same sample on every run
+    np.testing.assert_array_equal(np.asarray(again.parts[0].dataset.points), np.asarray(las.parts[0].dataset.points))
+    if stream_laz:  # the same seeded draw over the same records
+        np.testing.assert_array_equal(np.asarray(laz.parts[0].dataset.points), np.asarray(las.parts[0].dataset.points))

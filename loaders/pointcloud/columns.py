@@ -94,7 +94,7 @@ class Columns:
         a, b = self.count, self.count + k
         self._convert(records, a, b)
         if self.box is not None:
-            keep = self._in_box(self.xyz[a:b])
+            keep = in_box(self.xyz[a:b], self.box)
             kept = int(np.count_nonzero(keep))
             if kept < k:
                 self.xyz[a:a + kept] = self.xyz[a:b][keep]
@@ -144,13 +144,6 @@ class Columns:
             for axis, name in enumerate(RGB_FIELDS):
                 low[a:b, axis] = rec[name]
 
-    def _in_box(self, xyz: np.ndarray) -> np.ndarray:
-        lo, hi = self.box[0::2], self.box[1::2]
-        keep = (xyz[:, 0] >= lo[0]) & (xyz[:, 0] <= hi[0])
-        keep &= (xyz[:, 1] >= lo[1]) & (xyz[:, 1] <= hi[1])
-        keep &= (xyz[:, 2] >= lo[2]) & (xyz[:, 2] <= hi[2])
-        return keep
-
     def _reserve(self, needed: int) -> None:
         if needed <= len(self.xyz):
             return
@@ -171,6 +164,28 @@ class Columns:
         elif n < len(self.xyz) // 2:  # a box kept few points: do not hold the whole allocation
             xyz, arrays = xyz.copy(), {name: values.copy() for name, values in arrays.items()}
         return xyz, arrays
+
+
+def scaled_xyz(records: np.ndarray, layout: Layout) -> np.ndarray:
+    """World coordinates of a chunk of records, float64 ``(n, 3)``."""
+    xyz = np.empty((len(records), 3))
+    for axis, name in enumerate("XYZ"):
+        np.multiply(records[name], layout.scales[axis], out=xyz[:, axis])
+        xyz[:, axis] += layout.offsets[axis]
+    return xyz
+
+
+def classes_of(records: np.ndarray, layout: Layout) -> np.ndarray:
+    """ASPRS class codes of a chunk of records (5 bits in formats 0-5, a byte in 6-10)."""
+    return records["classification"] if layout.extended else records["raw_classification"] & 0x1F
+
+
+def in_box(xyz: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Mask of the points inside ``[xmin, xmax, ymin, ymax, zmin, zmax]`` (edges included)."""
+    keep = (xyz[:, 0] >= box[0]) & (xyz[:, 0] <= box[1])
+    keep &= (xyz[:, 1] >= box[2]) & (xyz[:, 1] <= box[3])
+    keep &= (xyz[:, 2] >= box[4]) & (xyz[:, 2] <= box[5])
+    return keep
 
 
 def _grown(values: np.ndarray, size: int, filled: int) -> np.ndarray:

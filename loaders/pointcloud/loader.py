@@ -19,7 +19,8 @@ Options (all optional; unknown keys are ignored):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +28,16 @@ import laspy
 import numpy as np
 
 from loaders.pointcloud.build import class_assets, point_polydata
-from loaders.pointcloud.columns import Columns
+from loaders.pointcloud.columns import Columns, Layout, classes_of, in_box, scaled_xyz
 from loaders.pointcloud.copc import read_copc
 from loaders.pointcloud.crs import declared_crs
 from loaders.pointcloud.header import HeaderInfo, check_header
-from loaders.pointcloud.read import check_chunk_table, laspy_header, layout_of, read_las, read_laz
-from loaders.pointcloud.sample import stratified_sample
+from loaders.pointcloud.laz import check_chunk_table
+from loaders.pointcloud.read import laspy_header, layout_of, record_chunks
+from loaders.pointcloud.sample import StreamSampler, stratified_sample, trim
 from twin.errors import InputError
 from twin.layer import LayerPart, LayerStyle
+from twin.pointcolors import class_name
 from twin.source import LoadedSource
 
 #: points shown with server-side rendering (llvmpipe draws ~1.5 M points/s: ~0.1 s a frame)
@@ -42,6 +45,10 @@ BUDGET_SERVER = 150_000
 #: points shown with client-side (browser, WebGL) rendering
 BUDGET_CLIENT = 3_000_000
 BUDGETS = {"server": BUDGET_SERVER, "client": BUDGET_CLIENT}
+#: memory a full read takes per point (coordinates, colour, attributes), to decide when to stream
+FULL_READ_BYTES_PER_POINT = 48
+#: a LAZ whose full read would take more than this is sampled while streaming (decoded twice)
+STREAM_ABOVE_BYTES = 2 << 30
 
 
 def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
@@ -51,42 +58,80 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     info = check_header(path, partial=bool(options.get("partial", False)))
     header = laspy_header(path, info)
     crs, crs_name, crs_warnings = declared_crs(header)
-    columns, details, read_warnings = _read(path, info, header, budget, box, level)
-    classification = columns.arrays["classification"][:columns.count]
-    class_counts = np.bincount(classification, minlength=256)
-    keep = stratified_sample(columns.xyz[:columns.count], budget, _sample_bounds(info, box))
+    read = _read(path, info, header, budget, box, level)
+    columns = read.columns
+    keep = trim(np.arange(columns.count), budget) if read.sampled else \
+        stratified_sample(columns.xyz[:columns.count], budget, _sample_bounds(info, box))
     if keep is not None:  # the sample is gathered anyway: group it by class, so the twin needs no sort
-        keep = keep[np.argsort(classification[keep], kind="stable")]
+        keep = keep[np.argsort(columns.arrays["classification"][keep], kind="stable")]
     xyz, arrays = columns.finish(keep)
-    warnings = [*info.warnings, *crs_warnings, *_trailing(info), *read_warnings]
-    if keep is not None or len(xyz) < info.point_count:
-        warnings.insert(0, f"showing {len(xyz):,} of {info.point_count:,} points" + _why(keep, budget, box, details))
-    assets, index = class_assets(_stem(path), class_counts, arrays["classification"])
-    details.update(_details(info, header, class_counts, columns.count, len(xyz), budget, box, arrays),
-                   crs=crs, crs_name=crs_name)
+    warnings = [*info.warnings, *crs_warnings, *_trailing(info), *read.warnings]
+    if len(xyz) < info.point_count:
+        warnings.insert(0, f"showing {len(xyz):,} of {info.point_count:,} points"
+                           + _why(len(xyz) < read.points, budget, box, read.details))
+    assets, index = class_assets(_stem(path), read.class_counts, arrays["classification"])
+    details = {**read.details, **_details(info, header, read, len(xyz), budget, box, arrays),
+               "crs": crs, "crs_name": crs_name}
     part = LayerPart(name="points", dataset=point_polydata(xyz, arrays, index), assets=assets, asset_index=index,
                      association="point", style=LayerStyle(rgb_array="rgb" if "rgb" in arrays else None))
     return LoadedSource(path=path, kind="pointcloud", parts=[part], crs=crs, warnings=warnings, details=details)
 
 
+@dataclass
+class _Read:
+    """The points read (all of them, or a sample drawn while streaming) and what they tell."""
+
+    columns: Columns
+    points: int                  # points in the file (or the box, or the COPC levels) that were read
+    class_counts: np.ndarray     # of those points, per class code
+    sampled: bool = False        # columns already hold a sample drawn while streaming
+    details: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
 def _read(path: Path, info: HeaderInfo, header: laspy.LasHeader, budget: int, box: np.ndarray | None,
-          level: int | None) -> tuple[Columns, dict[str, Any], list[str]]:
-    """Every point of the file (or of the box), or for COPC the octree levels that fit the budget."""
+          level: int | None) -> _Read:
+    """Every point of the file (or of the box), a streamed sample of them, or COPC levels."""
     layout = layout_of(header)
     if info.compressed and not laspy.LazBackend.LazrsParallel.is_available():
         raise InputError(path, "LAZ-compressed, but no LAZ decoder is installed", hint="pip install lazrs")
     if info.is_copc and (info.point_count > budget or box is not None or level is not None):
         columns = Columns(layout, min(info.point_count, budget))
-        return columns, read_copc(path, columns, budget, level, box), []
-    if not info.compressed:
-        columns = Columns(layout, info.point_count, box=box)
-        read_las(path, info, header, columns)
-        return columns, {}, []
-    warnings = check_chunk_table(path, info)
-    # without a chunk table the count is unchecked: start small and let the arrays grow
+        details = read_copc(path, columns, budget, level, box)
+        return _Read(columns, columns.count, _class_counts(columns), details=details)
+    warnings = check_chunk_table(path, info) if info.compressed else []
+    chunks = lambda: record_chunks(path, info, header)  # noqa: E731 - read once, or twice to stream
+    if info.point_count > budget and _streams(info):
+        return _read_streaming(info, layout, chunks, budget, box, warnings)
+    # without a LAZ chunk table the count is unchecked: start small and let the arrays grow
     columns = Columns(layout, min(info.point_count, info.file_size) if warnings else info.point_count, box=box)
-    read_laz(path, info, columns)
-    return columns, {}, warnings
+    for chunk in chunks():
+        columns.add(chunk)
+    return _Read(columns, columns.count, _class_counts(columns), warnings=warnings)
+
+
+def _streams(info: HeaderInfo) -> bool:
+    """Whether to sample while streaming: LAS always (a second read is cheap), LAZ when huge."""
+    return not info.compressed or info.point_count * FULL_READ_BYTES_PER_POINT > STREAM_ABOVE_BYTES
+
+
+def _read_streaming(info: HeaderInfo, layout: Layout, chunks: Callable[[], Iterator[np.ndarray]], budget: int,
+                    box: np.ndarray | None, warnings: list[str]) -> _Read:
+    """Two passes: count points per voxel, then keep each point with its voxel's probability."""
+    sampler = StreamSampler(_sample_bounds(info, box), budget, xyz_of=lambda rec: scaled_xyz(rec, layout),
+                            classes_of=lambda rec: classes_of(rec, layout),
+                            mask_of=None if box is None else lambda xyz: in_box(xyz, box))
+    points = sampler.count(chunks())
+    columns = Columns(layout, min(points, budget + budget // 16 + 64))
+    for index, chunk in enumerate(chunks()):
+        keep = sampler.draw(index, chunk)
+        if keep.any():
+            columns.add(chunk[keep])
+    return _Read(columns, points, sampler.class_counts, sampled=True, warnings=warnings)
+
+
+def _class_counts(columns: Columns) -> np.ndarray:
+    return np.bincount(columns.arrays["classification"][:columns.count], minlength=256)
 
 
 def _sample_bounds(info: HeaderInfo, box: np.ndarray | None) -> np.ndarray:
@@ -106,25 +151,24 @@ def _stem(path: Path) -> str:
     return name
 
 
-def _why(keep: np.ndarray | None, budget: int, box: np.ndarray | None, details: dict) -> str:
+def _why(decimated: bool, budget: int, box: np.ndarray | None, details: dict) -> str:
     reasons = []
     if box is not None:
         reasons.append("inside the box")
     if "copc_level_read" in details:
         reasons.append(f"COPC levels 0-{details['copc_level_read']}")
-    if keep is not None:
+    if decimated:
         reasons.append(f"decimated evenly in space to the point budget of {budget:,}")
     return f" ({', '.join(reasons)})" if reasons else ""
 
 
-def _details(info: HeaderInfo, header: laspy.LasHeader, class_counts: np.ndarray, read: int, shown: int,
-             budget: int, box: np.ndarray | None, arrays: dict) -> dict[str, Any]:
+def _details(info: HeaderInfo, header: laspy.LasHeader, read: _Read, shown: int, budget: int,
+             box: np.ndarray | None, arrays: dict) -> dict[str, Any]:
     """The ``pointcloud`` block of ``twin info --json`` (like ``pdal info`` / ``lasinfo``)."""
-    from twin.pointcolors import class_name
-
+    class_counts = read.class_counts
     codes = np.flatnonzero(class_counts)
     return {
-        "points_total": info.point_count, "points_read": read, "points_shown": shown, "budget": budget,
+        "points_total": info.point_count, "points_read": read.points, "points_shown": shown, "budget": budget,
         "version": info.version, "point_format": info.point_format, "compressed": info.compressed,
         "copc": info.is_copc, "record_length": info.record_length,
         "bounds": [info.mins[0], info.maxs[0], info.mins[1], info.maxs[1], info.mins[2], info.maxs[2]],
@@ -132,7 +176,7 @@ def _details(info: HeaderInfo, header: laspy.LasHeader, class_counts: np.ndarray
         "vlrs": [f"{v.user_id}/{v.record_id}" for v in info.vlrs],
         "evlrs": [f"{v.user_id}/{v.record_id}" for v in info.evlrs],
         "classes": {int(c): {"name": class_name(c), "count": int(class_counts[c])} for c in codes},
-        "classes_counted": "all points" if read == info.point_count else "points read",
+        "classes_counted": "all points" if read.points == info.point_count else "points read",
         "dimensions": sorted(arrays), "extra_bytes": [d.name for d in header.point_format.extra_dimensions],
         "box": None if box is None else box.tolist(),
     }
