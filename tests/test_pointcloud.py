@@ -91,7 +91,12 @@ def test_crs_carried_or_distrusted(name):
         assert any("cannot be degrees" in w for w in loaded.warnings)
 
 
-def test_budget_decimates_evenly_over_the_whole_extent():
+@pytest.mark.parametrize("stream", [False, True], ids=["in-memory", "streamed"])
+def test_budget_decimates_evenly_over_the_whole_extent(monkeypatch, stream):
+    import loaders.pointcloud.loader as loader
+
+    if stream:
+        monkeypatch.setattr(loader, "STREAM_ABOVE_BYTES", {"las": 0, "laz": 0})
     path = PC / "sample_c.las"
     full = load(path, {})
     loaded = load(path, {"budget": 2000})
@@ -126,17 +131,27 @@ def test_render_mode_picks_the_budget():
     assert loaded.details["budget"] == BUDGET_SERVER
 
 
-def test_box_reloads_a_region_at_full_density():
+@pytest.mark.parametrize("stream", [False, True], ids=["in-memory", "streamed"])
+def test_box_reloads_a_region_at_full_density(monkeypatch, stream):
+    import loaders.pointcloud.loader as loader
+
+    if stream:
+        monkeypatch.setattr(loader, "STREAM_ABOVE_BYTES", {"las": 0, "laz": 0})
     path = PC / "sample_c.las"
     las = laspy.read(path)
     x, y = np.asarray(las.x), np.asarray(las.y)
     box = [674540.0, 674570.0, 1206750.0, 1206790.0]
-    loaded = load(path, {"box": box, "budget": 100})
     inside = (x >= box[0]) & (x <= box[1]) & (y >= box[2]) & (y <= box[3])
     big = load(path, {"box": box})
     assert big.details["points_shown"] == big.details["points_read"] == int(inside.sum())
     np.testing.assert_array_equal(np.asarray(big.parts[0].dataset.points)[:, 0], x[inside])
-    assert loaded.details["points_shown"] <= 100
+    small = load(path, {"box": box, "budget": 100})
+    assert 80 <= small.details["points_shown"] <= 100 and small.details["points_read"] == int(inside.sum())
+    xyz = np.asarray(small.parts[0].dataset.points)
+    assert np.all((xyz[:, 0] >= box[0]) & (xyz[:, 0] <= box[1]) & (xyz[:, 1] >= box[2]) & (xyz[:, 1] <= box[3]))
+    counted = {c: v["count"] for c, v in small.details["classes"].items()}
+    codes, counts = np.unique(np.asarray(las.classification)[inside], return_counts=True)
+    assert counted == dict(zip(codes.tolist(), counts.tolist()))
 
 
 def test_copc_reads_by_level_and_box():
@@ -250,13 +265,13 @@ def test_scaled_and_multi_element_extra_bytes(tmp_path):
     np.testing.assert_array_equal(data["normal"], np.asarray(back.normal))
 
 
-@pytest.mark.parametrize("stream_laz", [False, True], ids=["laz-in-memory", "laz-streamed"])
-def test_budget_on_las_and_laz_alike(monkeypatch, stream_laz):
-    # LAS over budget is sampled while streaming (two reads); LAZ in memory unless huge
+@pytest.mark.parametrize("stream", [False, True], ids=["in-memory", "streamed"])
+def test_budget_on_las_and_laz_alike(monkeypatch, stream):
+    # a huge cloud is sampled while streaming (two reads), a smaller one from all its points in memory
     import loaders.pointcloud.loader as loader
 
-    if stream_laz:
-        monkeypatch.setattr(loader, "STREAM_ABOVE_BYTES", 0)
+    if stream:
+        monkeypatch.setattr(loader, "STREAM_ABOVE_BYTES", {"las": 0, "laz": 0})
     las, laz = load(PC / "simple.las", {"budget": 300}), load(PC / "simple.laz", {"budget": 300})
     for loaded in (las, laz):
         assert 250 <= loaded.details["points_shown"] <= 300
@@ -264,5 +279,5 @@ def test_budget_on_las_and_laz_alike(monkeypatch, stream_laz):
     assert las.details["classes"] == laz.details["classes"] == load(PC / "simple.las", {}).details["classes"]
     again = load(PC / "simple.las", {"budget": 300})  # the same sample on every run
     np.testing.assert_array_equal(np.asarray(again.parts[0].dataset.points), np.asarray(las.parts[0].dataset.points))
-    if stream_laz:  # the same seeded draw over the same records
+    if stream:  # the same seeded draw over the same records
         np.testing.assert_array_equal(np.asarray(laz.parts[0].dataset.points), np.asarray(las.parts[0].dataset.points))

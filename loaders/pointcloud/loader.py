@@ -47,8 +47,10 @@ BUDGET_CLIENT = 3_000_000
 BUDGETS = {"server": BUDGET_SERVER, "client": BUDGET_CLIENT}
 #: memory a full read takes per point (coordinates, colour, attributes), to decide when to stream
 FULL_READ_BYTES_PER_POINT = 48
-#: a LAZ whose full read would take more than this is sampled while streaming (decoded twice)
-STREAM_ABOVE_BYTES = 2 << 30
+#: a cloud over budget whose full read would take more memory than this is sampled while
+#: streaming, holding only the kept points: it costs a second read of a LAS (cheap) but a
+#: second decode of a LAZ (not cheap), hence the higher threshold for LAZ
+STREAM_ABOVE_BYTES = {"las": 256 << 20, "laz": 2 << 30}
 
 
 def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
@@ -111,8 +113,9 @@ def _read(path: Path, info: HeaderInfo, header: laspy.LasHeader, budget: int, bo
 
 
 def _streams(info: HeaderInfo) -> bool:
-    """Whether to sample while streaming: LAS always (a second read is cheap), LAZ when huge."""
-    return not info.compressed or info.point_count * FULL_READ_BYTES_PER_POINT > STREAM_ABOVE_BYTES
+    """Whether to sample while streaming rather than from every point in memory."""
+    limit = STREAM_ABOVE_BYTES["laz" if info.compressed else "las"]
+    return info.point_count * FULL_READ_BYTES_PER_POINT > limit
 
 
 def _read_streaming(info: HeaderInfo, layout: Layout, chunks: Callable[[], Iterator[np.ndarray]], budget: int,
