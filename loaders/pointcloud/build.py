@@ -56,15 +56,17 @@ def _affine(length: int, kind: str):
     return values
 
 
-def class_assets(stem: str, class_counts: np.ndarray, classification: np.ndarray,
+def class_assets(stem: str, class_counts: np.ndarray, shown_counts: np.ndarray, classification: np.ndarray,
                  ) -> tuple[AssetTable, np.ndarray]:
-    """One asset per class present, id ``<stem>/class-<code>``, and each point's asset (uint8)."""
+    """One asset per class present, id ``<stem>/class-<code>``, and each point's asset (uint8).
+
+    ``class_counts`` are the points of each class read, ``shown_counts`` those kept in the layer.
+    """
     codes = np.flatnonzero(class_counts)
     lookup = np.zeros(256, dtype=np.uint8)
     lookup[codes] = np.arange(len(codes), dtype=np.uint8)
-    shown = np.bincount(classification, minlength=256)[codes] if len(classification) else np.zeros(len(codes))
     assets = AssetTable.build(
         [f"{stem}/class-{c}" for c in codes], kind="point class", name=[class_name(c) for c in codes],
         attrs={"class_code": codes.astype(np.float64), "points": class_counts[codes].astype(np.float64),
-               "points_shown": np.asarray(shown, dtype=np.float64)})
+               "points_shown": shown_counts[codes].astype(np.float64)})
     return assets, lookup[classification]

@@ -70,6 +70,8 @@ class Columns:
         self.count = 0
         self.records_seen = 0
         self.rgb_16bit = False
+        #: points per class code among the rows filled, counted while each chunk is in cache
+        self.class_counts = np.zeros(256, dtype=np.int64)
         n = max(int(capacity), 1)
         self.xyz = np.empty((n, 3))
         self.arrays: dict[str, np.ndarray] = {"intensity": np.empty(n, np.uint16),
@@ -101,6 +103,7 @@ class Columns:
                 for values in self.arrays.values():
                     values[a:a + kept] = values[a:b][keep]
             b = a + kept
+        self.class_counts += np.bincount(self.arrays["classification"][a:b], minlength=256)
         self.count = b
 
     def _convert(self, rec: np.ndarray, a: int, b: int) -> None:

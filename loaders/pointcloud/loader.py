@@ -71,7 +71,8 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     if len(xyz) < info.point_count:
         warnings.insert(0, f"showing {len(xyz):,} of {info.point_count:,} points"
                            + _why(len(xyz) < read.points, budget, box, read.details))
-    assets, index = class_assets(_stem(path), read.class_counts, arrays["classification"])
+    shown = read.class_counts if len(xyz) == read.points else np.bincount(arrays["classification"], minlength=256)
+    assets, index = class_assets(_stem(path), read.class_counts, shown, arrays["classification"])
     details = {**read.details, **_details(info, header, read, len(xyz), budget, box, arrays),
                "crs": crs, "crs_name": crs_name}
     part = LayerPart(name="points", dataset=point_polydata(xyz, arrays, index), assets=assets, asset_index=index,
@@ -100,7 +101,7 @@ def _read(path: Path, info: HeaderInfo, header: laspy.LasHeader, budget: int, bo
     if info.is_copc and (info.point_count > budget or box is not None or level is not None):
         columns = Columns(layout, min(info.point_count, budget))
         details = read_copc(path, columns, budget, level, box)
-        return _Read(columns, columns.count, _class_counts(columns), details=details)
+        return _Read(columns, columns.count, columns.class_counts, details=details)
     warnings = check_chunk_table(path, info) if info.compressed else []
     chunks = lambda: record_chunks(path, info, header)  # noqa: E731 - read once, or twice to stream
     if info.point_count > budget and _streams(info):
@@ -109,7 +110,7 @@ def _read(path: Path, info: HeaderInfo, header: laspy.LasHeader, budget: int, bo
     columns = Columns(layout, min(info.point_count, info.file_size) if warnings else info.point_count, box=box)
     for chunk in chunks():
         columns.add(chunk)
-    return _Read(columns, columns.count, _class_counts(columns), warnings=warnings)
+    return _Read(columns, columns.count, columns.class_counts, warnings=warnings)
 
 
 def _streams(info: HeaderInfo) -> bool:
@@ -131,10 +132,6 @@ def _read_streaming(info: HeaderInfo, layout: Layout, chunks: Callable[[], Itera
         if keep.any():
             columns.add(chunk[keep])
     return _Read(columns, points, sampler.class_counts, sampled=True, warnings=warnings)
-
-
-def _class_counts(columns: Columns) -> np.ndarray:
-    return np.bincount(columns.arrays["classification"][:columns.count], minlength=256)
 
 
 def _sample_bounds(info: HeaderInfo, box: np.ndarray | None) -> np.ndarray:
