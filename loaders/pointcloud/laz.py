@@ -17,17 +17,18 @@ from loaders.pointcloud.read import native_errors, reason
 from twin.errors import InputError
 
 
-def check_chunk_table(path: Path, info: HeaderInfo) -> list[str]:
+def check_chunk_table(path: Path, info: HeaderInfo) -> tuple[bool, list[str]]:
     """Check a LAZ header's point count against its chunk table, before decoding anything.
 
-    Returns warnings; raises when the header claims more points than the chunks can hold.
+    Returns whether the count could be checked, and warnings; raises when the header claims
+    more points than the chunks can hold.
     """
     import lazrs
 
     vlr = info.find_vlr(LASZIP_USER, LASZIP_RECORD)
     with open(path, "rb") as handle:
         if not _table_is_sane(path, info, handle):
-            return ["the LAZ file has no chunk table: its point count is checked while decoding"]
+            return False, ["the LAZ file has no chunk table: its point count is checked while decoding"]
         handle.seek(vlr.start)
         with native_errors(path, "corrupt LASzip VLR"):
             laz_vlr = lazrs.LazVlr(handle.read(vlr.length))
@@ -37,7 +38,7 @@ def check_chunk_table(path: Path, info: HeaderInfo) -> list[str]:
         except BaseException as exc:  # no table (streamed writer) or a panic reading it
             if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
                 raise
-            return [f"LAZ chunk table unreadable ({reason(exc)}): the point count is checked while decoding"]
+            return False, [f"LAZ chunk table unreadable ({reason(exc)}): the point count is checked while decoding"]
     counts = np.array([c for c, _ in table], dtype=np.int64)
     if laz_vlr.uses_variable_size_chunks():
         most = least = int(counts.sum())
@@ -48,9 +49,9 @@ def check_chunk_table(path: Path, info: HeaderInfo) -> list[str]:
                                f"compressed chunks hold at most {most:,}", where="byte 247" if
                          info.version == "1.4" else "byte 107")
     if info.point_count < least:
-        return [f"the header says {info.point_count:,} points, the compressed chunks hold at least {least:,}: "
-                f"only the header's count is read"]
-    return []
+        return True, [f"the header says {info.point_count:,} points, the compressed chunks hold at least "
+                      f"{least:,}: only the header's count is read"]
+    return True, []
 
 
 def _table_is_sane(path: Path, info: HeaderInfo, handle) -> bool:

@@ -102,12 +102,12 @@ def _read(path: Path, info: HeaderInfo, header: laspy.LasHeader, budget: int, bo
         columns = Columns(layout, min(info.point_count, budget))
         details = read_copc(path, columns, budget, level, box)
         return _Read(columns, columns.count, columns.class_counts, details=details)
-    warnings = check_chunk_table(path, info) if info.compressed else []
+    counted, warnings = check_chunk_table(path, info) if info.compressed else (True, [])
     chunks = lambda: record_chunks(path, info, header)  # noqa: E731 - read once, or twice to stream
     if info.point_count > budget and _streams(info):
         return _read_streaming(info, layout, chunks, budget, box, warnings)
     # without a LAZ chunk table the count is unchecked: start small and let the arrays grow
-    columns = Columns(layout, min(info.point_count, info.file_size) if warnings else info.point_count, box=box)
+    columns = Columns(layout, info.point_count if counted else min(info.point_count, info.file_size), box=box)
     for chunk in chunks():
         columns.add(chunk)
     return _Read(columns, columns.count, columns.class_counts, warnings=warnings)
