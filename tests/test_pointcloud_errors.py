@@ -159,3 +159,10 @@ def test_header_under_counting_points_is_a_warning(tmp_path):
     loaded = load(path, {})
     assert loaded.details["points_total"] == 1000
     assert any("under-count" in w for w in loaded.warnings)
+
+
+def test_laz_without_a_chunk_table(tmp_path):
+    offset = laspy.open(PC / "simple.laz").header.offset_to_point_data
+    path = patched(tmp_path, "simple.laz", offset, "<q", -1)
+    with pytest.raises(InputError, match="chunk table is missing"):
+        load(path, {})

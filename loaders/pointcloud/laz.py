@@ -27,8 +27,7 @@ def check_chunk_table(path: Path, info: HeaderInfo) -> tuple[bool, list[str]]:
 
     vlr = info.find_vlr(LASZIP_USER, LASZIP_RECORD)
     with open(path, "rb") as handle:
-        if not _table_is_sane(path, info, handle):
-            return False, ["the LAZ file has no chunk table: its point count is checked while decoding"]
+        _check_table_position(path, info, handle)
         handle.seek(vlr.start)
         with native_errors(path, "corrupt LASzip VLR"):
             laz_vlr = lazrs.LazVlr(handle.read(vlr.length))
@@ -54,15 +53,17 @@ def check_chunk_table(path: Path, info: HeaderInfo) -> tuple[bool, list[str]]:
     return True, []
 
 
-def _table_is_sane(path: Path, info: HeaderInfo, handle) -> bool:
-    """Check the chunk table's offset and chunk count with ``struct``; False when there is no table."""
+def _check_table_position(path: Path, info: HeaderInfo, handle) -> None:
+    """Check the chunk table's offset and chunk count with ``struct``."""
     handle.seek(info.offset_to_points)
     raw = handle.read(8)
     if len(raw) < 8:
         raise InputError(path, "truncated: no compressed point data", where=f"byte {info.offset_to_points}")
     (table,) = struct.unpack("<q", raw)
     if table == -1:
-        return False
+        raise InputError(path, "the LAZ chunk table is missing (offset -1: did its writer finish?), so the "
+                               "points cannot be decoded", where=f"byte {info.offset_to_points}",
+                         hint="re-compress the file, e.g. with `pdal translate` or `laszip`")
     data_bytes = table - info.offset_to_points - 8
     if not 0 <= data_bytes <= info.file_size - info.offset_to_points - 16:
         raise InputError(path, f"corrupt or truncated LAZ: the chunk table offset {table:,} lies outside "
@@ -72,4 +73,3 @@ def _table_is_sane(path: Path, info: HeaderInfo, handle) -> bool:
     if version != 0 or chunks > data_bytes:
         raise InputError(path, f"corrupt LAZ chunk table (version {version}, {chunks:,} chunks in "
                                f"{data_bytes:,} bytes of compressed points)", where=f"byte {table}")
-    return True
