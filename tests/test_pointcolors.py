@@ -75,3 +75,23 @@ def test_class_names():
     assert pointcolors.class_name(2) == "Ground"
     assert pointcolors.class_name(40) == "Reserved class 40"
     assert pointcolors.class_name(65) == "Class 65"
+
+
+def test_the_survey_renders_in_its_own_colours(artifacts):
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from tests.conftest import ROOT
+
+    out = artifacts / "render_survey_top.png"
+    run = subprocess.run([sys.executable, "-m", "twin.cli", "render", str(SURVEY), "-o", str(out), "--size",
+                          "480x480", "--view", "top", "--budget", "150000"], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    image = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    background = image[0, 0]
+    drawn = np.any(np.abs(image - background) > 8, axis=2)
+    assert drawn.mean() > 0.3  # the district fills the view from above
+    # RGB is drawn (streets grey, lawns and trees green), not one flat layer colour
+    assert len({tuple(c // 32) for c in image[drawn][::50]}) > 5
