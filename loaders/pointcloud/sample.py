@@ -38,15 +38,15 @@ class VoxelGrid:
         return int(np.prod(self.dims))
 
     def ids(self, xyz: np.ndarray) -> np.ndarray:
-        """Voxel id of each point, worked out in cache-sized blocks."""
-        ids = np.zeros(len(xyz), dtype=np.int64)
+        """Voxel id of each point (int32 while the grid allows), worked out in cache-sized blocks."""
+        ids = np.zeros(len(xyz), dtype=np.int32 if self.size < 2**31 else np.int64)
         for start in range(0, len(xyz), BLOCK):
             chunk, out = xyz[start:start + BLOCK], ids[start:start + BLOCK]
             for axis in np.flatnonzero(self.dims > 1):
-                cell = ((chunk[:, axis] - self.lo[axis]) * self.per_metre[axis]).astype(np.int64)
-                np.clip(cell, 0, self.dims[axis] - 1, out=cell)
+                cell = (chunk[:, axis] - self.lo[axis]) * self.per_metre[axis]
+                np.clip(cell, 0, self.dims[axis] - 1, out=cell)  # before the cast: no overflow
                 out *= self.dims[axis]
-                out += cell
+                out += cell.astype(ids.dtype)
         return ids
 
 
@@ -64,7 +64,9 @@ def stratified_sample(xyz: np.ndarray, budget: int, bounds: np.ndarray | None = 
     voxel = grid.ids(xyz)
     probability = keep_probability(np.bincount(voxel, minlength=grid.size), budget)
     rng = np.random.default_rng(seed)
-    return trim(np.flatnonzero(rng.random(n) < probability[voxel]), budget, rng)
+    kept = [start + np.flatnonzero(rng.random(len(ids)) < probability[ids])  # cache-sized draws
+            for start, ids in ((s, voxel[s:s + BLOCK]) for s in range(0, n, BLOCK))]
+    return trim(np.concatenate(kept), budget, rng)
 
 
 class StreamSampler:
