@@ -281,3 +281,12 @@ def test_budget_on_las_and_laz_alike(monkeypatch, stream):
     np.testing.assert_array_equal(np.asarray(again.parts[0].dataset.points), np.asarray(las.parts[0].dataset.points))
     if stream:  # the same seeded draw over the same records
         np.testing.assert_array_equal(np.asarray(laz.parts[0].dataset.points), np.asarray(las.parts[0].dataset.points))
+
+
+def test_extra_bytes_named_like_our_arrays_are_renamed(tmp_path):
+    las = laspy.read(PC / "simple.las")
+    las.add_extra_dims([laspy.ExtraBytesParams("rgb", "uint8"), laspy.ExtraBytesParams("asset_index", "uint16")])
+    las.rgb = np.full(len(las.points), 7, dtype=np.uint8)
+    las.write(tmp_path / "clash.las")
+    data = load(tmp_path / "clash.las", {}).parts[0].dataset.point_data
+    assert (data["extra_rgb"] == 7).all() and data["rgb"].shape == (1065, 3) and "extra_asset_index" in data

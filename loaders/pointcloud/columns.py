@@ -17,9 +17,10 @@ RGB_FIELDS = ("red", "green", "blue")
 
 @dataclass(frozen=True)
 class ExtraDim:
-    """An extra-bytes dimension: its name, numpy type, elements per point and optional scaling."""
+    """An extra-bytes dimension: its point-array name, record field, type, elements and scaling."""
 
     name: str
+    field: str
     dtype: np.dtype
     elements: int = 1
     scales: np.ndarray | None = None
@@ -68,7 +69,6 @@ class Columns:
         self.layout = layout
         self.box = None if box is None else np.asarray(box, dtype=np.float64)
         self.count = 0
-        self.records_seen = 0
         self.rgb_16bit = False
         #: points per class code among the rows filled, counted while each chunk is in cache
         self.class_counts = np.zeros(256, dtype=np.int64)
@@ -91,7 +91,6 @@ class Columns:
     def add(self, records: np.ndarray) -> None:
         """Convert a chunk of raw records into the next rows (only those in the box, if any)."""
         k = len(records)
-        self.records_seen += k
         self._reserve(self.count + k)
         a, b = self.count, self.count + k
         self._convert(records, a, b)
@@ -126,7 +125,7 @@ class Columns:
         if lay.has_gps_time:
             out["gps_time"][a:b] = rec["gps_time"]
         for dim in lay.extras:
-            values = rec[dim.name]
+            values = rec[dim.field]
             if dim.scales is not None or dim.offsets is not None:
                 values = values * (1.0 if dim.scales is None else dim.scales) + (
                     0.0 if dim.offsets is None else dim.offsets)

@@ -22,6 +22,9 @@ from twin.errors import InputError
 
 #: records converted at a time: small enough to stay in cache while they are converted
 CONVERT_CHUNK = 65_536
+#: point arrays the loader fills itself: an extra-bytes dimension of the same name gets "extra_"
+RESERVED_NAMES = frozenset({"rgb", "rgb_low", "intensity", "classification", "return_number", "nir", "gps_time",
+                            "asset_index"})
 #: LAZ points decoded per call, a multiple of the usual 50,000-point LAZ chunk (parallel decode)
 DECODE_CHUNK = 1_000_000
 
@@ -72,7 +75,8 @@ def layout_of(header: laspy.LasHeader) -> Layout:
     for dim in header.point_format.extra_dimensions:
         scales = None if dim.scales is None else np.asarray(dim.scales, dtype=np.float64)
         offsets = None if dim.offsets is None else np.asarray(dim.offsets, dtype=np.float64)
-        extras.append(ExtraDim(dim.name, np.dtype(dim.dtype.base if dim.dtype.shape else dim.dtype),
+        name = f"extra_{dim.name}" if dim.name in RESERVED_NAMES else dim.name
+        extras.append(ExtraDim(name, dim.name, np.dtype(dim.dtype.base if dim.dtype.shape else dim.dtype),
                                dim.num_elements, scales, offsets))
     return Layout(header.point_format.id, np.asarray(header.scales, dtype=np.float64),
                   np.asarray(header.offsets, dtype=np.float64), tuple(extras))
