@@ -85,3 +85,23 @@ def test_websocket_from_another_origin_is_refused_on_loopback_too():
         assert status(served.url + "ws", {**WS_HEADERS, "Origin": "http://evil.example"}) == 403
         assert status(served.url.replace("127.0.0.1", "localhost") + "index.html") == 200
         assert status(served.url + "index.html", {"Host": "rebound.example"}) == 421  # DNS rebinding
+
+
+def test_a_page_of_another_origin_cannot_post_to_the_api():
+    import asyncio
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    async def scenario():
+        app = web.Application()
+        AccessPolicy(host="127.0.0.1").install(app)
+        app.router.add_post("/api/readings", lambda request: web.json_response({"accepted": 1}))
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            evil = await client.post("/api/readings", data="[]", headers={"Origin": "http://evil.example"})
+            tool = await client.post("/api/readings", data="[]")  # curl, twin replay: no Origin
+            own = await client.post("/api/readings", data="[]",
+                                    headers={"Origin": f"http://127.0.0.1:{client.port}"})
+            return evil.status, tool.status, own.status
+
+    assert asyncio.run(scenario()) == (403, 200, 200)

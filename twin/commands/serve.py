@@ -26,6 +26,10 @@ def register(subparsers) -> None:
     parser.add_argument("--rendering", choices=("server", "client"), default="server",
                         help="server: image stream (default, thin clients); client: vtk.js in the browser")
     parser.add_argument("--open", action="store_true", help="open the app in the system's browser once ready")
+    parser.add_argument("--store", metavar="FILE.duckdb",
+                        help="the live-risk store (default: the scene's [live] store, else <scene>.risk.duckdb)")
+    parser.add_argument("--simulate", action="store_true",
+                        help="feed the live risk with the built-in incident simulator (gas leak, burst main, ...)")
     parser.set_defaults(func=run)
 
 
@@ -35,7 +39,12 @@ def run(args: argparse.Namespace) -> int:
     twin = load(Path(args.path) if args.path else DEMO)
     from app import TwinApp
 
+    risk = start_live_risk(twin, Path(args.store) if args.store else None, args.simulate)
     app = TwinApp(twin, rendering=args.rendering)
+    if risk is not None:
+        from twin.api import routes
+
+        app.server.controller.on_server_bind.add(lambda wslink_server: wslink_server.app.add_routes(routes(risk)))
 
     def ready(port: int) -> None:
         url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{port}/"
@@ -48,4 +57,26 @@ def run(args: argparse.Namespace) -> int:
         app.start(policy, port=args.port, on_ready=ready)
     except OSError as exc:
         raise InputError(None, f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    finally:
+        if risk is not None:
+            risk.stop()
     return 0
+
+
+def start_live_risk(twin, store: Path | None, simulate: bool):
+    """The scene's live-risk service (REST API, rules, alerts), or None for a scene without ``[live]``.
+
+    A store locked by another process or a bad rules file stops the start with a clear error.
+    """
+    if not twin.live:
+        if simulate:
+            raise InputError(twin.path, "--simulate needs a scene with a [live] table (sensors and rules)")
+        return None
+    from twin.risk.service import RiskService
+    from twin.risk.simulator import Simulator
+
+    service = RiskService.from_twin(twin, store_path=store)
+    service.start()
+    if simulate:
+        Simulator(service).start()
+    return service

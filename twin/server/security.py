@@ -4,7 +4,9 @@ trame and wslink are not safe on a network by default (a public default secret, 
 that travels in the URL, no Origin check on the websocket upgrade).  This guard:
 
 * refuses websocket upgrades whose ``Origin`` is not the page's own origin (cross-site websocket
-  hijacking, also against a loopback server from any website the user visits), and on a loopback
+  hijacking, also against a loopback server from any website the user visits), and likewise
+  any state-changing request (POST readings, acknowledgements) sent by a page of another
+  origin (cross-site request forgery; clients outside a browser send no Origin); on a loopback
   bind refuses a ``Host`` that is not loopback (DNS rebinding);
 * when a token is required (any non-loopback bind), refuses every request without it.  A browser
   presents it once as ``?token=...``; the guard answers with an HttpOnly cookie holding a digest
@@ -28,6 +30,7 @@ from aiohttp import web
 from twin.errors import TwinError
 
 COOKIE = "twin_session"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 TOKEN_ENV = "TWIN_TOKEN"
 MIN_TOKEN_LENGTH = 24
 #: secrets that ship with trame/wslink/ParaView examples: public, so never acceptable
@@ -86,6 +89,9 @@ class AccessPolicy:
             return 421, "this server only answers to its loopback name"
         if request.headers.get("Upgrade", "").lower() == "websocket" and not self.origin_allowed(request):
             return 403, "websocket refused: the Origin is not this server's"
+        if (request.method not in SAFE_METHODS and "Origin" in request.headers
+                and not self.origin_allowed(request)):
+            return 403, "cross-site request refused: the Origin is not this server's"
         if self.token and not self.authenticated(request):
             return 401, "an access token is required"
         return None
