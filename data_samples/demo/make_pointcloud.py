@@ -1,8 +1,9 @@
 """Write the demo district's airborne survey (deterministic): ``survey.laz``, sampled from its surfaces.
 
-Reads ``district.city.json`` (written by ``make_demo.py``) and samples its ground, streets,
-roofs and walls the way an airborne lidar sees them (dense on horizontal surfaces, sparse on
-walls), with centimetre noise, street trees and lawns, and a few noise points.  Classes are
+Reads ``district.city.json`` (written by ``make_demo.py``) and samples its streets, roofs and
+walls, and the ground of ``make_dem.py``, the way an airborne lidar sees them (dense on
+horizontal surfaces, sparse on walls), with centimetre noise, street trees and lawns, and a few
+noise points.  Classes are
 ASPRS: 2 ground, 3/4/5 low/medium/high vegetation, 6 building, 7 low noise, 11 road surface.
 Written as LAZ (LAS 1.4, point format 7 with RGB) with an OGC WKT CRS VLR for EPSG:4549.
 Run it again after the district changes: ``python data_samples/demo/make_pointcloud.py``.
@@ -16,37 +17,38 @@ from pathlib import Path
 
 import laspy
 import numpy as np
+from make_dem import ground as terrain
 from pyproj import CRS
 
 HERE = Path(__file__).parent
 SEED = 20261129
 DENSITY = {"ground": 1.4, "road": 1.4, "roof": 1.6, "wall": 0.35}   # points per square metre
+DISTRICT = np.array([[385_000.0, 3_548_000.0], [385_380.0, 3_548_380.0]])  # south-west, north-east corners
 NOISE = (0.02, 0.03)                                                  # sigma horizontal, vertical (m)
 ROOF_COLORS = np.array([(150, 150, 150), (170, 90, 70), (120, 125, 135), (190, 185, 170), (95, 100, 95)])
 
 
 def read_district(path: Path) -> tuple[dict[str, list[np.ndarray]], list[np.ndarray]]:
-    """Polygons of each surface kind in world coordinates, and the building footprints."""
+    """Street quads, roofs and walls in world coordinates (by their CityJSON semantics), and footprints."""
     document = json.loads(path.read_text())
     scale, translate = (np.asarray(document["transform"][k]) for k in ("scale", "translate"))
     vertices = np.asarray(document["vertices"], dtype=np.float64) * scale + translate
-    surfaces: dict[str, list[np.ndarray]] = {"ground": [], "road": [], "roof": [], "wall": []}
+    surfaces: dict[str, list[np.ndarray]] = {"road": [], "roof": [], "wall": []}
     footprints = []
     for city_object in document["CityObjects"].values():
         for geometry in city_object.get("geometry", []):
-            kind = {"TINRelief": "ground", "Road": "road"}.get(city_object["type"], "building")
-            shells = geometry["boundaries"] if geometry["type"] == "Solid" else [geometry["boundaries"]]
-            for shell in shells:
-                for surface in shell:
+            if city_object["type"] == "Road":
+                surfaces["road"] += [vertices[surface[0]] for surface in geometry["boundaries"]]
+                continue
+            kinds = [item["type"] for item in geometry["semantics"]["surfaces"]]
+            for shell, values in zip(geometry["boundaries"], geometry["semantics"]["values"]):
+                for surface, value in zip(shell, values):
                     ring = vertices[surface[0]]
-                    if kind != "building":
-                        surfaces[kind].append(ring)
-                    elif np.ptp(ring[:, 2]) > 0.01:
-                        surfaces["wall"].append(ring)
-                    elif ring[0, 2] > vertices[:, 2].min() + 0.5:
-                        surfaces["roof"].append(ring)
-                    else:
+                    kind = kinds[value]
+                    if kind == "GroundSurface":
                         footprints.append(ring)
+                    else:
+                        surfaces["roof" if kind == "RoofSurface" else "wall"].append(ring)
     return surfaces, footprints
 
 
@@ -92,8 +94,9 @@ def trees(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray, footprints: 
         direction = rng.normal(size=(n, 3))
         direction[:, 2] = np.abs(direction[:, 2]) * 0.8 - 0.2  # mostly the upper crown
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-        crown = np.column_stack([cx, cy, 10 + height - radius]) + direction * radius * rng.uniform(0.7, 1.0, (n, 1))
-        shrub = np.column_stack([cx, cy, 10.0]) + rng.normal(0, [1.2, 1.2, 0.0], (60, 3)) + [0, 0, 1.0]
+        base = float(terrain(cx, cy))
+        crown = np.column_stack([cx, cy, base + height - radius]) + direction * radius * rng.uniform(0.7, 1.0, (n, 1))
+        shrub = np.column_stack([cx, cy, base]) + rng.normal(0, [1.2, 1.2, 0.0], (60, 3)) + [0, 0, 1.0]
         shrub[:, 2] += rng.uniform(0, 1.5, 60)
         parts += [crown, shrub]
         classes += [np.full(n, 5), np.full(60, 4)]
@@ -110,10 +113,11 @@ def build(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         classes.append(np.full(len(points), code, dtype=np.uint8))
         colors.append(np.clip(np.asarray(base_color) + rng.normal(0, spread, (len(points), 3)), 0, 255))
 
-    ground = np.vstack([sample_polygon(r, DENSITY["ground"], rng) for r in surfaces["ground"]])
-    on_road = np.any([inside(ground[:, :2], r[:, :2]) for r in surfaces["road"]], axis=0)
-    under_building = np.any([inside(ground[:, :2], f[:, :2]) for f in footprints], axis=0)
-    ground = ground[~on_road & ~under_building]
+    lo, hi = DISTRICT[0], DISTRICT[1]
+    xy = rng.uniform(lo, hi, size=(rng.poisson(DENSITY["ground"] * np.prod(hi - lo)), 2))
+    covered = np.any([inside(xy, r[:, :2]) for r in surfaces["road"] + footprints], axis=0)
+    xy = xy[~covered]
+    ground = np.column_stack([xy, terrain(xy[:, 0], xy[:, 1])])
     lawn = rng.random(len(ground)) < 0.25
     add(ground[~lawn], 2, (135, 120, 95))
     add(ground[lawn] + [0, 0, 0.15], 3, (110, 150, 80))
@@ -123,11 +127,10 @@ def build(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         add(sample_polygon(ring, DENSITY["roof"], rng), 6, ROOF_COLORS[i % len(ROOF_COLORS)])
     for ring in surfaces["wall"]:
         add(sample_polygon(ring, DENSITY["wall"], rng), 6, (205, 200, 188))
-    lo, hi = ground[:, :2].min(axis=0), ground[:, :2].max(axis=0)
     vegetation, codes = trees(rng, lo, hi, footprints)
     for code, color in ((5, (55, 105, 50)), (4, (85, 130, 65))):
         add(vegetation[codes == code], code, color, spread=18)
-    noise = np.column_stack([rng.uniform(lo, hi, (40, 2)), rng.uniform(-8, 5, 40)])
+    noise = np.column_stack([rng.uniform(lo, hi, (40, 2)), rng.uniform(-8, 5, 40)])  # multipath below ground
     add(noise, 7, (255, 0, 255), spread=0)
     points = np.vstack(chunks)
     points += rng.normal(0, 1, points.shape) * [NOISE[0], NOISE[0], NOISE[1]]
