@@ -102,7 +102,10 @@ class Twin:
             self.origin = choose_origin(_nan_bounds(assets.bounds, part.dataset.points))
         start = len(self.assets)
         dataset = part.dataset
-        dataset.points = (np.asarray(dataset.points, dtype=np.float64) - self.origin).astype(np.float32)
+        world = np.asarray(dataset.points, dtype=np.float64)
+        local = np.empty(world.shape, dtype=np.float32)
+        np.subtract(world, self.origin, out=local, casting="same_kind")  # one pass, no float64 temporary
+        dataset.points = local
         index = np.asarray(part.asset_index, dtype=np.int32 if start + len(assets) < 2**31 else np.int64) + start
         target = dataset.cell_data if part.association == "cell" else dataset.point_data
         target["asset_index"] = index
