@@ -15,6 +15,10 @@ def register(subparsers) -> None:
     parser.add_argument("--size", default="1280x800", metavar="WxH")
     parser.add_argument("--view", default="iso", choices=("iso", "top", "front", "side"))
     parser.add_argument("--bookmark", help="a camera bookmark of the scene manifest, instead of --view")
+    parser.add_argument("--risk", action="store_true",
+                        help="colour by live risk (the store's current levels) with legend, time and active alerts")
+    parser.add_argument("--store", metavar="FILE.duckdb",
+                        help="with --risk: the live-risk store (default: the scene's [live] store)")
     parser.set_defaults(func=run)
 
 
@@ -34,8 +38,26 @@ def run(args: argparse.Namespace) -> int:
     from twin.view import render_png
 
     try:
-        render_png(twin, args.output, size=size, view=args.view, bookmark=args.bookmark)
+        if args.risk:
+            _render_risk(twin, args, size)
+        else:
+            render_png(twin, args.output, size=size, view=args.view, bookmark=args.bookmark)
     except KeyError:
         raise InputError(twin.path, f"no camera bookmark named {args.bookmark!r}") from None
     print(f"wrote {args.output}")
     return 0
+
+
+def _render_risk(twin, args: argparse.Namespace, size: tuple[int, int]) -> None:
+    from pathlib import Path
+
+    from twin.risk.service import RiskService
+    from twin.ui.snapshot import render_risk
+
+    if not twin.live:
+        raise InputError(twin.path, "--risk needs a scene with a [live] table (sensors and rules)")
+    service = RiskService.from_twin(twin, store_path=Path(args.store) if args.store else None)
+    try:
+        render_risk(twin, service, args.output, size=size, view=args.view, bookmark=args.bookmark)
+    finally:
+        service.store.close()

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from twin.risk.levels import NAMES, ORANGE
+from twin.risk.levels import ORANGE
 from twin.ui.panels.risk import LEVEL_STATE
-from twin.ui.risk import RiskPaint, ViewRisk
+from twin.ui.risk import RiskPaint, ViewRisk, alert_rows
 
 log = logging.getLogger("twin.app")
 FLUSH_S = 0.05        # changes closer together than this share one flush
@@ -130,27 +130,7 @@ class LiveRisk:
                 "degraded_reason": summary["degraded_reason"], "version": self.flushes}
 
     def alert_rows(self, alerts: list[dict]) -> list[dict]:
-        """Active alerts, most severe then oldest first, with the asset's row and latest values."""
-        order = {name: code for code, name in enumerate(NAMES)}
-        alerts = sorted(alerts, key=lambda a: (-order.get(a["level"], 0), a["opened"]))[:MAX_ALERTS]
-        return [self._row(a, order) for a in alerts]
-
-    def _row(self, alert: dict, order: dict[str, int]) -> dict:
-        index = self.twin.assets.index_of(alert["asset"]) if alert["asset"] else None
-        name = str(self.twin.assets["name"][index]) if index is not None else alert["asset"]
-        return {"id": alert["id"], "asset": alert["asset"], "name": name or alert["asset"],
-                "index": -1 if index is None else int(index), "level": alert["level"],
-                "code": order.get(alert["level"], 0), "state": alert["state"], "rule": alert["rule"],
-                "reason": alert["message"], "values": self._values(alert["asset"]), "opened": alert["opened"],
-                "acked": alert["acked"] is not None, "acked_by": alert["acked_by"]}
-
-    def _values(self, asset_id: str) -> str:
-        sensors = self.service.sensors
-        rows = np.flatnonzero(sensors.asset == asset_id)
-        values = self.service.engine.last_value[rows]
-        units = sensors.unit[rows]
-        return ", ".join(f"{sensors.ids[r]} {v:.4g} {u}".strip() for r, v, u in zip(rows, values, units)
-                         if np.isfinite(v))
+        return alert_rows(self.twin, self.service, alerts)
 
     def tour_targets(self) -> list[dict]:
         """Active red and orange alerts the briefing tour visits, most severe first."""

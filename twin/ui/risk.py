@@ -15,7 +15,7 @@ import numpy as np
 import pyvista as pv
 
 from twin.risk.colors import LEVEL_RGB, level_colors
-from twin.risk.levels import CODES, NONE, RED
+from twin.risk.levels import CODES, NAMES, NONE, RED
 from twin.scene import Twin
 from twin.view import DEFAULT_COLORS
 
@@ -195,16 +195,7 @@ class ViewRisk:
     def _extras(self, view, on: bool) -> None:
         key = id(view)
         if key not in self.extras:
-            marker = view.plotter.add_mesh(self.paint.marker, color=LEVEL_RGB[RED].tolist(), name="risk-markers",
-                                           style="points", point_size=MARKER_PX, render_points_as_spheres=True,
-                                           pickable=False, reset_camera=False, show_scalar_bar=False,
-                                           lighting=False)
-            area = None
-            if self.paint.areas is not None:
-                area = view.plotter.add_mesh(self.paint.areas, scalars="risk_area_rgb", rgb=True, name="risk-areas",
-                                             opacity=AREA_OPACITY, pickable=False, reset_camera=False,
-                                             show_scalar_bar=False, lighting=False)
-            self.extras[key] = (marker, area)
+            self.extras[key] = add_extras(view.plotter, self.paint)
         marker, area = self.extras[key]
         marker.SetVisibility(on and self.paint.red_count > 0)
         if area is not None:
@@ -219,6 +210,28 @@ class ViewRisk:
         return self.mode.get(id(view), (False, 0))[0]
 
 
+def add_extras(plotter, paint: RiskPaint) -> tuple:
+    """The red markers (screen-sized points, visible at any zoom) and the risk areas of one plotter."""
+    marker = plotter.add_mesh(paint.marker, color=LEVEL_RGB[RED].tolist(), name="risk-markers", style="points",
+                              point_size=MARKER_PX, render_points_as_spheres=True, pickable=False,
+                              reset_camera=False, show_scalar_bar=False, lighting=False)
+    area = None
+    if paint.areas is not None:
+        area = plotter.add_mesh(paint.areas, scalars="risk_area_rgb", rgb=True, name="risk-areas",
+                                opacity=AREA_OPACITY, pickable=False, reset_camera=False, show_scalar_bar=False,
+                                lighting=False)
+    return marker, area
+
+
+def show_risk(scene, paint: RiskPaint, minimum: int = NONE) -> None:
+    """Colour a whole :class:`~twin.view.SceneView` by risk (``twin render --risk``)."""
+    name = paint.use(minimum)
+    for layer in paint.layers:
+        _direct(scene.actors[layer.name].GetMapper(), name, layer.association)
+    marker, _ = add_extras(scene.plotter, paint)
+    marker.SetVisibility(paint.red_count > 0)
+
+
 def _direct(mapper, name: str, association: str) -> None:
     if association == "cell":
         mapper.SetScalarModeToUseCellFieldData()
@@ -227,3 +240,23 @@ def _direct(mapper, name: str, association: str) -> None:
     mapper.SelectColorArray(name)
     mapper.SetColorModeToDirectScalars()
     mapper.ScalarVisibilityOn()
+
+
+def alert_rows(twin: Twin, service, alerts: list[dict], limit: int = 50) -> list[dict]:
+    """Alerts for people: most severe then oldest first, with the asset's row, name and latest values."""
+    order = {name: code for code, name in enumerate(NAMES)}
+    alerts = sorted(alerts, key=lambda a: (-order.get(a["level"], 0), a["opened"]))[:limit]
+    sensors, last = service.sensors, service.engine.last_value
+    rows = []
+    for alert in alerts:
+        index = twin.assets.index_of(alert["asset"]) if alert["asset"] else None
+        name = str(twin.assets["name"][index]) if index is not None else alert["asset"]
+        mine = np.flatnonzero(sensors.asset == alert["asset"])
+        values = ", ".join(f"{sensors.ids[s]} {last[s]:.4g} {sensors.unit[s]}".strip() for s in mine
+                           if np.isfinite(last[s]))
+        rows.append({"id": alert["id"], "asset": alert["asset"], "name": name or alert["asset"],
+                     "index": -1 if index is None else int(index), "level": alert["level"],
+                     "code": order.get(alert["level"], 0), "state": alert["state"], "rule": alert["rule"],
+                     "reason": alert["message"], "values": values, "opened": alert["opened"],
+                     "acked": alert["acked"] is not None, "acked_by": alert["acked_by"]})
+    return rows

@@ -78,5 +78,29 @@ def compose(view_png: bytes, title: str, counts: dict[str, int], alerts: Sequenc
     return buffer.getvalue()
 
 
+def render_risk(twin, service, out: str, size: tuple[int, int] = (1280, 800), view: str = "iso",
+                bookmark: str | None = None) -> None:
+    """``twin render --risk``: the scene in risk colours with legend, time and alerts, as a PNG file."""
+    from twin.ui.risk import RiskPaint, alert_rows, show_risk
+    from twin.view import build_view
+
+    scene = build_view(twin, off_screen=True, size=size)
+    if bookmark:
+        scene.fly_to_bookmark(bookmark)
+    else:
+        scene.look(view)
+    levels = service.levels()
+    paint = RiskPaint(twin, service.grids.features, service.sources.features)
+    paint.paint(levels, service.grids.levels(levels))
+    show_risk(scene, paint)
+    png = scene.plotter.screenshot(None, return_img=True)
+    scene.plotter.close()
+    buffer = io.BytesIO()
+    Image.fromarray(png).save(buffer, format="PNG")
+    summary = service.summary()
+    Path(out).write_bytes(compose(buffer.getvalue(), twin.name or "CIM Twin", summary["levels"],
+                                  alert_rows(twin, service, service.alerts())))
+
+
 def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
