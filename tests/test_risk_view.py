@@ -1,0 +1,173 @@
+"""The risk view without a browser: colour arrays, filter, markers, areas, replay, chart, snapshot, render."""
+
+import io
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, SCENES
+from twin.loading import load
+from twin.risk.colors import LEVEL_RGB
+from twin.risk.levels import NONE, ORANGE, RED
+from twin.risk.service import RiskService
+from twin.store import Store
+from twin.ui import chart, snapshot
+from twin.ui.pool import ViewPool
+from twin.ui.risk import FILTERED_RGB, RiskPaint, ViewRisk, alert_rows
+
+
+@pytest.fixture(scope="module")
+def twin():
+    return load(SCENES / "demo.toml")
+
+
+@pytest.fixture
+def service(twin, tmp_path):
+    svc = RiskService.from_twin(twin, store_path=tmp_path / "risk.duckdb")
+    yield svc
+    svc.store.close()
+
+
+def red_reading(svc, sensor="GAS-B006", value=30.0, ago=0.0):
+    return svc.ingest([{"sensor": sensor, "ts": int((time.time() - ago) * 1000), "value": value}])
+
+
+def cells_of(twin, layer_name, asset_id):
+    layer = twin.layer(layer_name)
+    return np.flatnonzero(layer.asset_index == twin.assets.index_of(asset_id))
+
+
+def test_a_red_level_is_an_array_write_on_the_shared_mesh_not_new_geometry(twin, service):
+    paint = RiskPaint(twin, service.grids.features, service.sources.features)
+    paint.paint(service.levels(), service.grids.levels(service.levels()))
+    layer = twin.layer("district/Building")
+    cells = cells_of(twin, "district/Building", "bldg-006")
+    before = np.asarray(layer.dataset.cell_data["risk_rgb"])
+    array_before, points_before = layer.dataset.cell_data.GetArray("risk_rgb"), layer.dataset.GetPoints()
+    mtime = array_before.GetMTime()
+    red_reading(service)
+    paint.paint(service.levels(), service.grids.levels(service.levels()))
+    after = np.asarray(layer.dataset.cell_data["risk_rgb"])
+    assert (after[cells] == LEVEL_RGB[RED]).all()
+    assert layer.dataset.cell_data.GetArray("risk_rgb") is array_before      # same array, written in place
+    assert layer.dataset.GetPoints() is points_before                         # geometry untouched
+    assert array_before.GetMTime() > mtime                                    # marked modified for the mappers
+    assert before.dtype == np.uint8 and after.shape == (layer.dataset.n_cells, 3)
+    assert paint.red_count == 1 and paint.marker.n_points == 1
+    quiet = np.flatnonzero(service.levels() == NONE)
+    own = layer.asset_index[np.isin(layer.asset_index, quiet)]
+    assert len(own) and (after[np.isin(layer.asset_index, quiet)] == paint.base[layer.name]).all()
+
+
+def test_the_level_filter_dims_what_is_below_it(twin, service):
+    red_reading(service)
+    red_reading(service, "GAS-B013", 22.0)  # orange
+    paint = RiskPaint(twin)
+    paint.paint(service.levels())
+    name = paint.use(ORANGE)
+    colours = np.asarray(twin.layer("district/Building").dataset.cell_data[name])
+    red = cells_of(twin, "district/Building", "bldg-006")
+    orange = cells_of(twin, "district/Building", "bldg-013")
+    assert (colours[red] == LEVEL_RGB[RED]).all() and (colours[orange] == LEVEL_RGB[ORANGE]).all()
+    others = np.setdiff1d(np.arange(len(colours)), np.r_[red, orange])
+    levels = service.levels()[twin.layer("district/Building").asset_index[others]]
+    assert (colours[others[levels < ORANGE]] == FILTERED_RGB).all()
+
+
+def test_a_view_switches_between_own_colours_and_risk_colours(twin, service):
+    paint = RiskPaint(twin, service.grids.features, service.sources.features)
+    pool = ViewPool(twin, lambda window: str(id(window)))
+    hook = ViewRisk(paint)
+    pool.hooks.append(hook)
+    view = pool.get(pool.add())
+    mapper = view.scene.actors["district/Building"].GetMapper()
+    assert not mapper.GetScalarVisibility()
+    view.apply({"risk": {"on": True, "min": 0}})
+    assert mapper.GetScalarVisibility() and mapper.GetArrayName() == "risk_rgb"
+    assert mapper.GetColorMode() == 2  # VTK_COLOR_MODE_DIRECT_SCALARS: no lookup table
+    marker, area = hook.extras[id(view)]
+    assert area.GetVisibility()
+    view.apply({"risk": {"on": False, "min": 0}})
+    assert not mapper.GetScalarVisibility() and not area.GetVisibility()
+    view.plotter.close()
+
+
+def test_grid_cells_and_risk_sources_are_coloured_areas(twin, service):
+    red_reading(service)
+    paint = RiskPaint(twin, service.grids.features, service.sources.features)
+    levels = service.levels()
+    paint.paint(levels, service.grids.levels(levels))
+    assert paint.areas is not None and paint.areas.n_cells > 0
+    grid = {g["id"]: g["level"] for g in service.grid_levels()}
+    assert grid["GRID-NW"] == "red"
+    colours = np.asarray(paint.areas.cell_data["risk_area_rgb"])
+    assert (colours == LEVEL_RGB[RED]).all(axis=1).any()
+
+
+def test_replay_shows_the_past_level_without_touching_the_live_service(twin, service):
+    red_reading(service, ago=120)
+    red_reading(service, value=1.0, ago=60)
+    live_before = service.levels().copy()
+    alerts_before = service.alerts()
+    from twin.risk.replay import Replay
+
+    row = twin.assets.index_of("bldg-006")
+    now = time.time()
+    replay = Replay(service, now - 300, now)
+    assert replay.seek(now - 90)[row] == RED
+    assert replay.snapshot()["summary"]["alerts"]["active"] >= 1
+    assert replay.seek(now - 30)[row] < RED
+    assert replay.seek(now - 100)[row] == RED  # back in time: rebuilt from the window's start
+    replay.close()
+    assert (service.levels() == live_before).all() and service.alerts() == alerts_before
+
+
+def test_the_sparkline_draws_threshold_bands_and_the_readings():
+    readings = [{"ts": 1000.0 + i, "value": v} for i, v in enumerate([2, 8, 16, 30])]
+    svg = chart.sparkline(readings, {"blue": 5, "yellow": 10, "orange": 20, "red": 25}, "above", "%LEL")
+    assert svg.startswith("<svg") and svg.count("<rect") == 5 and "<polyline" in svg
+    assert "rgb(230,0,0)" in svg and "%LEL" in svg
+    assert "no readings yet" in chart.sparkline([], {"red": 1}, "below")
+
+
+def test_the_snapshot_adds_legend_time_and_alerts(twin, service):
+    red_reading(service)
+    view = Image.new("RGB", (640, 400), (31, 37, 48))
+    buffer = io.BytesIO()
+    view.save(buffer, format="PNG")
+    rows = alert_rows(twin, service, service.alerts())
+    assert rows[0]["asset"] == "bldg-006" and rows[0]["level"] == "red" and "GAS-B006 30" in rows[0]["values"]
+    png = snapshot.compose(buffer.getvalue(), "Demo", service.summary()["levels"], rows)
+    out = Image.open(io.BytesIO(png))
+    assert out.size == (640 + snapshot.PANEL_W, 400)
+    panel = np.asarray(out.convert("RGB"))[:, 640:]
+    assert (np.abs(panel - LEVEL_RGB[RED]).max(axis=2) < 10).sum() > 200  # the red legend swatch and alert bar
+
+
+def test_twin_render_risk_colours_the_picture_from_the_store(tmp_path, twin):
+    store = tmp_path / "risk.duckdb"
+    svc = RiskService.from_twin(twin, store_path=store)
+    red_reading(svc)
+    svc.store.close()
+    out = tmp_path / "risk.png"
+    done = subprocess.run([sys.executable, "-m", "twin.cli", "render", str(SCENES / "demo.toml"), "--risk",
+                           "--store", str(store), "-o", str(out), "--size", "800x500"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    pixels = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    assert pixels.shape[1] == 800 + snapshot.PANEL_W
+    reds = (pixels[:, :800, 0] > 100) & (pixels[:, :800, 1] < 40) & (pixels[:, :800, 2] < 40)
+    assert reds.mean() > 0.001
+
+
+def test_store_readings_between_is_ordered_and_bounded(tmp_path):
+    store = Store(None)
+    keys = store.sensor_keys(["A", "B"])
+    store.insert_readings(keys[[0, 1, 0]], np.array([3000, 1000, 2000]), np.array([3.0, 1.0, 2.0]))
+    table = store.readings_between(1.0, 3.0)
+    assert table["ts"].to_pylist() == [2000, 3000] and table["sensor"].to_pylist() == ["A", "A"]
+    assert store.time_range() == (1.0, 3.0)
