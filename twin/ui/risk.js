@@ -104,9 +104,21 @@ window.twinRisk = (function () {
   }
 
   // -- connection watch ----------------------------------------------------------------------
+  function banner() {
+    // plain DOM, outside Vue: trame replaces the whole page template when its connection closes
+    if (document.getElementById("twin-disconnected")) return;
+    const div = document.createElement("div");
+    div.id = "twin-disconnected";
+    div.setAttribute("data-testid", "disconnected");
+    div.textContent = "DISCONNECTED — data may be stale (reconnecting…)";
+    div.style.cssText = "position: fixed; inset: 0 0 auto 0; z-index: 100000; background: #b00020; color: #fff; " +
+      "font: 800 2.4rem sans-serif; text-align: center; padding: 16px;";
+    document.body.appendChild(div);
+  }
   function disconnected(trame) {
     if (S(trame, "disconnected")) return;
     set(trame, "disconnected", true);
+    banner();
     const retry = window.setInterval(async () => {
       try {
         const answer = await fetch(window.location.pathname, { cache: "no-store" });
@@ -161,6 +173,7 @@ window.twinRisk = (function () {
   function init(trame) {
     if (started) return;
     started = true;
+    api.trame = trame;  // for tests and the console: window.twinRisk.get("risk")
     window.addEventListener("twin-ws-closed", () => disconnected(trame));
     const params = new URLSearchParams(window.location.search);
     const mode = params.get("mode") || S(trame, "default_mode") || "normal";
@@ -181,6 +194,7 @@ window.twinRisk = (function () {
     window.setInterval(() => heartbeat(trame), 2000);
   }
 
-  return { init, setRisk, selectAlert, ack, refreshAsset, snapshot, startTour, tourStep, openReplay, seek, play,
-           pause, closeReplay };
+  const api = { init, setRisk, selectAlert, ack, refreshAsset, snapshot, startTour, tourStep, openReplay, seek, play,
+           pause, closeReplay, get: (key) => api.trame && api.trame.state.get(key) };
+  return api;
 })();

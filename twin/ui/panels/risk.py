@@ -99,7 +99,7 @@ def _alerts_card() -> None:
                                      raw_attrs=[testid("'alert-state-' + a.asset", bound=True)])
                 with v3.Template(v_slot_append=True):
                     v3.VBtn("Ack", size="x-small", variant="tonal", v_if="!a.acked",
-                            click_stop=rjs("ack", "a.id"), raw_attrs=[testid("'ack-' + a.asset", bound=True)])
+                            raw_attrs=[testid("'ack-' + a.asset", bound=True), f'@click.stop="{rjs("ack", "a.id")}"'])
                     v3.VIcon("mdi-check", v_if="a.acked", size="small", color="success")
 
 
@@ -154,10 +154,7 @@ def _replay_bar() -> None:
 
 
 def banners() -> None:
-    """Shown on every screen: a lost connection, and degraded rule evaluation."""
-    html.Div("DISCONNECTED — data may be stale", v_if="disconnected", raw_attrs=[testid("disconnected")],
-             style="position: fixed; inset: 0 0 auto 0; z-index: 3000; background: #b00020; color: #fff; "
-                   "font-size: 2.2rem; font-weight: 800; text-align: center; padding: 14px;")
+    """Degraded rule evaluation, on every screen (a lost connection: plain DOM from ``risk.js``)."""
     html.Div("RULE EVALUATION DEGRADED — {{ risk.degraded_reason }} — levels may be out of date",
              v_if="risk.degraded && !disconnected", raw_attrs=[testid("degraded")],
              style="position: fixed; inset: 0 0 auto 0; z-index: 2900; background: #ff6f00; color: #000; "

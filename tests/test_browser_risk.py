@@ -1,0 +1,196 @@
+"""Live risk in real headless Chromium: red readings reach every browser, acknowledge, the live
+inspector, the read-only risk state, briefing mode (KPI tiles, tour, disconnection) and replay.
+
+One ``twin serve`` (fresh store, no simulator) serves the module; the tests run in file order
+because they build on the same live state: replay first (before anything is red), then the
+red reading, acknowledge and inspector, then briefing.  Screenshots go to artifacts/.
+"""
+
+import json
+import os
+import signal
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+
+from browser_support import browser, serve, view_pixels, wait_for_drawing, wait_until
+
+pytestmark = pytest.mark.browser
+
+RED = (230, 0, 0)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with serve() as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with browser() as instance:
+        yield instance
+
+
+def api(served, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(served.url + "api/" + path, data=data,
+                                     headers={"Content-Type": "application/json"} if data else {})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def post(served, sensor, value, ago=0.0):
+    answer = api(served, "readings", [{"sensor": sensor, "ts": int((time.time() - ago) * 1000), "value": value}])
+    assert answer["accepted"] == 1, answer
+
+
+def open_page(chromium, url, width=1280, height=800, ready="scene-name"):
+    context = chromium.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_test_id(ready).wait_for(timeout=60_000)
+    page.wait_for_function("() => window.twinRisk && window.twinRisk.get('my_view')", timeout=60_000)
+    return page
+
+
+def state(page, key):
+    return page.evaluate(f"() => window.twinRisk.get({key!r})")
+
+
+def red_share(pixels: np.ndarray) -> float:
+    """Pixels of the four-colour red, lit or shaded (pure red hue: G and B near zero)."""
+    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    return float(((r > 100) & (g < 45) & (b < 45)).mean())
+
+
+def test_replay_shows_the_level_as_it_was(chromium, server, artifacts):
+    post(server, "GAS-B021", 30.0, ago=120)   # red two minutes ago ...
+    post(server, "GAS-B021", 1.0, ago=60)     # ... clear one minute ago
+    page = open_page(chromium, server.url + "?risk=on")
+    try:
+        wait_for_drawing(page, artifacts / "risk_replay_live.png")
+        page.get_by_test_id("replay-open").click()
+        page.get_by_test_id("replay").wait_for(timeout=30_000)
+        window = state(page, "replay")
+        page.evaluate(f"() => window.twinRisk.seek(window.twinRisk.trame, {time.time() - 90})")
+        page.wait_for_function("() => window.twinRisk.get('replay_state').levels.red === 1", timeout=30_000)
+        past = wait_until(page, artifacts / "risk_replay_past.png", lambda p: red_share(p) > 0.001, timeout=20)
+        assert page.get_by_test_id("replay-red").inner_text().strip().endswith("1")
+        page.evaluate(f"() => window.twinRisk.seek(window.twinRisk.trame, {window['end']})")
+        page.wait_for_function("() => window.twinRisk.get('replay_state').levels.red === 0", timeout=30_000)
+        now = wait_until(page, artifacts / "risk_replay_now.png", lambda p: red_share(p) < red_share(past) / 2,
+                         timeout=20)
+        assert red_share(past) > 0.001 and red_share(now) < red_share(past) / 2
+        assert api(server, "assets/bldg-021")["risk"]["level"] != "red"  # the live service was not disturbed
+        page.get_by_test_id("replay-close").click()
+    finally:
+        page.context.close()
+
+
+def test_a_red_reading_reaches_two_browsers_within_a_second(chromium, server, artifacts):
+    pages = [open_page(chromium, server.url + "?risk=on") for _ in range(2)]
+    try:
+        for i, page in enumerate(pages):
+            wait_for_drawing(page, artifacts / f"risk_before_{i}.png")
+        time.sleep(2)
+        before = [red_share(view_pixels(p, artifacts / f"risk_before_{i}.png")) for i, p in enumerate(pages)]
+        started = time.monotonic()
+        post(server, "GAS-B006", 30.0)
+        seen = []
+        for page in pages:
+            page.get_by_test_id("alert-bldg-006").wait_for(timeout=15_000)
+            seen.append(time.monotonic() - started)
+        after = [wait_until(p, artifacts / f"risk_red_{i}.png", lambda px: red_share(px) > before[i] + 0.002,
+                            timeout=15) for i, p in enumerate(pages)]
+        pictured = time.monotonic() - started
+        (artifacts / "risk_latency.json").write_text(json.dumps({"alert_seen_s": seen, "both_red_s": pictured}))
+        for i, pixels in enumerate(after):
+            assert red_share(pixels) > before[i] + 0.002, (before, [red_share(p) for p in after])
+        assert "gas" in pages[1].get_by_test_id("alert-bldg-006").inner_text()
+        print(f"alert seen after {seen} s, both pictures red after {pictured:.2f} s")
+    finally:
+        for page in pages:
+            page.context.close()
+
+
+def test_acknowledge_from_the_panel_reaches_the_service_and_the_other_browser(chromium, server):
+    first, second = (open_page(chromium, server.url + "?risk=on") for _ in range(2))
+    try:
+        first.get_by_test_id("ack-bldg-006").click(timeout=15_000)
+        second.get_by_test_id("alert-state-bldg-006").get_by_text("acknowledged").wait_for(timeout=10_000)
+        alert = next(a for a in api(server, "alerts") if a["asset"] == "bldg-006")
+        assert alert["state"] == "acknowledged" and alert["acked_by"] == "browser"
+        assert first.get_by_test_id("ack-bldg-006").count() == 0
+    finally:
+        first.context.close()
+        second.context.close()
+
+
+def test_clicking_an_alert_inspects_the_asset_with_its_live_level_chart_and_history(chromium, server, artifacts):
+    page = open_page(chromium, server.url + "?risk=on")
+    try:
+        page.get_by_test_id("alert-bldg-006").click(timeout=15_000)
+        page.get_by_test_id("asset-risk").wait_for(timeout=15_000)
+        assert "gas" in page.get_by_test_id("asset-risk-reason").inner_text()
+        chart = page.get_by_test_id("chart-GAS-B006").locator("svg")
+        assert chart.count() == 1 and chart.locator("polyline").count() == 1
+        assert "acknowledged" in page.get_by_test_id("asset-risk").inner_text()
+        page.screenshot(path=str(artifacts / "risk_inspector.png"))
+    finally:
+        page.context.close()
+
+
+def test_a_browser_cannot_write_the_risk_state(chromium, server):
+    page = open_page(chromium, server.url + "?risk=on")
+    try:
+        page.get_by_test_id("legend-red-count").wait_for(timeout=15_000)
+        page.evaluate("() => window.twinRisk.trame.state.set('risk', Object.assign({}, "
+                      "window.twinRisk.get('risk'), {alerts: [], summary: Object.assign({}, "
+                      "window.twinRisk.get('risk').summary, {levels: {red: 0, orange: 0, yellow: 0, blue: 0, "
+                      "nodata: 0, none: 0}})}))")
+        page.wait_for_function("() => window.twinRisk.get('risk').alerts.length > 0", timeout=10_000)
+        assert page.get_by_test_id("legend-red-count").inner_text().strip() == "1"
+    finally:
+        page.context.close()
+
+
+def test_briefing_mode_shows_the_kpis_and_tours_the_red_and_orange_alerts(chromium, server, artifacts):
+    post(server, "GAS-B006", 31.0)  # red (again, so the test also stands alone)
+    post(server, "GAS-B013", 22.0)  # orange
+    summary = api(server, "risk/summary")
+    page = open_page(chromium, server.url + "?mode=briefing&hold=4", 1920, 1080, ready="briefing")
+    try:
+        assert page.get_by_test_id("scene-name").count() == 0  # no editing controls
+        for name in ("red", "orange", "yellow", "blue", "nodata"):
+            tile = page.get_by_test_id(f"kpi-{name}-count")
+            assert tile.inner_text().strip() == str(summary["levels"][name]), name
+        assert page.get_by_test_id("kpi-alerts-value").inner_text().strip() == str(summary["alerts"]["active"])
+        sensors = summary["sensors"]
+        assert page.get_by_test_id("kpi-online-value").inner_text().strip() == f"{sensors['online']} / {sensors['total']}"
+        page.wait_for_function("() => window.twinRisk.get('tour_target')", timeout=30_000)
+        first = state(page, "tour_target")["asset"], state(page, "tour_camera")
+        page.wait_for_function(f"() => (window.twinRisk.get('tour_target') || {{}}).asset !== {first[0]!r}",
+                               timeout=30_000)
+        second = state(page, "tour_target")["asset"], state(page, "tour_camera")
+        assert {first[0], second[0]} == {"bldg-006", "bldg-013"}
+        assert np.linalg.norm(np.subtract(first[1]["focal_point"], second[1]["focal_point"])) > 5
+        assert page.get_by_test_id("ticker").get_by_text("Building 6").count() >= 1
+        time.sleep(2)
+        page.screenshot(path=str(artifacts / "risk_briefing.png"))
+    finally:
+        page.context.close()
+
+
+def test_a_briefing_screen_says_disconnected_when_the_server_goes(chromium, artifacts):
+    with serve("--briefing") as served:
+        page = open_page(chromium, served.url, 1920, 1080, ready="briefing")
+        try:
+            assert state(page, "mode") == "briefing"
+            os.killpg(served.process.pid, signal.SIGTERM)
+            page.get_by_test_id("disconnected").wait_for(timeout=10_000)
+            page.screenshot(path=str(artifacts / "risk_disconnected.png"))
+        finally:
+            page.context.close()
