@@ -103,8 +103,7 @@ class LiveActions:
             return {**self._reply_camera(view_id), "target": None}
         target = targets[int(step) % len(targets)]
         view.look("iso")
-        view.fly_to(target["index"])
-        view.highlight("selection", [target["index"]])
+        view.fly_to(target["index"])  # no selection overlay: it would hide the level's colour
         return {**self._reply_camera(view_id), "target": target, "of": len(targets)}
 
     # -- snapshot for situation reports ---------------------------------------------------------

@@ -17,6 +17,13 @@
   }
 })();
 
+(function () {
+  const style = document.createElement("style");
+  style.textContent = "@keyframes twin-ticker { from { transform: translateX(100vw); } to { transform: translateX(-100%); } }" +
+    " .twin-ticker { animation: twin-ticker 45s linear infinite; }";
+  document.head.appendChild(style);
+})();
+
 window.twinRisk = (function () {
   const S = (trame, key) => trame.state.get(key);
   const set = (trame, key, value) => trame.state.set(key, value);

@@ -17,14 +17,11 @@ TILE = ("min-width: 150px; padding: 10px 18px; border-radius: 10px; background: 
         "border: 2px solid {border}; text-align: center;")
 BIG = "font-size: 3.2rem; font-weight: 800; line-height: 1.1;"
 SMALL = "font-size: 1.25rem; font-weight: 600; letter-spacing: 0.02em;"
-TICKER_CSS = ("@keyframes twin-ticker { from { transform: translateX(100vw); } to { transform: translateX(-100%); } }"
-              " .twin-ticker { display: inline-block; white-space: nowrap; animation: twin-ticker 40s linear infinite; }")
 
 
 def build() -> None:
     with html.Div(v_if="mode === 'briefing'", raw_attrs=[testid("briefing")],
                   style="position: absolute; inset: 0; pointer-events: none; color: #fff; z-index: 10;"):
-        html.Style(TICKER_CSS)
         _header()
         _tiles()
         _target()
@@ -84,7 +81,9 @@ def _ticker() -> None:
     with html.Div(style="position: absolute; left: 0; right: 0; bottom: 0; height: 72px; overflow: hidden; "
                         "background: rgba(10,12,16,0.92); border-top: 3px solid #e60000; display: flex; "
                         "align-items: center;", raw_attrs=[testid("ticker")]):
-        with html.Div(classes="twin-ticker", style="font-size: 2rem; font-weight: 700;"):
+        # the scrolling animation (twin-ticker) is defined in risk.js: Vue drops <style> in templates
+        with html.Div(classes="twin-ticker", style="font-size: 2rem; font-weight: 700; white-space: nowrap; "
+                                                   "display: inline-block;"):
             html.Span("No active alerts", v_if="!risk.alerts.length")
             with html.Span(v_for="a in risk.alerts", key="a.id", style="margin-right: 80px;"):
                 v3.VIcon(f"{{{{ {level('a.level', 'icon')} }}}}", color=(level("a.level", "colour"),), size="large")

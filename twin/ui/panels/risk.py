@@ -32,9 +32,9 @@ def toolbar(bar) -> None:
     """The risk switch, the alerts bell and the snapshot / replay buttons in the title bar."""
     with bar:
         v3.VDivider(vertical=True, classes="mx-1")
-        v3.VSwitch(model_value=("(cfg.risk || {}).on",), label="Risk", color="red", hide_details=True,
-                   density="compact", inset=True, classes="mx-2 flex-grow-0",
-                   update_modelValue=rjs("setRisk", "{on: $event}"), raw_attrs=[testid("risk-switch")])
+        v3.VBtn(icon="mdi-alert-decagram-outline", variant="text", density="comfortable",
+                color=("(cfg.risk || {}).on ? 'red' : undefined",), title="Four-colour risk view (on / off)",
+                click=rjs("setRisk", "{on: !(cfg.risk || {}).on}"), raw_attrs=[testid("risk-switch")])
         with v3.VBtn(variant="text", density="comfortable", click="show_alerts = !show_alerts", icon=True,
                      raw_attrs=[testid("alerts-button")]):
             with v3.VBadge(content=("risk.alerts.length",), model_value=("risk.alerts.length > 0",),
@@ -77,7 +77,7 @@ def overlays() -> None:
 
 
 def _alerts_card() -> None:
-    with v3.VCard(v_if="mode !== 'briefing' && show_alerts && risk.alerts.length", width=380, elevation=6,
+    with v3.VCard(v_if="mode !== 'briefing' && show_alerts && risk.alerts.length", width=340, elevation=6,
                   style="position: absolute; right: 12px; top: 12px; max-height: 60%; overflow-y: auto; z-index: 5",
                   raw_attrs=[testid("alerts")]):
         with v3.VCardTitle(classes="d-flex align-center text-subtitle-1"):
@@ -129,7 +129,7 @@ def inspector_section() -> None:
 
 def _replay_bar() -> None:
     with v3.VCard(v_if="replay && mode !== 'briefing'", elevation=8, classes="pa-2",
-                  style="position: absolute; left: 50%; transform: translateX(-50%); bottom: 12px; width: 680px; "
+                  style="position: absolute; left: 50%; transform: translateX(-50%); bottom: 12px; width: min(680px, 96%); "
                         "z-index: 6", raw_attrs=[testid("replay")]):
         with html.Div(classes="d-flex align-center ga-2"):
             v3.VChip("REPLAY", color="amber", size="small", variant="flat")
