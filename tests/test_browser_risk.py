@@ -194,3 +194,20 @@ def test_a_briefing_screen_says_disconnected_when_the_server_goes(chromium, arti
             page.screenshot(path=str(artifacts / "risk_disconnected.png"))
         finally:
             page.context.close()
+
+
+def test_client_side_rendering_gets_the_new_colour_arrays(chromium, server, artifacts):
+    page = open_page(chromium, server.url + "?risk=on")
+    try:
+        page.get_by_test_id("rendering-client").click()
+        page.wait_for_function("() => window.twinRisk.get('rendering') === 'client'", timeout=10_000)
+        page.evaluate("() => window.twinRisk.setRisk(window.twinRisk.trame, {on: true})")
+        before = wait_for_drawing(page, artifacts / "risk_client_before.png")
+        time.sleep(3)
+        before = view_pixels(page, artifacts / "risk_client_before.png")
+        post(server, "GAS-B015", 30.0)
+        after = wait_until(page, artifacts / "risk_client_red.png",
+                           lambda p: red_share(p) > red_share(before) + 0.001, timeout=20)
+        assert red_share(after) > red_share(before) + 0.001, (red_share(before), red_share(after))
+    finally:
+        page.context.close()

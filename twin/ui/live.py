@@ -99,7 +99,7 @@ class LiveRisk:
                 self.views.refresh(view)
                 if view_id in self.pool.spares:
                     continue
-                if view_id != self.shared_view or self.views.is_on(view):
+                if self.views.shows_risk(view):  # a view in its own colours has nothing new to draw
                     self.push(view_id)
             self._push_state()
             self.flushes += 1

@@ -206,8 +206,9 @@ class ViewRisk:
         if id(view) in self.extras:
             self._extras(view, self.mode.get(id(view), (False, 0))[0] and id(view) not in self.override)
 
-    def is_on(self, view) -> bool:
-        return self.mode.get(id(view), (False, 0))[0]
+    def shows_risk(self, view) -> bool:
+        """Whether the view draws risk colours now (live or a replay)."""
+        return id(view) in self.painted
 
 
 def add_extras(plotter, paint: RiskPaint) -> tuple:
