@@ -37,6 +37,8 @@ UI_DIR = ROOT / "twin" / "ui"
 class TwinApp:
     """One trame server showing one twin to any number of browsers, each with its own view.
 
+    Every browser gets its own view from a pool, drawn server-side (an image stream bound to the
+    view's id) or client-side (vtk.js fed with that view's scene, kept in client-only state).
     Shared, read-only state (scene, layer tree, legend) is declared once in :meth:`_init_state`;
     everything a browser changes is client-only and reaches the server through the triggers of
     :class:`twin.ui.actions.Actions`, which answer that browser alone.
@@ -51,38 +53,39 @@ class TwinApp:
         self.server.enable_module({"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/client.js"]})
         self.server.enable_module(vtk_module)
         self.helper = vtk_module.get_helper(self.server)
-        self.pool = ViewPool(twin, self.helper.id, capacity=max_views + 1)
-        self.shared_view = self.pool.add()  # the scene vtk.js browsers render (client-side rendering)
-        self.local_view = None
-        if rendering == "server":
-            self.pool.warm()
-        self.actions = Actions(twin, self.pool, self.shared_view, self.push)
+        self.pool = ViewPool(twin, self.helper.id, capacity=max_views)
+        self.pool.warm()
+        self.actions = Actions(twin, self.pool, self.push, self.scene_of)
         for name, function in self.actions.triggers().items():
             self.server.trigger(name)(function)
         self._init_state()
         self.live = None if risk is None else self._live(risk, briefing)
-        shared = self.pool.get(self.shared_view).plotter.ren_win
-        self.layout = layout.build(self.server, shared, shared, self._keep_local_view, live=self.live is not None)
+        self.layout = layout.build(self.server, self.pool.get(self.pool.spares[0]).plotter.ren_win,
+                                   live=self.live is not None)
 
     def _live(self, risk, briefing: bool):
         """Live risk (twin/ui/live.py): recolouring, state push, alerts, briefing, replay triggers."""
         from twin.ui.live import CLIENT_STATE, LiveRisk
         from twin.ui.live_actions import LiveActions
 
-        live = LiveRisk(self.server, risk, self.pool, self.shared_view, self.push)
-        for name, function in LiveActions(live, self.push, self.shared_view).triggers().items():
+        live = LiveRisk(self.server, risk, self.pool, self.show)
+        for name, function in LiveActions(live, self.push, self.scene_of).triggers().items():
             self.server.trigger(name)(function)
         self.server.enable_module({"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/risk.js"]})
         self.state.update({**CLIENT_STATE, "default_mode": "briefing" if briefing else "normal"})
         self.state.client_only(*CLIENT_STATE)
         return live
 
+    def show(self, view_id: str) -> None:
+        """A view's new look to its browser, unasked: an image, or a scene delta for vtk.js."""
+        if self.pool.get(view_id).client_side:
+            self.scene_of(view_id)
+        else:
+            self.push(view_id)
+
     @property
     def state(self):
         return self.server.state
-
-    def _keep_local_view(self, widget) -> None:
-        self.local_view = widget
 
     def _init_state(self) -> None:
         points = [layer.dataset.n_points for layer in self.twin.layers if layer.geometry == "points"]
@@ -95,10 +98,9 @@ class TwinApp:
             "bookmarks": [b.name for b in self.actions.bookmarks],
             "points_total": int(sum(_point_totals(self.twin)) or sum(points)),
             "points_loaded": int(sum(points)),
-            "shared_view": self.shared_view,
             "trame__title": f"CIM Twin — {self.twin.name}",
             # per-browser keys: initial values only, never written by the server again
-            "my_view": None, "cfg": default_config(self.twin), "inspector": None, "analysis": None,
+            "my_view": None, "my_scene": None, "cfg": default_config(self.twin), "inspector": None, "analysis": None,
             "measure": None, "tool": "select", "suggestions": [], "search_text": "", "search_choice": None,
             "selected_tree": [], "tree_opened": [], "toast": {"show": False, "text": ""}, "busy": False, "frame_ms": 0,
             "rendering": self.rendering, "ready": False, "share_url": "", "bookmark_dialog": False,
@@ -106,13 +108,18 @@ class TwinApp:
         })
         self.state.client_only(*layout.CLIENT_ONLY)
 
+    def scene_of(self, view_id: str) -> dict:
+        """A view's scene for vtk.js: the change goes out as a delta (only the browser showing this
+        view applies it), and the whole state comes back for a view about to mount.  Arrays travel
+        once, by hash, when the browser asks for them."""
+        window = self.pool.get(view_id).plotter.ren_win
+        if self.server.protocol:
+            self.server.protocol.publish("trame.vtk.delta", self.helper.scene(window, new_state=False))
+        return self.helper.scene(window, new_state=True)
+
     def push(self, view_id: str) -> None:
-        """Send a view's new state: an image for a server-rendered view, geometry for the vtk.js one."""
+        """Send a server-rendered view's new image to the image stream."""
         if not self.server.protocol:
-            return
-        if view_id == self.shared_view:
-            if self.local_view is not None:
-                self.local_view.update()
             return
         window = self.pool.get(view_id).plotter.ren_win
         delivery = self._image_delivery()

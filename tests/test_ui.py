@@ -22,9 +22,8 @@ def twin():
 @pytest.fixture(scope="module")
 def actions(twin):
     ids = iter(range(1, 100))
-    pool = ViewPool(twin, lambda window: str(next(ids)), capacity=3, size=(400, 300))
-    shared = pool.add()
-    return Actions(twin, pool, shared, push=lambda view_id: None)
+    pool = ViewPool(twin, lambda window: str(next(ids)), capacity=2, size=(400, 300))
+    return Actions(twin, pool, push=lambda view_id: None, scene_of=lambda view_id: {"id": view_id})
 
 
 def test_search_ranks_exact_ids_then_prefixes_then_substrings(twin):
@@ -40,12 +39,12 @@ def test_search_ranks_exact_ids_then_prefixes_then_substrings(twin):
 
 def test_each_browser_claims_its_own_view_and_the_pool_recycles_the_stalest(actions):
     first, second = actions.twin_claim()["view"], actions.twin_claim()["view"]
-    assert first != second != actions.shared_view
+    assert first != second
     actions.twin_look(first, "top")
     assert actions.pool.get(first).plotter.camera.position != actions.pool.get(second).plotter.camera.position
     actions.pool.get(second)  # touched: the first is now the stalest
     third = actions.twin_claim()["view"]
-    assert third == first and len(actions.pool.views) == 3
+    assert third == first and len(actions.pool.views) == 2
 
 
 def test_a_click_in_the_middle_of_the_top_view_picks_the_asset_below(actions, twin):
@@ -84,9 +83,19 @@ def test_measure_reports_horizontal_vertical_and_3d_distances(actions):
 
 
 def test_errors_come_back_as_replies_not_exceptions(actions):
+    view_id = actions.twin_claim()["view"]
     assert "error" in actions.twin_apply("no-such-view", {})
-    assert "error" in actions.twin_restore(actions.shared_view, "cam=1,2,3")
-    assert "error" in actions.twin_action(actions.shared_view, "explode", 0)
+    assert "error" in actions.twin_restore(view_id, "cam=1,2,3")
+    assert "error" in actions.twin_action(view_id, "explode", 0)
+
+
+def test_a_client_side_browser_gets_its_scene_and_camera_in_the_reply(actions):
+    view_id = actions.twin_claim()["view"]
+    reply = actions.twin_apply(view_id, default_config(actions.twin), {})
+    assert reply["scene"] == {"id": view_id}
+    camera = {"position": [0, -300, 200], "focalPoint": [0, 0, 0], "viewUp": [0, 0, 1], "viewAngle": 30}
+    reply = actions.twin_look(view_id, "top", camera)
+    assert reply["camera_local"]["position"][2] > 0 and reply["camera_local"]["viewUp"][1] == 1
 
 
 def test_share_fragments_round_trip(twin):

@@ -34,7 +34,10 @@ def replies(method: Callable) -> Callable:
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         try:
-            return method(self, *args, **kwargs)
+            reply = method(self, *args, **kwargs)
+            if self._dirty:  # a client-side (vtk.js) view changed: send its new scene to that browser alone
+                reply = {**reply, "scene": self.scene_of(self._dirty.pop())}
+            return reply
         except TwinError as exc:
             return {"error": str(exc)}
         except KeyError as exc:
@@ -43,15 +46,24 @@ def replies(method: Callable) -> Callable:
         except Exception as exc:  # noqa: BLE001 - every failure must reach the user
             log.exception("%s failed", method.__name__)
             return {"error": f"{method.__name__.removeprefix('twin_').replace('_', ' ').capitalize()} failed: {exc}"}
+        finally:
+            self._dirty.clear()
 
     return wrapper
 
 
 class Actions:
-    """Triggers named ``twin_*``; ``push(view_id)`` sends the view's new picture (or geometry)."""
+    """Triggers named ``twin_*``, each about the caller's own view.
 
-    def __init__(self, twin: Twin, pool: ViewPool, shared_view: str, push: Callable[[str], None]) -> None:
-        self.twin, self.pool, self.shared_view, self.push = twin, pool, shared_view, push
+    A browser rendering server-side gets its new picture through ``push(view_id)`` (the image
+    stream); one rendering client-side (vtk.js) sends its camera with each call (``camera``, ``{}``
+    before its view exists) and gets the view's new scene in the reply (``scene_of(view_id)``).
+    """
+
+    def __init__(self, twin: Twin, pool: ViewPool, push: Callable[[str], None],
+                 scene_of: Callable[[str], dict]) -> None:
+        self.twin, self.pool, self.push, self.scene_of = twin, pool, push, scene_of
+        self._dirty: set[str] = set()
         self.finder = AssetSearch(twin.assets)
         self.locators = picking.Locators()
         self.bookmarks = list(twin.bookmarks) + bookmarks.load(twin.path)
@@ -62,15 +74,23 @@ class Actions:
 
     def _view(self, view_id: str, camera: dict | None = None) -> ClientView:
         view = self.pool.get(view_id)
-        if camera and view_id == self.shared_view:  # client-side rendering: the browser owns the camera
+        view.client_side = camera is not None
+        if camera:  # client-side rendering: the browser owns the camera
             cam = view.plotter.camera
             cam.position, cam.focal_point, cam.up = camera["position"], camera["focalPoint"], camera["viewUp"]
             if camera.get("viewAngle"):
                 cam.view_angle = camera["viewAngle"]
         return view
 
+    def _show(self, view_id: str) -> None:
+        """Send the view's new state: an image now, or its scene with the reply (client-side)."""
+        if self.pool.get(view_id).client_side:
+            self._dirty.add(view_id)
+        else:
+            self.push(view_id)
+
     def _camera_reply(self, view_id: str, view: ClientView) -> dict:
-        if view_id != self.shared_view:
+        if not view.client_side:
             self.push(view_id)
             return {"frame_ms": view.frame_ms}
         cam = view.plotter.camera
@@ -80,13 +100,13 @@ class Actions:
     # -- views -------------------------------------------------------------------------------
     @replies
     def twin_claim(self) -> dict:
-        return {"view": self.pool.claim(exclude=[self.shared_view])}
+        return {"view": self.pool.claim()}
 
     @replies
-    def twin_apply(self, view_id: str, config: dict) -> dict:
-        view = self.pool.get(view_id)
+    def twin_apply(self, view_id: str, config: dict, camera: dict | None = None) -> dict:
+        view = self._view(view_id, camera)
         view.apply(config)
-        self.push(view_id)
+        self._show(view_id)
         return {"frame_ms": view.frame_ms}
 
     @replies
@@ -130,7 +150,7 @@ class Actions:
             return {"measure": self._measure(view_id, view, hit)}
         if hit is None:
             view.clear()
-            self.push(view_id)
+            self._show(view_id)
             return {"inspector": None}
         point = None
         if hit.point_id is not None:
@@ -162,7 +182,7 @@ class Actions:
         view.markers("measure", np.array(points), radius=self._marker_size(view))
         if len(points) == 2:
             view.line("measure", np.array(points))
-        self.push(view_id)
+        self._show(view_id)
         world = [self.twin.to_world(np.array(p)).tolist() for p in points]
         out = {"points": world}
         if len(points) == 2:
@@ -175,7 +195,7 @@ class Actions:
         view = self._view(view_id, camera)
         view.clear()
         if index is None or int(index) < 0:
-            self.push(view_id)
+            self._show(view_id)
             return {"inspector": None}
         return self._select(view_id, view, int(index), fly=fly)
 
@@ -185,8 +205,7 @@ class Actions:
         if fly:
             view.fly_to(index)
         reply = self._camera_reply(view_id, view) if fly else {}
-        if not fly or view_id != self.shared_view:
-            self.push(view_id)
+        self._show(view_id)
         return {**reply, "inspector": inspector.describe(self.twin, index, point),
                 "tree_open": self.tree_paths.get(index, [])}
 
@@ -220,7 +239,7 @@ class Actions:
         xyz = np.array([[n.get("x", np.nan), n.get("y", np.nan), n.get("z", np.nan)] for n in nodes], dtype=float)
         xyz = self.twin.to_local(xyz.reshape(-1, 3))
         view.markers("valves", xyz[np.isfinite(xyz).all(axis=1)], radius=max(0.4, self._marker_size(view)))
-        self.push(view_id)
+        self._show(view_id)
         return {"kind": "isolate", "title": f"Isolating {row['id']}",
                 "rows": [["Valves to close", ", ".join(v["id"] for v in result["valves"]) or "none"],
                          ["Valves assumed", "yes" if result["valves_assumed"] else "no (from the data)"],
@@ -236,7 +255,7 @@ class Actions:
         found = [*result["pipes"], *result["assets"]]
         rows = [r for item in found for r in self._rows_of(item.get("network", ""), [item["id"]], item.get("layer"))]
         view.highlight("nearby", rows)
-        self.push(view_id)
+        self._show(view_id)
         return {"kind": "nearby", "title": f"Within {radius:g} m of {result['id']}",
                 "rows": [[f"{item['id']} ({item.get('layer', '')})", _near_text(item)] for item in found[:30]]
                 + [[f"Clearance violation: {v['id']}", f"{v['clearance_m']:.2f} m < {v['required_m']:.2f} m"]
@@ -259,10 +278,9 @@ class Actions:
     @replies
     def twin_restore(self, view_id: str, fragment: str) -> dict:
         wanted = share.parse_fragment(fragment, [layer.name for layer in self.twin.layers], default_config(self.twin))
-        target = self.shared_view if wanted["rendering"] == "client" else view_id
-        view = self.pool.get(target)
-        if wanted["rendering"] != "client":
-            view.apply(wanted["config"])
+        target = view_id
+        view = self._view(view_id, {} if wanted["rendering"] == "client" else None)
+        view.apply(wanted["config"])
         reply: dict = {"config": wanted["config"], "rendering": wanted["rendering"]}
         if wanted["camera"]:
             cam = wanted["camera"]
@@ -275,7 +293,7 @@ class Actions:
                 return {**reply, "error": f"The shared selection {wanted['selection']!r} is not in this scene"}
             view.highlight("selection", [index])
             reply["inspector"] = inspector.describe(self.twin, index)
-        self.push(target)
+        self._show(target)
         return reply
 
 

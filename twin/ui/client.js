@@ -6,15 +6,21 @@ window.twinUI = (function () {
   let pointerDown = null;
   let moved = false;
 
-  function viewId(trame) {
-    return S(trame, "rendering") === "client" ? S(trame, "shared_view") : S(trame, "my_view");
-  }
+  function viewId(trame) { return S(trame, "my_view"); }
   function localView(trame) {
     return S(trame, "rendering") === "client" ? trame.refs.twin_local : null;
   }
+  // the camera argument of every call: null for server-side rendering; for client-side rendering
+  // the browser's camera (the server uses it to pick, fly to, save), {} before the view exists
   function localCamera(trame) {
+    if (S(trame, "rendering") !== "client") return null;
     const view = localView(trame);
-    return view ? view.getCamera() : null;
+    return (view && view.getCamera && view.getCamera()) || {};
+  }
+  function setLocalCamera(trame, camera, tries) {
+    const view = localView(trame);
+    if (view && view.setCamera) { view.setCamera(camera); return; }
+    if ((tries || 0) < 20) window.setTimeout(() => setLocalCamera(trame, camera, (tries || 0) + 1), 250);
   }
   function toast(trame, text, color) { set(trame, "toast", { show: true, text: String(text), color: color || "error" }); }
 
@@ -23,7 +29,8 @@ window.twinUI = (function () {
     try {
       const reply = await trame.trigger(name, args || []);
       if (reply && reply.error) { toast(trame, reply.error); return null; }
-      if (reply && reply.camera_local && localView(trame)) localView(trame).setCamera(reply.camera_local);
+      if (reply && reply.scene) set(trame, "my_scene", reply.scene);
+      if (reply && reply.camera_local) setLocalCamera(trame, reply.camera_local);
       if (reply && reply.frame_ms !== undefined) set(trame, "frame_ms", reply.frame_ms);
       return reply;
     } catch (err) {
@@ -35,7 +42,7 @@ window.twinUI = (function () {
   }
 
   async function apply(trame) {
-    return call(trame, "twin_apply", [viewId(trame), S(trame, "cfg")]);
+    return call(trame, "twin_apply", [viewId(trame), S(trame, "cfg"), localCamera(trame)]);
   }
   async function setCfg(trame, patch) {
     set(trame, "cfg", Object.assign({}, S(trame, "cfg"), patch));
@@ -66,7 +73,7 @@ window.twinUI = (function () {
     showInspector(trame, await call(trame, "twin_select", [viewId(trame), index, !!fly, localCamera(trame)]));
   }
   async function clearSelection(trame) {
-    await call(trame, "twin_select", [viewId(trame), -1, false, null]);
+    await call(trame, "twin_select", [viewId(trame), -1, false, localCamera(trame)]);
     set(trame, "inspector", null); set(trame, "analysis", null); set(trame, "selected_tree", []);
   }
 
@@ -125,7 +132,7 @@ window.twinUI = (function () {
     set(trame, "rendering", mode);
     await apply(trame);
     const ins = S(trame, "inspector");
-    if (ins) await call(trame, "twin_select", [viewId(trame), ins.index, false, null]);
+    if (ins) await call(trame, "twin_select", [viewId(trame), ins.index, false, localCamera(trame)]);
   }
   async function pollFrame(trame) {
     if (document.hidden) return;
@@ -137,13 +144,13 @@ window.twinUI = (function () {
     const claim = await call(trame, "twin_claim", []);
     if (!claim) return;
     set(trame, "my_view", claim.view);
+    if (S(trame, "rendering") === "client") await apply(trame);  // fetch this browser's scene
     const fragment = window.location.hash.replace(/^#/, "");
     if (fragment) {
       const reply = await call(trame, "twin_restore", [claim.view, fragment]);
       if (reply) {
         if (reply.rendering) set(trame, "rendering", reply.rendering);
         set(trame, "cfg", reply.config);
-        if (reply.rendering === "client") await apply(trame);
         if (reply.inspector) showInspector(trame, reply);
       }
     }

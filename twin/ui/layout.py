@@ -6,6 +6,7 @@ so one browser's selection, search or settings never reach another.
 
 from __future__ import annotations
 
+import vtk
 from trame.ui.vuetify3 import VAppLayout
 from trame.widgets import client, html
 from trame.widgets import vtk as vtk_widgets
@@ -13,7 +14,7 @@ from trame.widgets import vuetify3 as v3
 
 from twin.ui.panels import briefing, inspector, js, layers, risk, status, testid, toolbar
 
-CLIENT_ONLY = ("my_view", "cfg", "inspector", "analysis", "measure", "tool", "suggestions", "search_text",
+CLIENT_ONLY = ("my_view", "my_scene", "cfg", "inspector", "analysis", "measure", "tool", "suggestions", "search_text",
                "search_choice", "selected_tree", "tree_opened", "toast", "busy", "frame_ms", "rendering", "ready", "share_url",
                "bookmark_dialog", "bookmark_name", "show_layers", "show_inspector", "mode")
 THEME = {"defaultTheme": "twin", "themes": {"twin": {"dark": True, "colors": {
@@ -25,8 +26,8 @@ VIEW_STYLE = "position: absolute; inset: 0;"
 INTERACTIVE_RATIO = 0.5
 
 
-def build(server, shared_window, pool_window, on_local_view, live: bool = False) -> VAppLayout:
-    """The whole page; ``on_local_view(widget)`` receives the vtk.js view to push geometry through.
+def build(server, window, live: bool = False) -> VAppLayout:
+    """The whole page; ``window`` is any render window (each browser binds its own view by id).
 
     With ``live`` the live-risk parts join in (:mod:`twin.ui.panels.risk`, :mod:`~.briefing`);
     in briefing mode (``mode``) the title bar, drawers and status line give way to the kiosk.
@@ -47,7 +48,7 @@ def build(server, shared_window, pool_window, on_local_view, live: bool = False)
             inspector.build()
         with v3.VMain():
             with html.Div(style="position: relative; width: 100%; height: 100%;"):
-                _view(shared_window, pool_window, on_local_view)
+                _view(window)
                 if live:
                     risk.overlays()
                     briefing.build()
@@ -58,23 +59,31 @@ def build(server, shared_window, pool_window, on_local_view, live: bool = False)
     return layout
 
 
-def _view(shared_window, pool_window, on_local_view) -> None:
+def _view(window) -> None:
     with html.Div(classes="twin-view", style="position: relative; width: 100%; height: 100%;",
                   raw_attrs=['@pointerdown.capture="window.twinUI.down($event)"',
                              '@pointerup.capture="window.twinUI.up($event)"',
                              ':style="{cursor: tool === \'measure\' ? \'crosshair\' : \'default\'}"']):
-        remote = vtk_widgets.VtkRemoteView(pool_window, v_if="rendering === 'server' && my_view",
+        remote = vtk_widgets.VtkRemoteView(window, v_if="rendering === 'server' && my_view",
                                            interactive_ratio=INTERACTIVE_RATIO, interactive_quality=50,
                                            still_quality=90,
                                            picking_modes=("['click']",), click=js("pick", "$event"),
                                            style=VIEW_STYLE)
         remote._attributes["view_id"] = ':viewId="my_view"'  # each browser streams its own render window
-        local = vtk_widgets.VtkLocalView(shared_window, ref="twin_local", v_if="rendering === 'client'",
+        local = vtk_widgets.VtkLocalView(_empty_window(), ref="twin_local", v_if="rendering === 'client' && my_scene",
                                          picking_modes=("['click']",), click=js("pick", "$event"),
                                          style=VIEW_STYLE)
-        on_local_view(local)
+        local._attributes["view_state"] = ':viewState="my_scene"'  # this browser's own view, client-only
         _clip_card()
         v3.VProgressLinear(v_if="!ready", indeterminate=True, color="primary", absolute=True, location="top")
+
+
+def _empty_window():
+    """A render window with nothing in it: the vtk.js widget needs one, each browser brings its own scene."""
+    window = vtk.vtkRenderWindow()
+    window.SetOffScreenRendering(True)
+    window.AddRenderer(vtk.vtkRenderer())
+    return window
 
 
 def _clip_card() -> None:

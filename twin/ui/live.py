@@ -38,8 +38,8 @@ CLIENT_STATE = {"asset_risk": None, "show_alerts": True, "disconnected": False, 
 class LiveRisk:
     """Wires a :class:`~twin.risk.service.RiskService` to the views and the shared trame state."""
 
-    def __init__(self, server, service, pool, shared_view: str, push: Callable[[str], None]) -> None:
-        self.server, self.service, self.pool, self.shared_view, self.push = server, service, pool, shared_view, push
+    def __init__(self, server, service, pool, show: Callable[[str], None]) -> None:
+        self.server, self.service, self.pool, self.show = server, service, pool, show
         twin = pool.twin
         self.twin = twin
         self.paint = RiskPaint(twin, service.grids.features, service.sources.features)
@@ -100,7 +100,7 @@ class LiveRisk:
                 if view_id in self.pool.spares:
                     continue
                 if self.views.shows_risk(view):  # a view in its own colours has nothing new to draw
-                    self.push(view_id)
+                    self.show(view_id)
             self._push_state()
             self.flushes += 1
         except Exception:  # noqa: BLE001 - trame would swallow it; keep the log

@@ -32,22 +32,31 @@ REPLAY_DEFAULT_S = 3600.0
 class LiveActions:
     """Triggers named ``twin_*`` (registered beside :class:`twin.ui.actions.Actions`)."""
 
-    def __init__(self, live: LiveRisk, push: Callable[[str], None], shared_view: str) -> None:
-        self.live, self.service, self.pool, self.push = live, live.service, live.pool, push
-        self.twin, self.shared_view = live.twin, shared_view
+    def __init__(self, live: LiveRisk, push: Callable[[str], None], scene_of: Callable[[str], dict]) -> None:
+        self.live, self.service, self.pool, self.push, self.scene_of = live, live.service, live.pool, push, scene_of
+        self.twin = live.twin
+        self._dirty: set[str] = set()  # client-side views whose scene goes with the reply (see ``replies``)
         self.replays: dict[str, Replay] = {}
 
     def triggers(self) -> dict[str, Callable]:
         return {name: getattr(self, name) for name in dir(self) if name.startswith("twin_")}
 
+    def _show(self, view_id: str) -> None:
+        """An image now for a server-rendered view; the scene with the reply for a vtk.js one."""
+        if self.pool.get(view_id).client_side:
+            self._dirty.add(view_id)
+        else:
+            self.push(view_id)
+
     def _reply_camera(self, view_id: str) -> dict:
         view = self.pool.get(view_id)
-        if view_id != self.shared_view:
-            self.push(view_id)
-            return {"frame_ms": view.frame_ms, "camera": view.camera()}
-        cam = view.plotter.camera
-        return {"camera_local": {"position": list(cam.position), "focalPoint": list(cam.focal_point),
-                                 "viewUp": list(cam.up)}, "camera": view.camera()}
+        self._show(view_id)
+        reply = {"camera": view.camera()}
+        if view.client_side:
+            cam = view.plotter.camera
+            reply["camera_local"] = {"position": list(cam.position), "focalPoint": list(cam.focal_point),
+                                     "viewUp": list(cam.up)}
+        return reply
 
     def twin_ping(self) -> dict:
         """The briefing screens' heartbeat: no answer means the connection is gone."""
@@ -145,10 +154,8 @@ class LiveActions:
         levels = replay.seek(t)
         name = f"risk_replay_{abs(hash(view_id)) % 10**8}"
         self.live.paint.write(name, levels)
-        view = self.pool.get(view_id)
-        self.live.views.show(view, name)
-        if view_id != self.shared_view:
-            self.push(view_id)
+        self.live.views.show(self.pool.get(view_id), name)
+        self._show(view_id)
         shown = replay.snapshot()
         counts = np.bincount(levels, minlength=len(NAMES))
         return {"replay_state": {"t": shown["t"], "levels": {NAMES[i]: int(c) for i, c in enumerate(counts)},
@@ -160,6 +167,5 @@ class LiveActions:
         if replay is not None:
             replay.close()
             self.live.views.show(self.pool.get(view_id), None)
-            if view_id != self.shared_view:
-                self.push(view_id)
+            self._show(view_id)
         return {"replay": None}

@@ -34,14 +34,13 @@ window.twinRisk = (function () {
   let tourTimer = null;
   let playTimer = null;
 
-  function viewId(trame) {
-    return S(trame, "rendering") === "client" ? S(trame, "shared_view") : S(trame, "my_view");
-  }
+  function viewId(trame) { return S(trame, "my_view"); }
   function toast(trame, text) { set(trame, "toast", { show: true, text: String(text) }); }
   async function call(trame, name, args) {
     try {
       const reply = await trame.trigger(name, args || []);
       if (reply && reply.error) { toast(trame, reply.error); return null; }
+      if (reply && reply.scene) set(trame, "my_scene", reply.scene);
       if (reply && reply.camera_local && S(trame, "rendering") === "client" && trame.refs.twin_local) {
         trame.refs.twin_local.setCamera(reply.camera_local);
       }

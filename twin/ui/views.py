@@ -40,6 +40,19 @@ def default_config(twin: Twin) -> dict:
             "risk": {"on": False, "min": 0}}
 
 
+def _inflated(mesh: pv.PolyData) -> pv.PolyData:
+    """The overlay grown about its centre by a hair, so it wins the depth test against the asset's
+    own faces in vtk.js too (which ignores VTK's coincident-topology offsets)."""
+    if not mesh.n_points:
+        return mesh
+    lo, hi = np.array(mesh.bounds[0::2]), np.array(mesh.bounds[1::2])
+    size = float(np.linalg.norm(hi - lo)) or 1.0
+    grown = mesh.copy()
+    centre = (lo + hi) / 2
+    grown.points = centre + (np.asarray(mesh.points, dtype=np.float64) - centre) * (1 + max(0.004, 0.06 / size))
+    return grown
+
+
 class ClientView:
     """A browser's own view of the twin: plotter, overlays, clip plane, last frame time."""
 
@@ -51,6 +64,7 @@ class ClientView:
         self.shown_points: dict[str, np.ndarray] = {}  # per point layer: what its class filter shows
         self._point_state: dict[str, tuple] = {}
         self.frame_ms = 0.0
+        self.client_side = False  # drawn by vtk.js in the browser (its scene goes with each reply)
         self.frames: deque[tuple[float, float]] = deque(maxlen=240)  # (end time, ms) of recent renders
         self.last_used = time.monotonic()
         self._plane: vtk.vtkPlane | None = None
@@ -203,7 +217,7 @@ class ClientView:
                 continue
             cells = np.flatnonzero(np.isin(layer.asset_index, inside))
             if len(cells):
-                pieces.append((layer, layer.dataset.extract_cells(cells).extract_surface(algorithm=None)))
+                pieces.append((layer, _inflated(layer.dataset.extract_cells(cells).extract_surface(algorithm=None))))
         self.clear(name)
         for i, (layer, mesh) in enumerate(pieces):
             colour = PIPE_SELECTION if name == "selection" and layer.kind == "pipes" else None
@@ -221,7 +235,6 @@ class ClientView:
     def line(self, name: str, local_points: np.ndarray) -> None:
         """A straight line between two points (the measured distance), drawn over the scene."""
         self._overlay(f"{name}:line", pv.Line(local_points[0], local_points[1]), None, line_width=3)
-        self.overlays[f"{name}:line"].GetMapper().SetRelativeCoincidentTopologyLineOffsetParameters(0, -66000)
 
     def _overlay(self, key: str, mesh: pv.PolyData, under, line_width: float = 2, colour: str | None = None) -> None:
         colour = colour or COLORS[key.split(":")[0]]
@@ -229,9 +242,6 @@ class ClientView:
                                       point_size=10, show_scalar_bar=False, reset_camera=False,
                                       lighting=True, ambient=0.5)
         mapper = actor.GetMapper()
-        mapper.SetResolveCoincidentTopologyToPolygonOffset()
-        mapper.SetRelativeCoincidentTopologyPolygonOffsetParameters(-2, -20)
-        mapper.SetRelativeCoincidentTopologyLineOffsetParameters(-2, -20)
         if under is not None:
             actor.SetUserTransform(under.GetUserTransform())
         if self._plane is not None:

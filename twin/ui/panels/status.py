@@ -20,7 +20,8 @@ def build(footer) -> None:
         html.Span(f"{{{{ ({POINTS_SHOWN}).toLocaleString() }}}} of {{{{ points_total.toLocaleString() }}}} points"
                   "{{ points_loaded < points_total ? ' (' + points_loaded.toLocaleString() + ' loaded)' : '' }}",
                   v_if="points_total", raw_attrs=[testid("status-points")])
-        html.Span("frame {{ frame_ms ? frame_ms.toFixed(0) + ' ms' : '—' }}", raw_attrs=[testid("status-frame")])
+        html.Span("frame {{ frame_ms ? frame_ms.toFixed(0) + ' ms' : '—' }}", v_if="rendering === 'server'",
+                  raw_attrs=[testid("status-frame")])
         html.Span("{{ rendering === 'server' ? 'server-side rendering' : 'client-side rendering (vtk.js)' }}")
         v3.VSpacer()
         v3.VProgressCircular(v_if="busy", indeterminate=True, size=14, width=2)
