@@ -1,0 +1,130 @@
+"""The worker process: parse the IFC file and run the geometry kernel, inside limits.
+
+Run as ``python -m loaders.ifc.worker REQUEST.json``.  The kernel (OpenCASCADE through
+ifcopenshell) can segfault, abort, loop or eat memory on unlucky files; here that only ends
+this process.  The address-space limit is set before ifcopenshell is imported.  Results go to
+the ``.npz`` file named in the request; a problem the worker understood goes, as JSON, to
+``<out>.error.json`` and the exit status is 3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+EXIT_UNDERSTOOD = 3
+_ENTITY = re.compile(rb"^\s*#\d+\s*=\s*(IFC\w+)\s*\(", re.MULTILINE | re.IGNORECASE)
+
+
+def limit_memory(megabytes: int | None) -> None:
+    """Cap this process's address space, so a runaway allocation fails here, not in the server."""
+    if megabytes:
+        size = int(megabytes) << 20
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+
+
+def fault(kind: str | None, megabytes: int | None) -> None:
+    """Test-only hook: misbehave as the kernel sometimes does (``abort``, ``segfault``, ``hang``, ``allocate``)."""
+    if kind == "abort":
+        os.abort()
+    if kind == "segfault":
+        import ctypes
+
+        ctypes.string_at(0)
+    if kind == "hang":
+        while True:
+            time.sleep(1)
+    if kind == "allocate":
+        hog = np.ones(((megabytes or 1024) * 4) << 20, dtype=np.uint8)
+        hog.sum()
+
+
+def dropped_entities(path: Path, schema: str) -> dict[str, int]:
+    """Entity types written in the file that ``schema`` does not have (ifcopenshell drops them)."""
+    import ifcopenshell.ifcopenshell_wrapper as wrapper
+
+    known = wrapper.schema_by_name(schema)
+    counts = Counter(name.decode().upper() for name in _ENTITY.findall(path.read_bytes()))
+    dropped = {}
+    for name, n in counts.items():
+        try:
+            known.declaration_by_name(name)
+        except Exception:  # not in the schema
+            dropped[name] = n
+    return dict(sorted(dropped.items()))
+
+
+def shard(products: list, index: int, count: int) -> list:
+    """This worker's share: biggest estimated cost first, each to the least loaded worker."""
+    def cost(product) -> int:
+        return 1 + 4 * len(getattr(product, "HasOpenings", ()) or ())
+
+    loads = [0] * count
+    mine = []
+    for product in sorted(products, key=lambda p: (-cost(p), p.id())):
+        target = loads.index(min(loads))
+        loads[target] += cost(product)
+        if target == index:
+            mine.append(product)
+    return mine
+
+
+def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
+    import ifcopenshell
+
+    from loaders.ifc import extract, georef, semantics
+
+    path = Path(request["path"])
+    options = request.get("options", {})
+    model = ifcopenshell.open(str(path))
+    spaces = bool(options.get("spaces", True))
+    products = semantics.candidates(model, spaces)
+    count = int(request.get("shards", 1))
+    include = shard(products, int(request.get("shard", 0)), count) if count > 1 else None
+    geometry, log = extract.iterate(model, options, include, int(request.get("threads", 1)))
+    arrays = geometry.arrays()
+    meta: dict[str, Any] = {"log": {str(k): v for k, v in log.items()}}
+    if request.get("meta", True):
+        yielded = set(arrays["e_step"].tolist())
+        known = {p.id() for p in products}
+        extra = [model.by_id(s) for s in sorted(yielded - known)]
+        columns, steps = semantics.rows(products + extra)
+        arrays.update({f"r_{name}": values for name, values in columns.items()})
+        arrays["r_step"] = steps
+        meta.update(schema=model.schema, declared=georef.read(model),
+                    spatial_tree=semantics.spatial_tree(model, known | yielded),
+                    dropped=dropped_entities(path, model.schema) if request.get("fallback") else {})
+    arrays["meta"] = np.array(json.dumps(meta))
+    return arrays
+
+
+def main(argv: list[str]) -> int:
+    request = json.loads(Path(argv[0]).read_text())
+    out = Path(request["out"])
+    limit_memory(request.get("memory_mb"))
+    try:
+        fault(request.get("fault"), request.get("memory_mb"))
+        arrays = run(request)
+        partial = out.with_suffix(".partial.npz")
+        np.savez(partial, **arrays)
+        os.replace(partial, out)
+        return 0
+    except MemoryError:
+        problem = {"kind": "memory", "problem": "ran out of memory"}
+    except Exception as exc:  # reported to the parent as a clear error about the file
+        problem = {"kind": "error", "problem": f"{type(exc).__name__}: {exc}".strip()}
+    Path(f"{out}.error.json").write_text(json.dumps(problem))
+    return EXIT_UNDERSTOOD
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
