@@ -28,6 +28,7 @@ from loaders.ifc import build, cache, header, runner
 from loaders.ifc.georef import MODES, resolve
 from loaders.ifc.merge import merge
 from loaders.ifc.properties import properties
+from loaders.ifc.semantics import FACILITIES
 from twin.errors import InputError
 from twin.source import LoadedSource
 
@@ -134,8 +135,9 @@ def _skipped(arrays: dict[str, np.ndarray], joined: build.Elements, log: dict[st
 
 
 def _spatial_counts(tree: dict[str, Any] | None) -> dict[str, int]:
-    counts = {"sites": 0, "buildings": 0, "storeys": 0, "spaces": 0}
-    keys = {"IfcSite": "sites", "IfcBuilding": "buildings", "IfcBuildingStorey": "storeys", "IfcSpace": "spaces"}
+    counts = {"sites": 0, "buildings": 0, "facilities": 0, "storeys": 0, "spaces": 0}
+    keys = {"IfcSite": "sites", "IfcBuilding": "buildings", "IfcBuildingStorey": "storeys", "IfcSpace": "spaces",
+            **{name: "facilities" for name in FACILITIES if name != "IfcBuilding"}}
     stack = [tree] if tree else []
     while stack:
         node = stack.pop()

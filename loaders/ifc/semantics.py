@@ -74,19 +74,30 @@ class _Spatial:
             node = container
             while node is not None:
                 if not storey and _is_any(node, LEVELS):
-                    storey = node.Name or node.GlobalId
+                    storey = text(node.Name or node.GlobalId)
                 if not facility and _is_any(node, FACILITIES):
-                    facility = node.Name or node.GlobalId
+                    facility = text(node.Name or node.GlobalId)
                 node = ue.get_aggregate(node)
             self.memo[key] = (storey, facility)
         return self.memo[key]
+
+
+def text(value) -> str:
+    """An IFC string, with UTF-8 that an exporter wrote twice (``HulevesiviemÃ¤ri``) repaired."""
+    value = "" if value is None else str(value)
+    if any(c in value for c in "ÃÂÅ") and max(map(ord, value)) < 256:
+        try:
+            return value.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            return value
+    return value
 
 
 def _materials(element) -> str:
     import ifcopenshell.util.element as ue
 
     try:
-        names = [m.Name for m in ue.get_materials(element) if getattr(m, "Name", None)]
+        names = [text(m.Name) for m in ue.get_materials(element) if getattr(m, "Name", None)]
     except Exception:  # a malformed material assignment must not lose the element
         return ""
     return "; ".join(dict.fromkeys(names))
@@ -99,7 +110,7 @@ def _systems(element) -> tuple[str, str]:
         systems = us.get_element_systems(element)
     except Exception:
         return "", ""
-    names = "; ".join(dict.fromkeys(s.Name or s.GlobalId for s in systems))
+    names = "; ".join(dict.fromkeys(text(s.Name or s.GlobalId) for s in systems))
     kinds = (str(getattr(s, "PredefinedType", None) or s.ObjectType or "") for s in systems)
     return names, "; ".join(dict.fromkeys(k for k in kinds if k))
 
@@ -115,9 +126,9 @@ def rows(products: list) -> tuple[dict[str, np.ndarray], np.ndarray]:
         element_type = ue.get_type(product)
         storey, facility = spatial.levels(ue.get_container(product) or ue.get_aggregate(product))
         network, system_type = _systems(product)
-        values = (product.GlobalId, product.is_a(), product.Name or "",
-                  getattr(product, "ObjectType", None) or ue.get_predefined_type(product) or "",
-                  storey, facility, (element_type.Name or "") if element_type else "", _materials(product),
+        values = (product.GlobalId, product.is_a(), text(product.Name),
+                  text(getattr(product, "ObjectType", None) or ue.get_predefined_type(product)),
+                  storey, facility, text(element_type.Name) if element_type else "", _materials(product),
                   network, system_type)
         for column, value in zip(COLUMNS, values):
             columns[column].append(str(value))
@@ -154,7 +165,7 @@ def spatial_tree(model, assets: set[int]) -> dict[str, Any] | None:
         for child in children:
             for cls, n in child["counts"].items():
                 counts[cls] = counts.get(cls, 0) + n
-        return {"id": entity.GlobalId, "class": entity.is_a(), "name": entity.Name or "",
+        return {"id": entity.GlobalId, "class": entity.is_a(), "name": text(entity.Name),
                 "elevation": getattr(entity, "Elevation", None), "children": children,
                 "elements": [e.GlobalId for e in elements], "counts": dict(sorted(counts.items())),
                 "total": sum(counts.values())}

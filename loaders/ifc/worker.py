@@ -102,7 +102,7 @@ def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
         arrays["r_step"] = steps
         meta.update(schema=model.schema, declared=georef.read(model),
                     spatial_tree=semantics.spatial_tree(model, known | yielded),
-                    dropped=dropped_entities(path, model.schema) if request.get("fallback") else {})
+                    dropped=dropped_entities(path, model.schema_identifier) if request.get("fallback") else {})
     arrays["meta"] = np.array(json.dumps(meta))
     return arrays
 
