@@ -66,16 +66,16 @@ class Job:
             return None
         if code < 0:
             name = _signal_name(-code)
-            return LoaderFailure(path, f"worker crashed (signal {-code}, {name}) on {path.name}",
-                                 hint=f"the geometry kernel failed on this file; the memory limit was {memory_mb} MB "
-                                      "(option memory_mb)" + self._stderr_tail())
+            return LoaderFailure(path, f"worker crashed (signal {-code}) on {path.name}",
+                                 hint=f"{name} in the geometry kernel; the rest of the twin is unaffected"
+                                      + self._stderr_tail())
         error_file = Path(f"{self.out}.error.json")
         if error_file.exists():
             problem = json.loads(error_file.read_text())
             if problem["kind"] == "memory":
                 return LoaderFailure(path, f"worker ran out of memory (limit {memory_mb} MB) on {path.name}",
                                      hint="raise the limit with the option memory_mb")
-            return InputError(path, f"ifcopenshell cannot read it: {problem['problem']}")
+            return InputError(path, problem["problem"])
         return LoaderFailure(path, f"worker exited with status {code} on {path.name}", hint=self._stderr_tail())
 
     def _stderr_tail(self) -> str:

@@ -25,6 +25,10 @@ EXIT_UNDERSTOOD = 3
 _ENTITY = re.compile(rb"^\s*#\d+\s*=\s*(IFC\w+)\s*\(", re.MULTILINE | re.IGNORECASE)
 
 
+class FileProblem(Exception):
+    """A problem with the file's content that the worker can put in words."""
+
+
 def limit_memory(megabytes: int | None) -> None:
     """Cap this process's address space, so a runaway allocation fails here, not in the server."""
     if megabytes:
@@ -86,6 +90,8 @@ def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
     path = Path(request["path"])
     options = request.get("options", {})
     model = ifcopenshell.open(str(path))
+    if not model.by_type("IfcProject"):
+        raise FileProblem("no IfcProject: not a usable IFC model")
     spaces = bool(options.get("spaces", True))
     products = semantics.candidates(model, spaces)
     count = int(request.get("shards", 1))
@@ -118,10 +124,12 @@ def main(argv: list[str]) -> int:
         np.savez(partial, **arrays)
         os.replace(partial, out)
         return 0
+    except FileProblem as exc:
+        problem = {"kind": "error", "problem": str(exc)}
     except MemoryError:
         problem = {"kind": "memory", "problem": "ran out of memory"}
     except Exception as exc:  # reported to the parent as a clear error about the file
-        problem = {"kind": "error", "problem": f"{type(exc).__name__}: {exc}".strip()}
+        problem = {"kind": "error", "problem": f"ifcopenshell cannot read it ({type(exc).__name__}: {exc})"}
     Path(f"{out}.error.json").write_text(json.dumps(problem))
     return EXIT_UNDERSTOOD
 
