@@ -126,9 +126,7 @@ class AssetTable:
         out: dict[str, Any] = {}
         for name, column in self._columns.items():
             value = column[index]
-            out[name] = value.item() if hasattr(value, "item") else str(value)
-        if isinstance(out.get("id"), np.str_):
-            out = {k: str(v) if isinstance(v, np.str_) else v for k, v in out.items()}
+            out[name] = value.item() if isinstance(value, np.generic) else str(value)
         x, y, z = self.centres[index]
         out.update(x=float(x), y=float(y), z=float(z))
         return out
@@ -161,14 +159,14 @@ class AssetTable:
         chunk = 50_000
         for start in range(0, len(self), chunk):
             stop = min(start + chunk, len(self))
-            cols = [self[c][start:stop].astype(str) for c in CORE_COLUMNS]
-            cols += [np.char.mod("%.3f", centres[start:stop, i]) for i in range(3)]
+            cols = [_format(self[c][start:stop]) for c in CORE_COLUMNS]
+            cols += [np.char.mod("%.3f", centres[start:stop, i]).tolist() for i in range(3)]
             cols += [_format(self[c][start:stop]) for c in extra]
             writer.writerows(zip(*cols))
 
 
-def _format(column: np.ndarray) -> np.ndarray:
+def _format(column: np.ndarray) -> list:
+    """A column chunk as CSV cell values; NaN becomes an empty cell."""
     if column.dtype.kind == "f":
-        text = np.char.mod("%.6g", column)
-        return np.where(np.isnan(column), "", text)
-    return column.astype(str)
+        return np.where(np.isnan(column), "", np.char.mod("%.6g", column)).tolist()
+    return column.tolist()

@@ -116,11 +116,13 @@ def asset_bounds(points: np.ndarray, owner: np.ndarray, n_assets: int) -> np.nda
     bounds = np.full((n_assets, 6), np.nan)
     if len(owner) == 0:
         return bounds
-    order = np.argsort(owner, kind="stable")
-    owner_sorted = owner[order]
+    if np.all(owner[1:] >= owner[:-1]):  # loaders usually emit assets in order: no sort needed
+        owner_sorted, pts = owner, points
+    else:
+        order = np.argsort(owner, kind="stable")
+        owner_sorted, pts = owner[order], points[order]
     starts = np.flatnonzero(np.r_[True, owner_sorted[1:] != owner_sorted[:-1]])
     assets = owner_sorted[starts]
-    pts = points[order]
     bounds[assets, 0::2] = np.minimum.reduceat(pts, starts, axis=0)
     bounds[assets, 1::2] = np.maximum.reduceat(pts, starts, axis=0)
     return bounds
@@ -133,4 +135,13 @@ def part_asset_bounds(part: LayerPart) -> np.ndarray:
     if part.association == "point":
         return asset_bounds(points, np.asarray(part.asset_index), n)
     cell_ids, point_ids = cell_point_ids(part.dataset)
-    return asset_bounds(points[point_ids], np.asarray(part.asset_index)[cell_ids], n)
+    entry_owner = np.asarray(part.asset_index)[cell_ids]
+    point_owner = np.full(len(points), -1, dtype=entry_owner.dtype)
+    point_owner[point_ids] = entry_owner
+    if np.array_equal(point_owner[point_ids], entry_owner):
+        # no point is shared by two assets: reduce over points, not over every cell corner
+        used = point_owner >= 0
+        if used.all():
+            return asset_bounds(points, point_owner, n)
+        return asset_bounds(points[used], point_owner[used], n)
+    return asset_bounds(points[point_ids], entry_owner, n)

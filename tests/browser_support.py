@@ -1,0 +1,119 @@
+"""Start ``twin serve`` as a user would and drive it with headless Chromium (Debian's package)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+class Served:
+    """A running ``twin serve`` process and the URL it printed."""
+
+    def __init__(self, process: subprocess.Popen, url: str, log: list[str]) -> None:
+        self.process, self.url, self.log = process, url, log
+
+
+@contextlib.contextmanager
+def serve(*args: str, timeout: float = 120.0, env: dict | None = None) -> Iterator[Served]:
+    """Run ``twin serve --port 0 ARGS`` until it prints its URL; stop it afterwards."""
+    process = subprocess.Popen([sys.executable, "-m", "twin.cli", "serve", "--port", "0", *args], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, **(env or {})}, start_new_session=True)
+    log: list[str] = []
+    found: list[str] = []
+
+    def pump() -> None:
+        for line in process.stdout:
+            log.append(line)
+            match = re.search(r"(http://\S+/)", line)
+            if match and not found:
+                found.append(match.group(1))
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while not found and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        if not found:
+            raise RuntimeError("twin serve did not print its URL:\n" + "".join(log))
+        yield Served(process, found[0], log)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def view_pixels(page, path: Path, selector: str = ".twin-view") -> np.ndarray:
+    """Screenshot of the 3D view area as an RGB array (also saved to ``path`` for people to look at)."""
+    from PIL import Image
+
+    page.locator(selector).first.screenshot(path=str(path))
+    return np.asarray(Image.open(path).convert("RGB")).astype(int)
+
+
+def drawn_share(pixels: np.ndarray, background=(31, 37, 48), tolerance: int = 12) -> float:
+    """Share of pixels that differ from the scene background colour."""
+    return float(np.any(np.abs(pixels - np.array(background)) > tolerance, axis=2).mean())
+
+
+def wait_for_drawing(page, path: Path, minimum: float = 0.05, timeout: float = 60.0) -> np.ndarray:
+    """Screenshots until the view shows at least ``minimum`` drawn pixels (first frames take a while)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pixels = view_pixels(page, path)
+        if drawn_share(pixels) >= minimum or time.monotonic() > deadline:
+            return pixels
+        time.sleep(0.5)
+
+
+def settled_pixels(page, path: Path, timeout: float = 60.0) -> np.ndarray:
+    """Screenshots of the drawn view until two in a row agree (the stream has settled)."""
+    previous = wait_for_drawing(page, path, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.7)
+        current = view_pixels(page, path)
+        if current.shape == previous.shape and np.abs(current - previous).max(axis=2).mean() < 0.5:
+            return current
+        previous = current
+    return previous
+
+
+def wait_until(page, path: Path, condition, timeout: float = 30.0) -> np.ndarray:
+    """Screenshots until ``condition(pixels)`` holds or the time is up; returns the last one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pixels = view_pixels(page, path)
+        if condition(pixels) or time.monotonic() > deadline:
+            return pixels
+        time.sleep(0.5)
