@@ -85,7 +85,7 @@ def convert(path: Path, info: header.Header, options: Mapping[str, Any], process
         folder = Path(tmp)
         readable = header.fallback_copy(path, info, folder / path.name) if info.needs_fallback else path
         geometry_options = {k: options[k] for k in cache.GEOMETRY_OPTIONS if k in options}
-        base = {"path": str(readable), "options": geometry_options, "shards": processes,
+        base = {"path": str(readable.resolve()), "options": geometry_options, "shards": processes,
                 "threads": int(options.get("threads", 1)), "memory_mb": memory_mb,
                 "fallback": info.needs_fallback, "fault": options.get("_fault")}
         requests = [{**base, "shard": i, "meta": i == 0} for i in range(processes)]

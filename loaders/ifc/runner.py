@@ -1,6 +1,6 @@
 """Run the worker processes with a time and a memory limit and turn their deaths into errors.
 
-Each worker is a fresh interpreter (``python -m loaders.ifc.worker``), not a fork of the
+Each worker is a fresh interpreter running ``worker.py``, not a fork of the
 caller, so a server with threads and open sockets forks nothing and shares no memory with
 the kernel.  A worker killed by a signal, one that outlives the time limit, and one that
 runs out of memory all raise :class:`LoaderFailure`; the caller's process is untouched.
@@ -19,12 +19,11 @@ from typing import Any
 
 from twin.errors import InputError, LoaderFailure
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+WORKER = Path(__file__).resolve().with_name("worker.py")
 
 
 def _environment() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), *filter(None, [env.get("PYTHONPATH")])])
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
 
@@ -47,9 +46,9 @@ class Job:
         self.stderr_file = folder / f"shard{index}.stderr"
         with open(self.stderr_file, "wb") as stderr:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "loaders.ifc.worker", str(self.request_file)],
+                [sys.executable, str(WORKER), str(self.request_file)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-                env=_environment(), cwd=str(PROJECT_ROOT), start_new_session=True)
+                env=_environment(), cwd=str(folder), start_new_session=True)
 
     def kill(self) -> None:
         if self.process.poll() is None:

@@ -1,6 +1,7 @@
 """The worker process: parse the IFC file and run the geometry kernel, inside limits.
 
-Run as ``python -m loaders.ifc.worker REQUEST.json``.  The kernel (OpenCASCADE through
+Run as ``python loaders/ifc/worker.py REQUEST.json``: as a script, it imports only its
+sibling modules (not the app, pyvista or VTK), so it starts in the time ifcopenshell takes.  The kernel (OpenCASCADE through
 ifcopenshell) can segfault, abort, loop or eat memory on unlucky files; here that only ends
 this process.  The address-space limit is set before ifcopenshell is imported.  Results go to
 the ``.npz`` file named in the request; a problem the worker understood goes, as JSON, to
@@ -20,6 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+if __package__:
+    from loaders.ifc import extract, georef, semantics
+else:  # run as a script: the siblings only
+    import extract
+    import georef
+    import semantics
 
 EXIT_UNDERSTOOD = 3
 _ENTITY = re.compile(rb"^\s*#\d+\s*=\s*(IFC\w+)\s*\(", re.MULTILINE | re.IGNORECASE)
@@ -84,8 +92,6 @@ def shard(products: list, index: int, count: int) -> list:
 
 def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
     import ifcopenshell
-
-    from loaders.ifc import extract, georef, semantics
 
     path = Path(request["path"])
     options = request.get("options", {})
