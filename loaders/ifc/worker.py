@@ -1,7 +1,10 @@
 """The worker process: parse the IFC file and run the geometry kernel, inside limits.
 
-Run as ``python loaders/ifc/worker.py REQUEST.json``: as a script, it imports only its
-sibling modules (not the app, pyvista or VTK), so it starts in the time ifcopenshell takes.  The kernel (OpenCASCADE through
+Run as ``python loaders/ifc/worker.py``: a small fork server that imports ifcopenshell once
+and then, for each batch of requests read from stdin, forks one child per request, reports
+their pids and, as each ends, its exit status (JSON lines on stdout).  Each job is a fresh
+fork (no state carries over from one load to the next) that starts in milliseconds.  As a
+script it imports only its sibling modules, not the app, pyvista or VTK.  The kernel (OpenCASCADE through
 ifcopenshell) can segfault, abort, loop or eat memory on unlucky files; here that only ends
 this process.  The address-space limit is set before ifcopenshell is imported.  Results go to
 the ``.npz`` file named in the request; a problem the worker understood goes, as JSON, to
@@ -119,8 +122,8 @@ def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
     return arrays
 
 
-def main(argv: list[str]) -> int:
-    request = json.loads(Path(argv[0]).read_text())
+def job(request: dict[str, Any]) -> int:
+    """One conversion, in a forked child: limits, then the work; returns the exit status."""
     out = Path(request["out"])
     limit_memory(request.get("memory_mb"))
     try:
@@ -140,5 +143,39 @@ def main(argv: list[str]) -> int:
     return EXIT_UNDERSTOOD
 
 
+def _child(request: dict[str, Any]) -> None:
+    """In the forked child: own stdout/stderr, run the job, leave without running the server's cleanup."""
+    code = 1
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(err, 2)
+        code = job(request)
+    finally:
+        os._exit(code)
+
+
+def serve() -> None:
+    """The fork server loop: one JSON line of ``{"requests": [...]}`` in, pid and status lines out."""
+    import ifcopenshell.geom  # noqa: F401  (loaded once, shared by every fork)
+
+    for line in sys.stdin:
+        batch = json.loads(line)["requests"]
+        children = []
+        for request in batch:
+            pid = os.fork()
+            if pid == 0:
+                _child(request)
+            children.append(pid)
+        print(json.dumps({"pids": children}), flush=True)
+        pending = set(children)
+        while pending:
+            pid, status = os.wait()
+            if pid in pending:
+                pending.discard(pid)
+                print(json.dumps({"pid": pid, "code": os.waitstatus_to_exitcode(status)}), flush=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    serve()
