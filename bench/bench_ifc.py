@@ -13,7 +13,6 @@ process, and this process (which also ran the raw iterator).
 
 from __future__ import annotations
 
-import resource
 import shutil
 import tempfile
 from pathlib import Path
@@ -68,8 +67,9 @@ def bench_file(path: Path, repeat: int) -> None:
           f"(1: {raw[1]:.2f} s, 2: {raw[2]:.2f} s)")
     report(f"ifc first load vs raw iterator [{path.stem}]", ours, raw[threads], 1.10)
     report(f"ifc cached load vs first load [{path.stem}]", cached, ours, 0.05)
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"   peak memory: largest worker so far {workers:.0f} MB, this process {peak_rss_mb():.0f} MB", flush=True)
+    print(f"   peak memory: worker {source.details['worker_peak_mb']:.0f} MB (largest of "
+          f"{source.details['processes']}), this process {peak_rss_mb():.0f} MB (it also ran the raw iterator)",
+          flush=True)
 
 
 def main(files: tuple[str, ...] = FILES) -> None:

@@ -16,6 +16,7 @@ def merge(results: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("g_verts", "g_faces", "g_rgba", "g_styled",
                                                            "e_step", "e_matrix", "e_geom", "g_vstart", "g_fstart")}
     logs: dict[str, str] = {}
+    peak = 0.0
     for i, result in enumerate(results):
         for name in ("g_verts", "g_faces", "g_rgba", "g_styled", "e_step", "e_matrix"):
             parts[name].append(result[name])
@@ -25,9 +26,11 @@ def merge(results: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         vert_base += len(result["g_verts"])
         face_base += len(result["g_faces"])
         geom_base += len(result["g_vstart"]) - 1
-        logs.update(json.loads(str(result["meta"]))["log"])
+        shard_meta = json.loads(str(result["meta"]))
+        logs.update(shard_meta["log"])
+        peak = max(peak, shard_meta.get("peak_mb", 0.0))
     out.update({name: np.concatenate(chunks) for name, chunks in parts.items()})
     meta = json.loads(str(results[0]["meta"]))
-    meta["log"] = logs
+    meta["log"], meta["peak_mb"] = logs, peak
     out["meta"] = np.array(json.dumps(meta))
     return out

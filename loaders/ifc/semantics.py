@@ -15,6 +15,15 @@ import numpy as np
 FACILITIES = ("IfcBuilding", "IfcBridge", "IfcRoad", "IfcRailway", "IfcTunnel", "IfcMarineFacility", "IfcFacility")
 #: levels within a facility
 LEVELS = ("IfcBuildingStorey", "IfcFacilityPart")
+#: where each kind of material definition keeps its materials
+MATERIAL_PARTS = {
+    "IfcMaterialLayerSetUsage": ("ForLayerSet",), "IfcMaterialLayerSet": ("MaterialLayers",),
+    "IfcMaterialLayer": ("Material",), "IfcMaterialLayerWithOffsets": ("Material",),
+    "IfcMaterialProfileSetUsage": ("ForProfileSet",), "IfcMaterialProfileSetUsageTapering": ("ForProfileSet",),
+    "IfcMaterialProfileSet": ("MaterialProfiles",), "IfcMaterialProfile": ("Material",),
+    "IfcMaterialProfileWithOffsets": ("Material",), "IfcMaterialConstituentSet": ("MaterialConstituents",),
+    "IfcMaterialConstituent": ("Material",), "IfcMaterialList": ("Materials",),
+}
 BODY_IDENTIFIERS = ("Body", "Facetation")
 SPATIAL = ("IfcSpatialElement", "IfcSpatialStructureElement")
 COLUMNS = ("guid", "ifc_class", "name", "object_type", "storey", "building", "type_name", "material",
@@ -57,19 +66,49 @@ def _is_any(entity, classes: tuple[str, ...]) -> bool:
     return False
 
 
-class _Spatial:
-    """Resolves and memoises each container's storey and facility."""
+class Relations:
+    """Every relationship the rows need, read once: a dict lookup per element, not a model query."""
 
-    def __init__(self) -> None:
-        self.memo: dict[int, tuple[str, str]] = {}
+    def __init__(self, model) -> None:
+        self.container: dict[int, Any] = {}
+        self.parent: dict[int, Any] = {}
+        self.type: dict[int, Any] = {}
+        self.material: dict[int, Any] = {}
+        self.systems: dict[int, list] = {}
+        for rel in model.by_type("IfcRelContainedInSpatialStructure"):
+            for element in rel.RelatedElements or ():
+                self.container[element.id()] = rel.RelatingStructure
+        for rel in model.by_type("IfcRelAggregates"):
+            for element in rel.RelatedObjects or ():
+                self.parent[element.id()] = rel.RelatingObject
+        for rel in model.by_type("IfcRelDefinesByType"):
+            for element in rel.RelatedObjects or ():
+                self.type[element.id()] = rel.RelatingType
+        for rel in model.by_type("IfcRelAssociatesMaterial"):
+            for element in rel.RelatedObjects or ():
+                self.material[element.id()] = rel.RelatingMaterial
+        for rel in model.by_type("IfcRelAssignsToGroup"):
+            group = rel.RelatingGroup
+            if group is not None and group.is_a("IfcSystem") and not group.is_a("IfcZone"):
+                for element in rel.RelatedObjects or ():
+                    self.systems.setdefault(element.id(), []).append(group)
+        self._levels: dict[int, tuple[str, str]] = {}
+        self._material_names: dict[int, str] = {}
 
-    def levels(self, container) -> tuple[str, str]:
-        import ifcopenshell.util.element as ue
+    def spatial_parent(self, entity):
+        """The container of an element, or what an element or spatial node is a part of."""
+        key = entity.id()
+        return self.container.get(key) or self.parent.get(key)
 
+    def levels(self, product) -> tuple[str, str]:
+        """(storey, facility) names of a product, memoised per container."""
+        container = self.spatial_parent(product)
+        while container is not None and not _is_any(container, SPATIAL):
+            container = self.spatial_parent(container)  # a part of an assembly: its assembly's place
         if container is None:
             return "", ""
         key = container.id()
-        if key not in self.memo:
+        if key not in self._levels:
             storey = facility = ""
             node = container
             while node is not None:
@@ -77,9 +116,27 @@ class _Spatial:
                     storey = text(node.Name or node.GlobalId)
                 if not facility and _is_any(node, FACILITIES):
                     facility = text(node.Name or node.GlobalId)
-                node = ue.get_aggregate(node)
-            self.memo[key] = (storey, facility)
-        return self.memo[key]
+                node = self.parent.get(node.id())
+            self._levels[key] = (storey, facility)
+        return self._levels[key]
+
+    def materials(self, product) -> str:
+        """Names of the product's materials (or its type's), memoised per material definition."""
+        definition = self.material.get(product.id())
+        if definition is None and product.id() in self.type:
+            definition = self.material.get(self.type[product.id()].id())
+        if definition is None:
+            return ""
+        key = definition.id()
+        if key not in self._material_names:
+            self._material_names[key] = _material_names(definition)
+        return self._material_names[key]
+
+    def system_columns(self, product) -> tuple[str, str]:
+        systems = self.systems.get(product.id(), [])
+        names = "; ".join(dict.fromkeys(text(s.Name or s.GlobalId) for s in systems))
+        kinds = (str(getattr(s, "PredefinedType", None) or s.ObjectType or "") for s in systems)
+        return names, "; ".join(dict.fromkeys(k for k in kinds if k))
 
 
 def text(value) -> str:
@@ -93,45 +150,43 @@ def text(value) -> str:
     return value
 
 
-def _materials(element) -> str:
-    import ifcopenshell.util.element as ue
-
-    try:
-        names = [text(m.Name) for m in ue.get_materials(element) if getattr(m, "Name", None)]
-    except Exception:  # a malformed material assignment must not lose the element
-        return ""
-    return "; ".join(dict.fromkeys(names))
-
-
-def _systems(element) -> tuple[str, str]:
-    import ifcopenshell.util.system as us
-
-    try:
-        systems = us.get_element_systems(element)
-    except Exception:
-        return "", ""
-    names = "; ".join(dict.fromkeys(text(s.Name or s.GlobalId) for s in systems))
-    kinds = (str(getattr(s, "PredefinedType", None) or s.ObjectType or "") for s in systems)
-    return names, "; ".join(dict.fromkeys(k for k in kinds if k))
+def _material_names(definition) -> str:
+    """Names of the materials inside any IfcMaterialSelect (layers, profiles, constituents, lists)."""
+    pending, names = [definition], []
+    while pending:
+        item = pending.pop(0)
+        if item is None:
+            continue
+        if item.is_a("IfcMaterial"):
+            names.append(text(item.Name))
+            continue
+        for attribute in MATERIAL_PARTS.get(item.is_a(), ()):
+            value = getattr(item, attribute, None)
+            pending.extend(value if isinstance(value, (list, tuple)) else [value])
+    return "; ".join(dict.fromkeys(n for n in names if n))
 
 
-def rows(products: list) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _object_type(product) -> str:
+    predefined = getattr(product, "PredefinedType", None)
+    object_type = getattr(product, "ObjectType", None)
+    if object_type and (predefined in (None, "USERDEFINED", "NOTDEFINED")):
+        return text(object_type)
+    return text(predefined or object_type)
+
+
+def rows(model, products: list) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Columns of text per product, and their step ids (sorted for lookup by the parent)."""
-    import ifcopenshell.util.element as ue
-
-    spatial = _Spatial()
+    relations = Relations(model)
     columns: dict[str, list[str]] = {c: [] for c in COLUMNS}
     steps = []
     for product in products:
-        element_type = ue.get_type(product)
-        storey, facility = spatial.levels(ue.get_container(product) or ue.get_aggregate(product))
-        network, system_type = _systems(product)
-        values = (product.GlobalId, product.is_a(), text(product.Name),
-                  text(getattr(product, "ObjectType", None) or ue.get_predefined_type(product)),
-                  storey, facility, text(element_type.Name) if element_type else "", _materials(product),
-                  network, system_type)
+        element_type = relations.type.get(product.id())
+        storey, facility = relations.levels(product)
+        network, system_type = relations.system_columns(product)
+        values = (product.GlobalId, product.is_a(), text(product.Name), _object_type(product), storey, facility,
+                  text(element_type.Name) if element_type else "", relations.materials(product), network, system_type)
         for column, value in zip(COLUMNS, values):
-            columns[column].append(str(value))
+            columns[column].append(value)
         steps.append(product.id())
     steps_array = np.asarray(steps, dtype=np.int64)
     order = np.argsort(steps_array, kind="stable")

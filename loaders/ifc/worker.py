@@ -112,12 +112,13 @@ def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
         yielded = set(arrays["e_step"].tolist())
         known = {p.id() for p in products}
         extra = [model.by_id(s) for s in sorted(yielded - known)]
-        columns, steps = semantics.rows(products + extra)
+        columns, steps = semantics.rows(model, products + extra)
         arrays.update({f"r_{name}": values for name, values in columns.items()})
         arrays["r_step"] = steps
         meta.update(schema=model.schema, declared=georef.read(model),
                     spatial_tree=semantics.spatial_tree(model, known | yielded),
                     dropped=dropped_entities(path, model.schema_identifier) if request.get("fallback") else {})
+    meta["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     arrays["meta"] = np.array(json.dumps(meta))
     return arrays
 
