@@ -282,3 +282,15 @@ def test_the_registry_picks_this_loader_and_twin_info_reports_the_georeference(c
     info = describe(scene, 0.0)
     assert info["ifc"]["georeference"]["method"] == "IfcMapConversion"
     assert info["layers"][0]["name"] == "pass-grf000-correct_georeferencing/elements"
+
+
+def test_a_killed_fork_server_is_replaced_on_the_next_load(tmp_path):
+    import os
+    import signal
+
+    from loaders.ifc.runner import SERVER
+
+    load(BASIC, {"cache": False})
+    os.kill(SERVER._process.pid, signal.SIGKILL)
+    SERVER._process.wait()
+    assert load(BASIC, {"cache": False}).details["elements"] == 1

@@ -38,45 +38,64 @@ class ForkServer:
     def __init__(self) -> None:
         self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        self._buffer = b""
 
     def _ensure(self) -> subprocess.Popen:
         if self._process is None or self._process.poll() is not None:
             env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
             self._process = subprocess.Popen([sys.executable, str(WORKER)], stdin=subprocess.PIPE,
                                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-                                             text=True, bufsize=1, start_new_session=True)
+                                             bufsize=0, start_new_session=True)
+            self._buffer = b""
         return self._process
 
     def run(self, requests: list[dict[str, Any]], timeout_s: float) -> tuple[dict[int, int], bool]:
         """Start one job per request; return ``{index: exit status}`` and whether time ran out."""
         with self._lock:
-            process = self._ensure()
-            process.stdin.write(json.dumps({"requests": requests}) + "\n")
-            process.stdin.flush()
-            deadline = time.monotonic() + timeout_s
-            pids = self._read(process, deadline + 60)["pids"]
-            index = {pid: i for i, pid in enumerate(pids)}
-            codes: dict[int, int] = {}
-            timed_out = False
-            while len(codes) < len(pids):
-                message = self._read(process, deadline)
-                if message is None:  # time is up: kill what still runs, then collect its status
-                    timed_out = True
-                    for pid in set(index) - {p for p, i in index.items() if i in codes}:
-                        _kill(pid)
-                    deadline = time.monotonic() + 30
-                    continue
-                codes[index[message["pid"]]] = message["code"]
-            return codes, timed_out
+            try:
+                return self._run(requests, timeout_s)
+            except (OSError, ValueError, KeyError, TypeError):  # the server itself failed: start afresh
+                self.stop()
+                raise LoaderFailure(None, "the IFC fork server stopped answering") from None
+
+    def _run(self, requests: list[dict[str, Any]], timeout_s: float) -> tuple[dict[int, int], bool]:
+        process = self._ensure()
+        process.stdin.write((json.dumps({"requests": requests}) + "\n").encode())
+        deadline = time.monotonic() + timeout_s
+        pids = self._read(process, deadline + 60)["pids"]
+        codes: dict[int, int] = {}
+        timed_out = False
+        while len(codes) < len(pids):
+            message = self._read(process, deadline)
+            if message is None:
+                if timed_out:  # killed jobs not reported within the grace period
+                    raise OSError("no status from the fork server")
+                timed_out = True  # time is up: kill what still runs, then collect its status
+                for pid in set(pids) - set(codes):
+                    _kill(pid)
+                deadline = time.monotonic() + 30
+                continue
+            codes[message["pid"]] = message["code"]
+        return {pids.index(pid): code for pid, code in codes.items()}, timed_out
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            _kill(self._process.pid)
+            self._process.wait()
+        self._process = None
 
     def _read(self, process: subprocess.Popen, deadline: float) -> dict | None:
-        remaining = deadline - time.monotonic()
-        ready, _, _ = select.select([process.stdout], [], [], max(0.0, remaining))
-        if not ready:
-            return None
-        line = process.stdout.readline()
-        if not line:
-            raise LoaderFailure(None, "the IFC fork server ended unexpectedly")
+        """The server's next JSON line, or None at the deadline (unbuffered: select sees every byte)."""
+        fd = process.stdout.fileno()
+        while b"\n" not in self._buffer:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise OSError("the fork server ended")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)
 
 
@@ -121,7 +140,10 @@ def run_workers(path: Path, requests: list[dict[str, Any]], folder: Path, timeou
     """Run one job per request at once; return their result files or raise the first failure."""
     outs = [folder / f"shard{i}.npz" for i in range(len(requests))]
     requests = [{**r, "out": str(o), "stderr": str(o.with_suffix(".stderr"))} for r, o in zip(requests, outs)]
-    codes, timed_out = SERVER.run(requests, timeout_s)
+    try:
+        codes, timed_out = SERVER.run(requests, timeout_s)
+    except LoaderFailure as exc:
+        raise LoaderFailure(path, f"{exc.problem} while loading {path.name}") from None
     if timed_out:
         raise LoaderFailure(path, f"timed out after {timeout_s:g} s on {path.name}",
                             hint="raise the limit with the option timeout_s, or check the file")
