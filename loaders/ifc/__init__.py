@@ -49,10 +49,18 @@ def _memory_default() -> int:
 
 
 def _processes(options: Mapping[str, Any], size: int) -> int:
+    """Worker processes for one file: one for small files, else one per idle core (at most 4).
+
+    Each extra process parses the file again and loses shape reuse across processes, so it only
+    pays on a large file and a core nobody else is using.
+    """
     wanted = options.get("processes", "auto")
-    if wanted == "auto":
-        return 1 if size < SPLIT_BYTES else max(1, min(os.cpu_count() or 1, 4))
-    return max(1, int(wanted))
+    if wanted != "auto":
+        return max(1, int(wanted))
+    if size < SPLIT_BYTES:
+        return 1
+    idle = (os.cpu_count() or 1) - os.getloadavg()[0]
+    return max(1, min(int(idle + 0.5), 4))
 
 
 def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
