@@ -294,3 +294,30 @@ def test_a_killed_fork_server_is_replaced_on_the_next_load(tmp_path):
     os.kill(SERVER._process.pid, signal.SIGKILL)
     SERVER._process.wait()
     assert load(BASIC, {"cache": False}).details["elements"] == 1
+
+
+def test_an_element_whose_geometry_fails_is_skipped_counted_and_listed(tmp_path):
+    source = load(IFC / "broken" / "skipped_geometry.ifc", {"cache_dir": str(tmp_path)})
+    assert source.details["elements"] == 1 and source.details["skipped"] == 1
+    [item] = source.skipped
+    assert item["id"] == "1kTvXnbbzCWw8lcMd1dR4o" and item["class"] == "IfcBuildingElementProxy"
+    assert item["entity"] == "#900" and item["reason"]
+    assert "1 elements without geometry" in source.warnings[-1]
+
+
+def test_georeference_in_us_survey_feet_and_old_unit_scales():
+    from loaders.ifc.georef import resolve
+
+    feet = 1200 / 3937
+    declared = {"unit_scale": 0.001, "length_unit": "MILLIMETRE", "site": None, "true_north_deg": None,
+                "map": {"method": "IfcMapConversion", "crs": "EPSG:2227", "map_unit_scale": feet,
+                        "eastings": 6_000_000.0, "northings": 2_000_000.0, "height": 100.0,
+                        "x_axis": [0.0, 1.0], "scale": 1.0}}
+    georef, warnings = resolve(declared)
+    assert georef.crs == "EPSG:2227" and warnings == []
+    x, y, z = georef.apply(np.array([[feet, 0.0, 1.0]]))[0]  # one foot east of the origin, 1 m up
+    assert np.allclose([x, y, z], [6_000_000.0, 2_000_001.0, 100.0 * feet + 1.0])
+    declared["map"].update(scale=0.001 / feet)  # an old export that put the unit ratio into Scale
+    assert resolve(declared)[0].scale == 1.0
+    declared["map"] = None
+    assert resolve(declared, "map")[0].crs is None and "no map conversion" in resolve(declared, "map")[1][0]

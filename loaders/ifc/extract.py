@@ -117,11 +117,17 @@ def iterate(model, options: dict, include: list | None, threads: int) -> tuple[G
 
 
 def _log_messages(log: str) -> dict[int, str]:
-    """The kernel's log lines, keyed by the step id of the entity they mention."""
+    """The kernel's warnings and errors, keyed by the step id of the entity each one names.
+
+    An entry reads ``[warning] [GEO031] [time] {GlobalId} message:`` with the entity on the
+    next line (``#69=IfcActuator(...)``).
+    """
     messages: dict[int, str] = {}
-    for line in (log or "").splitlines():
-        match = _LOG_ID.search(line)
-        if match:
-            text = re.sub(r"^\[\w+\]\s*(\[[^]]*\]\s*)?", "", line.strip())
-            messages[int(match.group(1))] = text[:300]
+    for entry in re.split(r"\n(?=\[\w+\])", log or ""):
+        match = _LOG_ID.search(entry)
+        if not match or entry.startswith(("[notice]", "[debug]")):
+            continue
+        first = entry.strip().splitlines()[0]
+        text = re.sub(r"^(\[[^]]*\]\s*)+(\{[^}]*\}\s*)?", "", first).rstrip(": ")
+        messages[int(match.group(1))] = text[:300]
     return messages
