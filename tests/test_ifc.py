@@ -321,3 +321,12 @@ def test_georeference_in_us_survey_feet_and_old_unit_scales():
     assert resolve(declared)[0].scale == 1.0
     declared["map"] = None
     assert resolve(declared, "map")[0].crs is None and "no map conversion" in resolve(declared, "map")[1][0]
+
+
+@pytest.mark.parametrize("written, read_as", [("IFC4X3_RC2", "IFC4X3_ADD2"), ("IFC4X3", "IFC4X3_ADD2"),
+                                              ("IFC4_ADD2", "IFC4"), ("IFC2X3_TC1", "IFC2X3"), ("IFC4", "IFC4")])
+def test_schema_names_and_what_they_are_read_as(written, read_as, tmp_path):
+    path = tmp_path / "x.ifc"
+    path.write_bytes(BASIC.read_bytes().replace(b"FILE_SCHEMA(('IFC4'))", f"FILE_SCHEMA(('{written}'))".encode()))
+    info = header.check(path)
+    assert (info.schema, info.read_as, info.needs_fallback) == (written, read_as, written != read_as)

@@ -3,7 +3,8 @@
 A file that is not STEP, that was cut short, or that names a schema nobody knows is
 rejected here with a clear :class:`InputError`; pre-release IFC 4.3 schema names (``IFC4X3_RC2``,
 ``IFC4X3_RC3``, plain ``IFC4X3``...) that ifcopenshell refuses are rewritten to
-``IFC4X3_ADD2`` in a temporary copy, with a warning.
+``IFC4X3_ADD2`` (and ``IFC4_ADD2``-style names to their base schema) in a temporary copy, with a
+warning.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def _read_as(path: Path, schema: str) -> str:
         return schema
     if schema.startswith("IFC4X"):
         return FALLBACK_SCHEMA
+    for known in ("IFC2X3", "IFC4"):  # addenda and corrigenda written into the name: IFC4_ADD2, IFC2X3_TC1
+        if schema.startswith(f"{known}_"):
+            return known
     raise InputError(path, f"unknown IFC schema {schema!r}", where="FILE_SCHEMA",
                      hint=f"readable schemas: {', '.join(KNOWN_SCHEMAS)} and IFC 4.x drafts (read as {FALLBACK_SCHEMA})")
 
