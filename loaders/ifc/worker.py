@@ -98,7 +98,9 @@ def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
 
     path = Path(request["path"])
     options = request.get("options", {})
+    started = time.perf_counter()
     model = ifcopenshell.open(str(path))
+    opened = time.perf_counter()
     if not model.by_type("IfcProject"):
         raise FileProblem("no IfcProject: not a usable IFC model")
     spaces = bool(options.get("spaces", True))
@@ -107,6 +109,7 @@ def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
     include = shard(products, int(request.get("shard", 0)), count) if count > 1 else None
     geometry, log = extract.iterate(model, options, include, int(request.get("threads", 1)))
     arrays = geometry.arrays()
+    iterated = time.perf_counter()
     meta: dict[str, Any] = {"log": {str(k): v for k, v in log.items()}}
     if request.get("meta", True):
         yielded = set(arrays["e_step"].tolist())
@@ -119,6 +122,8 @@ def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
                     spatial_tree=semantics.spatial_tree(model, known | yielded),
                     dropped=dropped_entities(path, model.schema_identifier) if request.get("fallback") else {})
     meta["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    meta["seconds"] = {"parse": round(opened - started, 3), "geometry": round(iterated - opened, 3),
+                       "semantics": round(time.perf_counter() - iterated, 3)}
     arrays["meta"] = np.array(json.dumps(meta))
     return arrays
 
@@ -159,7 +164,10 @@ def _child(request: dict[str, Any]) -> None:
 
 def serve() -> None:
     """The fork server loop: one JSON line of ``{"requests": [...]}`` in, pid and status lines out."""
-    import ifcopenshell.geom  # noqa: F401  (loaded once, shared by every fork)
+    # loaded once, shared by every fork
+    import ifcopenshell.geom  # noqa: F401
+    import ifcopenshell.util.element  # noqa: F401
+    import ifcopenshell.util.unit  # noqa: F401
 
     for line in sys.stdin:
         batch = json.loads(line)["requests"]
