@@ -138,6 +138,10 @@ def test_pipes_carry_their_distribution_system(loaded):
     assert set(np.asarray(assets["system_type"]).tolist()) == {"STORMWATER"}
     assert set(np.asarray(assets["building"]).tolist()) == {"Sammalammintie"}  # the IfcRoad they serve
     assert source.details["spatial"]["facilities"] == 1
+    connections = source.extras["connections"]  # port to port: 12 joints of 6 pipes and 7 chambers
+    assert len(connections) == source.details["connections"] == 12
+    by_id = dict(zip(np.asarray(assets["id"]).tolist(), np.asarray(assets["ifc_class"]).tolist()))
+    assert all({by_id[a], by_id[b]} == {"IfcPipeSegment", "IfcDistributionChamberElement"} for a, b in connections)
 
 
 def test_identity_meaning_and_spatial_tree(loaded):

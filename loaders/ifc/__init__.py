@@ -126,12 +126,12 @@ def assemble(path: Path, info: header.Header, arrays: dict[str, np.ndarray], mod
     details = {"schema": info.schema, "read_as": info.read_as, "length_unit": meta["declared"]["length_unit"],
                "georeference": georef.report, "elements": int(len(joined.index)),
                "classes": {str(n): int(c) for n, c in zip(names, counts)},
-               "spatial": _spatial_counts(tree), "skipped": len(skipped), "cached": cached,
+               "spatial": _spatial_counts(tree), "connections": len(meta["connections"]), "skipped": len(skipped), "cached": cached,
                "processes": processes, "worker_peak_mb": meta.get("peak_mb"),
                "worker_seconds": meta.get("seconds"), "dropped_entities": meta.get("dropped", {}),
                "assemble_seconds": round(time.perf_counter() - started, 4)}
     return LoadedSource(path=path, kind="ifc", parts=parts, crs=georef.crs, warnings=warnings, skipped=skipped,
-                        details=details, extras={"spatial_tree": tree})
+                        details=details, extras={"spatial_tree": tree, "connections": meta["connections"]})
 
 
 def _skipped(arrays: dict[str, np.ndarray], joined: build.Elements, log: dict[str, str]) -> list[dict[str, str]]:

@@ -189,6 +189,18 @@ def rows(model, products: list) -> tuple[dict[str, np.ndarray], np.ndarray]:
         steps_array[order]
 
 
+def connections(model) -> list[list[str]]:
+    """Pairs of GlobalIds of elements joined port to port (pipes to chambers, ducts to fittings)."""
+    import ifcopenshell.util.system as us
+
+    pairs = []
+    for rel in model.by_type("IfcRelConnectsPorts"):
+        ends = [us.get_port_element(port) for port in (rel.RelatingPort, rel.RelatedPort)]
+        if all(ends):
+            pairs.append([ends[0].GlobalId, ends[1].GlobalId])
+    return pairs
+
+
 def spatial_tree(model, assets: set[int]) -> dict[str, Any] | None:
     """Project -> Site -> Building -> Storey -> Space as nested dicts, with element ids and counts.
 

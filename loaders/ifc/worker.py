@@ -120,6 +120,7 @@ def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
         arrays["r_step"] = steps
         meta.update(schema=model.schema, declared=georef.read(model),
                     spatial_tree=semantics.spatial_tree(model, known | yielded),
+                    connections=semantics.connections(model),
                     dropped=dropped_entities(path, model.schema_identifier) if request.get("fallback") else {})
     meta["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     meta["seconds"] = {"parse": round(opened - started, 3), "geometry": round(iterated - opened, 3),
@@ -167,6 +168,7 @@ def serve() -> None:
     # loaded once, shared by every fork
     import ifcopenshell.geom  # noqa: F401
     import ifcopenshell.util.element  # noqa: F401
+    import ifcopenshell.util.system  # noqa: F401
     import ifcopenshell.util.unit  # noqa: F401
 
     for line in sys.stdin:
