@@ -268,6 +268,8 @@ def test_several_worker_processes_give_the_same_model(loaded, tmp_path):
     one = loaded(OPEN_HOUSE)
     two = load(OPEN_HOUSE, {"cache": False, "processes": 2})
     assert two.details["processes"] == 2
+    assert two.extras["spatial_tree"] == one.extras["spatial_tree"]
+    assert two.details["classes"] == one.details["classes"] and two.skipped == one.skipped == []
     for a, b in zip(one.parts, two.parts):
         order_a, order_b = np.argsort(np.asarray(a.assets["id"])), np.argsort(np.asarray(b.assets["id"]))
         assert np.array_equal(np.asarray(a.assets["id"])[order_a], np.asarray(b.assets["id"])[order_b])

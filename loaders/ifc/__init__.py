@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 
 from loaders.ifc import build, cache, header, runner
+from loaders.ifc import tree as spatial_tree
 from loaders.ifc.georef import MODES, resolve
 from loaders.ifc.merge import merge
 from loaders.ifc.properties import properties
-from loaders.ifc.semantics import FACILITIES
 from twin.errors import InputError
 from twin.source import LoadedSource
 
@@ -122,11 +122,12 @@ def assemble(path: Path, info: header.Header, arrays: dict[str, np.ndarray], mod
         warnings.append(f"{len(skipped)} elements without geometry (see skipped)")
     classes = joined.column("ifc_class")
     names, counts = np.unique(classes.astype(str), return_counts=True)
-    tree = meta.get("spatial_tree")
+    assets = dict(zip(joined.column("guid").tolist(), classes.tolist()))
+    tree = spatial_tree.finish(meta.get("spatial_tree"), assets)
     details = {"schema": info.schema, "read_as": info.read_as, "length_unit": meta["declared"]["length_unit"],
                "georeference": georef.report, "elements": int(len(joined.index)),
                "classes": {str(n): int(c) for n, c in zip(names, counts)},
-               "spatial": _spatial_counts(tree), "connections": len(meta["connections"]), "skipped": len(skipped), "cached": cached,
+               "spatial": spatial_tree.node_counts(tree), "connections": len(meta["connections"]), "skipped": len(skipped), "cached": cached,
                "processes": processes, "worker_peak_mb": meta.get("peak_mb"),
                "worker_seconds": meta.get("seconds"), "dropped_entities": meta.get("dropped", {}),
                "assemble_seconds": round(time.perf_counter() - started, 4)}
@@ -136,21 +137,8 @@ def assemble(path: Path, info: header.Header, arrays: dict[str, np.ndarray], mod
 
 def _skipped(arrays: dict[str, np.ndarray], joined: build.Elements, log: dict[str, str]) -> list[dict[str, str]]:
     """Products with a body representation that the kernel gave no shape, with its reason."""
-    missing = np.setdiff1d(arrays["r_step"], arrays["e_step"])
+    missing = np.setdiff1d(arrays["r_step"][arrays["r_body"]], arrays["e_step"])
     rows = np.searchsorted(arrays["r_step"], missing)
     return [{"id": str(arrays["r_guid"][r]), "class": str(arrays["r_ifc_class"][r]), "entity": f"#{step}",
              "reason": log.get(str(step), "the geometry kernel produced no shape")}
             for step, r in zip(missing.tolist(), rows.tolist())]
-
-
-def _spatial_counts(tree: dict[str, Any] | None) -> dict[str, int]:
-    counts = {"sites": 0, "buildings": 0, "facilities": 0, "storeys": 0, "spaces": 0}
-    keys = {"IfcSite": "sites", "IfcBuilding": "buildings", "IfcBuildingStorey": "storeys", "IfcSpace": "spaces",
-            **{name: "facilities" for name in FACILITIES if name != "IfcBuilding"}}
-    stack = [tree] if tree else []
-    while stack:
-        node = stack.pop()
-        if node["class"] in keys:
-            counts[keys[node["class"]]] += 1
-        stack.extend(node["children"])
-    return counts

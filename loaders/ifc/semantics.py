@@ -26,6 +26,7 @@ MATERIAL_PARTS = {
 }
 BODY_IDENTIFIERS = ("Body", "Facetation")
 SPATIAL = ("IfcSpatialElement", "IfcSpatialStructureElement")
+#: the text columns of the rows, in the order :func:`rows` fills them
 COLUMNS = ("guid", "ifc_class", "name", "object_type", "storey", "building", "type_name", "material",
            "network", "system_type")
 
@@ -45,15 +46,11 @@ def has_body(product) -> bool:
     return False
 
 
-def candidates(model, spaces: bool) -> list:
-    """Every product the loader wants as an asset: body geometry, not an opening."""
-    out = []
-    for product in model.by_type("IfcProduct"):
-        if product.is_a("IfcOpeningElement") or (not spaces and product.is_a("IfcSpace")):
-            continue
-        if has_body(product):
-            out.append(product)
-    return out
+def shaped_products(model, spaces: bool) -> list:
+    """Every product that may get geometry: it has a representation and is not an opening."""
+    return [product for product in model.by_type("IfcProduct")
+            if product.Representation is not None and not product.is_a("IfcOpeningElement")
+            and (spaces or not product.is_a("IfcSpace"))]
 
 
 def _is_any(entity, classes: tuple[str, ...]) -> bool:
@@ -170,11 +167,12 @@ def _object_type(product) -> str:
 
 
 def rows(model, products: list) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Columns of text per product, and their step ids (sorted for lookup by the parent)."""
+    """Columns per product (text, and ``body``: has a body representation), and their sorted step ids."""
     relations = Relations(model)
-    columns: dict[str, list[str]] = {c: [] for c in COLUMNS}
+    columns: dict[str, list] = {c: [] for c in (*COLUMNS, "body")}
     steps = []
     for product in products:
+        columns["body"].append(has_body(product))
         element_type = relations.type.get(product.id())
         storey, facility = relations.levels(product)
         network, system_type = relations.system_columns(product)
@@ -185,8 +183,9 @@ def rows(model, products: list) -> tuple[dict[str, np.ndarray], np.ndarray]:
         steps.append(product.id())
     steps_array = np.asarray(steps, dtype=np.int64)
     order = np.argsort(steps_array, kind="stable")
-    return {c: np.asarray(v, dtype=str)[order] if v else np.empty(0, dtype=str) for c, v in columns.items()}, \
-        steps_array[order]
+    out = {c: np.asarray(v, dtype=str)[order] if v else np.empty(0, dtype=str) for c, v in columns.items()}
+    out["body"] = np.asarray(columns["body"], dtype=bool)[order]
+    return out, steps_array[order]
 
 
 def connections(model) -> list[list[str]]:
@@ -201,35 +200,27 @@ def connections(model) -> list[list[str]]:
     return pairs
 
 
-def spatial_tree(model, assets: set[int]) -> dict[str, Any] | None:
-    """Project -> Site -> Building -> Storey -> Space as nested dicts, with element ids and counts.
+def spatial_tree(model, shaped: set[int]) -> dict[str, Any] | None:
+    """Project -> Site -> Building -> Storey -> Space as nested dicts of plain values.
 
-    ``elements`` lists the GlobalIds of the assets directly in a node; ``counts`` totals the
-    assets per class in the node and everything below it.
+    ``elements`` lists the GlobalIds of the products in ``shaped`` (step ids) that sit directly
+    in a node, the parts of assemblies included; the parent keeps those that got geometry and
+    adds the counts (:func:`loaders.ifc.tree.finish`).
     """
-    import ifcopenshell.util.element as ue
-
     projects = model.by_type("IfcProject")
     if not projects:
         return None
+
+    def parts(element) -> list:
+        return [p for rel in getattr(element, "IsDecomposedBy", ()) or () for p in rel.RelatedObjects]
 
     def node(entity) -> dict[str, Any]:
         children = [node(child) for rel in getattr(entity, "IsDecomposedBy", ()) or ()
                     for child in rel.RelatedObjects if _is_any(child, SPATIAL)]
         contained = [e for rel in getattr(entity, "ContainsElements", ()) or () for e in rel.RelatedElements]
-        contained += [p for e in list(contained) for p in ue.get_parts(e) or ()]
-        elements = [e for e in contained if e.id() in assets]
-        if entity.id() in assets:
-            elements.append(entity)
-        counts: dict[str, int] = {}
-        for e in elements:
-            counts[e.is_a()] = counts.get(e.is_a(), 0) + 1
-        for child in children:
-            for cls, n in child["counts"].items():
-                counts[cls] = counts.get(cls, 0) + n
+        contained += [p for e in list(contained) for p in parts(e)]
+        elements = [e.GlobalId for e in [entity, *contained] if e.id() in shaped]
         return {"id": entity.GlobalId, "class": entity.is_a(), "name": text(entity.Name),
-                "elevation": getattr(entity, "Elevation", None), "children": children,
-                "elements": [e.GlobalId for e in elements], "counts": dict(sorted(counts.items())),
-                "total": sum(counts.values())}
+                "elevation": getattr(entity, "Elevation", None), "children": children, "elements": elements}
 
     return node(projects[0])

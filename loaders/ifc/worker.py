@@ -104,7 +104,7 @@ def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
     if not model.by_type("IfcProject"):
         raise FileProblem("no IfcProject: not a usable IFC model")
     spaces = bool(options.get("spaces", True))
-    products = semantics.candidates(model, spaces)
+    products = semantics.shaped_products(model, spaces)
     count = int(request.get("shards", 1))
     include = shard(products, int(request.get("shard", 0)), count) if count > 1 else None
     geometry, log = extract.iterate(model, options, include, int(request.get("threads", 1)))
@@ -114,7 +114,7 @@ def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
     if request.get("meta", True):
         yielded = set(arrays["e_step"].tolist())
         known = {p.id() for p in products}
-        extra = [model.by_id(s) for s in sorted(yielded - known)]
+        extra = [model.by_id(s) for s in sorted(yielded - known)]  # none expected: kept for safety
         columns, steps = semantics.rows(model, products + extra)
         arrays.update({f"r_{name}": values for name, values in columns.items()})
         arrays["r_step"] = steps
