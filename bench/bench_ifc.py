@@ -75,7 +75,7 @@ def bench_file(path: Path, repeat: int) -> None:
 def main(files: tuple[str, ...] = FILES) -> None:
     for name in files:
         path = SAMPLES / name
-        bench_file(path, repeat=2 if path.stat().st_size > 1 << 20 else 3)
+        bench_file(path, repeat=2 if path.stat().st_size > 1 << 20 else 5)
 
 
 if __name__ == "__main__":

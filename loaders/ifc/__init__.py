@@ -64,6 +64,15 @@ def _processes(options: Mapping[str, Any], size: int) -> int:
 
 
 def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
+    """Read an IFC file into layer parts in world coordinates (see the module docstring for options).
+
+    Raises
+    ------
+    InputError
+        The file is not IFC, is truncated, names an unknown schema, or ifcopenshell cannot read it.
+    LoaderFailure
+        The worker crashed, hung past ``timeout_s`` or ran out of ``memory_mb``.
+    """
     path = Path(path)
     mode = str(options.get("georeference", "auto"))
     if mode not in MODES:
@@ -86,7 +95,10 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
 
 
 def convert(path: Path, info: header.Header, options: Mapping[str, Any], processes: int) -> dict[str, np.ndarray]:
-    """Run the workers on the file (or its schema-fallback copy) and merge their arrays."""
+    """Run the workers on the file (or its schema-fallback copy) and merge their arrays.
+
+    One job reads the meaning of the elements while ``processes`` jobs mesh them, side by side.
+    """
     memory_mb = int(options.get("memory_mb") or _memory_default())
     timeout_s = float(options.get("timeout_s") or DEFAULT_TIMEOUT_S)
     with tempfile.TemporaryDirectory(prefix="cim-twin-ifc-") as tmp:
@@ -96,13 +108,13 @@ def convert(path: Path, info: header.Header, options: Mapping[str, Any], process
         base = {"path": str(readable.resolve()), "options": geometry_options, "shards": processes,
                 "threads": int(options.get("threads", 1)), "memory_mb": memory_mb,
                 "fallback": info.needs_fallback, "fault": options.get("_fault")}
-        requests = [{**base, "shard": i, "meta": i == 0} for i in range(processes)]
+        requests = [{**base, "role": "meta"}] + [{**base, "role": "geometry", "shard": i} for i in range(processes)]
         files = runner.run_workers(path, requests, folder, timeout_s, memory_mb)
         results = []
         for file in files:
             with np.load(file, allow_pickle=False) as data:
                 results.append({name: data[name] for name in data.files})
-    return merge(results)
+    return merge(results[0], results[1:])
 
 
 def assemble(path: Path, info: header.Header, arrays: dict[str, np.ndarray], mode: str, cached: bool,
@@ -113,7 +125,7 @@ def assemble(path: Path, info: header.Header, arrays: dict[str, np.ndarray], mod
     georef, warnings = resolve(meta["declared"], mode)
     joined = build.Elements.join(arrays)
     parts = build.parts(joined, georef)
-    skipped = _skipped(arrays, joined, meta["log"])
+    skipped = _skipped(arrays, meta["log"])
     if info.needs_fallback:
         dropped = ", ".join(f"{name} x{n}" for name, n in meta["dropped"].items()) or "nothing"
         warnings.insert(0, f"schema {info.schema} is not supported by ifcopenshell; read as {info.read_as} "
@@ -127,15 +139,16 @@ def assemble(path: Path, info: header.Header, arrays: dict[str, np.ndarray], mod
     details = {"schema": info.schema, "read_as": info.read_as, "length_unit": meta["declared"]["length_unit"],
                "georeference": georef.report, "elements": int(len(joined.index)),
                "classes": {str(n): int(c) for n, c in zip(names, counts)},
-               "spatial": spatial_tree.node_counts(tree), "connections": len(meta["connections"]), "skipped": len(skipped), "cached": cached,
-               "processes": processes, "worker_peak_mb": meta.get("peak_mb"),
+               "spatial": spatial_tree.node_counts(tree), "connections": len(meta["connections"]),
+               "skipped": len(skipped), "cached": cached, "processes": processes,
+               "worker_peak_mb": meta.get("peak_mb"),
                "worker_seconds": meta.get("seconds"), "dropped_entities": meta.get("dropped", {}),
                "assemble_seconds": round(time.perf_counter() - started, 4)}
     return LoadedSource(path=path, kind="ifc", parts=parts, crs=georef.crs, warnings=warnings, skipped=skipped,
                         details=details, extras={"spatial_tree": tree, "connections": meta["connections"]})
 
 
-def _skipped(arrays: dict[str, np.ndarray], joined: build.Elements, log: dict[str, str]) -> list[dict[str, str]]:
+def _skipped(arrays: dict[str, np.ndarray], log: dict[str, str]) -> list[dict[str, str]]:
     """Products with a body representation that the kernel gave no shape, with its reason."""
     missing = np.setdiff1d(arrays["r_step"][arrays["r_body"]], arrays["e_step"])
     rows = np.searchsorted(arrays["r_step"], missing)

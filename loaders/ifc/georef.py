@@ -71,7 +71,8 @@ def _map_conversion(model, unit_scale: float) -> dict[str, Any] | None:
             return None
         crs = ue.get_pset(projects[0], "ePSet_ProjectedCRS") or {}
         return {"method": "ePSet_MapConversion", "crs": crs.get("Name"), "map_unit_scale": unit_scale,
-                "eastings": float(conversion.get("Eastings") or 0), "northings": float(conversion.get("Northings") or 0),
+                "eastings": float(conversion.get("Eastings") or 0),
+                "northings": float(conversion.get("Northings") or 0),
                 "height": float(conversion.get("OrthogonalHeight") or 0),
                 "x_axis": [float(conversion.get("XAxisAbscissa") or 0), float(conversion.get("XAxisOrdinate") or 0)],
                 "scale": float(conversion.get("Scale") or 1.0)}

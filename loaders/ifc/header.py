@@ -75,7 +75,8 @@ def _read_as(path: Path, schema: str) -> str:
         if schema.startswith(f"{known}_"):
             return known
     raise InputError(path, f"unknown IFC schema {schema!r}", where="FILE_SCHEMA",
-                     hint=f"readable schemas: {', '.join(KNOWN_SCHEMAS)} and IFC 4.x drafts (read as {FALLBACK_SCHEMA})")
+                     hint=f"readable schemas: {', '.join(KNOWN_SCHEMAS)} and IFC 4.x drafts "
+                          f"(read as {FALLBACK_SCHEMA})")
 
 
 def fallback_copy(path: Path, header: Header, target: Path) -> Path:

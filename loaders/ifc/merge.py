@@ -1,4 +1,4 @@
-"""Combine the results of several worker processes into one set of arrays."""
+"""Combine the results of the worker processes into one set of arrays."""
 
 from __future__ import annotations
 
@@ -6,31 +6,29 @@ import json
 
 import numpy as np
 
+GEOMETRY = ("g_verts", "g_faces", "g_rgba", "g_styled", "e_step", "e_matrix")
 
-def merge(results: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Concatenate geometry shards; shard 0 carries the element rows and the metadata."""
-    if len(results) == 1:
-        return results[0]
-    out = dict(results[0])
+
+def merge(meaning: dict[str, np.ndarray], shards: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The meta job's rows and metadata plus the geometry shards, concatenated with their indices shifted."""
+    out = {name: value for name, value in meaning.items() if name != "meta"}
+    meta = json.loads(str(meaning["meta"]))
+    shard_metas = [json.loads(str(shard["meta"])) for shard in shards]
+    vstart, fstart, geoms = [np.zeros(1, np.int64)], [np.zeros(1, np.int64)], []
     vert_base = face_base = geom_base = 0
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("g_verts", "g_faces", "g_rgba", "g_styled",
-                                                           "e_step", "e_matrix", "e_geom", "g_vstart", "g_fstart")}
-    logs: dict[str, str] = {}
-    peak = 0.0
-    for i, result in enumerate(results):
-        for name in ("g_verts", "g_faces", "g_rgba", "g_styled", "e_step", "e_matrix"):
-            parts[name].append(result[name])
-        parts["e_geom"].append(result["e_geom"] + geom_base)
-        parts["g_vstart"].append(result["g_vstart"][(1 if i else 0):] + vert_base)
-        parts["g_fstart"].append(result["g_fstart"][(1 if i else 0):] + face_base)
-        vert_base += len(result["g_verts"])
-        face_base += len(result["g_faces"])
-        geom_base += len(result["g_vstart"]) - 1
-        shard_meta = json.loads(str(result["meta"]))
-        logs.update(shard_meta["log"])
-        peak = max(peak, shard_meta.get("peak_mb", 0.0))
-    out.update({name: np.concatenate(chunks) for name, chunks in parts.items()})
-    meta = json.loads(str(results[0]["meta"]))
-    meta["log"], meta["peak_mb"] = logs, peak
+    for shard in shards:
+        geoms.append(shard["e_geom"] + geom_base)
+        vstart.append(shard["g_vstart"][1:] + vert_base)
+        fstart.append(shard["g_fstart"][1:] + face_base)
+        vert_base += len(shard["g_verts"])
+        face_base += len(shard["g_faces"])
+        geom_base += len(shard["g_vstart"]) - 1
+    out.update({name: np.concatenate([shard[name] for shard in shards]) for name in GEOMETRY})
+    out.update(e_geom=np.concatenate(geoms), g_vstart=np.concatenate(vstart), g_fstart=np.concatenate(fstart))
+    meta["log"] = {k: v for m in shard_metas for k, v in m["log"].items()}
+    meta["peak_mb"] = max([meta["peak_mb"]] + [m["peak_mb"] for m in shard_metas])
+    meta["seconds"] = {"meta": meta["seconds"]["meta"],
+                       "geometry": max(m["seconds"]["geometry"] for m in shard_metas),
+                       "parse": max([meta["seconds"]["parse"]] + [m["seconds"]["parse"] for m in shard_metas])}
     out["meta"] = np.array(json.dumps(meta))
     return out

@@ -94,6 +94,8 @@ def shard(products: list, index: int, count: int) -> list:
 
 
 def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
+    """One job: the geometry of a share of the products (``role: geometry``) or their meaning
+    (``role: meta``).  The two run side by side, each on its own parse of the file."""
     import ifcopenshell
 
     path = Path(request["path"])
@@ -103,30 +105,30 @@ def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
     opened = time.perf_counter()
     if not model.by_type("IfcProject"):
         raise FileProblem("no IfcProject: not a usable IFC model")
-    spaces = bool(options.get("spaces", True))
-    products = semantics.shaped_products(model, spaces)
-    count = int(request.get("shards", 1))
-    include = shard(products, int(request.get("shard", 0)), count) if count > 1 else None
-    geometry, log = extract.iterate(model, options, include, int(request.get("threads", 1)))
-    arrays = geometry.arrays()
-    iterated = time.perf_counter()
-    meta: dict[str, Any] = {"log": {str(k): v for k, v in log.items()}}
-    if request.get("meta", True):
-        yielded = set(arrays["e_step"].tolist())
-        known = {p.id() for p in products}
-        extra = [model.by_id(s) for s in sorted(yielded - known)]  # none expected: kept for safety
-        columns, steps = semantics.rows(model, products + extra)
-        arrays.update({f"r_{name}": values for name, values in columns.items()})
-        arrays["r_step"] = steps
-        meta.update(schema=model.schema, declared=georef.read(model),
-                    spatial_tree=semantics.spatial_tree(model, known | yielded),
-                    connections=semantics.connections(model),
-                    dropped=dropped_entities(path, model.schema_identifier) if request.get("fallback") else {})
+    products = semantics.shaped_products(model, bool(options.get("spaces", True)))
+    if request["role"] == "meta":
+        arrays, meta = _meaning(model, products, path, bool(request.get("fallback")))
+    else:
+        count = int(request.get("shards", 1))
+        include = shard(products, int(request.get("shard", 0)), count) if count > 1 else None
+        geometry, log = extract.iterate(model, options, include, int(request.get("threads", 1)))
+        arrays, meta = geometry.arrays(), {"log": {str(k): v for k, v in log.items()}}
     meta["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    meta["seconds"] = {"parse": round(opened - started, 3), "geometry": round(iterated - opened, 3),
-                       "semantics": round(time.perf_counter() - iterated, 3)}
+    meta["seconds"] = {"parse": round(opened - started, 3), request["role"]: round(time.perf_counter() - opened, 3)}
     arrays["meta"] = np.array(json.dumps(meta))
     return arrays
+
+
+def _meaning(model, products: list, path: Path, fallback: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Rows per product, the spatial tree, units and georeferencing, port connections."""
+    columns, steps = semantics.rows(model, products)
+    arrays = {f"r_{name}": values for name, values in columns.items()}
+    arrays["r_step"] = steps
+    meta = {"schema": model.schema, "declared": georef.read(model),
+            "spatial_tree": semantics.spatial_tree(model, {p.id() for p in products}),
+            "connections": semantics.connections(model),
+            "dropped": dropped_entities(path, model.schema_identifier) if fallback else {}}
+    return arrays, meta
 
 
 def job(request: dict[str, Any]) -> int:
