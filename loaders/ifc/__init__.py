@@ -10,6 +10,11 @@ property sets and quantities on demand for the inspector.
 Options (all optional): ``georeference`` (``auto``, ``map``, ``site``, ``local``), ``spaces``
 (bool), ``processes``, ``threads``, ``timeout_s``, ``memory_mb``, ``cache`` (bool),
 ``cache_dir``, ``deflection`` (mesher linear deflection, metres).
+
+``details`` (the ``ifc`` block of ``twin info --json``) holds the schema, length unit,
+``georeference`` (method, CRS, eastings, northings, rotation...), element counts per class,
+spatial counts and the worker's time and memory; ``extras`` holds ``spatial_tree`` (nested
+dicts) and ``connections`` (GlobalId pairs joined port to port).
 """
 
 from __future__ import annotations

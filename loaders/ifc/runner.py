@@ -115,8 +115,9 @@ def failure(path: Path, out: Path, code: int, memory_mb: int) -> InputError | No
         return None
     if code < 0:
         return LoaderFailure(path, f"worker crashed (signal {-code}) on {path.name}",
-                             hint=f"{_signal_name(-code)} in the geometry kernel; the rest of the twin is unaffected"
-                                  + _stderr_tail(out))
+                             hint=f"{_signal_name(-code)} in the geometry kernel (a native allocation past the "
+                                  f"memory limit, {memory_mb} MB, ends this way too: option memory_mb); the rest of "
+                                  "the twin is unaffected" + _stderr_tail(out))
     error_file = Path(f"{out}.error.json")
     if error_file.exists():
         problem = json.loads(error_file.read_text())
