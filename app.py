@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+# browsers send small messages (clicks, camera, state): cap what one may declare (default 4 MiB)
+os.environ.setdefault("WSLINK_MAX_MSG_SIZE", str(1 << 20))
 
 from trame.app import get_server  # noqa: E402
 from trame.ui.vuetify3 import SinglePageWithDrawerLayout  # noqa: E402
@@ -21,6 +23,7 @@ from trame.widgets import vtk as vtk_widgets  # noqa: E402
 from trame.widgets import vuetify3 as v3  # noqa: E402
 
 from twin.scene import Twin  # noqa: E402
+from twin.server.security import AccessPolicy  # noqa: E402
 from twin.view import SceneView, build_view  # noqa: E402
 
 log = logging.getLogger("twin.app")
@@ -113,8 +116,10 @@ class TwinApp:
                     self.ctrl.view_reset_camera = view.reset_camera
         self.layout = layout
 
-    def start(self, host: str = "127.0.0.1", port: int = 8080, on_ready=None) -> None:
+    def start(self, policy: AccessPolicy, port: int = 8080, on_ready=None) -> None:
         """Serve until interrupted; never shut down when idle (trame's default does after 300 s)."""
+        self.ctrl.on_server_bind.add(lambda wslink_server: policy.install(wslink_server.app))
+        host = policy.host
         if on_ready:
             self.ctrl.on_server_ready.add(lambda **_: on_ready(self.server.port))
         argv, sys.argv = sys.argv, sys.argv[:1]  # trame parses sys.argv itself: keep ours out of it

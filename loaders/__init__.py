@@ -22,8 +22,8 @@ REGISTRY = Registry([
     LoaderSpec("ifc", "ifc", (".ifc",), "loaders.ifc", _has(b"ISO-10303-21"), ("ifcopenshell",)),
     LoaderSpec("pointcloud", "las", (".las", ".laz"), "loaders.pointcloud", _has(b"LASF"), ("laspy", "lazrs")),
     LoaderSpec("city", "cityjson", (".city.json", ".json", ".city.jsonl", ".jsonl"), "loaders.cityjson",
-               _has(b"CityJSON")),
-    LoaderSpec("city", "citygml", (".gml",), "loaders.citygml", _has(b"citygml", b"CityGML")),
+               _has(b"CityJSON"), ("mapbox-earcut",)),
+    LoaderSpec("city", "citygml", (".gml",), "loaders.citygml", _has(b"citygml", b"CityGML"), ("mapbox-earcut",)),
     LoaderSpec("terrain", "terrain", (".tif", ".tiff"), "loaders.terrain", None, ("rasterio",)),
     # SWMM names its flow units in [OPTIONS] near the top; any other .inp is EPANET's
     LoaderSpec("pipes", "swmm", (".inp",), "loaders.pipes.swmm",

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -30,7 +31,12 @@ class Served:
 
 @contextlib.contextmanager
 def serve(*args: str, timeout: float = 120.0, env: dict | None = None) -> Iterator[Served]:
-    """Run ``twin serve --port 0 ARGS`` until it prints its URL; stop it afterwards."""
+    """Run ``twin serve --port 0 ARGS`` until it prints its URL; stop it afterwards.
+
+    Each server gets a fresh live-risk store unless ARGS name one, so runs do not share readings.
+    """
+    if "--store" not in args:
+        args = (*args, "--store", str(Path(tempfile.mkdtemp(prefix="twin-store-")) / "risk.duckdb"))
     process = subprocess.Popen([sys.executable, "-m", "twin.cli", "serve", "--port", "0", *args], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env={**os.environ, **(env or {})}, start_new_session=True)

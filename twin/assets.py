@@ -112,12 +112,19 @@ class AssetTable:
         return np.column_stack([(b[:, 0] + b[:, 1]) / 2, (b[:, 2] + b[:, 3]) / 2, (b[:, 4] + b[:, 5]) / 2])
 
     def index_of(self, asset_id: str) -> int | None:
-        """Row of an asset id, by binary search over a lazily sorted copy of the ids."""
+        """Row of an asset id, by binary search over a lazily sorted copy of the ids.
+
+        The copy is UTF-8 bytes (fixed width, no Python object per id): numpy 2.4's
+        ``searchsorted`` on StringDType fails ("Failed to load string in string comparison")
+        once ids longer than 15 bytes, such as IFC GlobalIds, are compared.
+        """
         if self._sorted_ids is None:
-            self._order = np.argsort(self._columns["id"], kind="stable")
-            self._sorted_ids = self._columns["id"][self._order]
-        pos = int(np.searchsorted(self._sorted_ids, asset_id))
-        if pos < len(self._sorted_ids) and self._sorted_ids[pos] == asset_id:
+            encoded = np.strings.encode(self._columns["id"], "utf-8")
+            self._order = np.argsort(encoded, kind="stable")
+            self._sorted_ids = encoded[self._order]
+        key = asset_id.encode("utf-8")
+        pos = int(np.searchsorted(self._sorted_ids, key))
+        if pos < len(self._sorted_ids) and self._sorted_ids[pos] == key:
             return int(self._order[pos])
         return None
 

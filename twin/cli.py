@@ -19,6 +19,10 @@ COMMANDS = (
     "twin.commands.assets",
     "twin.commands.render",
     "twin.commands.serve",
+    "twin.commands.isolate",
+    "twin.commands.trace",
+    "twin.commands.nearby",
+    "twin.commands.replay",
 )
 
 

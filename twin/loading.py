@@ -10,6 +10,7 @@ from typing import Any
 
 from twin.errors import InputError, TwinError
 from twin.manifest import Manifest, SourceEntry, read_manifest
+from twin.replace import hide_replaced
 from twin.scene import Twin
 
 log = logging.getLogger(__name__)
@@ -63,18 +64,25 @@ def load_manifest(manifest: Manifest, progress: Progress | None = None) -> Twin:
             log.exception("loader failed on %s", entry.path)
             twin.add_failed_source(entry.path, entry.kind or "", entry.name or entry.path.stem,
                                    f"{entry.path}: internal error in the loader: {exc!r}")
+    hide_replaced(twin, {_source_name(e): e.options["replaces"] for e in manifest.sources
+                         if isinstance(e.options.get("replaces"), list)})
     if progress:
         progress(len(manifest.sources), len(manifest.sources), "done")
     return twin
+
+
+def _source_name(entry: SourceEntry) -> str:
+    return entry.name or entry.path.stem.split(".")[0]
 
 
 def _load_entry(twin: Twin, entry: SourceEntry, styles: dict[str, dict]):
     spec = registry().find(entry.path, entry.kind)
     function = spec.function()
     started = time.perf_counter()
-    loaded = function(entry.path, entry.options)
+    # the scene's palette reaches loaders that colour by it (pipes); others ignore the key
+    loaded = function(entry.path, {"palette": twin.palette, **entry.options})
     seconds = time.perf_counter() - started
-    name = entry.name or entry.path.stem.split(".")[0]
+    name = _source_name(entry)
     layer_styles = {f"{name}/{part.name}": {**entry.style, **styles.get(f"{name}/{part.name}", {})}
                     for part in loaded.parts}
     return twin.add_source(loaded, name=name, crs=entry.crs, placement=entry.placement,

@@ -100,9 +100,9 @@ class _Checker:
         x, y, z = (self.number(v, f"{key}[{i}]") for i, v in enumerate(value))
         return (x, y, z)
 
-    def file(self, value: Any, key: str) -> Path:
+    def file(self, value: Any, key: str, must_exist: bool = True) -> Path:
         path = (self.path.parent / self.text(value, key)).resolve()
-        if not path.exists():
+        if must_exist and not path.exists():
             raise self.fail(key, f"no such file: {path}")
         return path
 
@@ -147,7 +147,7 @@ def read_manifest(path: Path) -> Manifest:
         styles={name: check.style(s, f"styles.{name}")
                 for name, s in check.table(data.get("styles", {}), "styles", set(data.get("styles", {}))).items()},
         bookmarks=[_bookmark(check, b, f"bookmarks[{i}]") for i, b in enumerate(data.get("bookmarks", []))],
-        live={k: check.file(v, f"live.{k}") for k, v in check.table(data.get("live", {}), "live", LIVE_KEYS).items()},
+        live={k: check.file(v, f"live.{k}", must_exist=k != "store") for k, v in check.table(data.get("live", {}), "live", LIVE_KEYS).items()},
         palette=palette,
     )
 

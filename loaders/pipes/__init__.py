@@ -1,0 +1,1 @@
+"""Underground pipe networks: one module per format, one shared builder (see build.py)."""

@@ -1,0 +1,231 @@
+"""Parsing and checking a batch of readings: JSON array or NDJSON of ``{sensor, ts, value}``.
+
+Checks are done per column with numpy masks; what cannot be (pulling fields out of JSON objects,
+parsing an ISO-8601 string) is a single comprehension per column.  Every rejected reading gets
+its index in the batch and a reason; the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.json as pa_json
+
+from twin.errors import InputError
+from twin.risk.sensors import SensorTable
+
+REASONS = ("", "wrong type: a reading must be an object", "missing sensor", "unknown sensor",
+           "missing value", "wrong type: value must be a number", "not a number", "NaN/inf",
+           "missing ts", "bad timestamp", "timestamp too far in the future", "timestamp too old",
+           "not valid JSON")
+WRONG_OBJECT, NO_SENSOR, UNKNOWN, NO_VALUE, VALUE_TYPE, NOT_NUMBER, NOT_FINITE, NO_TS, BAD_TS, FUTURE, OLD, BAD_JSON = range(1, 13)
+MAX_REPORTED = 1000
+
+
+@dataclass
+class Batch:
+    """The accepted readings (sensor row, epoch seconds, value) and why the others were rejected."""
+
+    sensor: np.ndarray
+    ts: np.ndarray
+    value: np.ndarray
+    total: int
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+    rejected: int = 0
+    duplicate_in_batch: int = 0
+
+
+NDJSON_SCHEMA = pa.schema([("sensor", pa.string()), ("ts", pa.int64()), ("value", pa.float64())])
+
+
+def parse_body(body: bytes) -> list[Any] | pa.Table:
+    """A JSON array (or ``{"readings": [...]}``) or NDJSON; an unreadable NDJSON line stays as an error marker.
+
+    Clean NDJSON with epoch-millisecond times (the fast format for high rates) is read by Arrow's
+    JSON reader straight into columns; anything else takes the general path.
+    """
+    table = _ndjson_columns(body)
+    if table is not None:
+        return table
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        return []
+    if text[0] == "[" or (text[0] == "{" and "\n" not in text):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(None, f"body is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        if isinstance(data, dict):
+            data = data.get("readings", [data]) if "sensor" not in data else [data]
+        if not isinstance(data, list):
+            raise InputError(None, "body must be a JSON array of readings or NDJSON")
+        return data
+    items: list[Any] = []
+    for line in text.splitlines():
+        if line.strip():
+            try:
+                items.append(json.loads(line))
+            except json.JSONDecodeError:
+                items.append(_BadLine)
+    return items
+
+
+def _ndjson_columns(body: bytes) -> pa.Table | None:
+    head = body[:64].lstrip()
+    if not head.startswith(b"{") or b"\n" not in body.strip():
+        return None
+    try:
+        table = pa_json.read_json(io.BytesIO(body), parse_options=pa_json.ParseOptions(
+            explicit_schema=NDJSON_SCHEMA, unexpected_field_behavior="ignore"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if any(table[c].null_count for c in NDJSON_SCHEMA.names):
+        return None
+    return table
+
+
+class _BadLine:
+    """Marker for an NDJSON line that is not JSON."""
+
+
+def check(items: list[Any], sensors: SensorTable, now: float, max_age_s: float, max_future_s: float) -> Batch:
+    """Validate readings against the sensor table and the plausible time window around ``now``."""
+    n = len(items)
+    code = np.zeros(n, dtype=np.int8)
+    if _only(items, dict):
+        names = [it.get("sensor") for it in items]
+        raw_ts = [it.get("ts") for it in items]
+        raw_values = [it.get("value", _Missing) for it in items]
+    else:
+        is_obj = np.fromiter((type(it) is dict for it in items), bool, n)
+        code[~is_obj] = WRONG_OBJECT
+        code[np.fromiter((it is _BadLine for it in items), bool, n)] = BAD_JSON
+        names = [it.get("sensor") if type(it) is dict else None for it in items]
+        raw_ts = [it.get("ts") if type(it) is dict else 0 for it in items]
+        raw_values = [it.get("value", _Missing) if type(it) is dict else None for it in items]
+    sensor = sensors.lookup(names)
+    if not _only(names, str):
+        _mark(code, np.fromiter((x is None for x in names), bool, n), NO_SENSOR)
+    value = _values(raw_values, code)
+    ts = _times(raw_ts, code)
+    return _finish(code, sensor, ts, value, names, now, max_age_s, max_future_s)
+
+
+def check_table(table: pa.Table, sensors: SensorTable, now: float, max_age_s: float,
+                max_future_s: float) -> Batch:
+    """The columnar twin of :func:`check` for NDJSON read by Arrow (no nulls, numeric ts and value)."""
+    code = np.zeros(table.num_rows, dtype=np.int8)
+    value = table["value"].to_numpy()
+    _mark(code, ~np.isfinite(value), NOT_FINITE)
+    ts = table["ts"].to_numpy() / 1000.0
+    return _finish(code, sensors.lookup_arrow(table["sensor"]), ts, value, table["sensor"], now,
+                   max_age_s, max_future_s)
+
+
+def _finish(code: np.ndarray, sensor: np.ndarray, ts: np.ndarray, value: np.ndarray, names: Any,
+            now: float, max_age_s: float, max_future_s: float) -> Batch:
+    """Checks common to both paths, then the accepted readings and the reasons for the rest."""
+    n = len(code)
+    _mark(code, sensor < 0, UNKNOWN)
+    _mark(code, ts > now + max_future_s, FUTURE)
+    _mark(code, ts < now - max_age_s, OLD)
+    ok = code == 0
+    batch = Batch(sensor=sensor[ok], ts=ts[ok], value=value[ok], total=n, rejected=int(n - ok.sum()))
+    for i in np.flatnonzero(~ok)[:MAX_REPORTED].tolist():
+        name = names[i]
+        name = name.as_py() if isinstance(name, pa.Scalar) else name
+        batch.rejections.append({"index": i, "sensor": name if isinstance(name, str) else None,
+                                 "reason": REASONS[code[i]]})
+    _drop_repeats(batch)
+    return batch
+
+
+def _only(values: list[Any], *types: type) -> bool:
+    """Whether every value is exactly of one of ``types`` (one C-level pass; bool is not int)."""
+    return set(map(type, values)) <= set(types)
+
+
+def _mark(code: np.ndarray, mask: np.ndarray, reason: int) -> None:
+    """Give ``reason`` to readings that have no reason yet (the first problem found is reported)."""
+    code[(code == 0) & mask] = reason
+
+
+def _values(raw: list[Any], code: np.ndarray) -> np.ndarray:
+    if _only(raw, int, float):
+        value = np.array(raw, dtype=np.float64)
+        kind = np.zeros(len(raw), np.int8)
+    else:
+        kind = np.fromiter((_value_kind(v) for v in raw), np.int8, len(raw))
+        _mark(code, kind == 1, NO_VALUE)
+        _mark(code, kind == 2, VALUE_TYPE)
+        _mark(code, kind == 3, NOT_NUMBER)
+        value = np.fromiter((v if k == 0 else math.nan for v, k in zip(raw, kind.tolist())), np.float64, len(raw))
+    _mark(code, (kind == 0) & ~np.isfinite(value), NOT_FINITE)
+    return value
+
+
+class _Missing:
+    """Marker for a reading without a value field."""
+
+
+def _value_kind(v: Any) -> int:
+    t = type(v)
+    if t is float or t is int:
+        return 0
+    if v is _Missing:
+        return 1
+    return 3 if t is str else 2
+
+
+def _times(raw: list[Any], code: np.ndarray) -> np.ndarray:
+    """Epoch seconds; numbers are epoch milliseconds, strings ISO-8601 (UTC when no offset)."""
+    if _only(raw, int, float):
+        out = np.array(raw, dtype=np.float64) / 1000.0
+        _mark(code, ~np.isfinite(out), BAD_TS)
+        return out
+    out = np.empty(len(raw))
+    missing = np.zeros(len(raw), bool)
+    for i, v in enumerate(raw):
+        t = type(v)
+        if t is int or t is float:
+            out[i] = v / 1000.0
+        elif t is str:
+            out[i] = _iso(v)
+        else:
+            out[i] = math.nan
+            missing[i] = v is None
+    _mark(code, missing, NO_TS)
+    _mark(code, ~np.isfinite(out), BAD_TS)
+    return out
+
+
+def _iso(text: str) -> float:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return math.nan
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def _drop_repeats(batch: Batch) -> None:
+    """Keep the first of readings repeating (sensor, ts) inside one batch; the rest count as duplicates."""
+    if len(batch.sensor) < 2:
+        return
+    ms = np.round(batch.ts * 1000.0).astype(np.int64)
+    order = np.lexsort((ms, batch.sensor))
+    s, t = batch.sensor[order], ms[order]
+    repeat = np.zeros(len(s), bool)
+    repeat[1:] = (s[1:] == s[:-1]) & (t[1:] == t[:-1])
+    if repeat.any():
+        keep = np.sort(order[~repeat])
+        batch.duplicate_in_batch = int(repeat.sum())
+        batch.sensor, batch.ts, batch.value = batch.sensor[keep], batch.ts[keep], batch.value[keep]
