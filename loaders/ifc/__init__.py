@@ -102,7 +102,8 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
 def convert(path: Path, info: header.Header, options: Mapping[str, Any], processes: int) -> dict[str, np.ndarray]:
     """Run the workers on the file (or its schema-fallback copy) and merge their arrays.
 
-    One job reads the meaning of the elements while ``processes`` jobs mesh them, side by side.
+    One job does everything, or (``processes`` > 1) one job reads the meaning of the elements
+    while ``processes`` jobs mesh shares of them, side by side.
     """
     memory_mb = int(options.get("memory_mb") or _memory_default())
     timeout_s = float(options.get("timeout_s") or DEFAULT_TIMEOUT_S)
@@ -113,7 +114,8 @@ def convert(path: Path, info: header.Header, options: Mapping[str, Any], process
         base = {"path": str(readable.resolve()), "options": geometry_options, "shards": processes,
                 "threads": int(options.get("threads", 1)), "memory_mb": memory_mb,
                 "fallback": info.needs_fallback, "fault": options.get("_fault")}
-        requests = [{**base, "role": "meta"}] + [{**base, "role": "geometry", "shard": i} for i in range(processes)]
+        requests = [{**base, "role": "all"}] if processes == 1 else \
+            [{**base, "role": "meta"}] + [{**base, "role": "geometry", "shard": i} for i in range(processes)]
         files = runner.run_workers(path, requests, folder, timeout_s, memory_mb)
         results = []
         for file in files:

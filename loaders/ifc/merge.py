@@ -10,7 +10,12 @@ GEOMETRY = ("g_verts", "g_faces", "g_rgba", "g_styled", "e_step", "e_matrix")
 
 
 def merge(meaning: dict[str, np.ndarray], shards: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """The meta job's rows and metadata plus the geometry shards, concatenated with their indices shifted."""
+    """The meta job's rows and metadata plus the geometry shards, concatenated with their indices shifted.
+
+    With no shards, ``meaning`` came from a job that did everything and is returned as it is.
+    """
+    if not shards:
+        return meaning
     out = {name: value for name, value in meaning.items() if name != "meta"}
     meta = json.loads(str(meaning["meta"]))
     shard_metas = [json.loads(str(shard["meta"])) for shard in shards]

@@ -94,8 +94,8 @@ def shard(products: list, index: int, count: int) -> list:
 
 
 def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
-    """One job: the geometry of a share of the products (``role: geometry``) or their meaning
-    (``role: meta``).  The two run side by side, each on its own parse of the file."""
+    """One job: the geometry of a share of the products (``role: geometry``), their meaning
+    (``role: meta``), or both (``role: all``, when one process does everything)."""
     import ifcopenshell
 
     path = Path(request["path"])
@@ -106,15 +106,22 @@ def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
     if not model.by_type("IfcProject"):
         raise FileProblem("no IfcProject: not a usable IFC model")
     products = semantics.shaped_products(model, bool(options.get("spaces", True)))
-    if request["role"] == "meta":
-        arrays, meta = _meaning(model, products, path, bool(request.get("fallback")))
-    else:
+    arrays: dict[str, np.ndarray] = {}
+    meta: dict[str, Any] = {"seconds": {"parse": round(opened - started, 3)}}
+    if request["role"] in ("geometry", "all"):
         count = int(request.get("shards", 1))
         include = shard(products, int(request.get("shard", 0)), count) if count > 1 else None
         geometry, log = extract.iterate(model, options, include, int(request.get("threads", 1)))
-        arrays, meta = geometry.arrays(), {"log": {str(k): v for k, v in log.items()}}
+        arrays.update(geometry.arrays())
+        meta["log"] = {str(k): v for k, v in log.items()}
+        meta["seconds"]["geometry"] = round(time.perf_counter() - opened, 3)
+    if request["role"] in ("meta", "all"):
+        begun = time.perf_counter()
+        meaning, about = _meaning(model, products, path, bool(request.get("fallback")))
+        arrays.update(meaning)
+        meta.update(about)
+        meta["seconds"]["meta"] = round(time.perf_counter() - begun, 3)
     meta["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    meta["seconds"] = {"parse": round(opened - started, 3), request["role"]: round(time.perf_counter() - opened, 3)}
     arrays["meta"] = np.array(json.dumps(meta))
     return arrays
 
