@@ -174,11 +174,17 @@ def _child(request: dict[str, Any]) -> None:
 
 def serve() -> None:
     """The fork server loop: one JSON line of ``{"requests": [...]}`` in, pid and status lines out."""
-    # loaded once, shared by every fork
+    # loaded once, shared by every fork: the kernel, the utilities, and the compiled EXPRESS rules that
+    # ifcopenshell imports the first time an absent or derived attribute is asked for (~45 ms each)
+    import importlib
+
     import ifcopenshell.geom  # noqa: F401
     import ifcopenshell.util.element  # noqa: F401
     import ifcopenshell.util.system  # noqa: F401
     import ifcopenshell.util.unit  # noqa: F401
+
+    for schema in ("IFC2X3", "IFC4", "IFC4X3", "IFC4X3_ADD2"):
+        importlib.import_module(f"ifcopenshell.express.rules.{schema}")
 
     for line in sys.stdin:
         batch = json.loads(line)["requests"]
