@@ -81,7 +81,7 @@ def dropped_entities(path: Path, schema: str) -> dict[str, int]:
 def shard(products: list, index: int, count: int) -> list:
     """This worker's share: biggest estimated cost first, each to the least loaded worker."""
     def cost(product) -> int:
-        return 1 + 4 * len(getattr(product, "HasOpenings", ()) or ())
+        return 1 + 4 * len(semantics.attr(product, "HasOpenings", ()))
 
     loads = [0] * count
     mine = []
