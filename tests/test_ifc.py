@@ -336,3 +336,16 @@ def test_schema_names_and_what_they_are_read_as(written, read_as, tmp_path):
     path.write_bytes(BASIC.read_bytes().replace(b"FILE_SCHEMA(('IFC4'))", f"FILE_SCHEMA(('{written}'))".encode()))
     info = header.check(path)
     assert (info.schema, info.read_as, info.needs_fallback) == (written, read_as, written != read_as)
+
+
+def test_a_model_the_manifest_places_keeps_its_local_coordinates(tmp_path):
+    """A placed model is not also moved by its own map conversion (the loader is told it is placed)."""
+    import twin
+
+    sample = DATA / "ifc" / "pass-grf000-correct_georeferencing.ifc"
+    scene = tmp_path / "placed.toml"
+    scene.write_text(f'name = "placed"\n[[sources]]\npath = "{sample}"\nplacement = {{ offset = [1000.0, 2000.0, 0.0] }}\n')
+    placed = twin.load(scene)
+    x, y, _ = placed.assets.centres[0]
+    assert 900 < x < 1100 and 1900 < y < 2100
+    assert placed.sources[0].details["georeference"]["method"] == "local"

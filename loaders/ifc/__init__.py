@@ -79,7 +79,8 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
         The worker crashed, hung past ``timeout_s`` or ran out of ``memory_mb``.
     """
     path = Path(path)
-    mode = str(options.get("georeference", "auto"))
+    # a model the manifest places is in its own local coordinates: its map conversion must not apply
+    mode = str(options.get("georeference") or ("local" if options.get("placed") else "auto"))
     if mode not in MODES:
         raise InputError(path, f"option georeference must be one of {', '.join(MODES)}, not {mode!r}")
     info = header.check(path)
