@@ -290,3 +290,14 @@ def test_extra_bytes_named_like_our_arrays_are_renamed(tmp_path):
     las.write(tmp_path / "clash.las")
     data = load(tmp_path / "clash.las", {}).parts[0].dataset.point_data
     assert (data["extra_rgb"] == 7).all() and data["rgb"].shape == (1065, 3) and "extra_asset_index" in data
+
+
+@pytest.mark.parametrize("name", ["sample_c.las", "simple.laz", "autzen-utm.las"])
+def test_class_bounds_measured_while_reading_equal_the_points_bounds(name):
+    from twin.layer import part_asset_bounds
+
+    part = load(PC / name, {}).parts[0]
+    measured = part.bounds
+    assert measured is not None
+    part.bounds = None
+    assert np.allclose(measured, part_asset_bounds(part), rtol=0, atol=1e-9)

@@ -72,6 +72,9 @@ class Columns:
         self.rgb_16bit = False
         #: points per class code among the rows filled, counted while each chunk is in cache
         self.class_counts = np.zeros(256, dtype=np.int64)
+        #: world bounds per class code of the rows filled, measured likewise (for the assets)
+        self.class_lo = np.full((256, 3), np.inf)
+        self.class_hi = np.full((256, 3), -np.inf)
         n = max(int(capacity), 1)
         self.xyz = np.empty((n, 3))
         self.arrays: dict[str, np.ndarray] = {"intensity": np.empty(n, np.uint16),
@@ -102,8 +105,34 @@ class Columns:
                 for values in self.arrays.values():
                     values[a:a + kept] = values[a:b][keep]
             b = a + kept
-        self.class_counts += np.bincount(self.arrays["classification"][a:b], minlength=256)
+        counts = np.bincount(self.arrays["classification"][a:b], minlength=256)
+        self.class_counts += counts
+        self._measure(a, b, np.flatnonzero(counts))
         self.count = b
+
+    def _measure(self, a: int, b: int, codes: np.ndarray) -> None:
+        """Grow each class's bounds by the chunk's points (in cache now, unlike later).
+
+        One radix sort of the chunk's class bytes, then a min and max ``reduceat`` per axis.
+        """
+        if b == a:
+            return
+        xyz, classes = self.xyz[a:b], self.arrays["classification"][a:b]
+        if len(codes) == 1:
+            order, starts = slice(None), np.zeros(1, dtype=np.intp)
+        else:
+            order = np.argsort(classes, kind="stable")
+            starts = np.flatnonzero(np.r_[True, np.diff(classes[order]) != 0])
+        for axis in range(3):
+            column = xyz[:, axis][order]
+            np.minimum.at(self.class_lo[:, axis], codes, np.minimum.reduceat(column, starts))
+            np.maximum.at(self.class_hi[:, axis], codes, np.maximum.reduceat(column, starts))
+
+    def class_bounds(self, codes: np.ndarray) -> np.ndarray:
+        """``[xmin, xmax, ymin, ymax, zmin, zmax]`` of every class in ``codes``."""
+        bounds = np.empty((len(codes), 6))
+        bounds[:, 0::2], bounds[:, 1::2] = self.class_lo[codes], self.class_hi[codes]
+        return bounds
 
     def _convert(self, rec: np.ndarray, a: int, b: int) -> None:
         lay, out = self.layout, self.arrays

@@ -75,8 +75,11 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     assets, index = class_assets(_stem(path), read.class_counts, shown, arrays["classification"])
     details = {**read.details, **_details(info, header, read, len(xyz), budget, box, arrays),
                "crs": crs, "crs_name": crs_name}
+    # every point read is shown: the bounds measured while reading are the assets' bounds
+    bounds = columns.class_bounds(np.flatnonzero(read.class_counts)) if keep is None and not read.sampled else None
     part = LayerPart(name="points", dataset=point_polydata(xyz, arrays, index), assets=assets, asset_index=index,
-                     association="point", style=LayerStyle(rgb_array="rgb" if "rgb" in arrays else None))
+                     association="point", style=LayerStyle(rgb_array="rgb" if "rgb" in arrays else None),
+                     bounds=bounds)
     return LoadedSource(path=path, kind="pointcloud", parts=[part], crs=crs, warnings=warnings, details=details)
 
 
