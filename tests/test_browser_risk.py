@@ -72,18 +72,22 @@ def test_replay_shows_the_level_as_it_was(chromium, server, artifacts):
     page = open_page(chromium, server.url + "?risk=on")
     try:
         wait_for_drawing(page, artifacts / "risk_replay_live.png")
+        page.get_by_test_id("view-top").click()  # the whole district from above
+        time.sleep(3)
+        live = red_share(view_pixels(page, artifacts / "risk_replay_live.png"))
         page.get_by_test_id("replay-open").click()
         page.get_by_test_id("replay").wait_for(timeout=30_000)
         window = state(page, "replay")
         page.evaluate(f"() => window.twinRisk.seek(window.twinRisk.trame, {time.time() - 90})")
         page.wait_for_function("() => window.twinRisk.get('replay_state').levels.red === 1", timeout=30_000)
-        past = wait_until(page, artifacts / "risk_replay_past.png", lambda p: red_share(p) > 0.001, timeout=20)
+        past = wait_until(page, artifacts / "risk_replay_past.png", lambda p: red_share(p) > live + 0.0005,
+                          timeout=20)
         assert page.get_by_test_id("replay-red").inner_text().strip().endswith("1")
         page.evaluate(f"() => window.twinRisk.seek(window.twinRisk.trame, {window['end']})")
         page.wait_for_function("() => window.twinRisk.get('replay_state').levels.red === 0", timeout=30_000)
-        now = wait_until(page, artifacts / "risk_replay_now.png", lambda p: red_share(p) < red_share(past) / 2,
+        now = wait_until(page, artifacts / "risk_replay_now.png", lambda p: red_share(p) < red_share(past) - 0.0004,
                          timeout=20)
-        assert red_share(past) > 0.001 and red_share(now) < red_share(past) / 2
+        assert red_share(past) > live + 0.0005 and red_share(now) < red_share(past) - 0.0004
         assert api(server, "assets/bldg-021")["risk"]["level"] != "red"  # the live service was not disturbed
         page.get_by_test_id("replay-close").click()
     finally:
