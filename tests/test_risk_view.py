@@ -171,3 +171,77 @@ def test_store_readings_between_is_ordered_and_bounded(tmp_path):
     table = store.readings_between(1.0, 3.0)
     assert table["ts"].to_pylist() == [2000, 3000] and table["sensor"].to_pylist() == ["A", "A"]
     assert store.time_range() == (1.0, 3.0)
+
+
+class FakeState(dict):
+    """Enough of trame's state for LiveRisk: item access, change hooks, flush, a context."""
+
+    def __init__(self):
+        super().__init__()
+        self.changes = {}
+
+    def change(self, key):
+        return lambda fn: self.changes.setdefault(key, fn)
+
+    def flush(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class FakeServer:
+    def __init__(self):
+        self.state = FakeState()
+        self.controller = type("C", (), {"on_server_ready": type("R", (), {"add": lambda self, fn: None})()})()
+
+
+def live_app(twin, service):
+    from twin.ui.live import LiveRisk
+    from twin.ui.live_actions import LiveActions
+
+    ids = iter(range(1, 100))
+    pool = ViewPool(twin, lambda window: str(next(ids)), capacity=3, size=(320, 200))
+    shown = []
+    live = LiveRisk(FakeServer(), service, pool, shown.append)
+    return live, LiveActions(live, shown.append, lambda view_id: {}), pool, shown
+
+
+def test_a_flush_redraws_only_the_views_showing_risk_and_publishes_the_state(twin, service):
+    live, actions, pool, shown = live_app(twin, service)
+    on, off = pool.add(), pool.add()
+    pool.get(on).apply({"risk": {"on": True, "min": 0}})
+    pool.get(off).apply({})
+    red_reading(service)
+    live.flush()
+    assert shown == [on]
+    state = live.server.state["risk"]
+    assert state["summary"]["levels"]["red"] == 1 and state["alerts"][0]["asset"] == "bldg-006"
+    assert state["degraded"] is False and state["last_reading"] > time.time() - 60
+    live.server.state["risk"] = {"alerts": []}        # a browser writing the server-owned key ...
+    live._guard(risk={"alerts": []})
+    assert live.server.state["risk"]["alerts"]         # ... is overruled
+    service.degraded = "rule evaluation has been running for 12 s"
+    assert live.risk_state()["degraded"] and "12 s" in live.risk_state()["degraded_reason"]
+
+
+def test_acknowledge_and_tour_through_the_triggers(twin, service):
+    live, actions, pool, shown = live_app(twin, service)
+    view_id = pool.add()
+    red_reading(service)
+    red_reading(service, "GAS-B013", 22.0)
+    live.flush()
+    first, second = actions.twin_tour(view_id, 0), actions.twin_tour(view_id, 1)
+    assert [first["target"]["asset"], second["target"]["asset"]] == ["bldg-006", "bldg-013"]
+    assert first["camera"]["focal_point"] != second["camera"]["focal_point"]
+    alert = live.server.state["risk"]["alerts"][0]
+    assert actions.twin_ack(alert["id"], "duty officer")["alert"]["state"] == "acknowledged"
+    assert live.server.state["risk"]["alerts"][0]["acked_by"] == "duty officer"
+    assert "error" in actions.twin_ack(99999)
+    info = actions.twin_risk_asset(twin.assets.index_of("bldg-006"))["risk"]
+    assert info["level"] == "red" and info["sensors"][0]["svg"].startswith("<svg") and info["alerts"]
+    png = actions.twin_snapshot(view_id)
+    assert png["filename"].endswith(".png") and len(png["png"]) > 1000
