@@ -90,21 +90,33 @@ class LiveRisk:
         self.paint.paint(levels, self.service.grids.levels(levels))
 
     def flush(self) -> None:
-        """Recolour, re-render and push every view, then push the new risk state."""
+        """Recolour the shared meshes and push the new risk state, then redraw the views.
+
+        The state goes first and the renders (a few hundred ms each in software) run in a later
+        loop turn, so the alert panels of every browser do not wait for the pictures.
+        """
         self._due = False
         self._last_flush = time.monotonic()
         try:
             self._paint_now()
-            for view_id, view in list(self.pool.views.items()):
-                self.views.refresh(view)
-                if view_id in self.pool.spares:
-                    continue
-                if self.views.shows_risk(view):  # a view in its own colours has nothing new to draw
-                    self.show(view_id)
             self._push_state()
             self.flushes += 1
         except Exception:  # noqa: BLE001 - trame would swallow it; keep the log
             log.exception("live risk flush failed")
+        if self.loop is not None:
+            self.loop.call_soon(self.redraw)
+        else:
+            self.redraw()
+
+    def redraw(self) -> None:
+        """A new picture (or vtk.js scene delta) for every view drawing risk colours."""
+        try:
+            for view_id, view in list(self.pool.views.items()):
+                self.views.refresh(view)
+                if view_id not in self.pool.spares and self.views.shows_risk(view):
+                    self.show(view_id)  # a view in its own colours has nothing new to draw
+        except Exception:  # noqa: BLE001
+            log.exception("live risk redraw failed")
 
     def _push_state(self) -> None:
         self._truth = self.risk_state()

@@ -195,6 +195,8 @@ class ViewRisk:
     def _extras(self, view, on: bool) -> None:
         key = id(view)
         if key not in self.extras:
+            if not on:  # a view that never shows risk carries no extra actors
+                return
             self.extras[key] = add_extras(view.plotter, self.paint)
         marker, area = self.extras[key]
         marker.SetVisibility(on and self.paint.red_count > 0)
