@@ -48,6 +48,7 @@ class LiveRisk:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._due = False
         self._last_flush = 0.0
+        self._redraw_s = 0.0
         self._truth: dict[str, Any] = {}
         self.flushes = 0
         self._paint_now()
@@ -73,7 +74,9 @@ class LiveRisk:
         if self._due or self.loop is None:
             return
         self._due = True
-        wait = max(FLUSH_S, MIN_GAP_S - (time.monotonic() - self._last_flush))
+        # leave the loop at least as long free as the last redraw took (software renders are slow)
+        gap = max(MIN_GAP_S, self._redraw_s)
+        wait = max(FLUSH_S, gap - (time.monotonic() - self._last_flush))
         self.loop.call_later(wait, self.flush)
 
     async def _status_loop(self) -> None:
@@ -90,11 +93,7 @@ class LiveRisk:
         self.paint.paint(levels, self.service.grids.levels(levels))
 
     def flush(self) -> None:
-        """Recolour the shared meshes and push the new risk state, then redraw the views.
-
-        The state goes first and the renders (a few hundred ms each in software) run in a later
-        loop turn, so the alert panels of every browser do not wait for the pictures.
-        """
+        """Recolour the shared meshes, push the new risk state, redraw the views that show risk."""
         self._due = False
         self._last_flush = time.monotonic()
         try:
@@ -103,20 +102,22 @@ class LiveRisk:
             self.flushes += 1
         except Exception:  # noqa: BLE001 - trame would swallow it; keep the log
             log.exception("live risk flush failed")
-        if self.loop is not None:
-            self.loop.call_soon(self.redraw)
-        else:
-            self.redraw()
+        self.redraw()
 
     def redraw(self) -> None:
         """A new picture (or vtk.js scene delta) for every view drawing risk colours."""
+        started, frames = time.monotonic(), [0.0]
         try:
             for view_id, view in list(self.pool.views.items()):
                 self.views.refresh(view)
                 if view_id not in self.pool.spares and self.views.shows_risk(view):
                     self.show(view_id)  # a view in its own colours has nothing new to draw
+                    frames.append(getattr(view, "frame_ms", 0.0) / 1000)
         except Exception:  # noqa: BLE001
             log.exception("live risk redraw failed")
+        # the image stream may render after this returns: count the views' frame times too
+        self._redraw_s = max(time.monotonic() - started, sum(frames))
+        self._last_flush = time.monotonic()
 
     def _push_state(self) -> None:
         self._truth = self.risk_state()
