@@ -26,7 +26,7 @@ from twin.ui.risk import RiskPaint, ViewRisk, alert_rows
 
 log = logging.getLogger("twin.app")
 FLUSH_S = 0.05        # changes closer together than this share one flush
-MIN_GAP_S = 0.15      # ... and flushes are at least this far apart under a heavy feed
+MIN_GAP_S = 0.1       # ... and flushes are at least this far apart under a heavy feed
 STATUS_S = 2.0        # summary, health and "last reading" refresh even without level changes
 MAX_ALERTS = 50
 #: per-browser keys of the live UI (client-only: never sent to the server or to other browsers)
@@ -106,17 +106,15 @@ class LiveRisk:
 
     def redraw(self) -> None:
         """A new picture (or vtk.js scene delta) for every view drawing risk colours."""
-        started, frames = time.monotonic(), [0.0]
+        started = time.monotonic()
         try:
             for view_id, view in list(self.pool.views.items()):
                 self.views.refresh(view)
                 if view_id not in self.pool.spares and self.views.shows_risk(view):
                     self.show(view_id)  # a view in its own colours has nothing new to draw
-                    frames.append(getattr(view, "frame_ms", 0.0) / 1000)
         except Exception:  # noqa: BLE001
             log.exception("live risk redraw failed")
-        # the image stream may render after this returns: count the views' frame times too
-        self._redraw_s = max(time.monotonic() - started, sum(frames))
+        self._redraw_s = time.monotonic() - started
         self._last_flush = time.monotonic()
 
     def _push_state(self) -> None:
