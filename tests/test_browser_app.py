@@ -205,6 +205,10 @@ def test_client_side_rendering_draws_the_scene_with_vtkjs(page, artifacts):
                         timeout=120)
     assert page.locator(".twin-view canvas").count() >= 1
     assert building_share(pixels) > 0.03
+    click_view_centre(page)  # picked from the ray vtk.js computed
+    page.get_by_test_id("inspector-title").wait_for(timeout=30_000)
+    assert inspector_rows(page)["Layer"]
+    page.screenshot(path=str(artifacts / "browser_client_pick_page.png"))
 
 
 def test_two_browsers_rendering_client_side_keep_their_own_layers_and_selection(chromium, demo_server, artifacts):
