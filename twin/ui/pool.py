@@ -49,6 +49,8 @@ class ViewPool:
 
     def reset(self, view: ClientView) -> None:
         view.clear()
+        view.client_side = False
+        view.config.pop("_measure", None)
         view.apply(default_config(self.twin))
         view.look("iso")
 
