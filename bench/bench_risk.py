@@ -15,7 +15,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -153,45 +152,34 @@ def bench_recolour() -> None:
 
 
 def bench_latency() -> None:
-    from twin.api import start_api
+    from twin.api import api_in_thread
     svc = build_service(N_SENSORS, None)
     target = svc.assets.index_of("a000123")
     fired: dict[int, float] = {}
     svc.on_levels_changed(lambda changed: fired.setdefault(len(fired), time.perf_counter())
                           if target in changed else None)
-    ready, port, done = threading.Event(), [0], threading.Event()
-
-    def serve() -> None:
-        async def run() -> None:
-            runner, port[0] = await start_api(svc, "127.0.0.1", 0)
-            ready.set()
-            while not done.is_set():
-                await asyncio.sleep(0.02)
-            await runner.cleanup()
-        asyncio.run(run())
-
-    threading.Thread(target=serve, daemon=True).start()
-    ready.wait(30)
     import urllib.request
-    latencies = []
-    now = time.time()
-    for second in range(20):
-        for part in range(10):
-            ts = int((now + second) * 1000) + part
-            value_for = 30.0 if (second % 2 == 0) else 1.0
-            rows = [{"sensor": f"s{i:06d}", "ts": ts, "value": 1.0} for i in range(part * 1000, part * 1000 + 1000)]
-            if part == 0:
-                rows[123]["value"] = value_for
-            before = len(fired)
-            started = time.perf_counter()
-            req = urllib.request.Request(f"http://127.0.0.1:{port[0]}/api/readings",
-                                         data="\n".join(map(json.dumps, rows)).encode() + b"\n",
-                                         headers={"Content-Type": "application/x-ndjson"})
-            urllib.request.urlopen(req).read()
-            if part == 0 and len(fired) > before:
-                latencies.append(fired[before] - started)
-            time.sleep(max(0.0, 0.1 - (time.perf_counter() - started)))
-    done.set()
+
+    with api_in_thread(svc) as port:
+        latencies = []
+        now = time.time()
+        for second in range(20):
+            for part in range(10):
+                ts = int((now + second) * 1000) + part
+                value_for = 30.0 if (second % 2 == 0) else 1.0
+                rows = [{"sensor": f"s{i:06d}", "ts": ts, "value": 1.0} for i in range(part * 1000, part * 1000 + 1000)]
+                if part == 0:
+                    rows[123]["value"] = value_for
+                before = len(fired)
+                started = time.perf_counter()
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/api/readings",
+                                             data="\n".join(map(json.dumps, rows)).encode() + b"\n",
+                                             headers={"Content-Type": "application/x-ndjson"})
+                urllib.request.urlopen(req).read()
+                if part == 0 and len(fired) > before:
+                    latencies.append(fired[before] - started)
+                time.sleep(max(0.0, 0.1 - (time.perf_counter() - started)))
+
     lat = np.array(latencies) * 1000
     print(f"POST -> changed level array, 10,000 sensors at 1 Hz: p50 {np.percentile(lat, 50):.1f} ms, "
           f"p95 {np.percentile(lat, 95):.1f} ms ({len(lat)} level changes)")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from pathlib import Path
 
 import numpy as np
 
 import twin
-from twin.api import start_api
+from twin.api import api_in_thread
 from twin.cli import main
 from twin.risk import NAMES
 from twin.risk.service import RiskService
@@ -24,25 +22,8 @@ def test_replay_csv_into_a_running_server(tmp_path, capsys):
     rows = ["sensor,ts,value"] + [f"GAS-B006,{1_700_000_000_000 + i * 1000},{i / 10}" for i in range(50)]
     rows += ["NOPE,1700000000000,1", "GAS-B006,2023-11-14T22:13:20Z,1"]
     csv.write_text("\n".join(rows) + "\n")
-    ready, port, done = threading.Event(), [0], threading.Event()
-
-    def serve() -> None:
-        async def run() -> None:
-            runner, port[0] = await start_api(svc, "127.0.0.1", 0)
-            ready.set()
-            while not done.is_set():
-                await asyncio.sleep(0.05)
-            await runner.cleanup()
-        asyncio.run(run())
-
-    server = threading.Thread(target=serve)
-    server.start()
-    ready.wait(30)
-    try:
-        code = main(["replay", str(csv), "--speed", "0", "--url", f"http://127.0.0.1:{port[0]}"])
-    finally:
-        done.set()
-        server.join()
+    with api_in_thread(svc) as port:
+        code = main(["replay", str(csv), "--speed", "0", "--url", f"http://127.0.0.1:{port}"])
     out = capsys.readouterr().out
     assert code == 0
     assert "50 accepted, 1 duplicate, 1 rejected" in out and "unknown sensor" in out  # ISO == epoch ms

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
+import threading
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
@@ -213,6 +215,34 @@ async def start_api(service: Any, host: str = "127.0.0.1", port: int = 8080) -> 
     site = web.TCPSite(runner, host, port)
     await site.start()
     return runner, site._server.sockets[0].getsockname()[1]
+
+
+@contextlib.contextmanager
+def api_in_thread(service: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[int]:
+    """Serve the API on a background thread for the length of a ``with`` block; yields the port.
+
+    For tests and benchmarks that drive the API over real HTTP from the same process.
+    """
+    ready, done, bound = threading.Event(), threading.Event(), [0]
+
+    def run() -> None:
+        async def serve() -> None:
+            runner, bound[0] = await start_api(service, host, port)
+            ready.set()
+            while not done.is_set():
+                await asyncio.sleep(0.02)
+            await runner.cleanup()
+        asyncio.run(serve())
+
+    thread = threading.Thread(target=run, daemon=True, name="risk-api")
+    thread.start()
+    if not ready.wait(30):
+        raise RuntimeError("the API did not start within 30 s")
+    try:
+        yield bound[0]
+    finally:
+        done.set()
+        thread.join(10)
 
 
 def serve_api(service: Any, host: str = "127.0.0.1", port: int = 8080) -> None:

@@ -47,6 +47,10 @@ class LayerPart:
     asset_index: np.ndarray
     association: Association = "cell"
     style: LayerStyle = field(default_factory=LayerStyle)
+    #: world bounds of each asset ``(n, 6)`` if the loader measured them while reading (a point
+    #: cloud does, chunk by chunk in cache); the twin measures them itself when this is None
+    #: or when it moves the points (placement, reprojection)
+    bounds: np.ndarray | None = None
 
     @property
     def geometry(self) -> Geometry:
@@ -129,7 +133,9 @@ def asset_bounds(points: np.ndarray, owner: np.ndarray, n_assets: int) -> np.nda
 
 
 def part_asset_bounds(part: LayerPart) -> np.ndarray:
-    """Bounds of every asset of a part, from its float64 world points."""
+    """Bounds of every asset of a part, from its float64 world points (or as the loader measured them)."""
+    if part.bounds is not None:
+        return np.asarray(part.bounds, dtype=np.float64)
     points = np.asarray(part.dataset.points, dtype=np.float64)
     n = len(part.assets)
     if part.association == "point":

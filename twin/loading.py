@@ -79,8 +79,10 @@ def _load_entry(twin: Twin, entry: SourceEntry, styles: dict[str, dict]):
     spec = registry().find(entry.path, entry.kind)
     function = spec.function()
     started = time.perf_counter()
-    # the scene's palette reaches loaders that colour by it (pipes); others ignore the key
-    loaded = function(entry.path, {"palette": twin.palette, **entry.options})
+    # context loaders may use (others ignore the keys): the scene's palette (pipes colour by it),
+    # and whether the manifest places the source (then its own georeferencing must not apply)
+    context = {"palette": twin.palette, "placed": not entry.placement.is_identity}
+    loaded = function(entry.path, {**context, **entry.options})
     seconds = time.perf_counter() - started
     name = _source_name(entry)
     layer_styles = {f"{name}/{part.name}": {**entry.style, **styles.get(f"{name}/{part.name}", {})}

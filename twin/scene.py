@@ -68,13 +68,16 @@ class Twin:
         reprojecting = source_crs is not None and not same_crs(source_crs, self.crs)
         if source_crs is None and self.crs is not None and (placement is None or placement.is_identity):
             record.warnings.append(f"{loaded.path.name} declares no CRS: taken as the scene's ({self.crs})")
+        moving = reprojecting or (placement is not None and not placement.is_identity)
         for part in loaded.parts:
-            points = np.asarray(part.dataset.points, dtype=np.float64)
-            if placement is not None and not placement.is_identity:
-                points = placement.apply(points)
-            if reprojecting:
-                points = reproject(points, source_crs, self.crs)
-            part.dataset.points = points
+            if moving:
+                points = np.asarray(part.dataset.points, dtype=np.float64)
+                if placement is not None and not placement.is_identity:
+                    points = placement.apply(points)
+                if reprojecting:
+                    points = reproject(points, source_crs, self.crs)
+                part.dataset.points = points
+                part.bounds = None  # measured before the move: measure again
             layer_name = self._unique_layer_name(f"{record.name}/{part.name}")
             style = part.style.merged((styles or {}).get(layer_name, {}))
             self._add_part(part, layer_name, loaded.kind, style, str(loaded.path))
@@ -102,7 +105,10 @@ class Twin:
             self.origin = choose_origin(_nan_bounds(assets.bounds, part.dataset.points))
         start = len(self.assets)
         dataset = part.dataset
-        dataset.points = (np.asarray(dataset.points, dtype=np.float64) - self.origin).astype(np.float32)
+        world = np.asarray(dataset.points, dtype=np.float64)
+        local = np.empty(world.shape, dtype=np.float32)
+        np.subtract(world, self.origin, out=local, casting="same_kind")  # one pass, no float64 temporary
+        dataset.points = local
         index = np.asarray(part.asset_index, dtype=np.int32 if start + len(assets) < 2**31 else np.int64) + start
         target = dataset.cell_data if part.association == "cell" else dataset.point_data
         target["asset_index"] = index

@@ -88,6 +88,7 @@ def set_standard_view(plotter: pv.Plotter, view: str) -> None:
     plotter.camera.position = tuple(direction)
     plotter.camera.up = (0.0, 1.0, 0.0) if view == "top" else (0.0, 0.0, 1.0)
     plotter.reset_camera()
+    plotter.camera.zoom(1.4)  # reset_camera frames the bounding sphere: generous for a flat district
 
 
 def render_png(twin: Twin, out: str, size: tuple[int, int] = (1280, 800), view: str = "iso",

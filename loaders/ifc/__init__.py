@@ -1,0 +1,165 @@
+"""IFC buildings and infrastructure: fast, faithful and crash-proof.
+
+``load(path, options)`` checks the STEP header, then runs ifcopenshell's geometry iterator in
+worker processes with a time and a memory limit (:mod:`loaders.ifc.runner`), caches their
+numpy output on disk (:mod:`loaders.ifc.cache`) and turns it into three layers: ``elements``,
+translucent ``glazing`` and hidden ``spaces`` (:mod:`loaders.ifc.build`).  Every product with
+body geometry is an asset whose id is its GlobalId.  ``properties(path, global_id)`` reads
+property sets and quantities on demand for the inspector.
+
+Options (all optional): ``georeference`` (``auto``, ``map``, ``site``, ``local``), ``spaces``
+(bool), ``processes``, ``threads``, ``timeout_s``, ``memory_mb``, ``cache`` (bool),
+``cache_dir``, ``deflection`` (mesher linear deflection, metres).
+
+``details`` (the ``ifc`` block of ``twin info --json``) holds the schema, length unit,
+``georeference`` (method, CRS, eastings, northings, rotation...), element counts per class,
+spatial counts and the worker's time and memory; ``extras`` holds ``spatial_tree`` (nested
+dicts) and ``connections`` (GlobalId pairs joined port to port).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from loaders.ifc import build, cache, header, runner
+from loaders.ifc import tree as spatial_tree
+from loaders.ifc.georef import MODES, resolve
+from loaders.ifc.merge import merge
+from loaders.ifc.properties import properties
+from twin.errors import InputError
+from twin.source import LoadedSource
+
+__all__ = ["load", "properties"]
+
+DEFAULT_TIMEOUT_S = 600.0
+#: files smaller than this are converted by one worker: a second one would cost more than it saves
+SPLIT_BYTES = 1 << 20
+
+
+def _memory_default() -> int:
+    """Half the machine's memory, in MB: a worker may use a lot, never all of it."""
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        return max(1024, int(pages * size / 2**20 / 2))
+    except (ValueError, OSError):
+        return 8192
+
+
+def _processes(options: Mapping[str, Any], size: int) -> int:
+    """Worker processes for one file: one for small files, else one per idle core (at most 4).
+
+    Each extra process parses the file again and loses shape reuse across processes, so it only
+    pays on a large file and a core nobody else is using.
+    """
+    wanted = options.get("processes", "auto")
+    if wanted != "auto":
+        return max(1, int(wanted))
+    if size < SPLIT_BYTES:
+        return 1
+    idle = (os.cpu_count() or 1) - os.getloadavg()[0]
+    return max(1, min(int(idle + 0.5), 4))
+
+
+def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
+    """Read an IFC file into layer parts in world coordinates (see the module docstring for options).
+
+    Raises
+    ------
+    InputError
+        The file is not IFC, is truncated, names an unknown schema, or ifcopenshell cannot read it.
+    LoaderFailure
+        The worker crashed, hung past ``timeout_s`` or ran out of ``memory_mb``.
+    """
+    path = Path(path)
+    # a model the manifest places is in its own local coordinates: its map conversion must not apply
+    mode = str(options.get("georeference") or ("local" if options.get("placed") else "auto"))
+    if mode not in MODES:
+        raise InputError(path, f"option georeference must be one of {', '.join(MODES)}, not {mode!r}")
+    info = header.check(path)
+    folder = cache.folder(options)
+    entry = folder / f"{cache.key(path, options)}.npz" if folder else None
+    arrays = cache.read(entry) if entry is not None and entry.exists() and not options.get("_fault") else None
+    cached = arrays is not None
+    processes = 0
+    if arrays is None:
+        processes = _processes(options, info.size)
+        arrays = convert(path, info, options, processes)
+        if entry is not None:
+            try:
+                cache.write(entry, arrays)
+            except OSError:
+                pass  # a read-only cache costs speed, never the load
+    return assemble(path, info, arrays, mode, cached, processes)
+
+
+def convert(path: Path, info: header.Header, options: Mapping[str, Any], processes: int) -> dict[str, np.ndarray]:
+    """Run the workers on the file (or its schema-fallback copy) and merge their arrays.
+
+    One job does everything, or (``processes`` > 1) one job reads the meaning of the elements
+    while ``processes`` jobs mesh shares of them, side by side.
+    """
+    memory_mb = int(options.get("memory_mb") or _memory_default())
+    timeout_s = float(options.get("timeout_s") or DEFAULT_TIMEOUT_S)
+    with tempfile.TemporaryDirectory(prefix="cim-twin-ifc-") as tmp:
+        folder = Path(tmp)
+        readable = header.fallback_copy(path, info, folder / path.name) if info.needs_fallback else path
+        geometry_options = {k: options[k] for k in cache.GEOMETRY_OPTIONS if k in options}
+        base = {"path": str(readable.resolve()), "options": geometry_options, "shards": processes,
+                "threads": int(options.get("threads", 1)), "memory_mb": memory_mb,
+                "fallback": info.needs_fallback, "fault": options.get("_fault")}
+        requests = [{**base, "role": "all"}] if processes == 1 else \
+            [{**base, "role": "meta"}] + [{**base, "role": "geometry", "shard": i} for i in range(processes)]
+        files = runner.run_workers(path, requests, folder, timeout_s, memory_mb)
+        results = []
+        for file in files:
+            with np.load(file, allow_pickle=False) as data:
+                results.append({name: data[name] for name in data.files})
+    return merge(results[0], results[1:])
+
+
+def assemble(path: Path, info: header.Header, arrays: dict[str, np.ndarray], mode: str, cached: bool,
+             processes: int) -> LoadedSource:
+    """Layer parts, assets, skipped elements, spatial tree and the ``twin info`` details."""
+    started = time.perf_counter()
+    meta = json.loads(str(arrays["meta"]))
+    georef, warnings = resolve(meta["declared"], mode)
+    joined = build.Elements.join(arrays)
+    parts = build.parts(joined, georef)
+    skipped = _skipped(arrays, meta["log"])
+    if info.needs_fallback:
+        dropped = ", ".join(f"{name} x{n}" for name, n in meta["dropped"].items()) or "nothing"
+        warnings.insert(0, f"schema {info.schema} is not supported by ifcopenshell; read as {info.read_as} "
+                           f"(dropped: {dropped})")
+    if skipped:
+        warnings.append(f"{len(skipped)} elements without geometry (see skipped)")
+    classes = joined.column("ifc_class")
+    names, counts = np.unique(classes.astype(str), return_counts=True)
+    assets = dict(zip(joined.column("guid").tolist(), classes.tolist()))
+    tree = spatial_tree.finish(meta.get("spatial_tree"), assets)
+    details = {"schema": info.schema, "read_as": info.read_as, "length_unit": meta["declared"]["length_unit"],
+               "georeference": georef.report, "elements": int(len(joined.index)),
+               "classes": {str(n): int(c) for n, c in zip(names, counts)},
+               "spatial": spatial_tree.node_counts(tree), "connections": len(meta["connections"]),
+               "skipped": len(skipped), "cached": cached, "processes": processes,
+               "worker_peak_mb": meta.get("peak_mb"),
+               "worker_seconds": meta.get("seconds"), "dropped_entities": meta.get("dropped", {}),
+               "assemble_seconds": round(time.perf_counter() - started, 4)}
+    return LoadedSource(path=path, kind="ifc", parts=parts, crs=georef.crs, warnings=warnings, skipped=skipped,
+                        details=details, extras={"spatial_tree": tree, "connections": meta["connections"]})
+
+
+def _skipped(arrays: dict[str, np.ndarray], log: dict[str, str]) -> list[dict[str, str]]:
+    """Products with a body representation that the kernel gave no shape, with its reason."""
+    missing = np.setdiff1d(arrays["r_step"][arrays["r_body"]], arrays["e_step"])
+    rows = np.searchsorted(arrays["r_step"], missing)
+    return [{"id": str(arrays["r_guid"][r]), "class": str(arrays["r_ifc_class"][r]), "entity": f"#{step}",
+             "reason": log.get(str(step), "the geometry kernel produced no shape")}
+            for step, r in zip(missing.tolist(), rows.tolist())]

@@ -1,0 +1,207 @@
+"""The worker process: parse the IFC file and run the geometry kernel, inside limits.
+
+Run as ``python loaders/ifc/worker.py``: a small fork server that imports ifcopenshell once
+and then, for each batch of requests read from stdin, forks one child per request, reports
+their pids and, as each ends, its exit status (JSON lines on stdout).  Each job is a fresh
+fork (no state carries over from one load to the next) that starts in milliseconds.  As a
+script it imports only its sibling modules, not the app, pyvista or VTK.  The kernel (OpenCASCADE through
+ifcopenshell) can segfault, abort, loop or eat memory on unlucky files; here that only ends
+this process.  The address-space limit is set before ifcopenshell is imported.  Results go to
+the ``.npz`` file named in the request; a problem the worker understood goes, as JSON, to
+``<out>.error.json`` and the exit status is 3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+if __package__:
+    from loaders.ifc import extract, georef, semantics
+else:  # run as a script: the siblings only
+    import extract
+    import georef
+    import semantics
+
+EXIT_UNDERSTOOD = 3
+_ENTITY = re.compile(rb"^\s*#\d+\s*=\s*(IFC\w+)\s*\(", re.MULTILINE | re.IGNORECASE)
+
+
+class FileProblem(Exception):
+    """A problem with the file's content that the worker can put in words."""
+
+
+def limit_memory(megabytes: int | None) -> None:
+    """Cap this process's address space, so a runaway allocation fails here, not in the server."""
+    if megabytes:
+        size = int(megabytes) << 20
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+
+
+def fault(kind: str | None, megabytes: int | None) -> None:
+    """Test-only hook: misbehave as the kernel sometimes does (``abort``, ``segfault``, ``hang``, ``allocate``)."""
+    if kind == "abort":
+        os.abort()
+    if kind == "segfault":
+        import ctypes
+
+        ctypes.string_at(0)
+    if kind == "hang":
+        while True:
+            time.sleep(1)
+    if kind == "allocate":
+        hog = np.ones(((megabytes or 1024) * 4) << 20, dtype=np.uint8)
+        hog.sum()
+
+
+def dropped_entities(path: Path, schema: str) -> dict[str, int]:
+    """Entity types written in the file that ``schema`` does not have (ifcopenshell drops them)."""
+    import ifcopenshell.ifcopenshell_wrapper as wrapper
+
+    known = wrapper.schema_by_name(schema)
+    counts = Counter(name.decode().upper() for name in _ENTITY.findall(path.read_bytes()))
+    dropped = {}
+    for name, n in counts.items():
+        try:
+            known.declaration_by_name(name)
+        except Exception:  # not in the schema
+            dropped[name] = n
+    return dict(sorted(dropped.items()))
+
+
+def shard(products: list, index: int, count: int) -> list:
+    """This worker's share: biggest estimated cost first, each to the least loaded worker."""
+    def cost(product) -> int:
+        return 1 + 4 * len(semantics.attr(product, "HasOpenings", ()))
+
+    loads = [0] * count
+    mine = []
+    for product in sorted(products, key=lambda p: (-cost(p), p.id())):
+        target = loads.index(min(loads))
+        loads[target] += cost(product)
+        if target == index:
+            mine.append(product)
+    return mine
+
+
+def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
+    """One job: the geometry of a share of the products (``role: geometry``), their meaning
+    (``role: meta``), or both (``role: all``, when one process does everything)."""
+    import ifcopenshell
+
+    path = Path(request["path"])
+    options = request.get("options", {})
+    started = time.perf_counter()
+    model = ifcopenshell.open(str(path))
+    opened = time.perf_counter()
+    if not model.by_type("IfcProject"):
+        raise FileProblem("no IfcProject: not a usable IFC model")
+    products = semantics.shaped_products(model, bool(options.get("spaces", True)))
+    arrays: dict[str, np.ndarray] = {}
+    meta: dict[str, Any] = {"seconds": {"parse": round(opened - started, 3)}}
+    if request["role"] in ("geometry", "all"):
+        count = int(request.get("shards", 1))
+        include = shard(products, int(request.get("shard", 0)), count) if count > 1 else None
+        geometry, log = extract.iterate(model, options, include, int(request.get("threads", 1)))
+        arrays.update(geometry.arrays())
+        meta["log"] = {str(k): v for k, v in log.items()}
+        meta["seconds"]["geometry"] = round(time.perf_counter() - opened, 3)
+    if request["role"] in ("meta", "all"):
+        begun = time.perf_counter()
+        meaning, about = _meaning(model, products, path, bool(request.get("fallback")))
+        arrays.update(meaning)
+        meta.update(about)
+        meta["seconds"]["meta"] = round(time.perf_counter() - begun, 3)
+    meta["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    arrays["meta"] = np.array(json.dumps(meta))
+    return arrays
+
+
+def _meaning(model, products: list, path: Path, fallback: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Rows per product, the spatial tree, units and georeferencing, port connections."""
+    columns, steps = semantics.rows(model, products)
+    arrays = {f"r_{name}": values for name, values in columns.items()}
+    arrays["r_step"] = steps
+    meta = {"schema": model.schema, "declared": georef.read(model),
+            "spatial_tree": semantics.spatial_tree(model, {p.id() for p in products}),
+            "connections": semantics.connections(model),
+            "dropped": dropped_entities(path, model.schema_identifier) if fallback else {}}
+    return arrays, meta
+
+
+def job(request: dict[str, Any]) -> int:
+    """One conversion, in a forked child: limits, then the work; returns the exit status."""
+    out = Path(request["out"])
+    limit_memory(request.get("memory_mb"))
+    try:
+        fault(request.get("fault"), request.get("memory_mb"))
+        arrays = run(request)
+        partial = out.with_suffix(".partial.npz")
+        np.savez(partial, **arrays)
+        os.replace(partial, out)
+        return 0
+    except FileProblem as exc:
+        problem = {"kind": "error", "problem": str(exc)}
+    except MemoryError:
+        problem = {"kind": "memory", "problem": "ran out of memory"}
+    except Exception as exc:  # reported to the parent as a clear error about the file
+        problem = {"kind": "error", "problem": f"ifcopenshell cannot read it ({type(exc).__name__}: {exc})"}
+    Path(f"{out}.error.json").write_text(json.dumps(problem))
+    return EXIT_UNDERSTOOD
+
+
+def _child(request: dict[str, Any]) -> None:
+    """In the forked child: own stdout/stderr, run the job, leave without running the server's cleanup."""
+    code = 1
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(err, 2)
+        code = job(request)
+    finally:
+        os._exit(code)
+
+
+def serve() -> None:
+    """The fork server loop: one JSON line of ``{"requests": [...]}`` in, pid and status lines out."""
+    # loaded once, shared by every fork: the kernel, the utilities, and the compiled EXPRESS rules that
+    # ifcopenshell imports the first time an absent or derived attribute is asked for (~45 ms each)
+    import importlib
+
+    import ifcopenshell.geom  # noqa: F401
+    import ifcopenshell.util.element  # noqa: F401
+    import ifcopenshell.util.system  # noqa: F401
+    import ifcopenshell.util.unit  # noqa: F401
+
+    for schema in ("IFC2X3", "IFC4", "IFC4X3", "IFC4X3_ADD2"):
+        importlib.import_module(f"ifcopenshell.express.rules.{schema}")
+
+    for line in sys.stdin:
+        batch = json.loads(line)["requests"]
+        children = []
+        for request in batch:
+            pid = os.fork()
+            if pid == 0:
+                _child(request)
+            children.append(pid)
+        print(json.dumps({"pids": children}), flush=True)
+        pending = set(children)
+        while pending:
+            pid, status = os.wait()
+            if pid in pending:
+                pending.discard(pid)
+                print(json.dumps({"pid": pid, "code": os.waitstatus_to_exitcode(status)}), flush=True)
+
+
+if __name__ == "__main__":
+    serve()
