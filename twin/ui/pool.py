@@ -22,7 +22,7 @@ class ViewPool:
     def warm(self) -> None:
         """Build and draw one view ahead of time, so the first browser gets its picture at once."""
         view_id = self.add()
-        self.views[view_id].plotter.render()
+        self.views[view_id].plotter.ren_win.Render()
         self.spares.append(view_id)
 
     def add(self, scene: SceneView | None = None) -> str:
