@@ -192,7 +192,8 @@ def test_section_clip_cuts_the_buildings(page, artifacts):
     page.get_by_test_id("clip").click()
     page.get_by_test_id("clip-card").wait_for(timeout=10_000)
     changed = lambda p: float((np.abs(p - before).max(axis=2) > 40).mean())  # noqa: E731
-    after = wait_until(page, artifacts / "browser_clip_after.png", lambda p: changed(p) > 0.01)
+    cut = lambda p: changed(p) > 0.01 and building_share(p) < 0.95 * building_share(before)  # noqa: E731
+    after = wait_until(page, artifacts / "browser_clip_after.png", cut)
     assert changed(after) > 0.01 and building_share(after) < 0.95 * building_share(before), \
         "the clip plane did not cut the tall buildings"
 
@@ -201,10 +202,14 @@ def test_client_side_rendering_draws_the_scene_with_vtkjs(page, artifacts):
     wait_for_drawing(page, artifacts / "browser_client_before.png")
     page.get_by_test_id("rendering-client").click()
     # vtk.js in headless Chromium renders in software (SwiftShader): give it time on a busy machine
-    pixels = wait_until(page, artifacts / "browser_client_rendering.png", lambda p: building_share(p) > 0.03,
+    pixels = wait_until(page, artifacts / "browser_client_rendering.png", lambda p: building_share(p) > 0.01,
                         timeout=120)
     assert page.locator(".twin-view canvas").count() >= 1
-    assert building_share(pixels) > 0.03
+    assert building_share(pixels) > 0.01  # vtk.js frames the whole scene a little wider than VTK
+    click_view_centre(page)  # picked from the ray vtk.js computed
+    page.get_by_test_id("inspector-title").wait_for(timeout=30_000)
+    assert inspector_rows(page)["Layer"]
+    page.screenshot(path=str(artifacts / "browser_client_pick_page.png"))
 
 
 def test_two_browsers_rendering_client_side_keep_their_own_layers_and_selection(chromium, demo_server, artifacts):
@@ -212,19 +217,19 @@ def test_two_browsers_rendering_client_side_keep_their_own_layers_and_selection(
     try:
         for page in (first, second):
             page.get_by_test_id("rendering-client").click()
-        a0 = wait_until(first, artifacts / "browser_client_two_a0.png", lambda p: building_share(p) > 0.03, 120)
-        b0 = wait_until(second, artifacts / "browser_client_two_b0.png", lambda p: building_share(p) > 0.03, 120)
-        assert building_share(a0) > 0.03 and building_share(b0) > 0.03
+        a0 = wait_until(first, artifacts / "browser_client_two_a0.png", lambda p: building_share(p) > 0.01, 120)
+        b0 = wait_until(second, artifacts / "browser_client_two_b0.png", lambda p: building_share(p) > 0.01, 120)
+        assert building_share(a0) > 0.01 and building_share(b0) > 0.01
         second.get_by_test_id("layer-district/Building").locator("input").uncheck()
-        b1 = wait_until(second, artifacts / "browser_client_two_b1.png", lambda p: building_share(p) < 0.005, 60)
-        assert building_share(b1) < 0.005, "B's own layer change did not reach B's vtk.js view"
+        b1 = wait_until(second, artifacts / "browser_client_two_b1.png", lambda p: building_share(p) < 0.002, 60)
+        assert building_share(b1) < 0.002, "B's own layer change did not reach B's vtk.js view"
         search_and_choose(first, "bldg-013")
         first.get_by_test_id("inspector-title").wait_for(timeout=15_000)
         a1 = wait_until(first, artifacts / "browser_client_two_a1.png", lambda p: colour_share(p, CYAN) > 0.02, 60)
-        assert colour_share(a1, CYAN) > 0.02 and building_share(a1) > 0.03, "A lost its buildings or selection"
+        assert colour_share(a1, CYAN) > 0.02 and building_share(a1) > 0.01, "A lost its buildings or selection"
         time.sleep(2)
         b2 = view_pixels(second, artifacts / "browser_client_two_b2.png")
-        assert colour_share(b2, CYAN) < 0.001 and building_share(b2) < 0.005, "A's changes reached B's view"
+        assert colour_share(b2, CYAN) < 0.001 and building_share(b2) < 0.002, "A's changes reached B's view"
     finally:
         first.context.close()
         second.context.close()

@@ -131,3 +131,19 @@ def test_the_inspector_lists_every_attribute_with_units(twin):
     assert rows["Id"] == "bldg-005" and rows["yearOfConstruction"] == "1980" and "measuredHeight" in rows
     assert inspector.fmt("diameter_m", 0.3) == "300 mm" and inspector.fmt("depth_start_m", 1.2) == "1.20 m"
     assert inspector.fmt("x", float("nan")) is None and "fly_to" in described["actions"]
+
+
+def test_isolate_and_nearby_on_a_demo_water_main(actions, twin):
+    if "W-P001" not in twin.assets["id"]:
+        pytest.skip("the demo has no pipe networks")
+    view_id = actions.twin_claim()["view"]
+    index = int(np.flatnonzero(twin.assets["id"] == "W-P001")[0])
+    described = actions.twin_select(view_id, index)["inspector"]
+    rows = {r[0]: r[1] for s in described["sections"] for r in s["rows"]}
+    assert rows["Diameter"] == "300 mm" and rows["Depth at start"].endswith(" m") and "isolate" in described["actions"]
+    isolated = actions.twin_action(view_id, "isolate", index)["analysis"]
+    assert isolated["valves"] and "W-P001" in isolated["segments"]
+    overlays = actions.pool.get(view_id).overlays
+    assert "valves:0" in overlays and any(key.startswith("lost:") for key in overlays)
+    near = actions.twin_action(view_id, "nearby", index)["analysis"]
+    assert near["kind"] == "nearby" and near["rows"]

@@ -160,10 +160,14 @@ class Actions:
 
     def _ray(self, view: ClientView, event):
         """The pick ray from a remote click (display position) or a local one (vtk.js selection)."""
-        if isinstance(event, list):  # client-side rendering: vtk.js hardware selection results
-            if not event or not event[0].get("ray"):
+        if isinstance(event, list):
+            event = event[0] if event else None
+        if not event:  # vtk.js found nothing under the cursor
+            return None
+        if event.get("mode") == "local":
+            if not event.get("ray"):
                 return None
-            start, end = (np.asarray(p, dtype=float) for p in event[0]["ray"])
+            start, end = (np.asarray(p, dtype=float) for p in event["ray"])
             height = view.plotter.ren_win.GetSize()[1]
             return start, end, math.radians(view.plotter.camera.view_angle) / max(height, 1)
         position = event.get("position", {})

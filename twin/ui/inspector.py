@@ -63,10 +63,11 @@ def describe(twin: Twin, index: int, point: dict | None = None) -> dict[str, Any
         sections.append({"title": "IFC element", "icon": "mdi-office-building-cog", "rows": _rows(row, IFC)})
     sections.append({"title": "Identity", "icon": "mdi-card-account-details-outline",
                      "rows": _rows(row, [(k, k.capitalize()) for k in IDENTITY])})
+    # merged tables fill other kinds' columns with NaN, '' or False: those are left out
     shown = {key for key, _ in (*PIPE, *IFC)} | set(IDENTITY)
     sections.append({"title": "Attributes", "icon": "mdi-format-list-bulleted",
                      "rows": [[k, text] for k in twin.assets.attribute_columns
-                              if k not in shown and (text := fmt(k, row[k])) is not None]})
+                              if k not in shown and row[k] is not False and (text := fmt(k, row[k])) is not None]})
     x, y, z = row["x"], row["y"], row["z"]
     sections.append({"title": "Location", "icon": "mdi-map-marker", "rows": [
         ["Centre (E, N)", f"{x:,.2f}, {y:,.2f}" if math.isfinite(x) else "no geometry"],

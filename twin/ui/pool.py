@@ -23,7 +23,7 @@ class ViewPool:
     def warm(self) -> None:
         """Build and draw one view ahead of time, so the first browser gets its picture at once."""
         view_id = self.add()
-        self.views[view_id].plotter.render()
+        self.views[view_id].plotter.ren_win.Render()
         self.spares.append(view_id)
 
     def add(self, scene: SceneView | None = None) -> str:
@@ -51,6 +51,8 @@ class ViewPool:
 
     def reset(self, view: ClientView) -> None:
         view.clear()
+        view.client_side = False
+        view.config.pop("_measure", None)
         view.apply(default_config(self.twin))
         view.look("iso")
 

@@ -178,7 +178,8 @@ class ClientView:
         self._plane = None
         if clip.get("on"):
             axis = AXES[clip.get("axis", "z")]
-            lo, hi = self.plotter.bounds[2 * axis], self.plotter.bounds[2 * axis + 1]
+            bounds = self.plotter.renderer.ComputeVisiblePropBounds()  # what is shown, not hidden layers
+            lo, hi = bounds[2 * axis], bounds[2 * axis + 1]
             if not np.isfinite([lo, hi]).all():
                 lo, hi = -1.0, 1.0
             origin = [0.0, 0.0, 0.0]
@@ -295,7 +296,7 @@ class ClientView:
 
     def screenshot(self) -> bytes:
         """The current view as PNG bytes."""
-        self.plotter.render()
+        self.plotter.ren_win.Render()  # not plotter.render(): the interactor's rendering is off
         grab = vtk.vtkWindowToImageFilter()
         grab.SetInput(self.plotter.ren_win)
         grab.ReadFrontBufferOff()
