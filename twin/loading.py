@@ -80,8 +80,10 @@ def _load_entry(twin: Twin, entry: SourceEntry, styles: dict[str, dict]):
     function = spec.function()
     started = time.perf_counter()
     # context loaders may use (others ignore the keys): the scene's palette (pipes colour by it),
-    # and whether the manifest places the source (then its own georeferencing must not apply)
-    context = {"palette": twin.palette, "placed": not entry.placement.is_identity}
+    # whether the manifest places the source (then its own georeferencing must not apply), and
+    # the scene origin once fixed (a point cloud reads straight into float32 relative to it)
+    context = {"palette": twin.palette, "placed": not entry.placement.is_identity,
+               "origin": None if twin.origin is None else twin.origin.copy()}
     loaded = function(entry.path, {**context, **entry.options})
     seconds = time.perf_counter() - started
     name = _source_name(entry)
