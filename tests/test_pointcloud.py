@@ -311,3 +311,16 @@ def test_class_bounds_measured_while_reading_equal_the_points_bounds(name):
     assert measured is not None
     part.bounds = None
     assert np.allclose(measured, part_asset_bounds(part), rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["sample_c.las", "autzen-utm.las", "simple.las", "simple.laz"])
+def test_class_bounds_exact_when_most_points_skip_the_grouping(monkeypatch, name):
+    # small chunks: after the first, points inside the wide classes' boxes are not grouped by class
+    import loaders.pointcloud.read as read
+    from twin.layer import part_asset_bounds
+
+    monkeypatch.setattr(read, "CONVERT_CHUNK", 97)
+    for options in ({}, {"box": load(PC / name, {}).details["bounds"][:4]}):
+        part = load(PC / name, options).parts[0]
+        measured, part.bounds = part.bounds, None
+        np.testing.assert_array_equal(measured, part_asset_bounds(part))

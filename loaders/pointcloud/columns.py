@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from loaders.pointcloud.classbounds import ClassBounds, Guard
 from twin.geo import choose_origin
 
 RGB_FIELDS = ("red", "green", "blue")
@@ -77,12 +78,11 @@ class Columns:
         self.box = None if box is None else np.asarray(box, dtype=np.float64)
         self.count = 0
         self.rgb_16bit = False
-        #: points per class code among the rows filled, counted while each chunk is in cache
-        self.class_counts = np.zeros(256, dtype=np.int64)
-        #: bounds per class code of the rows filled, relative to the origin, measured likewise
-        self.class_lo = np.full((256, 3), np.inf)
-        self.class_hi = np.full((256, 3), -np.inf)
-        self._scratch = np.empty(0)  # one chunk of one axis in float64, reused
+        #: bounds (relative to the origin) per class code of the rows filled, measured while
+        #: each chunk is in cache
+        self.classes = ClassBounds()
+        self._counts: tuple[int, np.ndarray] | None = None  # class counts, and the row count they are for
+        self._scratch, self._flags = np.empty(0), np.empty(0, dtype=bool)  # per chunk, reused
         n = max(int(capacity), 1)
         self.xyz = np.empty((n, 3), np.float32)
         self.arrays: dict[str, np.ndarray] = {"intensity": np.empty(n, np.uint16),
@@ -106,50 +106,36 @@ class Columns:
         a, b = self.count, self.count + k
         if self.origin is None and k:
             self.origin = choose_origin(_bounds(scaled_xyz(records, self.layout)))
-        keep = self._convert(records, a, b)
+        guard = self.classes.guard()
+        keep, outside = self._convert(records, a, b, guard)
         if keep is not None:
             kept = int(np.count_nonzero(keep))
             if kept < k:
                 self.xyz[a:a + kept] = self.xyz[a:b][keep]
                 for values in self.arrays.values():
                     values[a:a + kept] = values[a:b][keep]
+                outside = None if outside is None else outside[keep]
             b = a + kept
-        self._measure(a, b)
+        self.classes.add(self.xyz[a:b], self.arrays["classification"][a:b], outside, guard)
         self.count = b
 
-    def _measure(self, a: int, b: int) -> None:
-        """Count and grow each class's bounds by the chunk's points (in cache now, unlike later).
-
-        One radix sort of the chunk's class bytes gives both the counts and the groups; then a
-        min and max ``reduceat`` per axis.  A chunk of one class (common: files are often
-        written class by class) needs no sort.
-        """
-        if b == a:
-            return
-        xyz, classes = self.xyz[a:b], self.arrays["classification"][a:b]
-        if classes.min() == classes.max():
-            order, starts, codes = None, np.zeros(1, dtype=np.intp), classes[:1].astype(np.intp)
-        else:
-            order = np.argsort(classes, kind="stable")
-            grouped = np.take(classes, order)
-            starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
-            codes = grouped[starts].astype(np.intp)
-        self.class_counts[codes] += np.diff(np.r_[starts, b - a])
-        for axis in range(3):
-            column = xyz[:, axis] if order is None else np.take(xyz[:, axis], order)
-            lo, hi = np.minimum.reduceat(column, starts), np.maximum.reduceat(column, starts)
-            self.class_lo[codes, axis] = np.minimum(self.class_lo[codes, axis], lo)
-            self.class_hi[codes, axis] = np.maximum(self.class_hi[codes, axis], hi)
+    @property
+    def class_counts(self) -> np.ndarray:
+        """Points per class code among the rows filled (one ``bincount`` once they are all read:
+        per chunk it would cast every chunk's bytes to 64-bit indices)."""
+        if self._counts is None or self._counts[0] != self.count:
+            self._counts = (self.count, np.bincount(self.arrays["classification"][:self.count], minlength=256))
+        return self._counts[1]
 
     def class_bounds(self, codes: np.ndarray) -> np.ndarray:
         """World ``[xmin, xmax, ymin, ymax, zmin, zmax]`` of every class in ``codes``."""
-        bounds = np.empty((len(codes), 6))
-        bounds[:, 0::2], bounds[:, 1::2] = self.class_lo[codes], self.class_hi[codes]
-        return bounds + np.repeat(self.origin if self.origin is not None else np.zeros(3), 2)
+        return self.classes.bounds(codes, self.origin if self.origin is not None else np.zeros(3))
 
-    def _convert(self, rec: np.ndarray, a: int, b: int) -> np.ndarray | None:
-        """Records into rows ``a:b``; returns the mask of the points inside the box, if any."""
-        keep = self._convert_xyz(rec, a, b)
+    def _convert(self, rec: np.ndarray, a: int, b: int, guard: Guard | None,
+                 ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Records into rows ``a:b``; returns the masks of the points inside the box and outside
+        the guard (each None when there is none)."""
+        keep, outside = self._convert_xyz(rec, a, b, guard)
         lay, out = self.layout, self.arrays
         out["intensity"][a:b] = rec["intensity"]
         if lay.extended:
@@ -170,27 +156,35 @@ class Columns:
                 values = values * (1.0 if dim.scales is None else dim.scales) + (
                     0.0 if dim.offsets is None else dim.offsets)
             out[dim.name][a:b] = values
-        return keep
+        return keep, outside
 
-    def _convert_xyz(self, rec: np.ndarray, a: int, b: int) -> np.ndarray | None:
-        """Integer coordinates to float32 local ones in one pass: scale into a cache-sized float64
-        scratch, then subtract ``origin - offset`` into the output column (world values exist
-        only in the scratch, and only to test a box, whose edges are world values)."""
+    def _convert_xyz(self, rec: np.ndarray, a: int, b: int, guard: Guard | None,
+                     ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Integer coordinates to float32 local ones in one pass over the output: scale and
+        shift by ``origin - offset`` in a cache-sized float64 scratch, test it against the box
+        (world values exist only there, and only then) and the class-bounds guard, cast it out.
+
+        Rounding to float32 is monotonic and the guard's edges are float32 values, so a value
+        inside the guard in float64 stays inside it in float32."""
         lay, k = self.layout, b - a
         if len(self._scratch) < k:
-            self._scratch = np.empty(k)
-        scratch, keep = self._scratch[:k], None
+            self._scratch, self._flags = np.empty(k), np.empty(k, dtype=bool)
+        scratch, flags, keep = self._scratch[:k], self._flags[:k], None
+        outside = None if guard is None else np.zeros(k, dtype=bool)
         for axis, name in enumerate("XYZ"):
             np.multiply(rec[name], lay.scales[axis], out=scratch)
             if self.box is None:
-                shift = self.origin[axis] - lay.offsets[axis]
+                scratch -= self.origin[axis] - lay.offsets[axis]
             else:
                 scratch += lay.offsets[axis]
                 inside = (scratch >= self.box[2 * axis]) & (scratch <= self.box[2 * axis + 1])
                 keep = inside if keep is None else keep & inside
-                shift = self.origin[axis]
-            np.subtract(scratch, shift, out=self.xyz[a:b, axis], casting="same_kind")
-        return keep
+                scratch -= self.origin[axis]
+            if outside is not None:
+                outside |= np.less(scratch, guard.lo[axis], out=flags)
+                outside |= np.greater(scratch, guard.hi[axis], out=flags)
+            self.xyz[a:b, axis] = scratch
+        return keep, outside
 
     def _convert_rgb(self, rec: np.ndarray, a: int, b: int) -> None:
         """16-bit colour to its high byte; low bytes kept while the file may hold 8-bit colour.
