@@ -117,6 +117,14 @@ def test_decimated_and_boxed_clouds_keep_their_origin(tmp_path):
         assert len(world) and nearest.max() < MM
 
 
+def test_a_scene_origin_far_from_the_cloud_is_not_used(tmp_path):
+    # e.g. a scene in another CRS: float32 relative to it would lose precision
+    path, xyz = far_cloud(tmp_path)
+    part = load(path, {"origin": FAR - [0.0, 1_000_000.0, 0.0]}).parts[0]
+    np.testing.assert_array_equal(part.origin, load(path, {}).parts[0].origin)
+    np.testing.assert_allclose(part.world_points(), xyz, rtol=0, atol=MM)
+
+
 def test_bad_origin_option_is_an_input_error(tmp_path):
     from twin.errors import InputError
 

@@ -36,7 +36,8 @@ class LayerStyle:
 
 @dataclass
 class LayerPart:
-    """A loader's output for one layer: world float64 geometry plus its own asset rows.
+    """A loader's output for one layer: world float64 geometry (or float32 relative to
+    ``origin``) plus its own asset rows.
 
     ``asset_index`` (per cell, or per point when ``association == "point"``) indexes ``assets``.
     """

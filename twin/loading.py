@@ -81,9 +81,11 @@ def _load_entry(twin: Twin, entry: SourceEntry, styles: dict[str, dict]):
     started = time.perf_counter()
     # context loaders may use (others ignore the keys): the scene's palette (pipes colour by it),
     # whether the manifest places the source (then its own georeferencing must not apply), and
-    # the scene origin once fixed (a point cloud reads straight into float32 relative to it)
-    context = {"palette": twin.palette, "placed": not entry.placement.is_identity,
-               "origin": None if twin.origin is None else twin.origin.copy()}
+    # the scene origin once fixed, for a source left in place (a point cloud reads straight into
+    # float32 relative to it; a placed one is moved in world coordinates first)
+    placed = not entry.placement.is_identity
+    context = {"palette": twin.palette, "placed": placed,
+               "origin": None if twin.origin is None or placed else twin.origin.copy()}
     loaded = function(entry.path, {**context, **entry.options})
     seconds = time.perf_counter() - started
     name = _source_name(entry)

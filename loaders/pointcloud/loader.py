@@ -16,9 +16,10 @@ Options (all optional; unknown keys are ignored):
 ``partial``
     Load the complete points of a truncated LAS instead of failing (with a warning).
 ``origin``
-    The scene origin ``[x, y, z]`` (the twin passes it once fixed): coordinates are read
-    straight into float32 relative to it.  Without it the loader chooses one from the header's
-    bounds, as the twin would, and the layer part carries it.
+    The scene origin ``[x, y, z]`` (the twin passes it once fixed, unless the manifest places
+    the source): coordinates are read straight into float32 relative to it.  Without it, or
+    when the cloud lies more than ``NEAR_ORIGIN_M`` from it, the loader chooses one from the
+    header's bounds, as the twin would; the layer part carries the origin used.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ BUDGET_SERVER = 150_000
 #: points shown with client-side (browser, WebGL) rendering
 BUDGET_CLIENT = 3_000_000
 BUDGETS = {"server": BUDGET_SERVER, "client": BUDGET_CLIENT}
+#: farthest (in CRS units) a cloud's header bounds may lie from the scene origin for the cloud to
+#: be read relative to it: float32 there still resolves a millimetre (2**14 m)
+NEAR_ORIGIN_M = 16_384.0
 #: memory a full read takes per point (coordinates, colour, attributes), to decide when to stream
 FULL_READ_BYTES_PER_POINT = 48
 #: a cloud over budget whose full read would take more memory than this is sampled while
@@ -145,19 +149,23 @@ def _read_streaming(info: HeaderInfo, layout: Layout, chunks: Callable[[], Itera
 
 
 def _origin(path: Path, value: Any, info: HeaderInfo) -> np.ndarray | None:
-    """The scene's origin if given, else the twin's choice over the header's bounds.
+    """The scene's origin if given and near the cloud, else the twin's choice over the header's bounds.
 
     None when the header's bounds cannot be trusted (not finite, inverted, or all zero as some
-    writers leave them): the first chunk of points then chooses.
+    writers leave them): the first chunk of points then chooses.  A scene origin far from the
+    header's bounds (a cloud in another CRS, to be reprojected) would cost float32 precision:
+    the cloud then gets its own origin and the twin shifts it.
     """
+    given = None
     if value is not None:
-        origin = np.asarray(value, dtype=np.float64).ravel()
-        if origin.shape != (3,) or not np.isfinite(origin).all():
+        given = np.asarray(value, dtype=np.float64).ravel()
+        if given.shape != (3,) or not np.isfinite(given).all():
             raise InputError(path, f"option origin={value!r} must be three finite numbers [x, y, z]")
-        return origin
     bounds = _sample_bounds(info, None)
     if not np.isfinite(bounds).all() or (bounds[1::2] < bounds[0::2]).any() or not bounds.any():
-        return None
+        return given
+    if given is not None and np.abs(bounds - np.repeat(given, 2)).max() <= NEAR_ORIGIN_M:
+        return given
     return choose_origin(bounds)
 
 
