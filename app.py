@@ -1,8 +1,9 @@
-"""The CIM Twin browser app (trame, Vuetify 3): the scene in a 3D view with its layer list.
+"""The CIM Twin browser app (trame, Vuetify 3): the scene in a 3D view with its panels.
 
-Run ``twin serve [PATH]`` (or ``python app.py [PATH]``).  The app owns one :class:`twin.Twin`
-and one offscreen PyVista scene; trame streams it to browsers (server-side rendering) or
-ships the geometry to vtk.js (client-side rendering).
+Run ``twin serve [PATH]`` (or ``python app.py [PATH]``).  The app owns one :class:`twin.Twin`;
+each browser gets its own server-side render window over the shared layer data (server-side
+rendering) or renders the shared scene itself with vtk.js (client-side rendering).  The user
+interface lives in ``twin/ui/``; this module only wires it to a trame server.
 """
 
 from __future__ import annotations
@@ -17,116 +18,123 @@ os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 os.environ.setdefault("WSLINK_MAX_MSG_SIZE", str(1 << 20))
 
 from trame.app import get_server  # noqa: E402
-from trame.ui.vuetify3 import SinglePageWithDrawerLayout  # noqa: E402
-from trame.widgets import html  # noqa: E402
-from trame.widgets import vtk as vtk_widgets  # noqa: E402
-from trame.widgets import vuetify3 as v3  # noqa: E402
+from trame_vtk.modules import vtk as vtk_module  # noqa: E402
+from trame_vtk.modules.vtk.protocols import vtkWebPublishImageDelivery  # noqa: E402
 
 from twin.scene import Twin  # noqa: E402
 from twin.server.security import AccessPolicy  # noqa: E402
-from twin.view import SceneView, build_view  # noqa: E402
+from twin.ui import layout, tree  # noqa: E402
+from twin.ui.actions import Actions  # noqa: E402
+from twin.ui.pool import ViewPool
+from twin.ui.views import default_config  # noqa: E402
 
 log = logging.getLogger("twin.app")
 ROOT = Path(__file__).resolve().parent
-DEMO = ROOT / "scenes" / "demo.toml"
 RENDERING_MODES = ("server", "client")
-
-
-def testid(value: str, bound: bool = False) -> str:
-    """A ``data-testid`` attribute (trame drops unknown keyword attributes), static or bound to JS."""
-    return f':data-testid="{value}"' if bound else f'data-testid="{value}"'
+UI_DIR = ROOT / "twin" / "ui"
 
 
 class TwinApp:
-    """One trame server showing one twin.
+    """One trame server showing one twin to any number of browsers, each with its own view.
 
-    State is declared once in :meth:`_init_state`; reactions are thin and delegate to the
-    :class:`SceneView`; the layout is built in :meth:`_build_ui`.
+    Every browser gets its own view from a pool, drawn server-side (an image stream bound to the
+    view's id) or client-side (vtk.js fed with that view's scene, kept in client-only state).
+    Shared, read-only state (scene, layer tree, legend) is declared once in :meth:`_init_state`;
+    everything a browser changes is client-only and reaches the server through the triggers of
+    :class:`twin.ui.actions.Actions`, which answer that browser alone.
     """
 
-    def __init__(self, twin: Twin, rendering: str = "server", server=None) -> None:
+    def __init__(self, twin: Twin, rendering: str = "server", server=None, max_views: int = 6) -> None:
         if rendering not in RENDERING_MODES:
             raise ValueError(f"rendering must be one of {RENDERING_MODES}, not {rendering!r}")
-        self.twin = twin
+        self.twin, self.rendering = twin, rendering
         self.server = server or get_server(client_type="vue3")
-        self.scene: SceneView = build_view(twin, off_screen=True)
-        self.rendering = rendering
+        self.server.enable_module({"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/client.js"]})
+        self.server.enable_module(vtk_module)
+        self.helper = vtk_module.get_helper(self.server)
+        self.pool = ViewPool(twin, self.helper.id, capacity=max_views)
+        self.pool.warm()
+        self.actions = Actions(twin, self.pool, self.push, self.scene_of)
+        for name, function in self.actions.triggers().items():
+            self.server.trigger(name)(function)
         self._init_state()
-        self.server.state.change("visible_layers")(self._on_visible_layers)
-        self._build_ui()
+        self.layout = layout.build(self.server, self.pool.get(self.pool.spares[0]).plotter.ren_win)
 
     @property
     def state(self):
         return self.server.state
 
-    @property
-    def ctrl(self):
-        return self.server.controller
-
     def _init_state(self) -> None:
-        layers = [{"name": layer.name, "kind": layer.kind, "geometry": layer.geometry,
-                   "assets": layer.n_assets, "error": None} for layer in self.twin.layers]
-        layers += [{"name": source.name, "kind": source.kind, "geometry": "", "assets": 0, "error": source.error}
-                   for source in self.twin.sources if source.error]
+        points = [layer.dataset.n_points for layer in self.twin.layers if layer.geometry == "points"]
         self.state.update({
             "scene_name": self.twin.name or "CIM Twin",
             "scene_crs": self.twin.crs or "unknown CRS",
-            "layers": layers,
-            "visible_layers": [layer.name for layer in self.twin.layers if layer.style.visible],
             "asset_count": len(self.twin.assets),
+            "layer_groups": tree.layer_groups(self.twin),
+            "legend": tree.legend(self.twin),
+            "bookmarks": [b.name for b in self.actions.bookmarks],
+            "points_total": int(sum(_point_totals(self.twin)) or sum(points)),
+            "points_loaded": int(sum(points)),
             "trame__title": f"CIM Twin — {self.twin.name}",
+            # per-browser keys: initial values only, never written by the server again
+            "my_view": None, "my_scene": None, "cfg": default_config(self.twin), "inspector": None, "analysis": None,
+            "measure": None, "tool": "select", "suggestions": [], "search_text": "", "search_choice": None,
+            "selected_tree": [], "tree_opened": [], "toast": {"show": False, "text": ""}, "busy": False, "frame_ms": 0,
+            "rendering": self.rendering, "ready": False, "share_url": "", "bookmark_dialog": False,
+            "bookmark_name": "", "show_layers": True, "show_inspector": True,
         })
+        self.state.client_only(*layout.CLIENT_ONLY)
 
-    def _on_visible_layers(self, visible_layers, **_) -> None:
-        try:
-            shown = set(visible_layers or [])
-            for layer in self.twin.layers:
-                self.scene.set_visible(layer.name, layer.name in shown)
-            self.ctrl.view_update()
-        except Exception as exc:  # trame only logs exceptions raised in reactions: show it
-            log.exception("visibility change failed")
-            self.state.error_message = f"Could not change the layers: {exc}"
+    def scene_of(self, view_id: str) -> dict:
+        """A view's scene for vtk.js: the change goes out as a delta (only the browser showing this
+        view applies it), and the whole state comes back for a view about to mount.  Arrays travel
+        once, by hash, when the browser asks for them."""
+        window = self.pool.get(view_id).plotter.ren_win
+        if self.server.protocol:
+            self.server.protocol.publish("trame.vtk.delta", self.helper.scene(window, new_state=False))
+        return self.helper.scene(window, new_state=True)
 
-    def _build_ui(self) -> None:
-        with SinglePageWithDrawerLayout(self.server, theme=("'dark'",)) as layout:
-            layout.title.set_text("")
-            with layout.toolbar:
-                layout.toolbar.density = "compact"
-                html.Span("CIM Twin", classes="text-h6 font-weight-bold mr-3")
-                html.Span("{{ scene_name }}", classes="text-subtitle-1", raw_attrs=[testid("scene-name")])
-                v3.VSpacer()
-                html.Span("{{ asset_count.toLocaleString() }} assets · {{ scene_crs }}", classes="text-caption mr-2")
-            with layout.drawer:
-                v3.VListSubheader("Layers")
-                with v3.VList(density="compact"):
-                    with v3.VListItem(v_for="layer in layers", key="layer.name"):
-                        v3.VCheckbox(v_if="!layer.error", v_model=("visible_layers",), value=("layer.name",),
-                                     label=("layer.name + ' (' + layer.assets + ')'",), density="compact",
-                                     hide_details=True, raw_attrs=[testid("'layer-' + layer.name", bound=True)])
-                        v3.VAlert(v_else=True, type="error", density="compact", variant="tonal",
-                                  text=("layer.name + ': ' + layer.error",))
-            with layout.content:
-                with v3.VContainer(fluid=True, classes="pa-0 fill-height twin-view"):
-                    if self.rendering == "client":
-                        view = vtk_widgets.VtkLocalView(self.scene.plotter.ren_win)
-                    else:
-                        view = vtk_widgets.VtkRemoteView(self.scene.plotter.ren_win, interactive_ratio=1,
-                                                         interactive_quality=60, still_quality=90)
-                    self.ctrl.view_update = view.update
-                    self.ctrl.view_reset_camera = view.reset_camera
-        self.layout = layout
+    def push(self, view_id: str) -> None:
+        """Send a server-rendered view's new image to the image stream."""
+        if not self.server.protocol:
+            return
+        window = self.pool.get(view_id).plotter.ren_win
+        delivery = self._image_delivery()
+        if delivery is None:
+            self.helper.push_image(window)
+            return
+        # trame-vtk holds back every push while ANY view is streaming an interaction: push this
+        # browser's image anyway, so one user orbiting never freezes the others' views
+        window.GetInteractor().EnableRenderOff()
+        delivery.app.InvalidateCache(window)
+        delivery.push_render(str(view_id), ignore_animation=True)
+
+    def _image_delivery(self):
+        protocols = getattr(self.server.protocol, "getLinkProtocols", lambda: [])()
+        return next((p for p in protocols if isinstance(p, vtkWebPublishImageDelivery)), None)
 
     def start(self, policy: AccessPolicy, port: int = 8080, on_ready=None) -> None:
         """Serve until interrupted; never shut down when idle (trame's default does after 300 s)."""
-        self.ctrl.on_server_bind.add(lambda wslink_server: policy.install(wslink_server.app))
+        self.server.controller.on_server_bind.add(lambda wslink_server: policy.install(wslink_server.app))
         host = policy.host
         if on_ready:
-            self.ctrl.on_server_ready.add(lambda **_: on_ready(self.server.port))
+            self.server.controller.on_server_ready.add(lambda **_: on_ready(self.server.port))
         argv, sys.argv = sys.argv, sys.argv[:1]  # trame parses sys.argv itself: keep ours out of it
         try:
             self.server.start(host=host, port=port, open_browser=False, show_connection_info=False, timeout=0)
         finally:
             sys.argv = argv
+
+
+def _point_totals(twin: Twin) -> list[int]:
+    """Points in the source files (before the point budget), when loaders report them."""
+    totals = []
+    for record in twin.sources:
+        block = record.details if isinstance(record.details, dict) else {}
+        total = block.get("points_total") or block.get("point_count") or 0
+        if isinstance(total, (int, float)):
+            totals.append(int(total))
+    return totals
 
 
 def main(argv: list[str] | None = None) -> int:

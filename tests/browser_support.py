@@ -87,9 +87,19 @@ def view_pixels(page, path: Path, selector: str = ".twin-view") -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB")).astype(int)
 
 
-def drawn_share(pixels: np.ndarray, background=(31, 37, 48), tolerance: int = 12) -> float:
-    """Share of pixels that differ from the scene background colour."""
-    return float(np.any(np.abs(pixels - np.array(background)) > tolerance, axis=2).mean())
+#: the scene's background and the page's (shown until the view's first image arrives)
+BACKGROUNDS = ((31, 37, 48), (18, 22, 29))
+
+
+def drawn_share(pixels: np.ndarray, backgrounds=BACKGROUNDS, tolerance: int = 12) -> float:
+    """Share of pixels that differ from every background colour."""
+    differs = [np.any(np.abs(pixels - np.array(bg)) > tolerance, axis=2) for bg in backgrounds]
+    return float(np.logical_and.reduce(differs).mean())
+
+
+def colour_share(pixels: np.ndarray, colour, tolerance: int = 40) -> float:
+    """Share of pixels close to one colour (an overlay's, shaded a little by the lights)."""
+    return float((np.abs(pixels - np.array(colour)).max(axis=2) <= tolerance).mean())
 
 
 def wait_for_drawing(page, path: Path, minimum: float = 0.05, timeout: float = 60.0) -> np.ndarray:

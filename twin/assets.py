@@ -28,7 +28,10 @@ def _as_column(value: ColumnValue, n: int) -> np.ndarray:
     elif isinstance(value, (str, bytes)) or value is None or np.isscalar(value):
         if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
             return np.full(n, value, dtype=np.float64)
-        return np.full(n, "" if value is None else str(value), dtype=STR)
+        column = np.empty(n, dtype=STR)  # empty strings; np.full is ~20x slower for StringDType
+        if value:
+            column[:] = str(value)
+        return column
     else:
         column = np.asarray(value)
         if column.dtype.kind in "OUS":
@@ -44,7 +47,7 @@ def _empty_like(column: np.ndarray, n: int) -> np.ndarray:
         return np.full(n, np.nan)
     if column.dtype.kind == "b":
         return np.zeros(n, dtype=bool)
-    return np.full(n, "", dtype=STR)
+    return np.empty(n, dtype=STR)
 
 
 class AssetTable:
@@ -59,7 +62,10 @@ class AssetTable:
         if len(lengths) > 1:
             raise ValueError(f"asset columns differ in length: {sorted(lengths)}")
         n = lengths.pop() if lengths else 0
-        self._columns: dict[str, np.ndarray] = {name: _as_column("", n) for name in CORE_COLUMNS}
+        self._columns: dict[str, np.ndarray] = {name: columns.get(name) for name in CORE_COLUMNS}
+        for name in CORE_COLUMNS:
+            if self._columns[name] is None:
+                self._columns[name] = _as_column("", n)
         self._columns.update(columns)
         self.bounds = np.full((n, 6), np.nan) if bounds is None else np.asarray(bounds, dtype=np.float64)
         self._sorted_ids: np.ndarray | None = None

@@ -1,0 +1,149 @@
+"""The app's server half without a browser: search, picking, per-browser views, share links, bookmarks."""
+
+import numpy as np
+import pytest
+
+from conftest import DEMO
+from twin.errors import InputError
+from twin.loading import load
+from twin.manifest import Bookmark
+from twin.ui import bookmarks, inspector, share
+from twin.ui.actions import Actions
+from twin.ui.search import AssetSearch
+from twin.ui.pool import ViewPool
+from twin.ui.views import default_config
+
+
+@pytest.fixture(scope="module")
+def twin():
+    return load(DEMO)
+
+
+@pytest.fixture(scope="module")
+def actions(twin):
+    ids = iter(range(1, 100))
+    pool = ViewPool(twin, lambda window: str(next(ids)), capacity=2, size=(400, 300))
+    return Actions(twin, pool, push=lambda view_id: None, scene_of=lambda view_id: {"id": view_id})
+
+
+def test_search_ranks_exact_ids_then_prefixes_then_substrings(twin):
+    finder = AssetSearch(twin.assets)
+    first = finder.suggest("bldg-005")[0]
+    assert twin.assets["id"][first["index"]] == "bldg-005"
+    assert len(finder.suggest("bldg")) == 10  # suggestions are capped
+    by_address = finder.suggest("3201020010005")
+    assert by_address and by_address[0]["matched"] == "address"
+    assert finder.suggest("BUILDING 1")[0]["title"].lower().startswith("building 1")
+    assert finder.suggest("no such thing") == [] and finder.suggest("  ") == []
+
+
+def test_each_browser_claims_its_own_view_and_the_pool_recycles_the_stalest(actions):
+    first, second = actions.twin_claim()["view"], actions.twin_claim()["view"]
+    assert first != second
+    actions.twin_look(first, "top")
+    assert actions.pool.get(first).plotter.camera.position != actions.pool.get(second).plotter.camera.position
+    actions.pool.get(second)  # touched: the first is now the stalest
+    third = actions.twin_claim()["view"]
+    assert third == first and len(actions.pool.views) == 2
+
+
+def test_a_click_in_the_middle_of_the_top_view_picks_the_asset_below(actions, twin):
+    view_id = actions.twin_claim()["view"]
+    actions.twin_look(view_id, "top")
+    reply = actions.twin_pick(view_id, {"position": {"x": 200, "y": 150}, "size": [400, 300]})
+    assert reply["inspector"] is not None
+    assert reply["inspector"]["layer"] in {layer.name for layer in twin.layers}
+    assert "selection:0" in actions.pool.get(view_id).overlays
+    assert actions.twin_pick(view_id, {"position": {"x": 1, "y": 1}, "size": [400, 300]})["inspector"] is None
+
+
+def test_hidden_layers_and_the_clip_plane_are_not_picked(actions):
+    view_id = actions.twin_claim()["view"]
+    actions.twin_look(view_id, "top")
+    click = {"position": {"x": 200, "y": 150}, "size": [400, 300]}
+    config = default_config(actions.twin)
+    config["visible"] = []
+    actions.twin_apply(view_id, config)
+    assert actions.twin_pick(view_id, click)["inspector"] is None
+    config = default_config(actions.twin)
+    config["clip"] = {"on": True, "axis": "z", "at": 0.0, "flip": False}  # keeps only what lies below the ground
+    actions.twin_apply(view_id, config)
+    picked = actions.twin_pick(view_id, click)["inspector"]
+    assert picked is None or picked["layer"] != "district/Building"
+
+
+def test_measure_reports_horizontal_vertical_and_3d_distances(actions):
+    view_id = actions.twin_claim()["view"]
+    actions.twin_look(view_id, "top")
+    actions.twin_pick(view_id, {"position": {"x": 150, "y": 150}, "size": [400, 300]}, "measure")
+    reply = actions.twin_pick(view_id, {"position": {"x": 250, "y": 150}, "size": [400, 300]}, "measure")
+    m = reply["measure"]
+    assert m["distance"] >= m["horizontal"] > 0
+    assert m["distance"] == pytest.approx(np.hypot(m["horizontal"], m["vertical"]))
+
+
+def test_errors_come_back_as_replies_not_exceptions(actions):
+    view_id = actions.twin_claim()["view"]
+    assert "error" in actions.twin_apply("no-such-view", {})
+    assert "error" in actions.twin_restore(view_id, "cam=1,2,3")
+    assert "error" in actions.twin_action(view_id, "explode", 0)
+
+
+def test_a_client_side_browser_gets_its_scene_and_camera_in_the_reply(actions):
+    view_id = actions.twin_claim()["view"]
+    reply = actions.twin_apply(view_id, default_config(actions.twin), {})
+    assert reply["scene"] == {"id": view_id}
+    camera = {"position": [0, -300, 200], "focalPoint": [0, 0, 0], "viewUp": [0, 0, 1], "viewAngle": 30}
+    reply = actions.twin_look(view_id, "top", camera)
+    assert reply["camera_local"]["position"][2] > 0 and reply["camera_local"]["viewUp"][1] == 1
+
+
+def test_share_fragments_round_trip(twin):
+    config = default_config(twin)
+    config.update(visible=["district/Building"], underground="translucent",
+                  clip={"on": True, "axis": "y", "at": 0.25, "flip": True})
+    camera = {"position": [1.0, 2.0, 3.0], "focal_point": [4.0, 5.0, 6.0], "view_up": [0.0, 0.0, 1.0]}
+    fragment = share.make_fragment(config, camera, "bldg-005", "client")
+    back = share.parse_fragment(fragment, [layer.name for layer in twin.layers], default_config(twin))
+    assert back["config"]["visible"] == ["district/Building"]
+    assert back["config"]["clip"] == {"on": True, "axis": "y", "at": 0.25, "flip": True}
+    assert back["config"]["underground"] == "translucent"
+    assert back["camera"] == camera and back["selection"] == "bldg-005" and back["rendering"] == "client"
+    with pytest.raises(InputError, match="clip axis"):
+        share.parse_fragment("clip=w,0.5,0", [], default_config(twin))
+
+
+def test_bookmarks_are_saved_to_a_sidecar_next_to_the_scene(tmp_path):
+    scene = tmp_path / "city.toml"
+    scene.write_text("")
+    assert bookmarks.load(scene) == []
+    bookmarks.save(scene, Bookmark("Gate", (1.0, 2.0, 3.0), (4.0, 5.0, 6.0)))
+    bookmarks.save(scene, Bookmark('Say "hi"', (0.0, 0.0, 9.0), (0.0, 0.0, 0.0)))
+    saved = bookmarks.load(scene)
+    assert (tmp_path / "city.bookmarks.toml").exists()
+    assert [b.name for b in saved] == ["Gate", 'Say "hi"'] and saved[0].focal_point == (4.0, 5.0, 6.0)
+
+
+def test_the_inspector_lists_every_attribute_with_units(twin):
+    index = int(np.flatnonzero(twin.assets["id"] == "bldg-005")[0])
+    described = inspector.describe(twin, index)
+    rows = {r[0]: r[1] for s in described["sections"] for r in s["rows"]}
+    assert rows["Id"] == "bldg-005" and rows["yearOfConstruction"] == "1980" and "measuredHeight" in rows
+    assert inspector.fmt("diameter_m", 0.3) == "300 mm" and inspector.fmt("depth_start_m", 1.2) == "1.20 m"
+    assert inspector.fmt("x", float("nan")) is None and "fly_to" in described["actions"]
+
+
+def test_isolate_and_nearby_on_a_demo_water_main(actions, twin):
+    if "W-P001" not in twin.assets["id"]:
+        pytest.skip("the demo has no pipe networks")
+    view_id = actions.twin_claim()["view"]
+    index = int(np.flatnonzero(twin.assets["id"] == "W-P001")[0])
+    described = actions.twin_select(view_id, index)["inspector"]
+    rows = {r[0]: r[1] for s in described["sections"] for r in s["rows"]}
+    assert rows["Diameter"] == "300 mm" and rows["Depth at start"].endswith(" m") and "isolate" in described["actions"]
+    isolated = actions.twin_action(view_id, "isolate", index)["analysis"]
+    assert isolated["valves"] and "W-P001" in isolated["segments"]
+    overlays = actions.pool.get(view_id).overlays
+    assert "valves:0" in overlays and any(key.startswith("lost:") for key in overlays)
+    near = actions.twin_action(view_id, "nearby", index)["analysis"]
+    assert near["kind"] == "nearby" and near["rows"]

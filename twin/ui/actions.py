@@ -1,0 +1,307 @@
+"""The server half of every browser action: one trigger per action, answering only its caller.
+
+Each trigger receives the caller's view id and returns a JSON reply; nothing here writes shared
+trame state, so browsers never see each other's selection, search or camera.  Errors become
+``{"error": message}`` replies that the browser shows in a snackbar (trame would only log them).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+import math
+import re
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import numpy as np
+
+from twin.errors import TwinError
+from twin.manifest import Bookmark
+from twin.scene import Twin
+from twin.ui import bookmarks, inspector, picking, share, tree
+from twin.ui.search import AssetSearch
+from twin.ui.pool import ViewPool
+from twin.ui.views import ClientView, default_config
+
+log = logging.getLogger("twin.app")
+
+
+def replies(method: Callable) -> Callable:
+    """Turn an exception into an error reply the browser shows, instead of a lost log line."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            reply = method(self, *args, **kwargs)
+            if self._dirty:  # a client-side (vtk.js) view changed: send its new scene to that browser alone
+                reply = {**reply, "scene": self.scene_of(self._dirty.pop())}
+            return reply
+        except TwinError as exc:
+            return {"error": str(exc)}
+        except KeyError as exc:
+            log.exception("%s failed", method.__name__)
+            return {"error": f"Not found: {exc}. Reload the page if the server restarted."}
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the user
+            log.exception("%s failed", method.__name__)
+            return {"error": f"{method.__name__.removeprefix('twin_').replace('_', ' ').capitalize()} failed: {exc}"}
+        finally:
+            self._dirty.clear()
+
+    return wrapper
+
+
+class Actions:
+    """Triggers named ``twin_*``, each about the caller's own view.
+
+    A browser rendering server-side gets its new picture through ``push(view_id)`` (the image
+    stream); one rendering client-side (vtk.js) sends its camera with each call (``camera``, ``{}``
+    before its view exists) and gets the view's new scene in the reply (``scene_of(view_id)``).
+    """
+
+    def __init__(self, twin: Twin, pool: ViewPool, push: Callable[[str], None],
+                 scene_of: Callable[[str], dict]) -> None:
+        self.twin, self.pool, self.push, self.scene_of = twin, pool, push, scene_of
+        self._dirty: set[str] = set()
+        self.finder = AssetSearch(twin.assets)
+        self.locators = picking.Locators()
+        self.bookmarks = list(twin.bookmarks) + bookmarks.load(twin.path)
+        self.tree_paths = tree.ancestors(tree.layer_groups(twin))
+
+    def triggers(self) -> dict[str, Callable]:
+        return {name: getattr(self, name) for name in dir(self) if name.startswith("twin_")}
+
+    def _view(self, view_id: str, camera: dict | None = None) -> ClientView:
+        view = self.pool.get(view_id)
+        view.client_side = camera is not None
+        if camera:  # client-side rendering: the browser owns the camera
+            cam = view.plotter.camera
+            cam.position, cam.focal_point, cam.up = camera["position"], camera["focalPoint"], camera["viewUp"]
+            if camera.get("viewAngle"):
+                cam.view_angle = camera["viewAngle"]
+        return view
+
+    def _show(self, view_id: str) -> None:
+        """Send the view's new state: an image now, or its scene with the reply (client-side)."""
+        if self.pool.get(view_id).client_side:
+            self._dirty.add(view_id)
+        else:
+            self.push(view_id)
+
+    def _camera_reply(self, view_id: str, view: ClientView) -> dict:
+        if not view.client_side:
+            self.push(view_id)
+            return {"frame_ms": view.frame_ms}
+        cam = view.plotter.camera
+        return {"camera_local": {"position": list(cam.position), "focalPoint": list(cam.focal_point),
+                                 "viewUp": list(cam.up)}}
+
+    # -- views -------------------------------------------------------------------------------
+    @replies
+    def twin_claim(self) -> dict:
+        return {"view": self.pool.claim()}
+
+    @replies
+    def twin_apply(self, view_id: str, config: dict, camera: dict | None = None) -> dict:
+        view = self._view(view_id, camera)
+        view.apply(config)
+        self._show(view_id)
+        return {"frame_ms": view.frame_ms}
+
+    @replies
+    def twin_frame(self, view_id: str, seconds: float = 5.0) -> dict:
+        return self.pool.get(view_id).frame_stats(float(seconds))
+
+    @replies
+    def twin_look(self, view_id: str, name: str, camera: dict | None = None) -> dict:
+        view = self._view(view_id, camera)
+        match = [b for b in self.bookmarks if b.name == name]
+        if match:
+            view.set_camera(match[0].position, match[0].focal_point, match[0].view_up)
+        else:
+            view.look(name)
+        return self._camera_reply(view_id, view)
+
+    @replies
+    def twin_save_bookmark(self, view_id: str, name: str, camera: dict | None = None) -> dict:
+        name = (name or "").strip() or datetime.now(timezone.utc).strftime("View %Y-%m-%d %H:%M")
+        cam = self._view(view_id, camera).camera()
+        bookmark = Bookmark(name, tuple(cam["position"]), tuple(cam["focal_point"]), tuple(cam["view_up"]))
+        path = bookmarks.save(self.twin.path, bookmark)
+        self.bookmarks.append(bookmark)
+        return {"bookmarks": [b.name for b in self.bookmarks], "message": f"Bookmark '{name}' saved to {path.name}"}
+
+    @replies
+    def twin_screenshot(self, view_id: str, camera: dict | None = None) -> dict:
+        png = self._view(view_id, camera).screenshot()
+        stem = re.sub(r"[^A-Za-z0-9]+", "-", self.twin.name or "scene").strip("-").lower()
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        return {"png": base64.b64encode(png).decode("ascii"), "filename": f"{stem}-{stamp}.png"}
+
+    # -- selection ---------------------------------------------------------------------------
+    @replies
+    def twin_pick(self, view_id: str, event, tool: str = "select", camera: dict | None = None) -> dict:
+        view = self._view(view_id, camera)
+        ray = self._ray(view, event)
+        hit = None if ray is None else picking.pick(view.pickable(), *ray, self.locators, keep=view.keeps,
+                                                   shown=view.shown_points)
+        if tool == "measure":
+            return {"measure": self._measure(view_id, view, hit)}
+        if hit is None:
+            view.clear()
+            self._show(view_id)
+            return {"inspector": None}
+        point = None
+        if hit.point_id is not None:
+            point = inspector.point_values(self.twin.layer(hit.layer), hit.point_id, float(self.twin.origin[2]))
+            view.markers("selection", hit.local[None, :], radius=self._marker_size(view))
+        return self._select(view_id, view, hit.asset, fly=False, point=point)
+
+    def _ray(self, view: ClientView, event):
+        """The pick ray from a remote click (display position) or a local one (vtk.js selection)."""
+        if isinstance(event, list):
+            event = event[0] if event else None
+        if not event:  # vtk.js found nothing under the cursor
+            return None
+        if event.get("mode") == "local":
+            if not event.get("ray"):
+                return None
+            start, end = (np.asarray(p, dtype=float) for p in event["ray"])
+            height = view.plotter.ren_win.GetSize()[1]
+            return start, end, math.radians(view.plotter.camera.view_angle) / max(height, 1)
+        position = event.get("position", {})
+        return view.ray(float(position.get("x", 0)), float(position.get("y", 0)), event.get("size"))
+
+    def _marker_size(self, view: ClientView) -> float:
+        cam = view.plotter.camera
+        return max(0.15, float(np.linalg.norm(np.array(cam.position) - np.array(cam.focal_point))) * 0.006)
+
+    def _measure(self, view_id: str, view: ClientView, hit) -> dict | None:
+        if hit is None:
+            return None
+        points = [*view.config.get("_measure", [])[-1:], hit.local.tolist()] if len(
+            view.config.get("_measure", [])) < 2 else [hit.local.tolist()]
+        view.config["_measure"] = points
+        view.markers("measure", np.array(points), radius=self._marker_size(view))
+        if len(points) == 2:
+            view.line("measure", np.array(points))
+        self._show(view_id)
+        world = [self.twin.to_world(np.array(p)).tolist() for p in points]
+        out = {"points": world}
+        if len(points) == 2:
+            d = np.array(points[1]) - np.array(points[0])
+            out.update(horizontal=float(np.hypot(d[0], d[1])), vertical=float(d[2]), distance=float(np.linalg.norm(d)))
+        return out
+
+    @replies
+    def twin_select(self, view_id: str, index: int, fly: bool = False, camera: dict | None = None) -> dict:
+        view = self._view(view_id, camera)
+        view.clear()
+        if index is None or int(index) < 0:
+            self._show(view_id)
+            return {"inspector": None}
+        return self._select(view_id, view, int(index), fly=fly)
+
+    def _select(self, view_id: str, view: ClientView, index: int, fly: bool, point: dict | None = None) -> dict:
+        view.clear("valves"), view.clear("lost"), view.clear("nearby")
+        view.highlight("selection", [index])
+        if fly:
+            view.fly_to(index)
+        reply = self._camera_reply(view_id, view) if fly else {}
+        self._show(view_id)
+        return {**reply, "inspector": inspector.describe(self.twin, index, point),
+                "tree_open": self.tree_paths.get(index, [])}
+
+    @replies
+    def twin_search(self, text: str) -> dict:
+        return {"suggestions": self.finder.suggest(str(text or ""))}
+
+    @replies
+    def twin_action(self, view_id: str, name: str, index: int, camera: dict | None = None) -> dict:
+        view = self._view(view_id, camera)
+        if name == "fly_to":
+            view.fly_to(int(index))
+            return self._camera_reply(view_id, view)
+        if name == "isolate":
+            return {"analysis": self._isolate(view_id, view, int(index))}
+        if name == "nearby":
+            return {"analysis": self._nearby(view_id, view, int(index))}
+        raise TwinError(f"unknown action {name!r}")
+
+    def _isolate(self, view_id: str, view: ClientView, index: int) -> dict:
+        from twin import networks
+
+        row = self.twin.assets.row(index)
+        graph = inspector._network_graph(self.twin, row)
+        if graph is None:
+            raise TwinError(f"{row['id']} is not a segment of a pipe network")
+        result = networks.isolate(graph, row["id"])
+        rows = self._rows_of(row["network"], result["segments"])
+        view.highlight("lost", [r for r in rows if r != index])
+        nodes = [graph.nodes[v["node"]] for v in result["valves"]]
+        xyz = np.array([[n.get("x", np.nan), n.get("y", np.nan), n.get("z", np.nan)] for n in nodes], dtype=float)
+        xyz = self.twin.to_local(xyz.reshape(-1, 3))
+        view.markers("valves", xyz[np.isfinite(xyz).all(axis=1)], radius=max(0.4, self._marker_size(view)))
+        self._show(view_id)
+        return {"kind": "isolate", "title": f"Isolating {row['id']}",
+                "rows": [["Valves to close", ", ".join(v["id"] for v in result["valves"]) or "none"],
+                         ["Valves assumed", "yes" if result["valves_assumed"] else "no (from the data)"],
+                         ["Segments out of supply", str(len(result["segments"]))],
+                         ["Length out of supply", f"{result['length_m']:,.1f} m"],
+                         ["Customers affected", str(len(result["customers"]))]],
+                "valves": [v["id"] for v in result["valves"]], "segments": result["segments"]}
+
+    def _nearby(self, view_id: str, view: ClientView, index: int, radius: float = 5.0) -> dict:
+        from twin import nearby
+
+        result = nearby.nearby(self.twin, index, radius)
+        found = [*result["pipes"], *result["assets"]]
+        rows = [r for item in found for r in self._rows_of(item.get("network", ""), [item["id"]], item.get("layer"))]
+        view.highlight("nearby", rows)
+        self._show(view_id)
+        return {"kind": "nearby", "title": f"Within {radius:g} m of {result['id']}",
+                "rows": [[f"{item['id']} ({item.get('layer', '')})", _near_text(item)] for item in found[:30]]
+                + [[f"Clearance violation: {v['id']}", f"{v['clearance_m']:.2f} m < {v['required_m']:.2f} m"]
+                   for v in result["violations"]]}
+
+    def _rows_of(self, network: str, ids: list[str], layer: str | None = None) -> list[int]:
+        a = self.twin.assets
+        mask = np.isin(a["id"], np.array(ids, dtype=a["id"].dtype)) & (a["network"] == network)
+        if layer:
+            mask &= a["layer"] == layer
+        return np.flatnonzero(mask).tolist()
+
+    # -- share links -------------------------------------------------------------------------
+    @replies
+    def twin_share(self, view_id: str, config: dict, selection: str | None, rendering: str,
+                   camera: dict | None = None) -> dict:
+        view = self._view(view_id, camera)
+        return {"fragment": share.make_fragment(config, view.camera(), selection, rendering)}
+
+    @replies
+    def twin_restore(self, view_id: str, fragment: str) -> dict:
+        wanted = share.parse_fragment(fragment, [layer.name for layer in self.twin.layers], default_config(self.twin))
+        target = view_id
+        view = self._view(view_id, {} if wanted["rendering"] == "client" else None)
+        view.apply(wanted["config"])
+        reply: dict = {"config": wanted["config"], "rendering": wanted["rendering"]}
+        if wanted["camera"]:
+            cam = wanted["camera"]
+            view.set_camera(cam["position"], cam["focal_point"], cam["view_up"])
+            reply.update(self._camera_reply(target, view))
+        if wanted["selection"]:
+            found = np.flatnonzero(self.twin.assets["id"] == wanted["selection"])
+            index = int(found[0]) if len(found) else None
+            if index is None:
+                return {**reply, "error": f"The shared selection {wanted['selection']!r} is not in this scene"}
+            view.highlight("selection", [index])
+            reply["inspector"] = inspector.describe(self.twin, index)
+        self._show(target)
+        return reply
+
+
+def _near_text(item: dict) -> str:
+    parts = [f"{item[k]:.2f} m {k.removesuffix('_m').replace('_', ' ')}" for k in ("clearance_m", "distance_m")
+             if isinstance(item.get(k), (int, float))]
+    return ", ".join(parts) or item.get("kind", "")

@@ -1,0 +1,60 @@
+"""The pool of per-browser views: a new browser takes a fresh view, or the stalest one when full."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from twin.scene import Twin
+from twin.ui.views import ClientView, default_config
+from twin.view import SceneView, build_view
+
+
+class ViewPool:
+    """Client views by id; a new browser takes a fresh one until ``capacity``, then the stalest."""
+
+    def __init__(self, twin: Twin, id_of: Callable[[object], str], capacity: int = 6,
+                 size: tuple[int, int] = (1280, 800)) -> None:
+        self.twin, self.id_of, self.capacity, self.size = twin, id_of, capacity, size
+        self.views: dict[str, ClientView] = {}
+        self.spares: list[str] = []
+
+    def warm(self) -> None:
+        """Build and draw one view ahead of time, so the first browser gets its picture at once."""
+        view_id = self.add()
+        self.views[view_id].plotter.ren_win.Render()
+        self.spares.append(view_id)
+
+    def add(self, scene: SceneView | None = None) -> str:
+        view = ClientView(self.twin, scene or build_view(self.twin, off_screen=True, size=self.size))
+        interactor = view.plotter.ren_win.GetInteractor()
+        if interactor is not None:  # mouse events only move the camera; the image stream renders (once)
+            interactor.EnableRenderOff()
+        view_id = self.id_of(view.plotter.ren_win)
+        self.views[view_id] = view
+        return view_id
+
+    def claim(self, exclude: Iterable[str] = ()) -> str:
+        """A view for a new browser: a new one while there is room, else the least recently used."""
+        candidates = {k: v for k, v in self.views.items() if k not in set(exclude)}
+        if self.spares:
+            view_id = self.spares.pop()
+        elif len(self.views) < self.capacity or not candidates:
+            view_id = self.add()
+        else:
+            view_id = min(candidates, key=lambda k: candidates[k].last_used)
+            self.reset(self.views[view_id])
+        self.views[view_id].last_used = time.monotonic()
+        return view_id
+
+    def reset(self, view: ClientView) -> None:
+        view.clear()
+        view.client_side = False
+        view.config.pop("_measure", None)
+        view.apply(default_config(self.twin))
+        view.look("iso")
+
+    def get(self, view_id: str) -> ClientView:
+        view = self.views[str(view_id)]
+        view.last_used = time.monotonic()
+        return view
