@@ -22,6 +22,15 @@ CRS = {"autzen-utm.las": "EPSG:26910", "append-bug.laz": "EPSG:2154", "1.2_2.las
        "epsg_4326.las": "EPSG:4326", "simple.las": None, "simple1_4.las": None, "sample_c.las": None}
 
 
+def assert_world(part, expected) -> None:
+    """The part's points are ``expected`` world coordinates to within one float32 step of its
+    local coordinates (the loader reads them as float32 relative to its origin)."""
+    assert part.origin is not None and np.asarray(part.dataset.points).dtype == np.float32
+    local = np.asarray(expected, dtype=np.float64) - part.origin
+    step = np.spacing(np.float32(max(np.abs(local).max(initial=0), 1.0)))
+    np.testing.assert_allclose(part.world_points(), expected, rtol=0, atol=float(step))
+
+
 @pytest.fixture(scope="module", params=GOOD, ids=GOOD)
 def sample(request):
     path = PC / request.param
@@ -36,7 +45,7 @@ def test_every_point_as_laspy_reads_it(sample):
     assert loaded.details["points_shown"] == part.dataset.n_points == len(las.points)
     assert part.dataset.n_cells == part.dataset.n_points  # one vertex cell per point
     expected = np.column_stack([np.asarray(las.x), np.asarray(las.y), np.asarray(las.z)])
-    np.testing.assert_array_equal(np.asarray(part.dataset.points), expected)
+    assert_world(part, expected)
     np.testing.assert_array_equal(data["classification"], np.asarray(las.classification))
     np.testing.assert_array_equal(data["intensity"], np.asarray(las.intensity))
     np.testing.assert_array_equal(data["return_number"], np.asarray(las.return_number))
@@ -144,11 +153,12 @@ def test_box_reloads_a_region_at_full_density(monkeypatch, stream):
     inside = (x >= box[0]) & (x <= box[1]) & (y >= box[2]) & (y <= box[3])
     big = load(path, {"box": box})
     assert big.details["points_shown"] == big.details["points_read"] == int(inside.sum())
-    np.testing.assert_array_equal(np.asarray(big.parts[0].dataset.points)[:, 0], x[inside])
+    np.testing.assert_allclose(big.parts[0].world_points()[:, 0], x[inside], rtol=0, atol=1e-4)
     small = load(path, {"box": box, "budget": 100})
     assert 80 <= small.details["points_shown"] <= 100 and small.details["points_read"] == int(inside.sum())
-    xyz = np.asarray(small.parts[0].dataset.points)
-    assert np.all((xyz[:, 0] >= box[0]) & (xyz[:, 0] <= box[1]) & (xyz[:, 1] >= box[2]) & (xyz[:, 1] <= box[3]))
+    xyz = small.parts[0].world_points()  # within the box, to float32 precision near the origin
+    assert np.all((xyz[:, 0] >= box[0] - 1e-4) & (xyz[:, 0] <= box[1] + 1e-4) & (xyz[:, 1] >= box[2] - 1e-4)
+                  & (xyz[:, 1] <= box[3] + 1e-4))
     counted = {c: v["count"] for c, v in small.details["classes"].items()}
     codes, counts = np.unique(np.asarray(las.classification)[inside], return_counts=True)
     assert counted == dict(zip(codes.tolist(), counts.tolist()))
@@ -221,7 +231,7 @@ def test_formats_the_samples_lack(tmp_path, version, point_format):
     las.write(tmp_path / "f.las")
     loaded = load(tmp_path / "f.las", {})
     np.testing.assert_array_equal(loaded.parts[0].dataset.point_data["classification"], las.classification)
-    np.testing.assert_allclose(np.asarray(loaded.parts[0].dataset.points)[:, 0], las.x)
+    assert_world(loaded.parts[0], np.column_stack([las.x, las.y, las.z]))
     assert loaded.details["point_format"] == point_format
 
 
@@ -301,3 +311,16 @@ def test_class_bounds_measured_while_reading_equal_the_points_bounds(name):
     assert measured is not None
     part.bounds = None
     assert np.allclose(measured, part_asset_bounds(part), rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["sample_c.las", "autzen-utm.las", "simple.las", "simple.laz"])
+def test_class_bounds_exact_when_most_points_skip_the_grouping(monkeypatch, name):
+    # small chunks: after the first, points inside the wide classes' boxes are not grouped by class
+    import loaders.pointcloud.read as read
+    from twin.layer import part_asset_bounds
+
+    monkeypatch.setattr(read, "CONVERT_CHUNK", 97)
+    for options in ({}, {"box": load(PC / name, {}).details["bounds"][:4]}):
+        part = load(PC / name, options).parts[0]
+        measured, part.bounds = part.bounds, None
+        np.testing.assert_array_equal(measured, part_asset_bounds(part))

@@ -1,7 +1,7 @@
 """Layers: one merged dataset per source and kind, mapped to assets by an index array.
 
-A loader hands back :class:`LayerPart` objects in float64 world coordinates; the twin turns
-each into a :class:`Layer` in small float32 coordinates relative to the scene origin.
+A loader hands back :class:`LayerPart` objects in float64 world coordinates (or, for big point
+clouds, float32 coordinates relative to a given ``origin``); the twin turns each into a :class:`Layer` in small float32 coordinates relative to the scene origin.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ class LayerStyle:
 
 @dataclass
 class LayerPart:
-    """A loader's output for one layer: world float64 geometry plus its own asset rows.
+    """A loader's output for one layer: world float64 geometry (or float32 relative to
+    ``origin``) plus its own asset rows.
 
     ``asset_index`` (per cell, or per point when ``association == "point"``) indexes ``assets``.
     """
@@ -51,6 +52,15 @@ class LayerPart:
     #: cloud does, chunk by chunk in cache); the twin measures them itself when this is None
     #: or when it moves the points (placement, reprojection)
     bounds: np.ndarray | None = None
+    #: when set, ``dataset.points`` are float32 coordinates relative to this float64 world origin:
+    #: the loader fused the twin's origin shift into its read (a point cloud does, to spare a
+    #: second pass over millions of points); ``bounds``, if given, stay in world coordinates
+    origin: np.ndarray | None = None
+
+    def world_points(self) -> np.ndarray:
+        """The part's points as float64 world coordinates (a new array when the part is local)."""
+        points = np.asarray(self.dataset.points, dtype=np.float64)
+        return points if self.origin is None else points + self.origin
 
     @property
     def geometry(self) -> Geometry:
@@ -136,7 +146,7 @@ def part_asset_bounds(part: LayerPart) -> np.ndarray:
     """Bounds of every asset of a part, from its float64 world points (or as the loader measured them)."""
     if part.bounds is not None:
         return np.asarray(part.bounds, dtype=np.float64)
-    points = np.asarray(part.dataset.points, dtype=np.float64)
+    points = part.world_points()
     n = len(part.assets)
     if part.association == "point":
         return asset_bounds(points, np.asarray(part.asset_index), n)

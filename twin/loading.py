@@ -80,8 +80,12 @@ def _load_entry(twin: Twin, entry: SourceEntry, styles: dict[str, dict]):
     function = spec.function()
     started = time.perf_counter()
     # context loaders may use (others ignore the keys): the scene's palette (pipes colour by it),
-    # and whether the manifest places the source (then its own georeferencing must not apply)
-    context = {"palette": twin.palette, "placed": not entry.placement.is_identity}
+    # whether the manifest places the source (then its own georeferencing must not apply), and
+    # the scene origin once fixed, for a source left in place (a point cloud reads straight into
+    # float32 relative to it; a placed one is moved in world coordinates first)
+    placed = not entry.placement.is_identity
+    context = {"palette": twin.palette, "placed": placed,
+               "origin": None if twin.origin is None or placed else twin.origin.copy()}
     loaded = function(entry.path, {**context, **entry.options})
     seconds = time.perf_counter() - started
     name = _source_name(entry)

@@ -71,13 +71,13 @@ class Twin:
         moving = reprojecting or (placement is not None and not placement.is_identity)
         for part in loaded.parts:
             if moving:
-                points = np.asarray(part.dataset.points, dtype=np.float64)
+                points = part.world_points()
                 if placement is not None and not placement.is_identity:
                     points = placement.apply(points)
                 if reprojecting:
                     points = reproject(points, source_crs, self.crs)
                 part.dataset.points = points
-                part.bounds = None  # measured before the move: measure again
+                part.bounds, part.origin = None, None  # measured before the move: measure again
             layer_name = self._unique_layer_name(f"{record.name}/{part.name}")
             style = part.style.merged((styles or {}).get(layer_name, {}))
             self._add_part(part, layer_name, loaded.kind, style, str(loaded.path))
@@ -101,21 +101,37 @@ class Twin:
         assets = part.assets
         assets.bounds = part_asset_bounds(part)
         assets.set_column("layer", name)
-        if self.origin is None:
-            self.origin = choose_origin(_nan_bounds(assets.bounds, part.dataset.points))
+        if self.origin is None:  # the first source fixes the origin (the loader's, if it chose one)
+            self.origin = np.array(part.origin, dtype=np.float64) if part.origin is not None else \
+                choose_origin(_nan_bounds(assets.bounds, part.dataset.points))
         start = len(self.assets)
         dataset = part.dataset
-        world = np.asarray(dataset.points, dtype=np.float64)
-        local = np.empty(world.shape, dtype=np.float32)
-        np.subtract(world, self.origin, out=local, casting="same_kind")  # one pass, no float64 temporary
-        dataset.points = local
-        index = np.asarray(part.asset_index, dtype=np.int32 if start + len(assets) < 2**31 else np.int64) + start
+        self._localise(part)
+        # one pass from the loader's integer type (a cloud's uint8) straight to the offset index
+        index = np.add(part.asset_index, start, dtype=np.int32 if start + len(assets) < 2**31 else np.int64)
         target = dataset.cell_data if part.association == "cell" else dataset.point_data
         target["asset_index"] = index
         self.assets = AssetTable.concat([self.assets, assets])
         self.layers.append(Layer(name=name, kind=kind, geometry=part.geometry, dataset=dataset,
                                  association=part.association, style=style, source=source,
                                  asset_start=start, asset_stop=start + len(assets)))
+
+    def _localise(self, part: LayerPart) -> None:
+        """Points of a part as float32 relative to the scene origin, in at most one pass.
+
+        A part already local to the scene origin (a loader fused the shift into its read) is
+        taken as it is; one local to another origin is shifted by the difference of the two
+        (computed in float64, so no precision is lost).
+        """
+        dataset = part.dataset
+        points = np.asarray(dataset.points)
+        if part.origin is not None and np.array_equal(part.origin, self.origin) and points.dtype == np.float32:
+            return
+        shift = self.origin if part.origin is None else self.origin - np.asarray(part.origin, dtype=np.float64)
+        local = np.empty(points.shape, dtype=np.float32)
+        np.subtract(points, shift, out=local, dtype=np.float64, casting="same_kind")  # no float64 temporary
+        dataset.points = local
+        part.origin = None
 
     # -- queries ------------------------------------------------------------------------
     def layer(self, name: str) -> Layer:

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from loaders.pointcloud.classbounds import ClassBounds, Guard
+from twin.geo import choose_origin
+
 RGB_FIELDS = ("red", "green", "blue")
 
 
@@ -61,22 +64,27 @@ class Layout:
 class Columns:
     """The output arrays of a cloud, filled chunk by chunk (optionally keeping only a box).
 
+    Coordinates are stored as float32 relative to ``origin`` (the scene's, so the twin takes
+    them as they are): scale, offset and origin shift happen in one pass while each chunk is
+    in cache.  With ``origin`` None the first chunk read chooses one near its points.
     Arrays are allocated for the expected count and grow only if a file holds more points than
     its header promised (a LAZ without a chunk table).
     """
 
-    def __init__(self, layout: Layout, capacity: int, box: np.ndarray | None = None) -> None:
+    def __init__(self, layout: Layout, capacity: int, origin: np.ndarray | None = None,
+                 box: np.ndarray | None = None) -> None:
         self.layout = layout
+        self.origin = None if origin is None else np.asarray(origin, dtype=np.float64)
         self.box = None if box is None else np.asarray(box, dtype=np.float64)
         self.count = 0
         self.rgb_16bit = False
-        #: points per class code among the rows filled, counted while each chunk is in cache
-        self.class_counts = np.zeros(256, dtype=np.int64)
-        #: world bounds per class code of the rows filled, measured likewise (for the assets)
-        self.class_lo = np.full((256, 3), np.inf)
-        self.class_hi = np.full((256, 3), -np.inf)
+        #: bounds (relative to the origin) per class code of the rows filled, measured while
+        #: each chunk is in cache
+        self.classes = ClassBounds()
+        self._counts: tuple[int, np.ndarray] | None = None  # class counts, and the row count they are for
+        self._scratch, self._flags = np.empty(0), np.empty(0, dtype=bool)  # per chunk, reused
         n = max(int(capacity), 1)
-        self.xyz = np.empty((n, 3))
+        self.xyz = np.empty((n, 3), np.float32)
         self.arrays: dict[str, np.ndarray] = {"intensity": np.empty(n, np.uint16),
                                               "classification": np.empty(n, np.uint8),
                                               "return_number": np.empty(n, np.uint8)}
@@ -96,50 +104,39 @@ class Columns:
         k = len(records)
         self._reserve(self.count + k)
         a, b = self.count, self.count + k
-        self._convert(records, a, b)
-        if self.box is not None:
-            keep = in_box(self.xyz[a:b], self.box)
+        if self.origin is None and k:
+            self.origin = choose_origin(_bounds(scaled_xyz(records, self.layout)))
+        guard = self.classes.guard()
+        keep, outside = self._convert(records, a, b, guard)
+        if keep is not None:
             kept = int(np.count_nonzero(keep))
             if kept < k:
                 self.xyz[a:a + kept] = self.xyz[a:b][keep]
                 for values in self.arrays.values():
                     values[a:a + kept] = values[a:b][keep]
+                outside = None if outside is None else outside[keep]
             b = a + kept
-        counts = np.bincount(self.arrays["classification"][a:b], minlength=256)
-        self.class_counts += counts
-        self._measure(a, b, np.flatnonzero(counts))
+        self.classes.add(self.xyz[a:b], self.arrays["classification"][a:b], outside, guard)
         self.count = b
 
-    def _measure(self, a: int, b: int, codes: np.ndarray) -> None:
-        """Grow each class's bounds by the chunk's points (in cache now, unlike later).
-
-        One radix sort of the chunk's class bytes, then a min and max ``reduceat`` per axis.
-        """
-        if b == a:
-            return
-        xyz, classes = self.xyz[a:b], self.arrays["classification"][a:b]
-        if len(codes) == 1:
-            order, starts = slice(None), np.zeros(1, dtype=np.intp)
-        else:
-            order = np.argsort(classes, kind="stable")
-            starts = np.flatnonzero(np.r_[True, np.diff(classes[order]) != 0])
-        for axis in range(3):
-            column = xyz[:, axis][order]
-            np.minimum.at(self.class_lo[:, axis], codes, np.minimum.reduceat(column, starts))
-            np.maximum.at(self.class_hi[:, axis], codes, np.maximum.reduceat(column, starts))
+    @property
+    def class_counts(self) -> np.ndarray:
+        """Points per class code among the rows filled (one ``bincount`` once they are all read:
+        per chunk it would cast every chunk's bytes to 64-bit indices)."""
+        if self._counts is None or self._counts[0] != self.count:
+            self._counts = (self.count, np.bincount(self.arrays["classification"][:self.count], minlength=256))
+        return self._counts[1]
 
     def class_bounds(self, codes: np.ndarray) -> np.ndarray:
-        """``[xmin, xmax, ymin, ymax, zmin, zmax]`` of every class in ``codes``."""
-        bounds = np.empty((len(codes), 6))
-        bounds[:, 0::2], bounds[:, 1::2] = self.class_lo[codes], self.class_hi[codes]
-        return bounds
+        """World ``[xmin, xmax, ymin, ymax, zmin, zmax]`` of every class in ``codes``."""
+        return self.classes.bounds(codes, self.origin if self.origin is not None else np.zeros(3))
 
-    def _convert(self, rec: np.ndarray, a: int, b: int) -> None:
+    def _convert(self, rec: np.ndarray, a: int, b: int, guard: Guard | None,
+                 ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Records into rows ``a:b``; returns the masks of the points inside the box and outside
+        the guard (each None when there is none)."""
+        keep, outside = self._convert_xyz(rec, a, b, guard)
         lay, out = self.layout, self.arrays
-        for axis, name in enumerate("XYZ"):
-            column = self.xyz[a:b, axis]
-            np.multiply(rec[name], lay.scales[axis], out=column)
-            column += lay.offsets[axis]
         out["intensity"][a:b] = rec["intensity"]
         if lay.extended:
             out["classification"][a:b] = rec["classification"]
@@ -159,6 +156,35 @@ class Columns:
                 values = values * (1.0 if dim.scales is None else dim.scales) + (
                     0.0 if dim.offsets is None else dim.offsets)
             out[dim.name][a:b] = values
+        return keep, outside
+
+    def _convert_xyz(self, rec: np.ndarray, a: int, b: int, guard: Guard | None,
+                     ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Integer coordinates to float32 local ones in one pass over the output: scale and
+        shift by ``origin - offset`` in a cache-sized float64 scratch, test it against the box
+        (world values exist only there, and only then) and the class-bounds guard, cast it out.
+
+        Rounding to float32 is monotonic and the guard's edges are float32 values, so a value
+        inside the guard in float64 stays inside it in float32."""
+        lay, k = self.layout, b - a
+        if len(self._scratch) < k:
+            self._scratch, self._flags = np.empty(k), np.empty(k, dtype=bool)
+        scratch, flags, keep = self._scratch[:k], self._flags[:k], None
+        outside = None if guard is None else np.zeros(k, dtype=bool)
+        for axis, name in enumerate("XYZ"):
+            np.multiply(rec[name], lay.scales[axis], out=scratch)
+            if self.box is None:
+                scratch -= self.origin[axis] - lay.offsets[axis]
+            else:
+                scratch += lay.offsets[axis]
+                inside = (scratch >= self.box[2 * axis]) & (scratch <= self.box[2 * axis + 1])
+                keep = inside if keep is None else keep & inside
+                scratch -= self.origin[axis]
+            if outside is not None:
+                outside |= np.less(scratch, guard.lo[axis], out=flags)
+                outside |= np.greater(scratch, guard.hi[axis], out=flags)
+            self.xyz[a:b, axis] = scratch
+        return keep, outside
 
     def _convert_rgb(self, rec: np.ndarray, a: int, b: int) -> None:
         """16-bit colour to its high byte; low bytes kept while the file may hold 8-bit colour.
@@ -183,7 +209,8 @@ class Columns:
         self.arrays = {name: _grown(values, size, self.count) for name, values in self.arrays.items()}
 
     def finish(self, keep: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """The filled coordinates and point arrays (``keep``: indices of a sample), RGB as uint8."""
+        """The filled coordinates (float32, relative to ``origin``) and point arrays (``keep``:
+        indices of a sample), RGB as uint8."""
         n, arrays = self.count, dict(self.arrays)
         if self.layout.has_rgb:
             low = arrays.pop("rgb_low")
@@ -209,6 +236,13 @@ def scaled_xyz(records: np.ndarray, layout: Layout) -> np.ndarray:
 def classes_of(records: np.ndarray, layout: Layout) -> np.ndarray:
     """ASPRS class codes of a chunk of records (5 bits in formats 0-5, a byte in 6-10)."""
     return records["classification"] if layout.extended else records["raw_classification"] & 0x1F
+
+
+def _bounds(xyz: np.ndarray) -> np.ndarray:
+    """``[xmin, xmax, ymin, ymax, zmin, zmax]`` of a chunk of points."""
+    out = np.empty(6)
+    out[0::2], out[1::2] = xyz.min(axis=0), xyz.max(axis=0)
+    return out
 
 
 def in_box(xyz: np.ndarray, box: np.ndarray) -> np.ndarray:

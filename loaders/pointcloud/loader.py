@@ -15,6 +15,11 @@ Options (all optional; unknown keys are ignored):
     COPC only: the deepest octree level to read (default: the deepest that fits the budget).
 ``partial``
     Load the complete points of a truncated LAS instead of failing (with a warning).
+``origin``
+    The scene origin ``[x, y, z]`` (the twin passes it once fixed, unless the manifest places
+    the source): coordinates are read straight into float32 relative to it.  Without it, or
+    when the cloud lies more than ``NEAR_ORIGIN_M`` from it, the loader chooses one from the
+    header's bounds, as the twin would; the layer part carries the origin used.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from loaders.pointcloud.laz import check_chunk_table
 from loaders.pointcloud.read import laspy_header, layout_of, record_chunks
 from loaders.pointcloud.sample import StreamSampler, stratified_sample, trim
 from twin.errors import InputError
+from twin.geo import choose_origin
 from twin.layer import LayerPart, LayerStyle
 from twin.pointcolors import class_name
 from twin.source import LoadedSource
@@ -45,6 +51,9 @@ BUDGET_SERVER = 150_000
 #: points shown with client-side (browser, WebGL) rendering
 BUDGET_CLIENT = 3_000_000
 BUDGETS = {"server": BUDGET_SERVER, "client": BUDGET_CLIENT}
+#: farthest (in CRS units) a cloud's header bounds may lie from the scene origin for the cloud to
+#: be read relative to it: float32 there still resolves a millimetre (2**14 m)
+NEAR_ORIGIN_M = 16_384.0
 #: memory a full read takes per point (coordinates, colour, attributes), to decide when to stream
 FULL_READ_BYTES_PER_POINT = 48
 #: a cloud over budget whose full read would take more memory than this is sampled while
@@ -60,10 +69,11 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     info = check_header(path, partial=bool(options.get("partial", False)))
     header = laspy_header(path, info)
     crs, crs_name, crs_warnings = declared_crs(header)
-    read = _read(path, info, header, budget, box, level)
+    read = _read(path, info, header, budget, box, level, _origin(path, options.get("origin"), info))
     columns = read.columns
+    origin = columns.origin if columns.origin is not None else np.zeros(3)
     keep = trim(np.arange(columns.count), budget) if read.sampled else \
-        stratified_sample(columns.xyz[:columns.count], budget, _sample_bounds(info, box))
+        stratified_sample(columns.xyz[:columns.count], budget, _sample_bounds(info, box) - np.repeat(origin, 2))
     if keep is not None:  # the sample is gathered anyway: group it by class, so the twin needs no sort
         keep = keep[np.argsort(columns.arrays["classification"][keep], kind="stable")]
     xyz, arrays = columns.finish(keep)
@@ -79,7 +89,7 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     bounds = columns.class_bounds(np.flatnonzero(read.class_counts)) if keep is None and not read.sampled else None
     part = LayerPart(name="points", dataset=point_polydata(xyz, arrays, index), assets=assets, asset_index=index,
                      association="point", style=LayerStyle(rgb_array="rgb" if "rgb" in arrays else None),
-                     bounds=bounds)
+                     bounds=bounds, origin=origin)
     return LoadedSource(path=path, kind="pointcloud", parts=[part], crs=crs, warnings=warnings, details=details)
 
 
@@ -96,21 +106,22 @@ class _Read:
 
 
 def _read(path: Path, info: HeaderInfo, header: laspy.LasHeader, budget: int, box: np.ndarray | None,
-          level: int | None) -> _Read:
-    """Every point of the file (or of the box), a streamed sample of them, or COPC levels."""
+          level: int | None, origin: np.ndarray | None) -> _Read:
+    """Every point of the file (or of the box), a streamed sample of them, or COPC levels, as
+    float32 relative to ``origin`` (None: the first chunk chooses one)."""
     layout = layout_of(header)
     if info.compressed and not laspy.LazBackend.LazrsParallel.is_available():
         raise InputError(path, "LAZ-compressed, but no LAZ decoder is installed", hint="pip install lazrs")
     if info.is_copc and (info.point_count > budget or box is not None or level is not None):
-        columns = Columns(layout, min(info.point_count, budget))
+        columns = Columns(layout, min(info.point_count, budget), origin)
         details = read_copc(path, columns, budget, level, box)
         return _Read(columns, columns.count, columns.class_counts, details=details)
     counted, warnings = check_chunk_table(path, info) if info.compressed else (True, [])
     chunks = lambda: record_chunks(path, info, header)  # noqa: E731 - read once, or twice to stream
     if info.point_count > budget and _streams(info):
-        return _read_streaming(info, layout, chunks, budget, box, warnings)
+        return _read_streaming(info, layout, chunks, budget, box, origin, warnings)
     # without a LAZ chunk table the count is unchecked: start small and let the arrays grow
-    columns = Columns(layout, info.point_count if counted else min(info.point_count, info.file_size), box=box)
+    columns = Columns(layout, info.point_count if counted else min(info.point_count, info.file_size), origin, box)
     for chunk in chunks():
         columns.add(chunk)
     return _Read(columns, columns.count, columns.class_counts, warnings=warnings)
@@ -123,18 +134,39 @@ def _streams(info: HeaderInfo) -> bool:
 
 
 def _read_streaming(info: HeaderInfo, layout: Layout, chunks: Callable[[], Iterator[np.ndarray]], budget: int,
-                    box: np.ndarray | None, warnings: list[str]) -> _Read:
+                    box: np.ndarray | None, origin: np.ndarray | None, warnings: list[str]) -> _Read:
     """Two passes: count points per voxel, then keep each point with its voxel's probability."""
     sampler = StreamSampler(_sample_bounds(info, box), budget, xyz_of=lambda rec: scaled_xyz(rec, layout),
                             classes_of=lambda rec: classes_of(rec, layout),
                             mask_of=None if box is None else lambda xyz: in_box(xyz, box))
     points = sampler.count(chunks())
-    columns = Columns(layout, min(points, budget + budget // 16 + 64))
+    columns = Columns(layout, min(points, budget + budget // 16 + 64), origin)
     for index, chunk in enumerate(chunks()):
         keep = sampler.draw(index, chunk)
         if keep.any():
             columns.add(chunk[keep])
     return _Read(columns, points, sampler.class_counts, sampled=True, warnings=warnings)
+
+
+def _origin(path: Path, value: Any, info: HeaderInfo) -> np.ndarray | None:
+    """The scene's origin if given and near the cloud, else the twin's choice over the header's bounds.
+
+    None when the header's bounds cannot be trusted (not finite, inverted, or all zero as some
+    writers leave them): the first chunk of points then chooses.  A scene origin far from the
+    header's bounds (a cloud in another CRS, to be reprojected) would cost float32 precision:
+    the cloud then gets its own origin and the twin shifts it.
+    """
+    given = None
+    if value is not None:
+        given = np.asarray(value, dtype=np.float64).ravel()
+        if given.shape != (3,) or not np.isfinite(given).all():
+            raise InputError(path, f"option origin={value!r} must be three finite numbers [x, y, z]")
+    bounds = _sample_bounds(info, None)
+    if not np.isfinite(bounds).all() or (bounds[1::2] < bounds[0::2]).any() or not bounds.any():
+        return given
+    if given is not None and np.abs(bounds - np.repeat(given, 2)).max() <= NEAR_ORIGIN_M:
+        return given
+    return choose_origin(bounds)
 
 
 def _sample_bounds(info: HeaderInfo, box: np.ndarray | None) -> np.ndarray:
