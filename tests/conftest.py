@@ -21,3 +21,21 @@ def artifacts() -> Path:
     """Folder for screenshots and other test artefacts (kept after the run for people to look at)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def demo_server():
+    """``twin serve`` on the demo district (fresh live-risk store), one per test module."""
+    from browser_support import serve
+
+    with serve() as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Debian chromium driven by Playwright, one per test module."""
+    from browser_support import browser
+
+    with browser() as instance:
+        yield instance

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from browser_support import (browser, colour_share, drawn_share, serve, settled_pixels, view_pixels,
+from browser_support import (colour_share, drawn_share, settled_pixels, view_pixels,
                              wait_for_drawing, wait_until)
 
 pytestmark = pytest.mark.browser
@@ -17,18 +17,6 @@ pytestmark = pytest.mark.browser
 CYAN = (0, 229, 255)  # the selection overlay (twin/ui/views.py COLORS)
 LIME = (118, 255, 3)  # valves to close
 MAGENTA = (255, 64, 255)  # segments that lose supply
-
-
-@pytest.fixture(scope="module")
-def demo_server():
-    with serve() as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with browser() as instance:
-        yield instance
 
 
 def open_page(chromium, url):

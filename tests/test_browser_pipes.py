@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from browser_support import browser, colour_share, serve, wait_for_drawing, wait_until
+from browser_support import colour_share, wait_for_drawing, wait_until
 from conftest import DEMO
 from test_browser_app import CYAN, LIME, MAGENTA, click_view_centre, inspector_rows, open_page, search_and_choose
 
@@ -16,11 +16,10 @@ pytestmark = [pytest.mark.browser,
 
 
 @pytest.fixture(scope="module")
-def page():
-    with serve() as served, browser() as chromium:
-        page = open_page(chromium, served.url)
-        yield page
-        page.context.close()
+def page(demo_server, chromium):
+    page = open_page(chromium, demo_server.url)
+    yield page
+    page.context.close()
 
 
 def test_clicking_a_pipe_in_underground_mode_shows_its_diameter_and_depth(page, artifacts):

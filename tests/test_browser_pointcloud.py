@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from browser_support import browser, serve, settled_pixels, wait_until
+from browser_support import settled_pixels, wait_until
 from conftest import DEMO
 from test_browser_app import click_view_centre, inspector_rows, open_page
 
@@ -15,11 +15,10 @@ LAYER = "survey/points"
 
 
 @pytest.fixture(scope="module")
-def page():
-    with serve() as served, browser() as chromium:
-        page = open_page(chromium, served.url)
-        yield page
-        page.context.close()
+def page(demo_server, chromium):
+    page = open_page(chromium, demo_server.url)
+    yield page
+    page.context.close()
 
 
 def test_class_colours_and_the_class_filter_change_the_picture_and_the_count(page, artifacts):

@@ -15,7 +15,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from browser_support import browser, serve, view_pixels, wait_for_drawing, wait_until
+from browser_support import serve, view_pixels, wait_for_drawing, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -23,15 +23,8 @@ RED = (230, 0, 0)
 
 
 @pytest.fixture(scope="module")
-def server():
-    with serve() as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with browser() as instance:
-        yield instance
+def server(demo_server):
+    return demo_server
 
 
 def api(served, path, body=None):

@@ -91,13 +91,20 @@ def set_standard_view(plotter: pv.Plotter, view: str) -> None:
     plotter.camera.zoom(1.4)  # reset_camera frames the bounding sphere: generous for a flat district
 
 
-def render_png(twin: Twin, out: str, size: tuple[int, int] = (1280, 800), view: str = "iso",
-               bookmark: str | None = None) -> None:
-    """Write an offscreen picture of the scene (report figures, briefing slides, tests)."""
+def framed_view(twin: Twin, size: tuple[int, int] = (1280, 800), view: str = "iso",
+                bookmark: str | None = None) -> SceneView:
+    """An offscreen view of the scene looking from a standard view or a camera bookmark."""
     scene = build_view(twin, off_screen=True, size=size)
     if bookmark:
         scene.fly_to_bookmark(bookmark)
     else:
         scene.look(view)
+    return scene
+
+
+def render_png(twin: Twin, out: str, size: tuple[int, int] = (1280, 800), view: str = "iso",
+               bookmark: str | None = None) -> None:
+    """Write an offscreen picture of the scene (report figures, briefing slides, tests)."""
+    scene = framed_view(twin, size, view, bookmark)
     scene.plotter.screenshot(out)
     scene.plotter.close()

@@ -82,13 +82,9 @@ def render_risk(twin, service, out: str, size: tuple[int, int] = (1280, 800), vi
                 bookmark: str | None = None) -> None:
     """``twin render --risk``: the scene in risk colours with legend, time and alerts, as a PNG file."""
     from twin.ui.risk import RiskPaint, alert_rows, show_risk
-    from twin.view import build_view
+    from twin.view import framed_view
 
-    scene = build_view(twin, off_screen=True, size=size)
-    if bookmark:
-        scene.fly_to_bookmark(bookmark)
-    else:
-        scene.look(view)
+    scene = framed_view(twin, size, view, bookmark)
     levels = service.levels()
     paint = RiskPaint(twin, service.grids.features, service.sources.features)
     paint.paint(levels, service.grids.levels(levels))
