@@ -147,3 +147,23 @@ def test_isolate_and_nearby_on_a_demo_water_main(actions, twin):
     assert "valves:0" in overlays and any(key.startswith("lost:") for key in overlays)
     near = actions.twin_action(view_id, "nearby", index)["analysis"]
     assert near["kind"] == "nearby" and near["rows"]
+
+
+def test_the_inspector_shows_ifc_property_sets_read_in_a_worker(twin):
+    walls = np.flatnonzero(twin.assets["ifc_class"] == "IfcWallStandardCase") if "ifc_class" in twin.assets else []
+    if not len(walls):
+        pytest.skip("the demo has no IFC walls")
+    described = inspector.describe(twin, int(walls[0]))
+    titles = [s["title"] for s in described["sections"]]
+    assert "Pset_WallCommon" in titles and "BaseQuantities" in titles, titles
+
+
+def test_a_crashing_property_reader_costs_one_answer_not_the_server(tmp_path):
+    from twin.ui.ifcprops import PropertyReader
+
+    reader = PropertyReader(timeout_s=30)
+    missing = reader.read(str(tmp_path / "nope.ifc"), "0abc")
+    assert "error" in missing
+    reader._pool = None
+    reader.timeout_s = 0.001  # a worker that cannot answer in time is replaced
+    assert "timed out" in reader.read(str(tmp_path / "nope.ifc"), "0abc")["error"]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from twin.scene import Twin
+from twin.ui.ifcprops import PropertyReader, property_sections
 
 IDENTITY = ("id", "name", "kind", "layer", "network", "address")
 IFC = (("id", "GlobalId"), ("ifc_class", "Class"), ("name", "Name"), ("building", "Building"),
@@ -22,6 +23,8 @@ PIPE = (("network", "Network"), ("diameter_m", "Diameter"), ("material", "Materi
         ("install_year", "Installed"), ("depth_start_m", "Depth at start"), ("depth_end_m", "Depth at end"),
         ("slope", "Slope"), ("length_m", "Length"), ("from_node", "From node"), ("to_node", "To node"),
         ("pressure_class", "Pressure class"))
+#: property sets and quantities of IFC elements, read on demand in a worker process
+PROPERTIES = PropertyReader()
 POINT_ARRAYS = (("classification", "Class"), ("intensity", "Intensity"), ("rgb", "RGB"))
 
 
@@ -61,6 +64,7 @@ def describe(twin: Twin, index: int, point: dict | None = None) -> dict[str, Any
                          + [["Valves on it", ", ".join(valves_of(twin, row)) or "none recorded"]]})
     if _present(row, "ifc_class"):
         sections.append({"title": "IFC element", "icon": "mdi-office-building-cog", "rows": _rows(row, IFC)})
+        sections += property_sections(PROPERTIES.read(twin.layer(row["layer"]).source, row["id"]))
     sections.append({"title": "Identity", "icon": "mdi-card-account-details-outline",
                      "rows": _rows(row, [(k, k.capitalize()) for k in IDENTITY])})
     # merged tables fill other kinds' columns with NaN, '' or False: those are left out
