@@ -15,6 +15,7 @@ from typing import Any
 
 from twin.errors import ManifestError
 from twin.geo import Placement
+from twin.tomltables import TableReader
 
 STYLE_KEYS = {"color", "opacity", "visible"}
 SOURCE_KEYS = {"path", "kind", "name", "crs", "placement", "style", "options"}
@@ -62,23 +63,10 @@ class Manifest:
     palette: str = "china"
 
 
-class _Checker:
+class _Checker(TableReader):
     """Reads values out of the parsed TOML, raising ManifestError with the key path."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, key: str, problem: str) -> ManifestError:
-        return ManifestError(self.path, problem, where=f"key {key}")
-
-    def table(self, value: Any, key: str, allowed: set[str]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a table, not {type(value).__name__}")
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            raise self.fail(f"{key}.{unknown[0]}" if key else unknown[0],
-                            f"unknown key (allowed: {', '.join(sorted(allowed))})")
-        return value
+    error = ManifestError
 
     def text(self, value: Any, key: str) -> str:
         if not isinstance(value, str) or not value.strip():

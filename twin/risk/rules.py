@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from twin.errors import InputError
+from twin.tomltables import TableReader
 from twin.risk.levels import CODES, COLOURS, RED
 
 COMMON = {"name", "quantity", "asset_kind", "hysteresis", "for_s", "clear_s", *COLOURS}
@@ -117,21 +118,8 @@ class RuleSet:
         return best
 
 
-class _Reader:
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-
-    def fail(self, where: str, problem: str) -> InputError:
-        return InputError(self.path, problem, where=f"key {where}")
-
-    def table(self, value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(where, f"must be a table, not {type(value).__name__}")
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            raise self.fail(f"{where}.{unknown[0]}" if where else unknown[0],
-                            f"unknown key (allowed: {', '.join(sorted(allowed))})")
-        return value
+class _Reader(TableReader):
+    """Reads the rules file's tables, raising InputError with the key path."""
 
     def tables(self, data: dict, key: str, allowed: set[str]) -> list[tuple[str, dict]]:
         items = data.get(key, [])
