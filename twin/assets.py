@@ -114,8 +114,11 @@ class AssetTable:
     @property
     def centres(self) -> np.ndarray:
         """Centre of each asset's bounding box, world coordinates, shape ``(n, 3)``."""
-        b = self.bounds
-        return np.column_stack([(b[:, 0] + b[:, 1]) / 2, (b[:, 2] + b[:, 3]) / 2, (b[:, 4] + b[:, 5]) / 2])
+        return _centres(self.bounds)
+
+    def centre(self, index: int) -> np.ndarray:
+        """One asset's centre, without computing the whole table's."""
+        return _centres(self.bounds[index:index + 1])[0]
 
     def index_of(self, asset_id: str) -> int | None:
         """Row of an asset id, by binary search over a lazily sorted copy of the ids.
@@ -140,7 +143,7 @@ class AssetTable:
         for name, column in self._columns.items():
             value = column[index]
             out[name] = value.item() if isinstance(value, np.generic) else str(value)
-        x, y, z = self.centres[index]
+        x, y, z = self.centre(index)
         out.update(x=float(x), y=float(y), z=float(z))
         return out
 
@@ -176,6 +179,10 @@ class AssetTable:
             cols += [np.char.mod("%.3f", centres[start:stop, i]).tolist() for i in range(3)]
             cols += [_format(self[c][start:stop]) for c in extra]
             writer.writerows(zip(*cols))
+
+
+def _centres(bounds: np.ndarray) -> np.ndarray:
+    return (bounds[:, 0::2] + bounds[:, 1::2]) / 2
 
 
 def _format(column: np.ndarray) -> list:

@@ -104,7 +104,7 @@ def nearby(twin, row: int, radius: float, rules: dict[frozenset[str], float] | N
         target = samples.points[mine]
         my_radius = _radius(twin, np.array([row]))[0]
     else:
-        target = assets.centres[row][None, :]
+        target = assets.centre(row)[None, :]
         my_radius = 0.0
     my_network = str(assets["network"][row])
     pipes = _near_pipes(twin, samples, target, row, my_radius, radius)
