@@ -160,7 +160,9 @@ def test_briefing_mode_shows_the_kpis_and_tours_the_red_and_orange_alerts(chromi
     summary = api(server, "risk/summary")
     page = open_page(chromium, server.url + "?mode=briefing&hold=4", 1920, 1080, ready="briefing")
     try:
-        assert page.get_by_test_id("scene-name").count() == 0  # no editing controls
+        # no editing controls (the title bar may still be leaving as the kiosk appears)
+        page.get_by_test_id("scene-name").wait_for(state="detached", timeout=10_000)
+        assert page.get_by_test_id("scene-name").count() == 0
         for name in ("red", "orange", "yellow", "blue", "nodata"):
             tile = page.get_by_test_id(f"kpi-{name}-count")
             assert tile.inner_text().strip() == str(summary["levels"][name]), name
