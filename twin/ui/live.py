@@ -88,21 +88,23 @@ class LiveRisk:
                 log.exception("risk status refresh failed")
 
     # -- the flush --------------------------------------------------------------------------
-    def _paint_now(self) -> None:
+    def _paint_now(self) -> bool:
         levels = self.service.levels()
-        self.paint.paint(levels, self.service.grids.levels(levels))
+        return self.paint.paint(levels, self.service.grids.levels(levels))
 
     def flush(self) -> None:
         """Recolour the shared meshes, push the new risk state, redraw the views that show risk."""
         self._due = False
         self._last_flush = time.monotonic()
+        changed = False
         try:
-            self._paint_now()
+            changed = self._paint_now()
             self._push_state()
             self.flushes += 1
         except Exception:  # noqa: BLE001 - trame would swallow it; keep the log
             log.exception("live risk flush failed")
-        self.redraw()
+        if changed:
+            self.redraw()
 
     def redraw(self) -> None:
         """A new picture (or vtk.js scene delta) for every view drawing risk colours."""

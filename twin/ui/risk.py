@@ -75,17 +75,30 @@ class RiskPaint:
         self.grid_features, self.source_features = list(grids), list(sources)
         self.areas = self._area_mesh()
         self.area_levels = np.zeros(self.areas.n_cells if self.areas is not None else 0, dtype=np.int8)
+        self.grid_levels: np.ndarray | None = None
+        self.painted = False
         self.paint(self.levels)
 
     # -- the shared arrays ---------------------------------------------------------------
-    def paint(self, levels: np.ndarray, grid_levels: np.ndarray | None = None) -> None:
-        """Write every colour array in use from ``levels`` (one int8 per asset row) and mark them modified."""
-        self.levels = np.asarray(levels, dtype=np.int8)
-        for minimum in sorted(self.minimums):
-            self._write(minimum)
-        self._mark_reds()
+    def paint(self, levels: np.ndarray, grid_levels: np.ndarray | None = None) -> bool:
+        """Write every colour array in use from ``levels`` (one int8 per asset row) and mark them modified.
+
+        Returns whether any colour changed: a feed that only confirms the levels needs no new picture.
+        """
+        levels = np.asarray(levels, dtype=np.int8)
+        changed = not np.array_equal(levels, self.levels) or not self.painted
+        if changed:
+            self.levels = levels
+            for minimum in sorted(self.minimums):
+                self._write(minimum)
+            self._mark_reds()
+            self.painted = True
         if self.areas is not None and grid_levels is not None:
-            self._paint_areas(np.asarray(grid_levels, dtype=np.int8))
+            grid_levels = np.asarray(grid_levels, dtype=np.int8)
+            if not np.array_equal(grid_levels, self.grid_levels):
+                self._paint_areas(grid_levels)
+                changed = True
+        return changed
 
     def use(self, minimum: int) -> str:
         """The array a view with level filter ``minimum`` shows (written now if it is new)."""
@@ -139,6 +152,7 @@ class RiskPaint:
         return mesh
 
     def _paint_areas(self, grid_levels: np.ndarray) -> None:
+        self.grid_levels = grid_levels
         per_feature = np.r_[grid_levels, self.source_levels].astype(np.int8)
         level = per_feature[np.asarray(self.areas.cell_data["feature"])]
         self.area_levels = level
