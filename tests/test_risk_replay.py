@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import twin
 from twin.api import api_in_thread
@@ -37,7 +38,9 @@ def test_replay_unreachable_server_is_one_line_error(tmp_path, capsys):
     assert "cannot reach" in capsys.readouterr().err
 
 
-def test_simulator_incidents_escalate_and_recover(tmp_path):
+@pytest.mark.parametrize("rate", [None, 100.0])
+def test_simulator_incidents_escalate_and_recover(tmp_path, rate):
+    """As in the field (each sensor once per period) and as a load test (100 readings/s in all)."""
     class Clock:
         t = 1_800_000_000.0 - 1_800_000_000.0 % 600
 
@@ -46,7 +49,7 @@ def test_simulator_incidents_escalate_and_recover(tmp_path):
 
     clock = Clock()
     svc = RiskService.from_twin(twin.load(ROOT / "scenes" / "demo.toml"), clock=clock, store_path=tmp_path / "s.duckdb")
-    sim = Simulator(svc, clock=clock)
+    sim = Simulator(svc, clock=clock, rate=rate)
     bridge, gas = svc.assets.index_of("road-x3"), svc.assets.index_of("bldg-013")
     seen = {bridge: [], gas: []}
     for _ in range(600 // 5):
@@ -59,6 +62,8 @@ def test_simulator_incidents_escalate_and_recover(tmp_path):
         assert {"yellow", "orange", "red"} <= set(history), history
         assert history[-1] == history[0] != "red", history   # back where it started by the end of the cycle
     assert np.isin(["red"], [a["peak"] for a in svc.alerts(include_resolved=True)]).all()
+    if rate is not None:   # whole rounds of every sensor, so within one round of the rate
+        assert abs(svc.accepted_total - rate * (600 - 5)) <= len(svc.sensors)  # from the first step on
 
 
 def test_replay_reads_parquet_with_timestamps(tmp_path):

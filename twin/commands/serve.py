@@ -30,18 +30,23 @@ def register(subparsers) -> None:
                         help="the live-risk store (default: the scene's [live] store, else <scene>.risk.duckdb)")
     parser.add_argument("--simulate", action="store_true",
                         help="feed the live risk with the built-in incident simulator (gas leak, burst main, ...)")
+    parser.add_argument("--simulate-rate", type=float, metavar="N",
+                        help="run the simulator as a load test: N readings/s in all (implies --simulate)")
     parser.add_argument("--briefing", action="store_true",
                         help="every browser opens the full-screen briefing screen (also: any URL with ?mode=briefing)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.simulate_rate is not None and not args.simulate_rate > 0:
+        raise InputError(None, f"--simulate-rate must be a positive number of readings/s, not {args.simulate_rate:g}")
     token = args.token or os.environ.get(TOKEN_ENV) or None
     policy = AccessPolicy(host=args.host, token=token, allowed_origins=set(args.allow_origin))
     twin = load(Path(args.path) if args.path else DEMO)
     from app import TwinApp
 
-    risk = start_live_risk(twin, Path(args.store) if args.store else None, args.simulate)
+    simulate = args.simulate or args.simulate_rate is not None
+    risk = start_live_risk(twin, Path(args.store) if args.store else None, simulate, args.simulate_rate)
     app = TwinApp(twin, rendering=args.rendering, risk=risk, briefing=args.briefing)
     if risk is not None:
         from twin.api import routes
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def start_live_risk(twin, store: Path | None, simulate: bool):
+def start_live_risk(twin, store: Path | None, simulate: bool, rate: float | None = None):
     """The scene's live-risk service (REST API, rules, alerts), or None for a scene without ``[live]``.
 
     A store locked by another process or a bad rules file stops the start with a clear error.
@@ -80,5 +85,5 @@ def start_live_risk(twin, store: Path | None, simulate: bool):
     service = RiskService.from_twin(twin, store_path=store)
     service.start()
     if simulate:
-        Simulator(service).start()
+        Simulator(service, rate=rate).start()
     return service

@@ -66,6 +66,7 @@ class RiskService:
         self._sensor_keys = store.sensor_keys(sensors.ids.tolist())
         self._lock = threading.RLock()
         self._ingest_lock = threading.Lock()
+        self.accepted_total = 0  # readings committed since start (health: the feed's rate)
         self._level_callbacks: list[LevelsCallback] = []
         self._status_callbacks: list[StatusCallback] = []
         self.layers = describe.Layers.empty(n, len(self.combines))
@@ -136,6 +137,7 @@ class RiskService:
             checker = check_table if isinstance(items, pa.Table) else check
             batch = checker(items, self.sensors, now, self.rules.max_age_s, self.rules.max_future_s)
             inserted, conflicts = self._commit(batch)
+            self.accepted_total += inserted
             with self._lock:
                 touched = self.engine.apply(batch.sensor, batch.ts, batch.value)
             if len(touched):
@@ -248,7 +250,7 @@ class RiskService:
         status = "error" if not store["ok"] else "degraded" if self.degraded else "ok"
         return {"status": status, "store": store, "degraded": bool(self.degraded), "degraded_reason": self.degraded,
                 "last_evaluation_s_ago": round(time.monotonic() - self._last_eval, 3),
-                "sensors": len(self.sensors), "assets": len(self.assets)}
+                "sensors": len(self.sensors), "assets": len(self.assets), "readings_accepted": self.accepted_total}
 
     # -- background ----------------------------------------------------------------------------
     def check_stall(self) -> bool:

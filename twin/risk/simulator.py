@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 #: Quiet value and noise per quantity.
 BASELINE = {"gas": (1.0, 0.3), "pressure": (320.0, 2.0), "flow": (120.0, 4.0), "water_level": (0.3, 0.02),
@@ -42,18 +43,23 @@ class Simulator:
         The :class:`~twin.risk.service.RiskService` to feed.
     cycle_s
         Length of one cycle of the four incidents.
+    rate
+        Readings per second in all (a load test: every sensor reports in rounds that often);
+        None: each sensor once per its own period, as in the field.
     """
 
     def __init__(self, service: Any, *, clock: Callable[[], float] = time.time, cycle_s: float = 600.0,
-                 seed: int = 0) -> None:
-        self.service, self.clock, self.cycle_s = service, clock, cycle_s
+                 seed: int = 0, rate: float | None = None) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError(f"the simulator's rate must be positive, not {rate}")
+        self.service, self.clock, self.cycle_s, self.rate = service, clock, cycle_s, rate
+        self._round_t: float | None = None
         self.rng = np.random.default_rng(seed)
         s = service.sensors
         self.ids = s.ids.tolist()
         self.quantity = s.quantity.tolist()
         asset = [a.lower() for a in s.asset.tolist()]
-        kinds, networks = service.assets["kind"].tolist(), service.assets["network"].tolist()
-        kind = [kinds[i].lower() if i >= 0 else "" for i in s.asset_index.tolist()]
+        networks = service.assets["network"].tolist()
         network = [networks[i].lower() if i >= 0 else "" for i in s.asset_index.tolist()]
         self.period = s.period_s
         self.next_due = np.zeros(len(self.ids))
@@ -100,11 +106,34 @@ class Simulator:
         ms = int(now * 1000)
         return [{"sensor": self.ids[i], "ts": ms, "value": float(values[i])} for i in due.tolist()]
 
+    def rounds(self, now: float | None = None) -> pa.Table:
+        """Load-test readings: whole rounds (every sensor once) at ``self.rate`` readings/s in all.
+
+        The rounds due since the last call are spread evenly in time, each with its own values,
+        so the incidents play as usual and the rate rules (windowed) see a dense but sane signal.
+        """
+        now = self.clock() if now is None else now
+        gap = len(self.ids) / self.rate
+        if self._round_t is None:
+            self._round_t = now - gap
+        due = int(np.floor((now - self._round_t) / gap + 1e-6))  # epoch seconds: no arange end tricks
+        times = self._round_t + gap * np.arange(1, due + 1)
+        if len(times):
+            self._round_t = float(times[-1])
+        n = len(self.ids)
+        values = np.concatenate([self.values(t) for t in times]) if len(times) else np.zeros(0)
+        return pa.table({"sensor": pa.array(self.ids * len(times), pa.string()),
+                         "ts": pa.array(np.repeat(np.round(times * 1000), n).astype(np.int64)),
+                         "value": pa.array(values, pa.float64())})
+
     def step(self, now: float | None = None) -> dict[str, Any]:
-        return self.service.ingest(self.readings(now))
+        return self.service.ingest(self.readings(now) if self.rate is None else self.rounds(now))
 
     def start(self, period_s: float = 1.0) -> None:
-        """Feed the service from a daemon thread every ``period_s``."""
+        """Feed the service from a daemon thread every ``period_s`` (0.1 s when a rate is set)."""
+        if self.rate is not None:
+            period_s = min(period_s, 0.1)
+
         def run() -> None:
             while not self._stop.wait(period_s):
                 self.step()

@@ -27,6 +27,7 @@ from twin.ui.risk import RiskPaint, ViewRisk, alert_rows
 log = logging.getLogger("twin.app")
 FLUSH_S = 0.05        # changes closer together than this share one flush
 MIN_GAP_S = 0.1       # ... and flushes are at least this far apart under a heavy feed
+STATE_FIRST_S = 0.005  # the websocket write of the new state runs before the redraw
 STATUS_S = 2.0        # summary, health and "last reading" refresh even without level changes
 MAX_ALERTS = 50
 #: per-browser keys of the live UI (client-only: never sent to the server or to other browsers)
@@ -103,7 +104,10 @@ class LiveRisk:
             self.flushes += 1
         except Exception:  # noqa: BLE001 - trame would swallow it; keep the log
             log.exception("live risk flush failed")
-        if changed:
+        if changed and self.loop is not None:
+            # let the state go out first: a software render holds the loop for 100-400 ms
+            self.loop.call_later(STATE_FIRST_S, self.redraw)
+        elif changed:
             self.redraw()
 
     def redraw(self) -> None:
