@@ -1,8 +1,10 @@
 """The risk view without a browser: colour arrays, filter, markers, areas, replay, chart, snapshot, render."""
 
+import asyncio
 import io
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -228,6 +230,38 @@ def test_a_flush_redraws_only_the_views_showing_risk_and_publishes_the_state(twi
     assert live.risk_state()["degraded"] and "12 s" in live.risk_state()["degraded_reason"]
 
 
+def test_a_stuck_evaluation_never_holds_the_screens(twin, service):
+    """The event loop reads snapshots: with the service's lock held (an evaluation that hangs), the
+    risk state still comes at once, with the last known levels, and says the service is degraded."""
+    live, _, _, _ = live_app(twin, service)
+    red_reading(service)
+    live.flush()
+    held, release = threading.Event(), threading.Event()
+
+    def stuck() -> None:
+        with service._lock:
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=stuck)
+    thread.start()
+    held.wait(5)
+    try:
+        service._eval_started = time.monotonic() - 60   # what the watchdog sees of a hung evaluation
+        assert service.check_stall()
+        started = time.monotonic()
+        state = live.risk_state()
+        live.flush()
+        assert time.monotonic() - started < 1.0
+        assert state["degraded"] and "running for" in state["degraded_reason"]
+        assert state["summary"]["levels"]["red"] == 1 and state["alerts"][0]["asset"] == "bldg-006"
+    finally:
+        service._eval_started = None
+        release.set()
+        thread.join()
+    assert not service.check_stall()
+
+
 def test_acknowledge_and_tour_through_the_triggers(twin, service):
     live, actions, pool, shown = live_app(twin, service)
     view_id = pool.add()
@@ -238,10 +272,10 @@ def test_acknowledge_and_tour_through_the_triggers(twin, service):
     assert [first["target"]["asset"], second["target"]["asset"]] == ["bldg-006", "bldg-013"]
     assert first["camera"]["focal_point"] != second["camera"]["focal_point"]
     alert = live.server.state["risk"]["alerts"][0]
-    assert actions.twin_ack(alert["id"], "duty officer")["alert"]["state"] == "acknowledged"
+    assert asyncio.run(actions.twin_ack(alert["id"], "duty officer"))["alert"]["state"] == "acknowledged"
     assert live.server.state["risk"]["alerts"][0]["acked_by"] == "duty officer"
-    assert "error" in actions.twin_ack(99999)
-    info = actions.twin_risk_asset(twin.assets.index_of("bldg-006"))["risk"]
+    assert "error" in asyncio.run(actions.twin_ack(99999))
+    info = asyncio.run(actions.twin_risk_asset(twin.assets.index_of("bldg-006")))["risk"]
     assert info["level"] == "red" and info["sensors"][0]["svg"].startswith("<svg") and info["alerts"]
     png = actions.twin_snapshot(view_id)
     assert png["filename"].endswith(".png") and len(png["png"]) > 1000

@@ -116,7 +116,7 @@ def routes(service: Any, gate: IngestGate | None = None) -> list[web.RouteDef]:
         return _json(report, status=503 if report["status"] == "error" else 200)
 
     async def sensors(request: web.Request) -> web.Response:
-        return _json(service.sensor_list())
+        return _json(await asyncio.to_thread(service.sensor_list))
 
     async def readings(request: web.Request) -> web.Response:
         size = request.content_length or 0
@@ -137,7 +137,7 @@ def routes(service: Any, gate: IngestGate | None = None) -> list[web.RouteDef]:
         return _json(result)
 
     async def asset(request: web.Request) -> web.Response:
-        found = service.asset(request.match_info["id"])
+        found = await asyncio.to_thread(service.asset, request.match_info["id"])
         return _json(found) if found is not None else _json({"error": "no such asset"}, status=404)
 
     async def asset_readings(request: web.Request) -> web.Response:
@@ -155,7 +155,7 @@ def routes(service: Any, gate: IngestGate | None = None) -> list[web.RouteDef]:
              .replace("+00:00", "Z")} for r in rows]})
 
     async def alerts(request: web.Request) -> web.Response:
-        return _json(service.alerts(include_resolved=request.query.get("all") in ("1", "true")))
+        return _json(await asyncio.to_thread(service.alerts, request.query.get("all") in ("1", "true")))
 
     async def alert(request: web.Request) -> web.Response:
         try:
@@ -181,10 +181,10 @@ def routes(service: Any, gate: IngestGate | None = None) -> list[web.RouteDef]:
         return _json(result) if result is not None else _json({"error": "no such alert"}, status=404)
 
     async def summary(request: web.Request) -> web.Response:
-        return _json(service.summary())
+        return _json(service.summary())  # from the snapshot: never holds the loop, even if evaluation is stuck
 
     async def grids(request: web.Request) -> web.Response:
-        return _json(service.grid_levels())
+        return _json(service.grid_levels(service.snapshot().levels))
 
     return [
         web.get("/api/health", _guard(health)),

@@ -2,7 +2,7 @@
 
 One object owns the state; the HTTP routes (:mod:`twin.api`), the simulator and the trame app
 all call it.  It is thread-safe: ingest is serialised (one DuckDB writer), reads take a short
-lock, and change callbacks run on the thread that made the change (the app hands them to its
+lock (or, on an event loop that must never block, read the last :class:`Snapshot`), and change callbacks run on the thread that made the change (the app hands them to its
 event loop with ``loop.call_soon_threadsafe``).
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,23 @@ from twin.store import Store
 
 LevelsCallback = Callable[[np.ndarray], None]
 StatusCallback = Callable[[dict[str, Any]], None]
+#: how long a reader on an event loop waits for a running evaluation before it takes the last snapshot
+SNAPSHOT_WAIT_S = 0.05
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The service's picture as of one evaluation: what a screen shows, read without blocking.
+
+    ``summary`` leaves out ``degraded``: that is read live (:attr:`RiskService.degraded`), because
+    the moment it matters is when evaluations have stopped making snapshots.
+    """
+
+    version: int
+    levels: np.ndarray          # int8 per asset row (read-only)
+    summary: dict[str, Any]
+    alerts: list[dict[str, Any]]
+    last_reading: float | None  # epoch seconds of the newest reading of any sensor
 
 
 class RiskService:
@@ -78,6 +96,8 @@ class RiskService:
         self.degraded = ""
         self._eval_started: float | None = None
         self._last_eval = time.monotonic()
+        self._version = 0
+        self._snapshot: Snapshot | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._seed()
@@ -86,6 +106,7 @@ class RiskService:
             self.book.system("store", f"the store could not be opened ({store.open_error}); set aside as {names}; "
                                       f"data may be lost", clock())
         self.evaluate()
+        self.snapshot()
 
     @classmethod
     def from_twin(cls, twin: Any, *, clock: Callable[[], float] = time.time, store_path: Path | None = None,
@@ -165,6 +186,7 @@ class RiskService:
             dirty, events = self.book.drain()
             self._last_eval, self._eval_started = time.monotonic(), None
             self.store.save_alerts(dirty, events)   # under the lock: saves stay in order
+            self._version += 1
         if len(changed):
             for callback in list(self._level_callbacks):
                 callback(changed)
@@ -216,14 +238,44 @@ class RiskService:
             alert = self.book.ack(alert_id, self.clock(), by)
             dirty, events = self.book.drain()
             self.store.save_alerts(dirty, events)
+            self._version += 1
         return None if alert is None else alert.to_json()
 
-    def grid_levels(self) -> list[dict[str, Any]]:
-        with self._lock:
-            levels = self.grids.levels(self.levels_array)
-        return [{"id": f.id, "name": f.name, "level": NAMES[int(lv)]} for f, lv in zip(self.grids.features, levels)]
+    def grid_levels(self, levels: np.ndarray | None = None) -> list[dict[str, Any]]:
+        """Each grid cell's level, from the asset ``levels`` given (a snapshot's) or the live ones."""
+        if levels is None:
+            with self._lock:
+                levels = self.levels_array.copy()
+        cells = self.grids.levels(levels)
+        return [{"id": f.id, "name": f.name, "level": NAMES[int(lv)]} for f, lv in zip(self.grids.features, cells)]
+
+    def snapshot(self, wait_s: float = SNAPSHOT_WAIT_S) -> Snapshot:
+        """Levels, counts and open alerts as of the last evaluation, for an event loop.
+
+        Waits at most ``wait_s`` for a running evaluation; when rule evaluation is stuck (the
+        watchdog then reports the service degraded) the last snapshot comes back instead, so
+        the screens keep showing what was known and say that it may be out of date.
+        """
+        if self._lock.acquire(timeout=wait_s):
+            try:
+                if self._snapshot is None or self._snapshot.version != self._version:
+                    last = self.engine.last_ts[np.isfinite(self.engine.last_ts)]
+                    levels = self.levels_array.copy()
+                    levels.flags.writeable = False
+                    self._snapshot = Snapshot(self._version, levels, self._counts(), self.alerts(),
+                                              float(last.max()) if len(last) else None)
+            finally:
+                self._lock.release()
+        if self._snapshot is None:  # stuck before the first snapshot: nothing known yet
+            raise RuntimeError("rule evaluation is stuck and no snapshot was taken yet")
+        return self._snapshot
 
     def summary(self) -> dict[str, Any]:
+        """Counts per level, of alerts and of sensors as of the last evaluation (the snapshot's: this
+        never blocks for long), and whether the service is degraded now."""
+        return {**self.snapshot().summary, "degraded": bool(self.degraded), "degraded_reason": self.degraded}
+
+    def _counts(self) -> dict[str, Any]:
         with self._lock:
             counts = np.bincount(self.levels_array, minlength=len(NAMES))
             seen = np.isfinite(self.engine.last_ts)
@@ -234,8 +286,7 @@ class RiskService:
         return {"levels": {NAMES[i]: int(c) for i, c in enumerate(counts)},
                 "alerts": {"active": sum(states.values()), **states},
                 "sensors": {"total": len(self.sensors), "online": int((~stale).sum()),
-                            "stale": int((stale & seen).sum()), "never_reported": int((~seen).sum())},
-                "degraded": bool(self.degraded), "degraded_reason": self.degraded}
+                            "stale": int((stale & seen).sum()), "never_reported": int((~seen).sum())}}
 
     def health(self) -> dict[str, Any]:
         """Runs a real store query: a broken DuckDB instance turns health red."""

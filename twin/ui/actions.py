@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import inspect
 import logging
 import math
 import re
@@ -29,23 +30,42 @@ log = logging.getLogger("twin.app")
 
 
 def replies(method: Callable) -> Callable:
-    """Turn an exception into an error reply the browser shows, instead of a lost log line."""
+    """Turn an exception into an error reply the browser shows, instead of a lost log line.
+
+    A coroutine method (one that waits for the risk service on a thread, so the event loop never
+    does) gets the same treatment: trame awaits what a trigger returns.
+    """
+
+    def finish(self, reply: dict) -> dict:
+        if self._dirty:  # a client-side (vtk.js) view changed: send its new scene to that browser alone
+            reply = {**reply, "scene": self.scene_of(self._dirty.pop())}
+        return reply
+
+    def failed(exc: Exception) -> dict:
+        if isinstance(exc, TwinError):
+            return {"error": str(exc)}
+        log.exception("%s failed", method.__name__)
+        if isinstance(exc, KeyError):
+            return {"error": f"Not found: {exc}. Reload the page if the server restarted."}
+        return {"error": f"{method.__name__.removeprefix('twin_').replace('_', ' ').capitalize()} failed: {exc}"}
+
+    if inspect.iscoroutinefunction(method):
+        @functools.wraps(method)
+        async def waiting(self, *args, **kwargs):
+            try:
+                return finish(self, await method(self, *args, **kwargs))
+            except Exception as exc:  # noqa: BLE001 - every failure must reach the user
+                return failed(exc)
+            finally:
+                self._dirty.clear()
+        return waiting
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         try:
-            reply = method(self, *args, **kwargs)
-            if self._dirty:  # a client-side (vtk.js) view changed: send its new scene to that browser alone
-                reply = {**reply, "scene": self.scene_of(self._dirty.pop())}
-            return reply
-        except TwinError as exc:
-            return {"error": str(exc)}
-        except KeyError as exc:
-            log.exception("%s failed", method.__name__)
-            return {"error": f"Not found: {exc}. Reload the page if the server restarted."}
+            return finish(self, method(self, *args, **kwargs))
         except Exception as exc:  # noqa: BLE001 - every failure must reach the user
-            log.exception("%s failed", method.__name__)
-            return {"error": f"{method.__name__.removeprefix('twin_').replace('_', ' ').capitalize()} failed: {exc}"}
+            return failed(exc)
         finally:
             self._dirty.clear()
 

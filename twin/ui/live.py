@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from twin.risk.levels import ORANGE
 from twin.ui.panels.risk import LEVEL_STATE
 from twin.ui.risk import RiskPaint, ViewRisk, alert_rows
@@ -90,7 +88,7 @@ class LiveRisk:
 
     # -- the flush --------------------------------------------------------------------------
     def _paint_now(self) -> bool:
-        levels = self.service.levels()
+        levels = self.service.snapshot().levels
         return self.paint.paint(levels, self.service.grids.levels(levels))
 
     def flush(self) -> None:
@@ -137,13 +135,12 @@ class LiveRisk:
 
     # -- what every browser sees --------------------------------------------------------------
     def risk_state(self) -> dict[str, Any]:
+        """What every browser shows, from the service's last snapshot: this runs on the event loop,
+        which a stuck rule evaluation must never hold (the screens then say "degraded")."""
         svc = self.service
-        summary = svc.summary()
-        last = svc.engine.last_ts
-        last = last[np.isfinite(last)]
-        return {"summary": summary, "alerts": self.alert_rows(svc.alerts()),
-                "grids": svc.grid_levels(), "last_reading": float(last.max()) if len(last) else None,
-                "server_time": time.time(), "degraded": summary["degraded"],
+        snap, summary = svc.snapshot(), svc.summary()
+        return {"summary": summary, "alerts": self.alert_rows(snap.alerts), "grids": svc.grid_levels(snap.levels),
+                "last_reading": snap.last_reading, "server_time": time.time(), "degraded": summary["degraded"],
                 "degraded_reason": summary["degraded_reason"], "version": self.flushes}
 
     def alert_rows(self, alerts: list[dict]) -> list[dict]:

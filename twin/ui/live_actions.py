@@ -7,6 +7,7 @@ sees the new alert state at once.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import time
@@ -63,9 +64,11 @@ class LiveActions:
         return {"ok": True}
 
     # -- alerts ----------------------------------------------------------------------------
+    # The service's lock is held through a rule evaluation: these wait for it on a thread, so a
+    # stuck evaluation leaves the event loop (every other browser, the degraded banner) running.
     @replies
-    def twin_ack(self, alert_id: int, by: str = "") -> dict:
-        found = self.service.ack(int(alert_id), str(by or "browser")[:80])
+    async def twin_ack(self, alert_id: int, by: str = "") -> dict:
+        found = await asyncio.to_thread(self.service.ack, int(alert_id), str(by or "browser")[:80])
         if found is None:
             raise TwinError(f"alert {alert_id} is not open")
         self.live.flush()
@@ -73,7 +76,10 @@ class LiveActions:
 
     # -- the live inspector -----------------------------------------------------------------
     @replies
-    def twin_risk_asset(self, index: int) -> dict:
+    async def twin_risk_asset(self, index: int) -> dict:
+        return await asyncio.to_thread(self._risk_asset, int(index))
+
+    def _risk_asset(self, index: int) -> dict:
         asset_id = str(self.twin.assets["id"][int(index)])
         info = self.service.asset(asset_id) or {}
         risk = info.get("risk") or {}
