@@ -30,14 +30,16 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(*args: str, timeout: float = 120.0, env: dict | None = None) -> Iterator[Served]:
+def serve(*args: str, timeout: float = 120.0, env: dict | None = None,
+          program: tuple[str, ...] = ("-m", "twin.cli")) -> Iterator[Served]:
     """Run ``twin serve --port 0 ARGS`` until it prints its URL; stop it afterwards.
 
     Each server gets a fresh live-risk store unless ARGS name one, so runs do not share readings.
+    ``program`` runs another entry point with the same arguments (a test harness around ``twin``).
     """
     if "--store" not in args:
         args = (*args, "--store", str(Path(tempfile.mkdtemp(prefix="twin-store-")) / "risk.duckdb"))
-    process = subprocess.Popen([sys.executable, "-m", "twin.cli", "serve", "--port", "0", *args], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, *program, "serve", "--port", "0", *args], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env={**os.environ, **(env or {})}, start_new_session=True)
     log: list[str] = []

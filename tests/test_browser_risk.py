@@ -9,13 +9,15 @@ red reading, acknowledge and inspector, then briefing.  Screenshots go to artifa
 import json
 import os
 import signal
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from browser_support import serve, view_pixels, wait_for_drawing, wait_until
+from browser_support import drawn_share, serve, view_pixels, wait_for_drawing, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -60,6 +62,7 @@ def red_share(pixels: np.ndarray) -> float:
 
 
 def test_replay_shows_the_level_as_it_was(chromium, server, artifacts):
+    post(server, "GAS-B021", 1.0, ago=180)    # quiet three minutes ago, ...
     post(server, "GAS-B021", 30.0, ago=120)   # red two minutes ago ...
     post(server, "GAS-B021", 1.0, ago=60)     # ... clear one minute ago
     page = open_page(chromium, server.url + "?risk=on")
@@ -82,6 +85,24 @@ def test_replay_shows_the_level_as_it_was(chromium, server, artifacts):
                          timeout=20)
         assert red_share(past) > live + 0.0005 and red_share(now) < red_share(past) - 0.0004
         assert api(server, "assets/bldg-021")["risk"]["level"] != "red"  # the live service was not disturbed
+        # play it at 60x from before the incident: red comes and goes, the slider moves 30 s per half second
+        page.evaluate(f"() => window.twinRisk.seek(window.twinRisk.trame, {window['start']})")
+        page.wait_for_function("() => window.twinRisk.get('replay_state').levels.red === 0", timeout=30_000)
+        page.evaluate("() => window.twinRisk.trame.state.set('replay_speed', 60)")
+        page.get_by_test_id("replay-play").click()
+        seen, deadline = [], time.monotonic() + 30
+        while time.monotonic() < deadline:
+            t, red, playing = page.evaluate("() => [window.twinRisk.get('replay_t'), "
+                                            "window.twinRisk.get('replay_state').levels.red, "
+                                            "window.twinRisk.get('replay_playing')]")
+            seen.append((t, red))
+            if not playing and len(seen) > 1:
+                break
+            time.sleep(0.1)
+        steps = {round(b[0] - a[0]) for a, b in zip(seen, seen[1:], strict=False) if b[0] != a[0]}
+        assert 1 in {red for _, red in seen} and seen[-1][1] == 0, seen
+        assert 30 in steps and max(steps) <= 30, steps
+        assert seen[-1][0] >= window["end"] - 1, (seen[-1], window)
         page.get_by_test_id("replay-close").click()
     finally:
         page.context.close()
@@ -194,6 +215,56 @@ def test_a_briefing_screen_says_disconnected_when_the_server_goes(chromium, arti
             page.screenshot(path=str(artifacts / "risk_disconnected.png"))
         finally:
             page.context.close()
+
+
+def test_a_briefing_screen_reconnects_by_itself_when_the_server_is_back(chromium, artifacts):
+    store = str(Path(tempfile.mkdtemp(prefix="twin-store-")) / "risk.duckdb")
+    with serve("--briefing", "--store", store) as served:
+        port = served.url.rstrip("/").rsplit(":", 1)[1]
+        page = open_page(chromium, served.url, 1920, 1080, ready="briefing")
+        os.killpg(served.process.pid, signal.SIGTERM)
+        served.process.wait(timeout=20)
+        page.get_by_test_id("disconnected").wait_for(timeout=10_000)
+    try:
+        with serve("--briefing", "--store", store, "--port", port):
+            page.get_by_test_id("briefing").wait_for(timeout=60_000)   # the page reloaded itself
+            page.get_by_test_id("scene-name").wait_for(state="detached", timeout=60_000)  # kiosk again
+            assert drawn_share(wait_for_drawing(page, artifacts / "risk_reconnected.png")) > 0.05
+            assert page.get_by_test_id("disconnected").count() == 0
+            page.screenshot(path=str(artifacts / "risk_reconnected.png"))
+    finally:
+        page.context.close()
+
+
+def stall(served, on: bool) -> None:
+    request = urllib.request.Request(served.url + "test/stall", data=json.dumps({"on": on}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert json.loads(response.read())["stalled"] is on
+
+
+def test_every_screen_says_so_when_rule_evaluation_is_stuck(chromium, artifacts):
+    """A hung evaluation holds the service's lock; the screens keep running, say so, and recover."""
+    harness = (str(Path(__file__).with_name("stalling_server.py")),)
+    with serve(program=harness) as served:
+        pages = [open_page(chromium, served.url + "?risk=on"),
+                 open_page(chromium, served.url + "?mode=briefing", 1920, 1080, ready="briefing")]
+        try:
+            stall(served, True)
+            for page in pages:
+                page.get_by_test_id("degraded").wait_for(timeout=20_000)
+            text = pages[1].get_by_test_id("degraded").inner_text()
+            assert "DEGRADED" in text and "levels may be out of date" in text
+            assert state(pages[0], "risk")["summary"]["levels"]   # the last known picture stays
+            pages[1].screenshot(path=str(artifacts / "risk_degraded.png"))
+            assert api(served, "risk/summary")["degraded"]        # the API answers too
+            stall(served, False)
+            for page in pages:
+                page.get_by_test_id("degraded").wait_for(state="detached", timeout=20_000)
+        finally:
+            stall(served, False)
+            for page in pages:
+                page.context.close()
 
 
 def test_client_side_rendering_gets_the_new_colour_arrays(chromium, server, artifacts):

@@ -1,0 +1,53 @@
+"""``twin serve`` whose rule evaluation can be made to hang: the harness of the degraded-banner test.
+
+``POST /test/stall`` with ``{"on": true}`` makes every rule evaluation wait (holding the service's
+lock, as a real hang would) until ``{"on": false}``.  The watchdog's limit is 1 s here instead of
+the rules file's, so the test does not wait for it.  Only the tests run this.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import threading
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # app.py, as under ``python -m twin.cli``
+
+import twin.api  # noqa: E402
+import twin.commands.serve as serve_command  # noqa: E402
+from twin.cli import main  # noqa: E402
+
+STALL = threading.Event()
+_start_live_risk, _routes = serve_command.start_live_risk, twin.api.routes
+
+
+def start_live_risk(*args, **kwargs):
+    service = _start_live_risk(*args, **kwargs)
+    service.rules = dataclasses.replace(service.rules, stall_s=1.0)
+    compute = service.layers.compute
+
+    def hanging(*a, **k):
+        while STALL.is_set():
+            time.sleep(0.05)
+        return compute(*a, **k)
+
+    service.layers.compute = hanging
+    return service
+
+
+def routes(service, *args, **kwargs):
+    async def stall(request: web.Request) -> web.Response:
+        (STALL.set if (await request.json()).get("on") else STALL.clear)()
+        return web.json_response({"stalled": STALL.is_set()})
+
+    return [*_routes(service, *args, **kwargs), web.post("/test/stall", stall)]
+
+
+serve_command.start_live_risk, twin.api.routes = start_live_risk, routes
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
