@@ -26,6 +26,7 @@ from twin.scene import Twin  # noqa: E402
 from twin.server.security import AccessPolicy  # noqa: E402
 from twin.ui import layout, tree  # noqa: E402
 from twin.ui.actions import Actions  # noqa: E402
+from twin.ui.connections import ConnectionWatch  # noqa: E402
 from twin.ui.pool import ViewPool
 from twin.ui.views import default_config  # noqa: E402
 
@@ -57,7 +58,11 @@ class TwinApp:
         self.helper = vtk_module.get_helper(self.server)
         self.pool = ViewPool(twin, self.helper.id, capacity=max_views)
         self.pool.warm()
-        self.actions = Actions(twin, self.pool, self.push, self.scene_of)
+        self._web_app = None  # wslink's web app: it knows the connection whose message runs now
+        self.server.controller.on_server_bind.add(self._bound)
+        self.server.add_protocol_to_configure(
+            lambda protocol: protocol.registerLinkProtocol(ConnectionWatch(self.pool.release)))
+        self.actions = Actions(twin, self.pool, self.push, self.scene_of, caller=self._caller)
         for name, function in self.actions.triggers().items():
             self.server.trigger(name)(function)
         self._init_state()
@@ -78,9 +83,20 @@ class TwinApp:
         self.state.client_only(*CLIENT_STATE)
         return live
 
+    def _bound(self, wslink_server) -> None:
+        self._web_app = wslink_server
+
+    def _caller(self) -> str | None:
+        client = getattr(self._web_app, "last_active_client_id", None)
+        return None if client is None else str(client)
+
     def show(self, view_id: str) -> None:
-        """A view's new look to its browser, unasked: an image, or a scene delta for vtk.js."""
-        if self.pool.get(view_id).client_side:
+        """A view's new look to its browser, unasked: an image, or a scene delta for vtk.js.
+
+        Looked up without :meth:`ViewPool.get`: a live-risk redraw of every view is no use by a
+        browser, and must not keep an abandoned view from being the least recently used.
+        """
+        if self.pool.views[str(view_id)].client_side:
             self.scene_of(view_id)
         else:
             self.push(view_id)
@@ -114,7 +130,7 @@ class TwinApp:
         """A view's scene for vtk.js: the change goes out as a delta (only the browser showing this
         view applies it), and the whole state comes back for a view about to mount.  Arrays travel
         once, by hash, when the browser asks for them."""
-        window = self.pool.get(view_id).plotter.ren_win
+        window = self.pool.views[str(view_id)].plotter.ren_win
         if self.server.protocol:
             self.server.protocol.publish("trame.vtk.delta", self.helper.scene(window, new_state=False))
         return self.helper.scene(window, new_state=True)
@@ -123,7 +139,7 @@ class TwinApp:
         """Send a server-rendered view's new image to the image stream."""
         if not self.server.protocol:
             return
-        window = self.pool.get(view_id).plotter.ren_win
+        window = self.pool.views[str(view_id)].plotter.ren_win
         delivery = self._image_delivery()
         if delivery is None:
             self.helper.push_image(window)

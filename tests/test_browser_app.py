@@ -221,3 +221,19 @@ def test_two_browsers_rendering_client_side_keep_their_own_layers_and_selection(
     finally:
         first.context.close()
         second.context.close()
+
+
+def test_a_closed_browser_gives_its_view_back(chromium, demo_server):
+    """A wall screen that reloads every night must not fill the pool with views nobody watches."""
+    my_view = "() => window.twinRisk && window.twinRisk.get('my_view')"
+    first = open_page(chromium, demo_server.url)
+    first.wait_for_function(my_view, timeout=60_000)
+    view = first.evaluate(my_view)
+    first.context.close()
+    time.sleep(1.0)  # the server sees the websocket close
+    second = open_page(chromium, demo_server.url)
+    try:
+        second.wait_for_function(my_view, timeout=60_000)
+        assert second.evaluate(my_view) == view
+    finally:
+        second.context.close()

@@ -47,6 +47,21 @@ def test_each_browser_claims_its_own_view_and_the_pool_recycles_the_stalest(acti
     assert third == first and len(actions.pool.views) == 2
 
 
+def test_a_closed_connection_gives_its_view_back_but_not_one_taken_from_it(twin):
+    ids = iter(range(1, 100))
+    pool = ViewPool(twin, lambda window: str(next(ids)), capacity=2, size=(400, 300))
+    released = []
+    pool.on_release.append(released.append)
+    a, b = pool.claim(owner="A"), pool.claim(owner="B")
+    pool.get(b)                                  # A's view is the stalest ...
+    assert pool.claim(owner="C") == a            # ... and C takes it over
+    assert pool.release("A") == [] and released == []   # A's close must not free C's view
+    pool.get(b).look("top")
+    assert pool.release("B") == [b] and released == [b] and pool.spares == [b]
+    assert pool.claim(owner="D") == b            # the next browser gets it, reset
+    assert pool.get(b).camera() == pool.get(a).camera()   # reset to the default look, like a
+
+
 def test_a_click_in_the_middle_of_the_top_view_picks_the_asset_below(actions, twin):
     view_id = actions.twin_claim()["view"]
     actions.twin_look(view_id, "top")

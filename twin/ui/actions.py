@@ -81,8 +81,9 @@ class Actions:
     """
 
     def __init__(self, twin: Twin, pool: ViewPool, push: Callable[[str], None],
-                 scene_of: Callable[[str], dict]) -> None:
+                 scene_of: Callable[[str], dict], caller: Callable[[], str | None] = lambda: None) -> None:
         self.twin, self.pool, self.push, self.scene_of = twin, pool, push, scene_of
+        self.caller = caller  # the connection of the browser whose trigger runs now
         self._dirty: set[str] = set()
         self.finder = AssetSearch(twin.assets)
         self.locators = picking.Locators()
@@ -120,7 +121,7 @@ class Actions:
     # -- views -------------------------------------------------------------------------------
     @replies
     def twin_claim(self) -> dict:
-        return {"view": self.pool.claim()}
+        return {"view": self.pool.claim(owner=self.caller())}
 
     @replies
     def twin_apply(self, view_id: str, config: dict, camera: dict | None = None) -> dict:

@@ -38,6 +38,14 @@ class LiveActions:
         self.twin = live.twin
         self._dirty: set[str] = set()  # client-side views whose scene goes with the reply (see ``replies``)
         self.replays: dict[str, Replay] = {}
+        self.pool.on_release.append(self._forget)
+
+    def _forget(self, view_id: str) -> None:
+        """A released view (its browser closed) ends its replay."""
+        replay = self.replays.pop(view_id, None)
+        if replay is not None:
+            replay.close()
+            self.live.views.override.pop(id(self.pool.views[view_id]), None)
 
     def triggers(self) -> dict[str, Callable]:
         return {name: getattr(self, name) for name in dir(self) if name.startswith("twin_")}

@@ -19,6 +19,8 @@ class ViewPool:
         self.views: dict[str, ClientView] = {}
         self.spares: list[str] = []
         self.hooks: list[Callable[[ClientView], None]] = []  # given to every view (see ClientView.apply)
+        self.owners: dict[str, str] = {}  # view id -> the connection that claimed it
+        self.on_release: list[Callable[[str], None]] = []  # called with a view id before it is reset
 
     def warm(self) -> None:
         """Build and draw one view ahead of time, so the first browser gets its picture at once."""
@@ -36,8 +38,12 @@ class ViewPool:
         self.views[view_id] = view
         return view_id
 
-    def claim(self, exclude: Iterable[str] = ()) -> str:
-        """A view for a new browser: a new one while there is room, else the least recently used."""
+    def claim(self, exclude: Iterable[str] = (), owner: str | None = None) -> str:
+        """A view for a new browser: a new one while there is room, else the least recently used.
+
+        ``owner`` (the browser's connection) gets the view back to the pool when it closes
+        (:meth:`release`); a view taken from another browser is no longer that one's.
+        """
         candidates = {k: v for k, v in self.views.items() if k not in set(exclude)}
         if self.spares:
             view_id = self.spares.pop()
@@ -47,7 +53,21 @@ class ViewPool:
             view_id = min(candidates, key=lambda k: candidates[k].last_used)
             self.reset(self.views[view_id])
         self.views[view_id].last_used = time.monotonic()
+        self.owners.pop(view_id, None)
+        if owner is not None:
+            self.owners[view_id] = owner
         return view_id
+
+    def release(self, owner: str) -> list[str]:
+        """The views of a closed connection: reset and first in line for the next browser."""
+        released = [view_id for view_id, who in self.owners.items() if who == owner]
+        for view_id in released:
+            del self.owners[view_id]
+            for hook in self.on_release:
+                hook(view_id)
+            self.reset(self.views[view_id])
+            self.spares.append(view_id)
+        return released
 
     def reset(self, view: ClientView) -> None:
         view.clear()
