@@ -110,22 +110,44 @@ def test_grid_cells_and_risk_sources_are_coloured_areas(twin, service):
     assert (colours == LEVEL_RGB[RED]).all(axis=1).any()
 
 
-def test_replay_shows_the_past_level_without_touching_the_live_service(twin, service):
-    red_reading(service, ago=120)
-    red_reading(service, value=1.0, ago=60)
-    live_before = service.levels().copy()
-    alerts_before = service.alerts()
+def test_replay_shows_the_levels_and_alerts_as_they_were_without_touching_the_live_service(twin, tmp_path):
+    """The service records levels and alert events as they happen; a replay reads them back."""
+    class Clock:
+        t = time.time() - 600
+
+        def __call__(self) -> float:
+            return self.t
+
+    clock = Clock()
+    service = RiskService.from_twin(twin, store_path=tmp_path / "replay.duckdb", clock=clock)
+    started = clock.t
+    row = twin.assets.index_of("bldg-006")
+
+    def reading(value: float) -> None:
+        service.ingest([{"sensor": "GAS-B006", "ts": int(clock.t * 1000), "value": value}])
+
+    clock.t += 60
+    reading(30.0)                         # red at +60 s ...
+    red_at = clock.t
+    clock.t += 120
+    reading(1.0)                          # ... clear at +180 s
+    service.ack(service.alerts(include_resolved=True)[0]["id"], "duty officer")
+    clock.t += 60
+    live_before, alerts_before = service.levels().copy(), service.alerts(include_resolved=True)
     from twin.risk.replay import Replay
 
-    row = twin.assets.index_of("bldg-006")
-    now = time.time()
-    replay = Replay(service, now - 300, now)
-    assert replay.seek(now - 90)[row] == RED
-    assert replay.snapshot()["summary"]["alerts"]["active"] >= 1
-    assert replay.seek(now - 30)[row] < RED
-    assert replay.seek(now - 100)[row] == RED  # back in time: rebuilt from the window's start
-    replay.close()
-    assert (service.levels() == live_before).all() and service.alerts() == alerts_before
+    replay = Replay(service, started, clock.t)
+    assert replay.seek(started + 30)[row] < RED
+    assert replay.seek(red_at + 10)[row] == RED
+    then = replay.snapshot()
+    assert [a["asset"] for a in then["alerts"]] == ["bldg-006"] and then["alerts"][0]["level"] == "red"
+    assert then["alerts"][0]["acked"] is None        # acknowledged only later
+    assert then["summary"]["levels"]["red"] == 1
+    assert replay.seek(red_at + 150)[row] < RED      # forward past the clear ...
+    assert replay.seek(red_at + 1)[row] == RED       # ... and back again
+    assert replay.seek(started - 3600)[row] == replay.seek(started)[row]   # clamped to the window
+    assert (service.levels() == live_before).all() and service.alerts(include_resolved=True) == alerts_before
+    service.store.close()
 
 
 def test_the_sparkline_draws_threshold_bands_and_the_readings():

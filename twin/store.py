@@ -1,4 +1,5 @@
-"""The embedded DuckDB store: readings, alerts and their history, in one file next to the scene.
+"""The embedded DuckDB store: readings, alerts and their history, and the history of every asset's
+level (what the screens showed, for replay), in one file next to the scene.
 
 DuckDB allows one writer process and fsyncs every commit, so readings go in as one Arrow batch
 per transaction (``executemany`` manages ~3,000 rows/s; an Arrow insert hundreds of thousands).
@@ -22,6 +23,7 @@ import pyarrow as pa
 
 from twin.errors import InputError
 from twin.risk.alerts import Alert, Event
+from twin.risk.levels import NAMES
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sensors (id VARCHAR PRIMARY KEY, key INTEGER NOT NULL UNIQUE);
@@ -32,6 +34,9 @@ CREATE TABLE IF NOT EXISTS alerts (id BIGINT PRIMARY KEY, asset VARCHAR, rule VA
     acked_level TINYINT, acked_by VARCHAR, resolved DOUBLE, clear_since DOUBLE, flaps INTEGER, flapping BOOLEAN);
 CREATE TABLE IF NOT EXISTS alert_events (alert BIGINT, ts DOUBLE, event VARCHAR, state VARCHAR, level TINYINT,
     note VARCHAR);
+CREATE TABLE IF NOT EXISTS assets (id VARCHAR PRIMARY KEY, key INTEGER NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS levels (asset INTEGER NOT NULL, ts DOUBLE NOT NULL, seq BIGINT NOT NULL,
+    level TINYINT NOT NULL);
 """
 ALERT_COLUMNS = [f.name for f in fields(Alert)]
 #: Words of DuckDB open errors that mean a damaged file (set aside); anything else (permissions,
@@ -58,6 +63,7 @@ class Store:
         self.set_aside: list[Path] = []
         self.open_error = ""
         self._lock = threading.Lock()
+        self._seq: int | None = None   # the level history's last sequence number, read once
         self.con = self._connect()
         self.con.execute(SCHEMA)
 
@@ -87,19 +93,53 @@ class Store:
         with self._lock:
             self.con.close()
 
-    # -- readings -------------------------------------------------------------------------
+    # -- keys -------------------------------------------------------------------------------
     def sensor_keys(self, ids: list[str]) -> np.ndarray:
         """The integer key of each sensor id, registering new ids (keys never change once given)."""
+        return self._keys("sensors", ids)
+
+    def asset_keys(self, ids: list[str]) -> np.ndarray:
+        """The integer key of each asset id (the level history outlives a scene's row order)."""
+        return self._keys("assets", ids)
+
+    def _keys(self, table: str, ids: list[str]) -> np.ndarray:
         with self._lock:
-            known = dict(self.con.execute("SELECT id, key FROM sensors").fetchall())
+            known = dict(self.con.execute(f"SELECT id, key FROM {table}").fetchall())
             fresh = [i for i in dict.fromkeys(ids) if i not in known]
             if fresh:
                 start = max(known.values(), default=-1) + 1
                 rows = pa.table({"id": pa.array(fresh, pa.string()),
                                  "key": pa.array(np.arange(start, start + len(fresh), dtype=np.int32))})
-                self.con.execute("INSERT INTO sensors SELECT * FROM rows")
-                known.update(zip(fresh, range(start, start + len(fresh))))
+                self.con.execute(f"INSERT INTO {table} SELECT * FROM rows")
+                known.update(zip(fresh, range(start, start + len(fresh)), strict=True))
         return np.array([known[i] for i in ids], dtype=np.int32)
+
+    # -- level history ------------------------------------------------------------------------
+    def save_levels(self, assets: np.ndarray, ts: float, levels: np.ndarray) -> None:
+        """Append level changes (asset keys, their new levels) made at ``ts``: what a replay shows."""
+        if not len(assets):
+            return
+        with self._lock:
+            if self._seq is None:
+                self._seq = int(self.con.execute("SELECT coalesce(max(seq), 0) FROM levels").fetchone()[0])
+            seq = np.arange(self._seq + 1, self._seq + 1 + len(assets), dtype=np.int64)
+            rows = pa.table({"asset": pa.array(assets, pa.int32()), "ts": pa.array(np.full(len(assets), ts)),
+                             "seq": pa.array(seq), "level": pa.array(levels, pa.int8())})
+            self.con.execute("INSERT INTO levels SELECT * FROM rows")
+            self._seq = int(seq[-1])
+
+    def levels_at(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """(asset keys, level) of every asset's last change at or before ``t`` (epoch s)."""
+        columns = self._read("SELECT asset, arg_max(level, seq) AS level FROM levels WHERE ts <= $1 GROUP BY asset",
+                             [t]).fetchnumpy()
+        return np.asarray(columns["asset"], dtype=np.int64), np.asarray(columns["level"], dtype=np.int8)
+
+    def level_range(self) -> tuple[float, float] | None:
+        """Epoch seconds of the first and last recorded level change (None before any)."""
+        lo, hi = self._read("SELECT min(ts), max(ts) FROM levels").fetchone()
+        return None if lo is None else (float(lo), float(hi))
+
+    # -- readings -------------------------------------------------------------------------
 
     def insert_readings(self, sensor: np.ndarray, ts_ms: np.ndarray, value: np.ndarray) -> tuple[int, int]:
         """Commit a batch (sensor keys, epoch ms, values); return (rows inserted, duplicates whose
@@ -181,6 +221,22 @@ class Store:
             except Exception:
                 self.con.execute("ROLLBACK")
                 raise
+
+    def alerts_at(self, t: float) -> list[dict[str, Any]]:
+        """The alerts open at ``t`` with their state and level then (from their event history)."""
+        rows = self._read(
+            "WITH last AS (SELECT alert, arg_max(state, ts) AS state, arg_max(level, ts) AS level, "
+            "min(ts) AS opened FROM alert_events WHERE ts <= $1 GROUP BY alert) "
+            "SELECT a.id, a.asset, a.rule, last.state, last.level, a.peak, last.opened, a.message, a.acked, "
+            "a.acked_by FROM last JOIN alerts a ON a.id = last.alert WHERE last.state <> 'resolved' ORDER BY a.id",
+            [t]).fetchall()
+        names = ("id", "asset", "rule", "state", "level", "peak", "opened", "message", "acked", "acked_by")
+        out = [dict(zip(names, r, strict=True)) for r in rows]
+        for alert in out:   # acknowledged later than t: not yet then
+            alert["level"], alert["peak"] = NAMES[alert["level"]], NAMES[alert["peak"]]
+            if alert["acked"] is not None and alert["acked"] > t:
+                alert["acked"], alert["acked_by"] = None, ""
+        return out
 
     def open_alerts(self) -> list[Alert]:
         rows = self._read(f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts WHERE state <> 'resolved'").fetchall()

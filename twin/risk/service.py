@@ -82,6 +82,7 @@ class RiskService:
         self.combines = [CombinedRule(r, assets, sensors, self.sources) for r in rules.combines]
         self.propagator = Propagator(assets, rules.propagation, neighbours)
         self._sensor_keys = store.sensor_keys(sensors.ids.tolist())
+        self.asset_keys = store.asset_keys(assets["id"].tolist())
         self._lock = threading.RLock()
         self._ingest_lock = threading.Lock()
         self.accepted_total = 0  # readings committed since start (health: the feed's rate)
@@ -186,6 +187,9 @@ class RiskService:
             dirty, events = self.book.drain()
             self._last_eval, self._eval_started = time.monotonic(), None
             self.store.save_alerts(dirty, events)   # under the lock: saves stay in order
+            # the first evaluation records every asset: a replay's picture begins complete
+            record = changed if self._version else np.arange(len(final))
+            self.store.save_levels(self.asset_keys[record], now, final[record])
             self._version += 1
         if len(changed):
             for callback in list(self._level_callbacks):

@@ -31,7 +31,7 @@ MAX_ALERTS = 50
 #: per-browser keys of the live UI (client-only: never sent to the server or to other browsers)
 CLIENT_STATE = {"asset_risk": None, "show_alerts": True, "disconnected": False, "clock": "", "reading_age": None,
                 "tour_target": None, "tour_camera": None, "tour_step": 0, "replay": None, "replay_t": 0,
-                "replay_state": None, "replay_playing": False, "replay_speed": 60, "ack_by": "browser"}
+                "replay_state": None, "replay_playing": False, "replay_speed": 60, "replay_minutes": 60, "ack_by": "browser"}
 
 
 class LiveRisk:

@@ -15,11 +15,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-import numpy as np
-
 from twin.errors import TwinError
 from twin.risk.colors import LEVEL_LABELS
-from twin.risk.levels import CODES, NAMES
+from twin.risk.levels import CODES
 from twin.risk.replay import Replay
 from twin.ui import chart, snapshot
 from twin.ui.actions import replies
@@ -42,9 +40,7 @@ class LiveActions:
 
     def _forget(self, view_id: str) -> None:
         """A released view (its browser closed) ends its replay."""
-        replay = self.replays.pop(view_id, None)
-        if replay is not None:
-            replay.close()
+        if self.replays.pop(view_id, None) is not None:
             self.live.views.override.pop(id(self.pool.views[view_id]), None)
 
     def triggers(self) -> dict[str, Callable]:
@@ -139,7 +135,7 @@ class LiveActions:
         if view_id in self.replays and replay_t is not None:
             shown = self.replays[view_id].snapshot()
             counts, alerts = shown["summary"]["levels"], self.live.alert_rows(shown["alerts"])
-            when, note = shown["t"], "REPLAY (stored readings)"
+            when, note = shown["t"], "REPLAY (recorded history)"
         png = snapshot.compose(view.screenshot(), self.twin.name or "CIM Twin", counts, alerts, when, note)
         stem = re.sub(r"[^A-Za-z0-9]+", "-", self.twin.name or "scene").strip("-").lower()
         stamp = datetime.fromtimestamp(when, tz=timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -148,9 +144,9 @@ class LiveActions:
     # -- replay -----------------------------------------------------------------------------------
     @replies
     def twin_replay_open(self, view_id: str, seconds: float = REPLAY_DEFAULT_S) -> dict:
-        span = self.service.store.time_range()
+        span = self.service.store.level_range()
         if span is None:
-            raise TwinError("no stored readings to replay yet")
+            raise TwinError("no recorded history to replay yet")
         end = max(span[1], time.time())
         start = max(span[0], end - float(seconds or REPLAY_DEFAULT_S))
         self.twin_replay_close(view_id)
@@ -171,15 +167,13 @@ class LiveActions:
         self.live.views.show(self.pool.get(view_id), name)
         self._show(view_id)
         shown = replay.snapshot()
-        counts = np.bincount(levels, minlength=len(NAMES))
-        return {"replay_state": {"t": shown["t"], "levels": {NAMES[i]: int(c) for i, c in enumerate(counts)},
+        return {"replay_state": {"t": shown["t"], "levels": shown["summary"]["levels"],
                                  "alerts": self.live.alert_rows(shown["alerts"])}}
 
     @replies
     def twin_replay_close(self, view_id: str) -> dict:
         replay = self.replays.pop(view_id, None)
         if replay is not None:
-            replay.close()
             self.live.views.show(self.pool.get(view_id), None)
             self._show(view_id)
         return {"replay": None}

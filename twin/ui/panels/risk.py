@@ -4,6 +4,8 @@ inspector section, the replay bar and the banners (disconnected, degraded) every
 
 from __future__ import annotations
 
+import json
+
 from trame.widgets import client, html
 from trame.widgets import vuetify3 as v3
 
@@ -42,8 +44,8 @@ def toolbar(bar) -> None:
                 v3.VIcon("mdi-bell-outline")
         v3.VBtn(icon="mdi-file-image-outline", variant="text", density="comfortable", click=rjs("snapshot"),
                 title="Snapshot for a situation report (view, legend, time, alerts)", raw_attrs=[testid("snapshot")])
-        v3.VBtn(icon="mdi-history", variant="text", density="comfortable", click=rjs("openReplay", "60"),
-                title="Replay the last hour of stored readings", raw_attrs=[testid("replay-open")])
+        v3.VBtn(icon="mdi-history", variant="text", density="comfortable", click=rjs("openReplay", "replay_minutes"),
+                title="Replay the recorded levels and alerts", raw_attrs=[testid("replay-open")])
 
 
 def level_chip(expr: str, size: str = "small") -> None:
@@ -127,6 +129,13 @@ def inspector_section() -> None:
                           "{{ new Date(a.opened * 1000).toLocaleString() }} · {{ a.message }}")
 
 
+#: the replay windows offered (minutes back from now; a seek is one query whatever the length)
+REPLAY_WINDOWS = json.dumps([{"title": t, "value": v} for t, v in
+                             (("last 15 min", 15), ("last hour", 60), ("last 6 h", 360), ("last 24 h", 1440),
+                              ("last 7 days", 10080))]
+                            ).replace('"', "'")  # it goes into an HTML attribute
+
+
 def _replay_bar() -> None:
     with v3.VCard(v_if="replay && mode !== 'briefing'", elevation=8, classes="pa-2",
                   style="position: absolute; left: 50%; transform: translateX(-50%); bottom: 12px; width: min(680px, 96%); "
@@ -136,9 +145,13 @@ def _replay_bar() -> None:
             html.Span("{{ new Date(replay_t * 1000).toLocaleString() }}", classes="text-body-2 font-weight-bold",
                       raw_attrs=[testid("replay-time")])
             v3.VSpacer()
+            v3.VSelect(model_value=("replay_minutes",), items=(REPLAY_WINDOWS,), density="compact", hide_details=True,
+                       variant="outlined", style="max-width: 150px",
+                       update_modelValue=f"replay_minutes = $event; {rjs('openReplay', '$event')}",
+                       raw_attrs=[testid("replay-window")])
             v3.VBtn(icon=("replay_playing ? 'mdi-pause' : 'mdi-play'",), size="small", variant="tonal",
                     click=f"replay_playing ? {rjs('pause')} : {rjs('play')}", raw_attrs=[testid("replay-play")])
-            v3.VSelect(model_value=("replay_speed",), items=("[1, 10, 60, 300, 900]",), density="compact",
+            v3.VSelect(model_value=("replay_speed",), items=("[1, 10, 60, 300, 900, 3600]",), density="compact",
                        hide_details=True, variant="outlined", style="max-width: 110px", suffix="×",
                        update_modelValue="replay_speed = $event")
             v3.VBtn(icon="mdi-close", size="small", variant="text", click=rjs("closeReplay"),
