@@ -74,7 +74,8 @@ class ViewPool:
         view.client_side = False
         view.config.pop("_measure", None)
         view.apply(default_config(self.twin))
-        view.look("iso")
+        view.plotter.camera.DeepCopy(view.home)
+        view.plotter.reset_camera_clipping_range()
 
     def get(self, view_id: str) -> ClientView:
         view = self.views[str(view_id)]

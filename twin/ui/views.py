@@ -69,6 +69,10 @@ class ClientView:
         self.last_used = time.monotonic()
         self._plane: vtk.vtkPlane | None = None
         self._started = 0.0
+        # the camera a fresh view starts with: a recycled view goes back to exactly this (framing
+        # again would fit the last browser's window shape, and two new browsers would differ)
+        self.home = vtk.vtkCamera()
+        self.home.DeepCopy(scene.plotter.camera)
         window = scene.plotter.ren_win
         window.AddObserver("StartEvent", lambda *_: setattr(self, "_started", time.perf_counter()))
         window.AddObserver("EndEvent", lambda *_: self._ended())
