@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from browser_support import browser, serve, wait_for_drawing  # noqa: E402
+from browser_support import browser, serve, wait_for_drawing, watch_frames  # noqa: E402
 from common import report  # noqa: E402
 
 SENSOR = "GAS-B021"
@@ -40,23 +40,6 @@ LOAD_PER_S = int(os.environ.get("BENCH_LOAD", "1000"))
 AHEAD_MS = 120_000
 FAST = 60.0
 FEED_S = 60.0
-WATCH_FRAMES = """
-window.__frames = [];
-const canvas = document.createElement('canvas'); canvas.width = 320; canvas.height = 200;
-const ctx = canvas.getContext('2d', {willReadFrequently: true});
-const count = (img) => {
-  ctx.drawImage(img, 0, 0, 320, 200);
-  const d = ctx.getImageData(0, 0, 320, 200).data;
-  let red = 0;
-  for (let i = 0; i < d.length; i += 4) if (d[i] > 100 && d[i + 1] < 45 && d[i + 2] < 45) red++;
-  window.__frames.push([Date.now(), red]);
-};
-const watch = (img) => img.addEventListener('load', () => count(img));
-document.querySelectorAll('.twin-view img').forEach(watch);
-new MutationObserver(() => document.querySelectorAll('.twin-view img').forEach((img) => {
-  if (!img.__twin) { img.__twin = true; watch(img); }
-})).observe(document.body, {childList: true, subtree: true});
-"""
 
 
 def post(url: str, readings: list[dict]) -> float:
@@ -81,7 +64,7 @@ def latency() -> None:
         wait_for_drawing(page, Path(tempfile.gettempdir()) / "bench_briefing.png")
         page.get_by_test_id("view-top").click()  # the whole district, GAS-B021's building included
         time.sleep(2)
-        page.evaluate(WATCH_FRAMES)
+        watch_frames(page)
         started_load, accepted_before = time.monotonic(), accepted(served.url)
         waits, states, posts = [], [], []
         red_now = "() => window.twinRisk.get('risk').summary.levels.red"

@@ -135,3 +135,42 @@ def wait_until(page, path: Path, condition, timeout: float = 30.0) -> np.ndarray
         if condition(pixels) or time.monotonic() > deadline:
             return pixels
         time.sleep(0.5)
+
+
+#: counts the four-colour red pixels of every image of the view's stream as it arrives (Date.now())
+WATCH_FRAMES = """
+window.__frames = [];
+const canvas = document.createElement('canvas'); canvas.width = 320; canvas.height = 200;
+const ctx = canvas.getContext('2d', {willReadFrequently: true});
+window.__countRed = (img) => {
+  if (!img || !img.complete || !img.naturalWidth) return 0;
+  ctx.drawImage(img, 0, 0, 320, 200);
+  const d = ctx.getImageData(0, 0, 320, 200).data;
+  let red = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i] > 100 && d[i + 1] < 45 && d[i + 2] < 45) red++;
+  return red;
+};
+const watch = (img) => img.addEventListener('load', () => window.__frames.push([Date.now(), window.__countRed(img)]));
+document.querySelectorAll('.twin-view img').forEach(watch);
+new MutationObserver(() => document.querySelectorAll('.twin-view img').forEach((img) => {
+  if (!img.__twin) { img.__twin = true; watch(img); }
+})).observe(document.body, {childList: true, subtree: true});
+"""
+
+
+def watch_frames(page) -> int:
+    """Record (arrival ms, red pixels of 320x200) for every image the page's view receives from now;
+    returns the red pixels of the image shown now."""
+    page.evaluate(WATCH_FRAMES)
+    return int(page.evaluate("() => window.__countRed(document.querySelector('.twin-view img'))"))
+
+
+def first_red_frame(page, since_ms: float, above: int, timeout: float = 15.0) -> float | None:
+    """Seconds from ``since_ms`` (epoch ms) to the first image with more than ``above`` red pixels."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        hit = page.evaluate(f"() => window.__frames.filter(([t, red]) => t >= {since_ms} && red > {above})")
+        if hit:
+            return (hit[0][0] - since_ms) / 1000
+        time.sleep(0.02)
+    return None
