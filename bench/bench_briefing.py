@@ -158,10 +158,10 @@ def memory() -> None:
             samples["end"] = rss_mb(process.pid)
             with urllib.request.urlopen(url + "api/risk/summary", timeout=30) as response:
                 summary = json.loads(response.read())
-        size = os.path.getsize(store) / 1e6 if store.exists() else 0.0
+        size = sum(f.stat().st_size for f in (store, Path(f"{store}.wal")) if f.exists()) / 1e6
         print(f"server RSS over {FEED_S * FAST / 3600:.1f} h of simulated feed ({FEED_S:.0f} s real, "
-              f"{LOAD_PER_S} readings/s + simulator): start {samples['start']:.0f} MB, middle "
-              f"{samples['middle']:.0f} MB, end {samples['end']:.0f} MB; store {size:.0f} MB; "
+              f"simulator feeding {LOAD_PER_S} readings/s): start {samples['start']:.0f} MB, middle "
+              f"{samples['middle']:.0f} MB, end {samples['end']:.0f} MB; store {size:.1f} MB with its WAL; "
               f"alerts {summary['alerts']}", flush=True)
         report("server RSS end vs start", samples["end"], samples["start"], target=1.25, unit="MB")
     finally:

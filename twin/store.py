@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS levels (asset INTEGER NOT NULL, ts DOUBLE NOT NULL, s
     level TINYINT NOT NULL);
 """
 ALERT_COLUMNS = [f.name for f in fields(Alert)]
+MEMORY_LIMIT = "512MB"   # DuckDB's cache; larger queries spill to disk
 #: Words of DuckDB open errors that mean a damaged file (set aside); anything else (permissions,
 #: a newer format version) is reported and the file left alone.
 DAMAGE = ("wal", "corrupt", "checksum", "not a valid", "serializ", "internal error", "invalid")
@@ -69,10 +70,10 @@ class Store:
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         if self.path is None:
-            return duckdb.connect(":memory:")
+            return _open(":memory:")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            return duckdb.connect(str(self.path))
+            return _open(str(self.path))
         except duckdb.Error as exc:
             text = str(exc).lower()
             if "lock" in text:
@@ -87,7 +88,7 @@ class Store:
                 target = f.with_name(f"{f.name}.corrupt-{stamp}")
                 f.rename(target)
                 self.set_aside.append(target)
-        return duckdb.connect(str(self.path))
+        return _open(str(self.path))
 
     def close(self) -> None:
         with self._lock:
@@ -249,6 +250,12 @@ class Store:
         rows = self._read("SELECT ts, event, state, level, note FROM alert_events WHERE alert = $1 ORDER BY ts",
                           [alert_id]).fetchall()
         return [dict(zip(("ts", "event", "state", "level", "note"), r)) for r in rows]
+
+
+def _open(database: str) -> duckdb.DuckDBPyConnection:
+    """A connection whose buffer cache is bounded: DuckDB's default (80 % of RAM) lets a server's
+    memory grow with its store for as long as it runs."""
+    return duckdb.connect(database, config={"memory_limit": MEMORY_LIMIT})
 
 
 def _alert_schema() -> pa.Schema:
