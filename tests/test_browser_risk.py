@@ -208,6 +208,8 @@ def test_briefing_mode_shows_the_kpis_and_tours_the_red_and_orange_alerts(chromi
             tile = page.get_by_test_id(f"kpi-{name}-count")
             assert tile.inner_text().strip() == str(summary["levels"][name]), name
         assert page.get_by_test_id("kpi-alerts-value").inner_text().strip() == str(summary["alerts"]["active"])
+        assert "twin-pulse" in page.get_by_test_id("kpi-red").get_attribute("class")   # something is red
+        assert "twin-pulse" not in (page.get_by_test_id("kpi-orange").get_attribute("class") or "")
         sensors = summary["sensors"]
         assert page.get_by_test_id("kpi-online-value").inner_text().strip() == f"{sensors['online']} / {sensors['total']}"
         page.wait_for_function("() => window.twinRisk.get('tour_target')", timeout=30_000)

@@ -20,7 +20,11 @@
 (function () {
   const style = document.createElement("style");
   style.textContent = "@keyframes twin-ticker { from { transform: translateX(100vw); } to { transform: translateX(-100%); } }" +
-    " .twin-ticker { animation: twin-ticker 45s linear infinite; }";
+    " .twin-ticker { animation: twin-ticker 45s linear infinite; }" +
+    " @keyframes twin-pulse { 0%, 100% { box-shadow: 0 0 0 0 rgba(230,0,0,0.9); }" +
+    " 50% { box-shadow: 0 0 28px 10px rgba(230,0,0,0.75); } }" +
+    " .twin-pulse { animation: twin-pulse 1.6s ease-in-out infinite; }" +
+    " @media (prefers-reduced-motion: reduce) { .twin-pulse { animation: none; box-shadow: 0 0 0 6px #e60000; } }";
   document.head.appendChild(style);
 })();
 

@@ -2,7 +2,8 @@
 
 No editing controls: KPI tiles (assets by level, active alerts, sensors online / stale, time
 since the last reading), a clock, the tour's current target and a ticker of the active alerts.
-Every level is shown as colour + icon + label.
+Every level is shown as colour + icon + label; while anything is red, its tile and the tour's
+red target pulse (``twin-pulse`` in ``risk.js``; still for viewers who ask for reduced motion).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def _header() -> None:
 def _tiles() -> None:
     with html.Div(style="position: absolute; left: 24px; top: 90px; display: flex; flex-direction: column; gap: 12px;"):
         for name, colour, icon, label in LEVELS:
-            with html.Div(style=TILE.format(border=colour), raw_attrs=[testid(f"kpi-{name}")]):
+            pulse = ("risk.summary.levels.red > 0 ? 'twin-pulse' : ''",) if name == "red" else None
+            with html.Div(style=TILE.format(border=colour), raw_attrs=[testid(f"kpi-{name}")], classes=pulse):
                 with html.Div(style=f"{SMALL} display: flex; align-items: center; gap: 8px; justify-content: center;"):
                     v3.VIcon(icon, color=colour, size="x-large")
                     html.Span(label.upper())
@@ -65,6 +67,7 @@ def _tile(title: str, value: str, test: str, colour: str, icon: str) -> None:
 
 def _target() -> None:
     with html.Div(v_if="tour_target", raw_attrs=[testid("tour-target")],
+                  classes=("tour_target.level === 'red' ? 'twin-pulse' : ''",),
                   style="position: absolute; left: 50%; transform: translateX(-50%); bottom: 96px; "
                         "padding: 10px 24px; border-radius: 10px; background: rgba(18,22,29,0.9); "
                         "font-size: 2rem; font-weight: 700; display: flex; align-items: center; gap: 12px;"):
