@@ -76,7 +76,7 @@ class TwinApp:
         from twin.ui.live_actions import LiveActions
 
         live = LiveRisk(self.server, risk, self.pool, self.show)
-        for name, function in LiveActions(live, self.push, self.scene_of).triggers().items():
+        for name, function in LiveActions(live, self.push, self.scene_of, caller=self._caller).triggers().items():
             self.server.trigger(name)(function)
         self.server.enable_module({"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/risk.js"]})
         self.state.update({**CLIENT_STATE, "default_mode": "briefing" if briefing else "normal"})

@@ -62,6 +62,16 @@ def test_a_closed_connection_gives_its_view_back_but_not_one_taken_from_it(twin)
     assert pool.get(b).camera() == pool.get(a).camera()   # reset to the default look, like a
 
 
+def test_a_view_answers_only_the_browser_that_claimed_it(twin):
+    ids, caller = iter(range(1, 100)), ["A"]
+    pool = ViewPool(twin, lambda window: str(next(ids)), capacity=2, size=(400, 300))
+    actions = Actions(twin, pool, push=lambda view_id: None, scene_of=lambda view_id: {}, caller=lambda: caller[0])
+    view_id = actions.twin_claim()["view"]
+    assert "error" not in actions.twin_look(view_id, "top")
+    caller[0] = "B"                                   # another browser guessing the id
+    assert "another browser" in actions.twin_look(view_id, "iso")["error"]
+
+
 def test_a_click_in_the_middle_of_the_top_view_picks_the_asset_below(actions, twin):
     view_id = actions.twin_claim()["view"]
     actions.twin_look(view_id, "top")

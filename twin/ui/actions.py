@@ -33,8 +33,19 @@ def replies(method: Callable) -> Callable:
     """Turn an exception into an error reply the browser shows, instead of a lost log line.
 
     A coroutine method (one that waits for the risk service on a thread, so the event loop never
-    does) gets the same treatment: trame awaits what a trigger returns.
+    does) gets the same treatment: trame awaits what a trigger returns.  A method whose first
+    argument is ``view_id`` runs only for the browser that claimed that view (view ids are small
+    numbers another browser could guess).
     """
+    takes_view = list(inspect.signature(method).parameters)[1:2] == ["view_id"]
+
+    def check(self, args: tuple, kwargs: dict) -> None:
+        if not takes_view:
+            return
+        view_id = str(args[0] if args else kwargs.get("view_id"))
+        owner, caller = self.pool.owners.get(view_id), self.caller()
+        if owner is not None and caller is not None and owner != caller:
+            raise TwinError("This view now belongs to another browser: reload the page to get your own.")
 
     def finish(self, reply: dict) -> dict:
         if self._dirty:  # a client-side (vtk.js) view changed: send its new scene to that browser alone
@@ -53,6 +64,7 @@ def replies(method: Callable) -> Callable:
         @functools.wraps(method)
         async def waiting(self, *args, **kwargs):
             try:
+                check(self, args, kwargs)
                 return finish(self, await method(self, *args, **kwargs))
             except Exception as exc:  # noqa: BLE001 - every failure must reach the user
                 return failed(exc)
@@ -63,6 +75,7 @@ def replies(method: Callable) -> Callable:
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         try:
+            check(self, args, kwargs)
             return finish(self, method(self, *args, **kwargs))
         except Exception as exc:  # noqa: BLE001 - every failure must reach the user
             return failed(exc)

@@ -31,8 +31,10 @@ REPLAY_DEFAULT_S = 3600.0
 class LiveActions:
     """Triggers named ``twin_*`` (registered beside :class:`twin.ui.actions.Actions`)."""
 
-    def __init__(self, live: LiveRisk, push: Callable[[str], None], scene_of: Callable[[str], dict]) -> None:
+    def __init__(self, live: LiveRisk, push: Callable[[str], None], scene_of: Callable[[str], dict],
+                 caller: Callable[[], str | None] = lambda: None) -> None:
         self.live, self.service, self.pool, self.push, self.scene_of = live, live.service, live.pool, push, scene_of
+        self.caller = caller  # the connection of the browser whose trigger runs now (see ``replies``)
         self.twin = live.twin
         self._dirty: set[str] = set()  # client-side views whose scene goes with the reply (see ``replies``)
         self.replays: dict[str, Replay] = {}
