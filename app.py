@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent
 RENDERING_MODES = ("server", "client")
 UI_DIR = ROOT / "twin" / "ui"
 COLLECT_S, COLLECT_TRIES = 0.004, 100  # poll for an encoded image for up to 0.4 s
+FAST_RATIO, FAST_QUALITY = 0.5, 70     # the first picture of a live change (see TwinApp.push)
 
 
 class TwinApp:
@@ -90,8 +91,9 @@ class TwinApp:
         client = getattr(self._web_app, "last_active_client_id", None)
         return None if client is None else str(client)
 
-    def show(self, view_id: str) -> None:
-        """A view's new look to its browser, unasked: an image, or a scene delta for vtk.js.
+    def show(self, view_id: str, fast: bool = False) -> None:
+        """A view's new look to its browser, unasked: an image (``fast``: a quick, coarser one), or a
+        scene delta for vtk.js.
 
         Looked up without :meth:`ViewPool.get`: a live-risk redraw of every view is no use by a
         browser, and must not keep an abandoned view from being the least recently used.
@@ -99,7 +101,7 @@ class TwinApp:
         if self.pool.views[str(view_id)].client_side:
             self.scene_of(view_id)
         else:
-            self.push(view_id)
+            self.push(view_id, fast)
 
     @property
     def state(self):
@@ -135,34 +137,47 @@ class TwinApp:
             self.server.protocol.publish("trame.vtk.delta", self.helper.scene(window, new_state=False))
         return self.helper.scene(window, new_state=True)
 
-    def push(self, view_id: str) -> None:
-        """Send a server-rendered view's new image to the image stream."""
+    def push(self, view_id: str, fast: bool = False) -> None:
+        """Send a server-rendered view's new image to the image stream.
+
+        ``fast``: at ``FAST_RATIO`` of the size (a quarter of the pixels to render in software)
+        and a lower JPEG quality, as the first picture of a live change; a full one follows.
+        """
         if not self.server.protocol:
             return
-        window = self.pool.views[str(view_id)].plotter.ren_win
+        view_id = str(view_id)
+        window = self.pool.views[view_id].plotter.ren_win
         delivery = self._image_delivery()
         if delivery is None:
             self.helper.push_image(window)
             return
+        tracked, restore = delivery.tracking_views.get(view_id), None
+        if fast and tracked is not None:
+            restore = {"ratio": tracked.get("ratio", 1), "quality": tracked.get("quality", 100)}
+            tracked.update(ratio=FAST_RATIO, quality=FAST_QUALITY)
         # trame-vtk holds back every push while ANY view is streaming an interaction: push this
         # browser's image anyway, so one user orbiting never freezes the others' views
         window.GetInteractor().EnableRenderOff()
         delivery.app.InvalidateCache(window)
-        delivery.push_render(str(view_id), ignore_animation=True)
-        self._collect(delivery, str(view_id))
+        delivery.push_render(view_id, ignore_animation=True)
+        self._collect(delivery, view_id, restore=restore)
 
-    def _collect(self, delivery, view_id: str, left: int = COLLECT_TRIES) -> None:
-        """Publish a view's new image as soon as its JPEG is encoded.
+    def _collect(self, delivery, view_id: str, left: int = COLLECT_TRIES, restore: dict | None = None) -> None:
+        """Publish a view's new image as soon as its JPEG is encoded, then restore its image settings.
 
         vtkWebApplication encodes on a thread and, until that is done, hands back the previous
         image and calls the view stale; trame-vtk then asks again only after 0.5 s, which made
-        every pushed picture (a live risk change, a click) half a second late.  Ask every few ms.
+        every pushed picture (a live risk change, a click) half a second late.  Ask every few ms
+        (at the same size: a full size would render again at once).
         """
         if not delivery.last_stale_time.get(view_id) or left <= 0:
+            if restore and view_id in delivery.tracking_views:
+                delivery.tracking_views[view_id].update(restore)
             return
+
         def again() -> None:
             delivery.push_render(view_id, ignore_animation=True)
-            self._collect(delivery, view_id, left - 1)
+            self._collect(delivery, view_id, left - 1, restore)
         asyncio.get_event_loop().call_later(COLLECT_S, again)
 
     def _image_delivery(self):

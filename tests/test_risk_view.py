@@ -230,7 +230,7 @@ def live_app(twin, service):
     ids = iter(range(1, 100))
     pool = ViewPool(twin, lambda window: str(next(ids)), capacity=3, size=(320, 200))
     shown = []
-    live = LiveRisk(FakeServer(), service, pool, shown.append)
+    live = LiveRisk(FakeServer(), service, pool, lambda view_id, fast=False: shown.append(view_id))
     return live, LiveActions(live, shown.append, lambda view_id: {}), pool, shown
 
 

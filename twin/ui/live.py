@@ -1,9 +1,14 @@
 """Live risk in the app: level changes recolour the views and reach every browser without reload.
 
 The service calls back on its ingest or tick thread; :class:`LiveRisk` hands the call to the
-trame event loop (``call_soon_threadsafe``) and coalesces a burst of changes into one flush every
-``FLUSH_S`` at most: one array write on the shared meshes, one new picture per server-rendered
-view, one geometry push for the vtk.js view, one state push (``risk``) for every browser.
+trame event loop (``call_soon_threadsafe``) and coalesces a burst of changes into one flush:
+one array write on the shared meshes and one state push (``risk``) for every browser.  The views
+showing risk are then redrawn one at a time, the view drawn longest ago first, each at most every
+``VIEW_GAP_S``, with the loop handed back between two renders (a software render takes 100-200 ms):
+every browser's state, clicks and images go out in between, and a view still waiting when the
+next change comes simply draws the newest colours.  Each view first gets a fast picture (a quarter
+of the pixels) and, once no view waits for one, its full picture.  A vtk.js view gets a scene
+delta instead.
 
 The ``risk`` state key is written by the server only: a browser that writes it is overruled at
 once (a wall screen cannot be talked into a quiet picture).  Browsers act on the risk state only
@@ -25,7 +30,9 @@ from twin.ui.risk import RiskPaint, ViewRisk, alert_rows
 log = logging.getLogger("twin.app")
 FLUSH_S = 0.05        # changes closer together than this share one flush
 MIN_GAP_S = 0.1       # ... and flushes are at least this far apart under a heavy feed
-STATE_FIRST_S = 0.005  # the websocket write of the new state runs before the redraw
+STATE_FIRST_S = 0.005  # the websocket write of the new state runs before the first render
+YIELD_S = 0.02        # the loop's turn between two renders: the last picture goes out meanwhile
+VIEW_GAP_S = 0.25     # a view redraws for live changes at most this often (the CPU is shared)
 STATUS_S = 2.0        # summary, health and "last reading" refresh even without level changes
 MAX_ALERTS = 50
 #: per-browser keys of the live UI (client-only: never sent to the server or to other browsers)
@@ -37,7 +44,7 @@ CLIENT_STATE = {"asset_risk": None, "show_alerts": True, "disconnected": False, 
 class LiveRisk:
     """Wires a :class:`~twin.risk.service.RiskService` to the views and the shared trame state."""
 
-    def __init__(self, server, service, pool, show: Callable[[str], None]) -> None:
+    def __init__(self, server, service, pool, show: Callable[[str, bool], None]) -> None:
         self.server, self.service, self.pool, self.show = server, service, pool, show
         twin = pool.twin
         self.twin = twin
@@ -47,7 +54,10 @@ class LiveRisk:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._due = False
         self._last_flush = 0.0
-        self._redraw_s = 0.0
+        self._dirty: set[str] = set()           # views to redraw with the new colours
+        self._coarse: set[str] = set()          # views showing a fast, coarse picture of them
+        self._drawn_at: dict[str, float] = {}   # when each view was last redrawn for a change
+        self._pump_due = False
         self._truth: dict[str, Any] = {}
         self.flushes = 0
         self._paint_now()
@@ -73,9 +83,7 @@ class LiveRisk:
         if self._due or self.loop is None:
             return
         self._due = True
-        # leave the loop at least as long free as the last redraw took (software renders are slow)
-        gap = max(MIN_GAP_S, self._redraw_s)
-        wait = max(FLUSH_S, gap - (time.monotonic() - self._last_flush))
+        wait = max(FLUSH_S, MIN_GAP_S - (time.monotonic() - self._last_flush))
         self.loop.call_later(wait, self.flush)
 
     async def _status_loop(self) -> None:
@@ -102,24 +110,57 @@ class LiveRisk:
             self.flushes += 1
         except Exception:  # noqa: BLE001 - trame would swallow it; keep the log
             log.exception("live risk flush failed")
-        if changed and self.loop is not None:
-            # let the state go out first: a software render holds the loop for 100-400 ms
-            self.loop.call_later(STATE_FIRST_S, self.redraw)
-        elif changed:
+        if changed:
             self.redraw()
 
     def redraw(self) -> None:
-        """A new picture (or vtk.js scene delta) for every view drawing risk colours."""
-        started = time.monotonic()
+        """Queue a new picture (or vtk.js scene delta) for every view drawing risk colours."""
+        for view_id, view in list(self.pool.views.items()):
+            self.views.refresh(view)  # markers and areas: shared arrays, per-view visibility
+            if view_id not in self.pool.spares and self.views.shows_risk(view):
+                self._dirty.add(view_id)  # a view in its own colours has nothing new to draw
+        if self.loop is None:  # not serving (tests, scripts): draw them all now
+            while self._dirty:
+                self._draw(self._dirty.pop(), fast=False)
+        else:
+            self._pump_soon(STATE_FIRST_S)  # let the state go out first
+
+    def _pump_soon(self, delay: float) -> None:
+        if (self._dirty or self._coarse) and not self._pump_due and self.loop is not None:
+            self._pump_due = True
+            self.loop.call_later(delay, self._pump)
+
+    def _pump(self) -> None:
+        """One render, then the loop is handed back: first a fast picture for the queued view drawn
+        longest ago, else a full picture for a view still showing a fast one."""
+        self._pump_due = False
+        serving = set(self.pool.views) - set(self.pool.spares)   # released views drop out
+        self._dirty &= serving
+        self._coarse &= serving
+        wait = None
+        if self._dirty:
+            view_id = min(self._dirty, key=lambda v: self._drawn_at.get(v, 0.0))
+            wait = self._drawn_at.get(view_id, 0.0) + VIEW_GAP_S - time.monotonic()
+            if wait <= 0:
+                self._dirty.discard(view_id)
+                self._draw(view_id, fast=True)
+                if not self.pool.views[view_id].client_side:  # vtk.js has the exact colours already
+                    self._coarse.add(view_id)
+                self._pump_soon(YIELD_S)
+                return
+        if self._coarse:
+            self._draw(self._coarse.pop(), fast=False)
+            self._pump_soon(YIELD_S)
+        elif wait is not None:
+            self._pump_soon(wait)
+
+    def _draw(self, view_id: str, fast: bool) -> None:
         try:
-            for view_id, view in list(self.pool.views.items()):
-                self.views.refresh(view)
-                if view_id not in self.pool.spares and self.views.shows_risk(view):
-                    self.show(view_id)  # a view in its own colours has nothing new to draw
-        except Exception:  # noqa: BLE001
-            log.exception("live risk redraw failed")
-        self._redraw_s = time.monotonic() - started
-        self._last_flush = time.monotonic()
+            self.show(view_id, fast)
+        except Exception:  # noqa: BLE001 - one view's failure must not stop the others
+            log.exception("live risk redraw of view %s failed", view_id)
+        if fast:
+            self._drawn_at[view_id] = time.monotonic()
 
     def _push_state(self) -> None:
         self._truth = self.risk_state()
