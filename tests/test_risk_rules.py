@@ -226,6 +226,7 @@ def test_stall_marks_the_service_degraded():
     ({"threshold": [{"name": "x", "quantity": "gas"}]}, "threshold[0]"),
     ({"combine": [{"name": "c", "term": [{"quantity": "gas"}]}]}, "combine[0].term[0]"),
     ({"alerts": {"min_level": "purple"}}, "alerts.min_level"),
+    ({"ingest": {"keep_days": 3, "max_age_s": 7 * 86400}}, "ingest.keep_days"),   # stragglers could come
 ])
 def test_bad_rules_name_the_entry(bad, where):
     with pytest.raises(InputError) as err:
@@ -343,3 +344,32 @@ def test_demo_isolation_sections_come_from_the_pipe_networks(tmp_path):
     svc = RiskService.from_twin(t, store_path=tmp_path / "s.duckdb")
     assert not [w for w in t.warnings if "not in the scene" in w]      # every demo sensor has its asset
     assert svc.propagator.neighbours is not None
+
+
+def test_old_readings_are_rolled_up_hourly_and_the_recent_ones_kept(tmp_path):
+    store = Store(tmp_path / "s.duckdb")
+    keys = store.sensor_keys(["A", "B"])
+    t0 = 1_700_000_000 - 1_700_000_000 % 3600          # on the hour
+    ts = t0 + np.arange(0, 3 * 3600, 60)                # three hours, a reading a minute
+    for key, offset in zip(keys, (0.0, 100.0), strict=True):
+        store.insert_readings(np.full(len(ts), key), (ts * 1000).astype(np.int64), np.arange(len(ts)) + offset)
+    assert store.roll_up(t0 + 2 * 3600 + 1800) == 2 * 120   # cut at the hour: two hours of both
+    assert store.count() == 2 * 60
+    hours = store.hourly(["A"])
+    assert [h["hour"] for h in hours] == [t0, t0 + 3600]
+    assert [(h["n"], h["min"], h["max"], h["mean"]) for h in hours] == [(60, 0, 59, 29.5), (60, 60, 119, 89.5)]
+    store.insert_readings(np.array([keys[0]]), np.array([(t0 + 3600 + 30) * 1000]), np.array([1000.0]))
+    store.roll_up(t0 + 2 * 3600)                        # a straggler merges into its hour
+    late = store.hourly(["A"])[1]
+    assert (late["n"], late["max"]) == (61, 1000.0) and late["mean"] == pytest.approx((89.5 * 60 + 1000) / 61)
+    assert store.roll_up(t0) == 0
+    store.close()
+
+
+def test_a_service_keeps_raw_readings_for_its_rules_keep_days():
+    svc, clock = service({**RULES, "ingest": {"keep_days": 8}})
+    assert parse_rules(RULES).keep_days == 90
+    send(svc, clock, SENSORS[0]["id"], 1.0)
+    clock.t += 9 * 86400                     # nine days later the reading is history
+    assert svc.retain() == 1 and svc.store.count() == 0
+    assert svc.store.hourly([SENSORS[0]["id"]])[0]["n"] == 1

@@ -26,7 +26,7 @@ COMBINE_KEYS = {"name", "asset_kind", "near_m", "mode", "level", "levels", "term
 TERM_KEYS = {"quantity", "above", "below", "rate_above", "rate_below", "risk_source", "within_m", "weight"}
 PROPAGATION_KEYS = {"from_kinds", "to_kinds", "within_m", "steps", "section"}
 ALERT_KEYS = {"min_level", "keep_firing_s", "flap_window_s", "flap_max"}
-INGEST_KEYS = {"stale_factor", "max_age_s", "max_future_s", "stall_s"}
+INGEST_KEYS = {"stale_factor", "max_age_s", "max_future_s", "stall_s", "keep_days"}
 TOP_KEYS = {"threshold", "rate", "combine", "propagation", "alerts", "ingest"}
 
 
@@ -105,6 +105,7 @@ class RuleSet:
     max_age_s: float = 7 * 86400.0
     max_future_s: float = 600.0
     stall_s: float = 10.0
+    keep_days: float = 90.0   # raw readings older than this are rolled up hourly; 0 keeps them all
     path: Path | None = None
 
     def match(self, signal: str, quantity: str, kind: str) -> int:
@@ -188,8 +189,19 @@ def parse_rules(data: dict[str, Any], path: Path | None = None) -> RuleSet:
         max_age_s=r.number(ingest.get("max_age_s", 7 * 86400.0), "ingest.max_age_s", 1.0),
         max_future_s=r.number(ingest.get("max_future_s", 600.0), "ingest.max_future_s", 0.0),
         stall_s=r.number(ingest.get("stall_s", 10.0), "ingest.stall_s", 1.0),
+        keep_days=_keep_days(r, ingest),
         path=path,
     )
+
+
+def _keep_days(r: _Reader, ingest: dict) -> float:
+    """0 keeps every reading; otherwise longer than readings may arrive late (``max_age_s``), so
+    an hour already rolled up never gets a straggler."""
+    keep = r.number(ingest.get("keep_days", 90.0), "ingest.keep_days", 0.0)
+    max_age = ingest.get("max_age_s", 7 * 86400.0)
+    if keep and isinstance(max_age, (int, float)) and keep * 86400 <= max_age:
+        raise r.fail("ingest.keep_days", f"must be longer than max_age_s ({max_age:g} s) or 0, not {keep:g} days")
+    return keep
 
 
 def _level_rule(r: _Reader, t: dict, where: str, signal: str) -> LevelRule:

@@ -36,6 +36,7 @@ LevelsCallback = Callable[[np.ndarray], None]
 StatusCallback = Callable[[dict[str, Any]], None]
 #: how long a reader on an event loop waits for a running evaluation before it takes the last snapshot
 SNAPSHOT_WAIT_S = 0.05
+RETAIN_EVERY_S = 3600.0   # old readings are rolled up hourly
 
 
 @dataclass(frozen=True)
@@ -326,6 +327,12 @@ class RiskService:
                 callback(status)
         return bool(reason)
 
+    def retain(self) -> int:
+        """Roll raw readings older than the rules' ``keep_days`` up into hourly summaries."""
+        if not self.rules.keep_days:
+            return 0
+        return self.store.roll_up(self.clock() - self.rules.keep_days * 86400.0)
+
     def start(self, tick_s: float = 1.0) -> None:
         """Start the clock tick and the stall watchdog (daemon threads)."""
         def loop(fn: Callable[[], Any], period: float) -> None:
@@ -335,7 +342,9 @@ class RiskService:
                 except Exception as exc:  # a failing tick must not kill the thread: report it
                     self.degraded = f"{fn.__name__} failed: {exc}"
         self._threads = [threading.Thread(target=loop, args=(self.tick, tick_s), daemon=True, name="risk-tick"),
-                         threading.Thread(target=loop, args=(self.check_stall, 1.0), daemon=True, name="risk-watchdog")]
+                         threading.Thread(target=loop, args=(self.check_stall, 1.0), daemon=True, name="risk-watchdog"),
+                         threading.Thread(target=loop, args=(self.retain, RETAIN_EVERY_S), daemon=True,
+                                          name="risk-retention")]
         for t in self._threads:
             t.start()
 
