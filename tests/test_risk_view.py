@@ -252,6 +252,32 @@ def test_a_flush_redraws_only_the_views_showing_risk_and_publishes_the_state(twi
     assert live.risk_state()["degraded"] and "12 s" in live.risk_state()["degraded_reason"]
 
 
+def test_served_views_redraw_one_per_turn_fast_first_then_full(twin, service):
+    """On the event loop: each view showing risk gets a fast picture, then (no view waiting for a
+    fast one) its full picture; a change soon after is drawn in full at once."""
+    from twin.ui.live import LiveRisk
+
+    ids, drawn = iter(range(1, 100)), []
+    pool = ViewPool(twin, lambda window: str(next(ids)), capacity=3, size=(320, 200))
+    live = LiveRisk(FakeServer(), service, pool, lambda view_id, fast=False: drawn.append((view_id, fast)))
+    a, b = pool.add(), pool.add()
+    for view_id in (a, b):
+        pool.get(view_id).apply({"risk": {"on": True, "min": 0}})
+
+    async def change_and_settle(value: float) -> None:
+        live.loop = asyncio.get_running_loop()
+        red_reading(service, value=value)
+        live.flush()
+        while live._dirty or live._coarse or live._pump_due:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(change_and_settle(30.0))
+    assert sorted(drawn[:2]) == [(a, True), (b, True)] and sorted(drawn[2:]) == [(a, False), (b, False)]
+    drawn.clear()
+    asyncio.run(change_and_settle(1.0))          # within a second: a burst, no coarse picture
+    assert sorted(drawn) == [(a, False), (b, False)]
+
+
 def test_a_stuck_evaluation_never_holds_the_screens(twin, service):
     """The event loop reads snapshots: with the service's lock held (an evaluation that hangs), the
     risk state still comes at once, with the last known levels, and says the service is degraded."""

@@ -6,8 +6,9 @@ one array write on the shared meshes and one state push (``risk``) for every bro
 showing risk are then redrawn one at a time, the view drawn longest ago first, each at most every
 ``VIEW_GAP_S``, with the loop handed back between two renders (a software render takes 100-200 ms):
 every browser's state, clicks and images go out in between, and a view still waiting when the
-next change comes simply draws the newest colours.  Each view first gets a fast picture (a quarter
-of the pixels) and, once no view waits for one, its full picture.  A vtk.js view gets a scene
+next change comes simply draws the newest colours.  After a quiet spell a view first gets a fast
+picture (a quarter of the pixels) and, once no view waits for one, its full picture; in a burst of
+changes it is drawn in full each time (no flicker between coarse and sharp).  A vtk.js view gets a scene
 delta instead.
 
 The ``risk`` state key is written by the server only: a browser that writes it is overruled at
@@ -32,6 +33,7 @@ FLUSH_S = 0.05        # changes closer together than this share one flush
 MIN_GAP_S = 0.1       # ... and flushes are at least this far apart under a heavy feed
 STATE_FIRST_S = 0.005  # the websocket write of the new state runs before the first render
 YIELD_S = 0.02        # the loop's turn between two renders: the last picture goes out meanwhile
+FAST_AFTER_S = 1.0    # a view quiet this long gets a fast, coarse picture first
 VIEW_GAP_S = 0.25     # a view redraws for live changes at most this often (the CPU is shared)
 STATUS_S = 2.0        # summary, health and "last reading" refresh even without level changes
 MAX_ALERTS = 50
@@ -143,8 +145,10 @@ class LiveRisk:
             wait = self._drawn_at.get(view_id, 0.0) + VIEW_GAP_S - time.monotonic()
             if wait <= 0:
                 self._dirty.discard(view_id)
-                self._draw(view_id, fast=True)
-                if not self.pool.views[view_id].client_side:  # vtk.js has the exact colours already
+                # fast after a quiet spell; in a burst the view stays sharp rather than flicker
+                fast = time.monotonic() - self._drawn_at.get(view_id, 0.0) > FAST_AFTER_S
+                self._draw(view_id, fast=fast)
+                if fast and not self.pool.views[view_id].client_side:  # vtk.js has the exact colours
                     self._coarse.add(view_id)
                 self._pump_soon(YIELD_S)
                 return
@@ -159,8 +163,7 @@ class LiveRisk:
             self.show(view_id, fast)
         except Exception:  # noqa: BLE001 - one view's failure must not stop the others
             log.exception("live risk redraw of view %s failed", view_id)
-        if fast:
-            self._drawn_at[view_id] = time.monotonic()
+        self._drawn_at[view_id] = time.monotonic()
 
     def _push_state(self) -> None:
         self._truth = self.risk_state()
