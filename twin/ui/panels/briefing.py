@@ -21,8 +21,10 @@ SMALL = "font-size: 1.25rem; font-weight: 600; letter-spacing: 0.02em;"
 
 
 def build() -> None:
+    # below the degraded banner while it shows, so the title and the clock stay readable
     with html.Div(v_if="mode === 'briefing'", raw_attrs=[testid("briefing")],
-                  style="position: absolute; inset: 0; pointer-events: none; color: #fff; z-index: 10;"):
+                  style=("'position: absolute; inset: ' + (risk.degraded ? '48px' : '0') + ' 0 0 0; "
+                         "pointer-events: none; color: #fff; z-index: 10;'",)):
         _header()
         _tiles()
         _target()
