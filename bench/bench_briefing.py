@@ -4,12 +4,15 @@
    ``twin serve --simulate-rate 1000``: the demo simulator feeding 1,000 readings/s (the rate
    reached is measured from ``/api/health``).  Each sample POSTs a red reading of GAS-B021 (and
    then a quiet one, untimed); the page counts red pixels of every image of the stream as it
-   arrives.  Baseline in the same run: the POST's own round trip (ingest and commit, no picture).
+   arrives; with ``BENCH_BROWSERS=N`` a sample waits for the last of N browsers (each its own
+   view to redraw), ``BENCH_SIZE=1920x1080`` sizes them as wall screens.  Baseline in the same run:
+   the POST's own round trip (ingest and commit, no picture).  The browsers share the server's
+   two cores here; in a command centre they run on their own machines.
 2. Memory: an hour of simulated feed compressed 60x (the service's and the simulator's clock run
    60x fast; the simulator feeds 1,000 readings/s of real time on that clock) with a browser open;
    RSS of the server at start, middle and end.
 
-Run: ``python bench/run.py briefing`` (about four minutes).
+Run: ``python bench/run.py briefing`` (about three minutes; ``--latency-only`` skips 2).
 """
 
 from __future__ import annotations
