@@ -60,6 +60,7 @@ class TwinApp:
         self.pool = ViewPool(twin, self.helper.id, capacity=max_views)
         self.pool.warm()
         self._web_app = None  # wslink's web app: it knows the connection whose message runs now
+        self._fast: dict[str, dict] = {}  # view id -> its image settings while a fast picture goes out
         self.server.controller.on_server_bind.add(self._bound)
         self.server.add_protocol_to_configure(
             lambda protocol: protocol.registerLinkProtocol(ConnectionWatch(self.pool.release)))
@@ -151,18 +152,20 @@ class TwinApp:
         if delivery is None:
             self.helper.push_image(window)
             return
-        tracked, restore = delivery.tracking_views.get(view_id), None
-        if fast and tracked is not None:
-            restore = {"ratio": tracked.get("ratio", 1), "quality": tracked.get("quality", 100)}
+        tracked = delivery.tracking_views.get(view_id)
+        if tracked is not None and not fast and view_id in self._fast:   # a full picture: full size
+            tracked.update(self._fast.pop(view_id))
+        if tracked is not None and fast and view_id not in self._fast:
+            self._fast[view_id] = {"ratio": tracked.get("ratio", 1), "quality": tracked.get("quality", 100)}
             tracked.update(ratio=FAST_RATIO, quality=FAST_QUALITY)
         # trame-vtk holds back every push while ANY view is streaming an interaction: push this
         # browser's image anyway, so one user orbiting never freezes the others' views
         window.GetInteractor().EnableRenderOff()
         delivery.app.InvalidateCache(window)
         delivery.push_render(view_id, ignore_animation=True)
-        self._collect(delivery, view_id, restore=restore)
+        self._collect(delivery, view_id)
 
-    def _collect(self, delivery, view_id: str, left: int = COLLECT_TRIES, restore: dict | None = None) -> None:
+    def _collect(self, delivery, view_id: str, left: int = COLLECT_TRIES) -> None:
         """Publish a view's new image as soon as its JPEG is encoded, then restore its image settings.
 
         vtkWebApplication encodes on a thread and, until that is done, hands back the previous
@@ -171,13 +174,14 @@ class TwinApp:
         (at the same size: a full size would render again at once).
         """
         if not delivery.last_stale_time.get(view_id) or left <= 0:
+            restore = self._fast.pop(view_id, None)   # a fast picture is out: back to the view's own
             if restore and view_id in delivery.tracking_views:
                 delivery.tracking_views[view_id].update(restore)
             return
 
         def again() -> None:
             delivery.push_render(view_id, ignore_animation=True)
-            self._collect(delivery, view_id, left - 1, restore)
+            self._collect(delivery, view_id, left - 1)
         asyncio.get_event_loop().call_later(COLLECT_S, again)
 
     def _image_delivery(self):
