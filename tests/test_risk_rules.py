@@ -373,3 +373,17 @@ def test_a_service_keeps_raw_readings_for_its_rules_keep_days():
     clock.t += 9 * 86400                     # nine days later the reading is history
     assert svc.retain() == 1 and svc.store.count() == 0
     assert svc.store.hourly([SENSORS[0]["id"]])[0]["n"] == 1
+
+
+def test_alerts_at_a_time_take_the_last_event_even_when_two_share_it(tmp_path):
+    from twin.risk.alerts import Alert, Event
+
+    store = Store(tmp_path / "s.duckdb")
+    alert = Alert(id=1, asset="b1", rule="gas", state="acknowledged", level=RED, peak=RED, opened=100.0,
+                  updated=200.0, acked=200.0, acked_by="duty officer")
+    store.save_alerts([alert], [Event(1, 100.0, "opened", "pending", RED), Event(1, 100.0, "fired", "firing", RED),
+                                Event(1, 200.0, "acknowledged", "acknowledged", RED)])
+    then = store.alerts_at(150.0)
+    assert [(a["state"], a["level"], a["acked"]) for a in then] == [("firing", "red", None)]
+    assert store.alerts_at(250.0)[0]["acked_by"] == "duty officer" and store.alerts_at(50.0) == []
+    store.close()

@@ -261,11 +261,13 @@ class Store:
     def alerts_at(self, t: float) -> list[dict[str, Any]]:
         """The alerts open at ``t`` with their state and level then (from their event history)."""
         rows = self._read(
-            "WITH last AS (SELECT alert, arg_max(state, ts) AS state, arg_max(level, ts) AS level, "
-            "min(ts) AS opened FROM alert_events WHERE ts <= $1 GROUP BY alert) "
+            # events of one evaluation share a time: insertion order (rowid) breaks the tie
+            "WITH last AS (SELECT alert, state, level, min(ts) OVER (PARTITION BY alert) AS opened, "
+            "row_number() OVER (PARTITION BY alert ORDER BY ts DESC, rowid DESC) AS newest "
+            "FROM alert_events WHERE ts <= $1) "
             "SELECT a.id, a.asset, a.rule, last.state, last.level, a.peak, last.opened, a.message, a.acked, "
-            "a.acked_by FROM last JOIN alerts a ON a.id = last.alert WHERE last.state <> 'resolved' ORDER BY a.id",
-            [t]).fetchall()
+            "a.acked_by FROM last JOIN alerts a ON a.id = last.alert WHERE last.newest = 1 "
+            "AND last.state <> 'resolved' ORDER BY a.id", [t]).fetchall()
         names = ("id", "asset", "rule", "state", "level", "peak", "opened", "message", "acked", "acked_by")
         out = [dict(zip(names, r, strict=True)) for r in rows]
         for alert in out:   # acknowledged later than t: not yet then
