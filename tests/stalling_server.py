@@ -1,7 +1,7 @@
 """``twin serve`` whose rule evaluation can be made to hang: the harness of the degraded-banner test.
 
 ``POST /test/stall`` with ``{"on": true}`` makes every rule evaluation wait (holding the service's
-lock, as a real hang would) until ``{"on": false}``.  The watchdog's limit is 1 s here instead of
+lock, as a real hang would) until ``{"on": false}``.  The watchdog's limit is 3 s here instead of
 the rules file's, so the test does not wait for it.  Only the tests run this.
 """
 
@@ -27,7 +27,7 @@ _start_live_risk, _routes = serve_command.start_live_risk, twin.api.routes
 
 def start_live_risk(*args, **kwargs):
     service = _start_live_risk(*args, **kwargs)
-    service.rules = dataclasses.replace(service.rules, stall_s=1.0)
+    service.rules = dataclasses.replace(service.rules, stall_s=3.0)   # ticks come every 1 s
     compute = service.layers.compute
 
     def hanging(*a, **k):

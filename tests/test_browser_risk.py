@@ -275,8 +275,10 @@ def test_every_screen_says_so_when_rule_evaluation_is_stuck(chromium, artifacts)
             stall(served, True)
             for page in pages:
                 page.get_by_test_id("degraded").wait_for(timeout=20_000)
+                page.wait_for_function("() => (window.twinRisk.get('risk').degraded_reason || '')"
+                                       ".includes('running for')", timeout=20_000)   # the hang, seen
             text = pages[1].get_by_test_id("degraded").inner_text()
-            assert "DEGRADED" in text and "levels may be out of date" in text
+            assert "DEGRADED" in text and "running for" in text and "levels may be out of date" in text
             assert state(pages[0], "risk")["summary"]["levels"]   # the last known picture stays
             pages[1].screenshot(path=str(artifacts / "risk_degraded.png"))
             assert api(served, "risk/summary")["degraded"]        # the API answers too
