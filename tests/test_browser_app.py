@@ -230,7 +230,7 @@ def test_a_closed_browser_gives_its_view_back(chromium, demo_server):
     first.wait_for_function(my_view, timeout=60_000)
     view = first.evaluate(my_view)
     first.context.close()
-    time.sleep(1.0)  # the server sees the websocket close
+    time.sleep(3.0)  # the server sees the websocket close
     second = open_page(chromium, demo_server.url)
     try:
         second.wait_for_function(my_view, timeout=60_000)
