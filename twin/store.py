@@ -177,21 +177,6 @@ class Store:
             [sensors, -1e10 if since is None else since, 1e11 if until is None else until, limit]).fetchall()
         return [{"sensor": s, "ts": t, "value": v} for s, t, v in reversed(rows)]
 
-    def readings_between(self, since: float, until: float) -> pa.Table:
-        """Every sensor's readings with ``since < ts <= until`` (epoch s), oldest first, as an Arrow
-        table (sensor id, ts in epoch ms, value): what a replay feeds its own engine."""
-        columns = self._read(
-            "SELECT s.id AS sensor, epoch_ms(r.ts) AS ts, r.value FROM readings r JOIN sensors s ON s.key = r.sensor "
-            "WHERE r.ts > make_timestamp(CAST($1 * 1e6 AS BIGINT)) AND r.ts <= make_timestamp(CAST($2 * 1e6 AS BIGINT)) "
-            "ORDER BY r.ts", [since, until]).fetchnumpy()
-        return pa.table({"sensor": pa.array(columns["sensor"], pa.string()), "ts": pa.array(columns["ts"], pa.int64()),
-                         "value": pa.array(columns["value"], pa.float64())})
-
-    def time_range(self) -> tuple[float, float] | None:
-        """Epoch seconds of the oldest and newest stored reading (None when the store is empty)."""
-        lo, hi = self._read("SELECT epoch_ms(min(ts)), epoch_ms(max(ts)) FROM readings").fetchone()
-        return None if lo is None else (lo / 1000.0, hi / 1000.0)
-
     def roll_up(self, before: float) -> int:
         """Replace the raw readings older than ``before`` (epoch s, rounded down to the hour) by
         hourly count, min, max and mean per sensor, in one transaction; returns the rows removed.

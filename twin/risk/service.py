@@ -72,8 +72,10 @@ class RiskService:
 
     def __init__(self, assets: AssetTable, sensors: SensorTable, rules: RuleSet, store: Store, *,
                  clock: Callable[[], float] = time.time, neighbours: Callable[[str], list[str]] | None = None,
-                 risk_sources: list[Feature] | None = None, grids: list[Feature] | None = None) -> None:
+                 risk_sources: list[Feature] | None = None, grids: list[Feature] | None = None,
+                 history: bool = True) -> None:
         self.assets, self.sensors, self.rules, self.store, self.clock = assets, sensors, rules, store, clock
+        self.history = history  # record levels for replay (False: a report reads the store, it is no screen)
         n = len(assets)
         all_kinds = assets["kind"].tolist()
         kinds = np.array([all_kinds[a] if a >= 0 else "" for a in sensors.asset_index.tolist()], dtype=object)
@@ -112,7 +114,7 @@ class RiskService:
 
     @classmethod
     def from_twin(cls, twin: Any, *, clock: Callable[[], float] = time.time, store_path: Path | None = None,
-                  neighbours: Callable[[str], list[str]] | None = None) -> RiskService:
+                  neighbours: Callable[[str], list[str]] | None = None, history: bool = True) -> RiskService:
         """Build from a loaded twin's ``[live]`` table (sensors and rules are required).
 
         Without ``neighbours``, isolation sections come from the twin's pipe networks
@@ -128,7 +130,7 @@ class RiskService:
         neighbours = neighbours or isolation_neighbours(twin)
         return cls(twin.assets, sensors, read_rules(live["rules"]), Store(path), clock=clock, neighbours=neighbours,
                    risk_sources=read_features(live["risk_sources"], True) if "risk_sources" in live else None,
-                   grids=read_features(live["grids"], False) if "grids" in live else None)
+                   grids=read_features(live["grids"], False) if "grids" in live else None, history=history)
 
     def _seed(self) -> None:
         """Latest value per sensor from the store, so a restart does not start grey."""
@@ -189,8 +191,9 @@ class RiskService:
             self._last_eval, self._eval_started = time.monotonic(), None
             self.store.save_alerts(dirty, events)   # under the lock: saves stay in order
             # the first evaluation records every asset: a replay's picture begins complete
-            record = changed if self._version else np.arange(len(final))
-            self.store.save_levels(self.asset_keys[record], now, final[record])
+            if self.history:
+                record = changed if self._version else np.arange(len(final))
+                self.store.save_levels(self.asset_keys[record], now, final[record])
             self._version += 1
         if len(changed):
             for callback in list(self._level_callbacks):
