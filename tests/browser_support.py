@@ -69,6 +69,16 @@ def serve(*args: str, timeout: float = 120.0, env: dict | None = None,
             os.killpg(process.pid, signal.SIGKILL)
 
 
+def open_page(chromium, url: str, width: int = 1280, height: int = 800, ready: str = "scene-name"):
+    """A new browser context (its own cookies and client-only state, as another user) on ``url``,
+    once the element with test id ``ready`` shows."""
+    context = chromium.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_test_id(ready).wait_for(timeout=60_000)
+    return page
+
+
 @contextlib.contextmanager
 def browser() -> Iterator:
     from playwright.sync_api import sync_playwright

@@ -39,3 +39,13 @@ def chromium():
 
     with browser() as instance:
         yield instance
+
+
+@pytest.fixture(scope="module")
+def page(demo_server, chromium):
+    """One page on the demo district for a module's tests in turn (a module may define its own)."""
+    from browser_support import open_page
+
+    page = open_page(chromium, demo_server.url)
+    yield page
+    page.context.close()

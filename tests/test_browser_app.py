@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from browser_support import (colour_share, drawn_share, settled_pixels, view_pixels,
+from browser_support import (colour_share, drawn_share, open_page, settled_pixels, view_pixels,
                              wait_for_drawing, wait_until)
 
 pytestmark = pytest.mark.browser
@@ -17,14 +17,6 @@ pytestmark = pytest.mark.browser
 CYAN = (0, 229, 255)  # the selection overlay (twin/ui/views.py COLORS)
 LIME = (118, 255, 3)  # valves to close
 MAGENTA = (255, 64, 255)  # segments that lose supply
-
-
-def open_page(chromium, url):
-    context = chromium.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    page = context.new_page()
-    page.goto(url)
-    page.get_by_test_id("scene-name").wait_for(timeout=60_000)
-    return page
 
 
 @pytest.fixture

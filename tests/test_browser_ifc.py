@@ -2,9 +2,9 @@
 
 import pytest
 
-from browser_support import browser, colour_share, serve, wait_for_drawing, wait_until
+from browser_support import browser, colour_share, open_page, serve, wait_for_drawing, wait_until
 from conftest import DATA
-from test_browser_app import CYAN, inspector_rows, open_page, search_and_choose
+from test_browser_app import CYAN, inspector_rows, search_and_choose
 
 HOUSE = DATA / "ifc" / "IfcOpenHouse_IFC4.ifc"
 NORTH_ROOF = "3lPsczHcDCwepFiJhZqz9q"

@@ -1,25 +1,13 @@
-"""Pipes in the browser app: underground mode, clicking a segment, isolating it.
-
-Runs on the demo district once it carries its underground networks (the pipes branch).
-"""
+"""Pipes in the browser app: underground mode, clicking a segment, isolating it."""
 
 import time
 
 import pytest
 
 from browser_support import colour_share, wait_for_drawing, wait_until
-from conftest import DEMO
-from test_browser_app import CYAN, LIME, MAGENTA, click_view_centre, inspector_rows, open_page, search_and_choose
+from test_browser_app import CYAN, LIME, MAGENTA, click_view_centre, inspector_rows, search_and_choose
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif("pipes_water" not in DEMO.read_text(), reason="the demo has no pipe networks yet")]
-
-
-@pytest.fixture(scope="module")
-def page(demo_server, chromium):
-    page = open_page(chromium, demo_server.url)
-    yield page
-    page.context.close()
+pytestmark = pytest.mark.browser
 
 
 def test_clicking_a_pipe_in_underground_mode_shows_its_diameter_and_depth(page, artifacts):

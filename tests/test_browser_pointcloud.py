@@ -5,20 +5,10 @@ import time
 import pytest
 
 from browser_support import settled_pixels, wait_until
-from conftest import DEMO
-from test_browser_app import click_view_centre, inspector_rows, open_page
+from test_browser_app import click_view_centre, inspector_rows
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(".laz" not in DEMO.read_text() and ".las" not in DEMO.read_text(),
-                                 reason="the demo has no point cloud yet")]
+pytestmark = pytest.mark.browser
 LAYER = "survey/points"
-
-
-@pytest.fixture(scope="module")
-def page(demo_server, chromium):
-    page = open_page(chromium, demo_server.url)
-    yield page
-    page.context.close()
 
 
 def test_class_colours_and_the_class_filter_change_the_picture_and_the_count(page, artifacts):

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from browser_support import (drawn_share, first_red_frame, serve, view_pixels, wait_for_drawing, wait_until,
-                             watch_frames)
+from browser_support import (drawn_share, first_red_frame, open_page, serve, view_pixels, wait_for_drawing,
+                             wait_until, watch_frames)
 
 pytestmark = pytest.mark.browser
 
@@ -43,11 +43,9 @@ def post(served, sensor, value, ago=0.0):
     assert answer["accepted"] == 1, answer
 
 
-def open_page(chromium, url, width=1280, height=800, ready="scene-name"):
-    context = chromium.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
-    page = context.new_page()
-    page.goto(url)
-    page.get_by_test_id(ready).wait_for(timeout=60_000)
+def open_live(chromium, url, width=1280, height=800, ready="scene-name"):
+    """A page once its live-risk UI has its view."""
+    page = open_page(chromium, url, width, height, ready)
     page.wait_for_function("() => window.twinRisk && window.twinRisk.get('my_view')", timeout=60_000)
     return page
 
@@ -77,7 +75,7 @@ def replay_samples(page, timeout: float = 30.0) -> list[tuple[float, int]]:
 
 
 def test_replay_shows_the_level_as_it_was(chromium, server, artifacts):
-    page = open_page(chromium, server.url + "?risk=on")
+    page = open_live(chromium, server.url + "?risk=on")
     try:
         wait_for_drawing(page, artifacts / "risk_replay_live.png")
         page.get_by_test_id("view-top").click()  # the whole district from above
@@ -127,7 +125,7 @@ def test_replay_shows_the_level_as_it_was(chromium, server, artifacts):
 
 
 def test_a_red_reading_reaches_two_browsers_within_a_second(chromium, server, artifacts):
-    pages = [open_page(chromium, server.url + "?risk=on") for _ in range(2)]
+    pages = [open_live(chromium, server.url + "?risk=on") for _ in range(2)]
     try:
         for i, page in enumerate(pages):
             wait_for_drawing(page, artifacts / f"risk_before_{i}.png")
@@ -155,7 +153,7 @@ def test_a_red_reading_reaches_two_browsers_within_a_second(chromium, server, ar
 
 
 def test_acknowledge_from_the_panel_reaches_the_service_and_the_other_browser(chromium, server):
-    first, second = (open_page(chromium, server.url + "?risk=on") for _ in range(2))
+    first, second = (open_live(chromium, server.url + "?risk=on") for _ in range(2))
     try:
         first.get_by_test_id("ack-bldg-006").click(timeout=15_000)
         second.get_by_test_id("alert-state-bldg-006").get_by_text("acknowledged").wait_for(timeout=10_000)
@@ -168,7 +166,7 @@ def test_acknowledge_from_the_panel_reaches_the_service_and_the_other_browser(ch
 
 
 def test_clicking_an_alert_inspects_the_asset_with_its_live_level_chart_and_history(chromium, server, artifacts):
-    page = open_page(chromium, server.url + "?risk=on")
+    page = open_live(chromium, server.url + "?risk=on")
     try:
         page.get_by_test_id("alert-bldg-006").click(timeout=15_000)
         page.get_by_test_id("asset-risk").wait_for(timeout=15_000)
@@ -182,7 +180,7 @@ def test_clicking_an_alert_inspects_the_asset_with_its_live_level_chart_and_hist
 
 
 def test_a_browser_cannot_write_the_risk_state(chromium, server):
-    page = open_page(chromium, server.url + "?risk=on")
+    page = open_live(chromium, server.url + "?risk=on")
     try:
         page.get_by_test_id("legend-red-count").wait_for(timeout=15_000)
         page.evaluate("() => window.twinRisk.trame.state.set('risk', Object.assign({}, "
@@ -199,7 +197,7 @@ def test_briefing_mode_shows_the_kpis_and_tours_the_red_and_orange_alerts(chromi
     post(server, "GAS-B006", 31.0)  # red (again, so the test also stands alone)
     post(server, "GAS-B013", 22.0)  # orange
     summary = api(server, "risk/summary")
-    page = open_page(chromium, server.url + "?mode=briefing&hold=4", 1920, 1080, ready="briefing")
+    page = open_live(chromium, server.url + "?mode=briefing&hold=4", 1920, 1080, ready="briefing")
     try:
         # no editing controls (the title bar may still be leaving as the kiosk appears)
         page.get_by_test_id("scene-name").wait_for(state="detached", timeout=10_000)
@@ -229,7 +227,7 @@ def test_briefing_mode_shows_the_kpis_and_tours_the_red_and_orange_alerts(chromi
 
 def test_a_briefing_screen_says_disconnected_when_the_server_goes(chromium, artifacts):
     with serve("--briefing") as served:
-        page = open_page(chromium, served.url, 1920, 1080, ready="briefing")
+        page = open_live(chromium, served.url, 1920, 1080, ready="briefing")
         try:
             assert state(page, "mode") == "briefing"
             os.killpg(served.process.pid, signal.SIGTERM)
@@ -243,7 +241,7 @@ def test_a_briefing_screen_reconnects_by_itself_when_the_server_is_back(chromium
     store = str(Path(tempfile.mkdtemp(prefix="twin-store-")) / "risk.duckdb")
     with serve("--briefing", "--store", store) as served:
         port = served.url.rstrip("/").rsplit(":", 1)[1]
-        page = open_page(chromium, served.url, 1920, 1080, ready="briefing")
+        page = open_live(chromium, served.url, 1920, 1080, ready="briefing")
         os.killpg(served.process.pid, signal.SIGTERM)
         served.process.wait(timeout=20)
         page.get_by_test_id("disconnected").wait_for(timeout=10_000)
@@ -269,8 +267,8 @@ def test_every_screen_says_so_when_rule_evaluation_is_stuck(chromium, artifacts)
     """A hung evaluation holds the service's lock; the screens keep running, say so, and recover."""
     harness = (str(Path(__file__).with_name("stalling_server.py")),)
     with serve(program=harness) as served:
-        pages = [open_page(chromium, served.url + "?risk=on"),
-                 open_page(chromium, served.url + "?mode=briefing", 1920, 1080, ready="briefing")]
+        pages = [open_live(chromium, served.url + "?risk=on"),
+                 open_live(chromium, served.url + "?mode=briefing", 1920, 1080, ready="briefing")]
         try:
             stall(served, True)
             for page in pages:
@@ -292,7 +290,7 @@ def test_every_screen_says_so_when_rule_evaluation_is_stuck(chromium, artifacts)
 
 
 def test_client_side_rendering_gets_the_new_colour_arrays(chromium, server, artifacts):
-    page = open_page(chromium, server.url + "?risk=on")
+    page = open_live(chromium, server.url + "?risk=on")
     try:
         page.get_by_test_id("rendering-client").click()
         page.wait_for_function("() => window.twinRisk.get('rendering') === 'client'", timeout=10_000)

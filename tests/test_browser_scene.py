@@ -3,9 +3,8 @@ and a saved bookmark lands in the scene's sidecar file and in the bookmarks menu
 
 import pytest
 
-from browser_support import browser, drawn_share, serve, wait_for_drawing
+from browser_support import browser, drawn_share, open_page, serve, wait_for_drawing
 from conftest import DATA
-from test_browser_app import open_page
 
 pytestmark = pytest.mark.browser
 
