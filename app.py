@@ -114,7 +114,7 @@ class TwinApp:
             "scene_name": self.twin.name or "CIM Twin",
             "scene_crs": self.twin.crs or "unknown CRS",
             "asset_count": len(self.twin.assets),
-            "layer_groups": tree.layer_groups(self.twin),
+            "layer_groups": self.actions.layer_groups,
             "legend": tree.legend(self.twin),
             "bookmarks": [b.name for b in self.actions.bookmarks],
             "points_total": int(sum(_point_totals(self.twin)) or sum(points)),

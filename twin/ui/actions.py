@@ -85,26 +85,43 @@ def replies(method: Callable) -> Callable:
     return wrapper
 
 
-class Actions:
-    """Triggers named ``twin_*``, each about the caller's own view.
+class Triggers:
+    """What every set of ``twin_*`` triggers shares, and what :func:`replies` relies on.
 
     A browser rendering server-side gets its new picture through ``push(view_id)`` (the image
     stream); one rendering client-side (vtk.js) sends its camera with each call (``camera``, ``{}``
     before its view exists) and gets the view's new scene in the reply (``scene_of(view_id)``).
     """
 
-    def __init__(self, twin: Twin, pool: ViewPool, push: Callable[[str], None],
-                 scene_of: Callable[[str], dict], caller: Callable[[], str | None] = lambda: None) -> None:
-        self.twin, self.pool, self.push, self.scene_of = twin, pool, push, scene_of
+    def __init__(self, pool: ViewPool, push: Callable[[str], None], scene_of: Callable[[str], dict],
+                 caller: Callable[[], str | None] = lambda: None) -> None:
+        self.pool, self.push, self.scene_of = pool, push, scene_of
         self.caller = caller  # the connection of the browser whose trigger runs now
-        self._dirty: set[str] = set()
-        self.finder = AssetSearch(twin.assets)
-        self.locators = picking.Locators()
-        self.bookmarks = list(twin.bookmarks) + bookmarks.load(twin.path)
-        self.tree_paths = tree.ancestors(tree.layer_groups(twin))
+        self._dirty: set[str] = set()  # client-side views whose scene goes with the reply
 
     def triggers(self) -> dict[str, Callable]:
         return {name: getattr(self, name) for name in dir(self) if name.startswith("twin_")}
+
+    def _show(self, view_id: str) -> None:
+        """Send the view's new state: an image now, or its scene with the reply (client-side)."""
+        if self.pool.get(view_id).client_side:
+            self._dirty.add(view_id)
+        else:
+            self.push(view_id)
+
+
+class Actions(Triggers):
+    """Triggers named ``twin_*``, each about the caller's own view (see :class:`Triggers`)."""
+
+    def __init__(self, twin: Twin, pool: ViewPool, push: Callable[[str], None],
+                 scene_of: Callable[[str], dict], caller: Callable[[], str | None] = lambda: None) -> None:
+        super().__init__(pool, push, scene_of, caller)
+        self.twin = twin
+        self.finder = AssetSearch(twin.assets)
+        self.locators = picking.Locators()
+        self.bookmarks = list(twin.bookmarks) + bookmarks.load(twin.path)
+        self.layer_groups = tree.layer_groups(twin)   # the layer tree, also the page's initial state
+        self.tree_paths = tree.ancestors(self.layer_groups)
 
     def _view(self, view_id: str, camera: dict | None = None) -> ClientView:
         view = self.pool.get(view_id)
@@ -116,20 +133,11 @@ class Actions:
                 cam.view_angle = camera["viewAngle"]
         return view
 
-    def _show(self, view_id: str) -> None:
-        """Send the view's new state: an image now, or its scene with the reply (client-side)."""
-        if self.pool.get(view_id).client_side:
-            self._dirty.add(view_id)
-        else:
-            self.push(view_id)
-
     def _camera_reply(self, view_id: str, view: ClientView) -> dict:
+        """After a camera move: a new image (server-side), or the camera for vtk.js to take."""
         if not view.client_side:
             self.push(view_id)
-            return {"frame_ms": view.frame_ms}
-        cam = view.plotter.camera
-        return {"camera_local": {"position": list(cam.position), "focalPoint": list(cam.focal_point),
-                                 "viewUp": list(cam.up)}}
+        return camera_state(view)
 
     # -- views -------------------------------------------------------------------------------
     @replies
@@ -242,8 +250,8 @@ class Actions:
         view.highlight("selection", [index])
         if fly:
             view.fly_to(index)
-        reply = self._camera_reply(view_id, view) if fly else {}
-        self._show(view_id)
+        self._show(view_id)  # one picture for the selection and the flight
+        reply = camera_state(view) if fly else {}
         return {**reply, "inspector": inspector.describe(self.twin, index, point),
                 "tree_open": self.tree_paths.get(index, [])}
 
@@ -323,16 +331,25 @@ class Actions:
         if wanted["camera"]:
             cam = wanted["camera"]
             view.set_camera(cam["position"], cam["focal_point"], cam["view_up"])
-            reply.update(self._camera_reply(target, view))
-        if wanted["selection"]:
-            found = np.flatnonzero(self.twin.assets["id"] == wanted["selection"])
-            index = int(found[0]) if len(found) else None
-            if index is None:
-                return {**reply, "error": f"The shared selection {wanted['selection']!r} is not in this scene"}
+        index = self.twin.assets.index_of(wanted["selection"]) if wanted["selection"] else None
+        if index is not None:
             view.highlight("selection", [index])
             reply["inspector"] = inspector.describe(self.twin, index)
-        self._show(target)
+        self._show(target)  # one picture for the camera, the layers and the selection
+        if wanted["camera"]:
+            reply.update(camera_state(view))
+        if wanted["selection"] and index is None:
+            reply["error"] = f"The shared selection {wanted['selection']!r} is not in this scene"
         return reply
+
+
+def camera_state(view: ClientView) -> dict:
+    """The reply's camera part: the frame time (server-side), or the camera for vtk.js."""
+    if not view.client_side:
+        return {"frame_ms": view.frame_ms}
+    cam = view.plotter.camera
+    return {"camera_local": {"position": list(cam.position), "focalPoint": list(cam.focal_point),
+                             "viewUp": list(cam.up)}}
 
 
 def _near_text(item: dict) -> str:

@@ -20,7 +20,7 @@ from twin.risk.colors import LEVEL_LABELS
 from twin.risk.levels import CODES
 from twin.risk.replay import Replay
 from twin.ui import chart, snapshot
-from twin.ui.actions import replies
+from twin.ui.actions import Triggers, camera_state, replies
 from twin.ui.live import LiveRisk
 
 CHART_S = 3600.0       # the inspector's charts show the last hour
@@ -28,15 +28,13 @@ CHART_POINTS = 400
 REPLAY_DEFAULT_S = 3600.0
 
 
-class LiveActions:
+class LiveActions(Triggers):
     """Triggers named ``twin_*`` (registered beside :class:`twin.ui.actions.Actions`)."""
 
     def __init__(self, live: LiveRisk, push: Callable[[str], None], scene_of: Callable[[str], dict],
                  caller: Callable[[], str | None] = lambda: None) -> None:
-        self.live, self.service, self.pool, self.push, self.scene_of = live, live.service, live.pool, push, scene_of
-        self.caller = caller  # the connection of the browser whose trigger runs now (see ``replies``)
-        self.twin = live.twin
-        self._dirty: set[str] = set()  # client-side views whose scene goes with the reply (see ``replies``)
+        super().__init__(live.pool, push, scene_of, caller)
+        self.live, self.service, self.twin = live, live.service, live.twin
         self.replays: dict[str, Replay] = {}
         self.pool.on_release.append(self._forget)
 
@@ -45,25 +43,10 @@ class LiveActions:
         if self.replays.pop(view_id, None) is not None:
             self.live.views.override.pop(id(self.pool.views[view_id]), None)
 
-    def triggers(self) -> dict[str, Callable]:
-        return {name: getattr(self, name) for name in dir(self) if name.startswith("twin_")}
-
-    def _show(self, view_id: str) -> None:
-        """An image now for a server-rendered view; the scene with the reply for a vtk.js one."""
-        if self.pool.get(view_id).client_side:
-            self._dirty.add(view_id)
-        else:
-            self.push(view_id)
-
     def _reply_camera(self, view_id: str) -> dict:
         view = self.pool.get(view_id)
         self._show(view_id)
-        reply = {"camera": view.camera()}
-        if view.client_side:
-            cam = view.plotter.camera
-            reply["camera_local"] = {"position": list(cam.position), "focalPoint": list(cam.focal_point),
-                                     "viewUp": list(cam.up)}
-        return reply
+        return {"camera": view.camera(), **(camera_state(view) if view.client_side else {})}
 
     def twin_ping(self) -> dict:
         """The briefing screens' heartbeat: no answer means the connection is gone."""
