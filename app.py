@@ -120,14 +120,10 @@ class TwinApp:
             "points_total": int(sum(_point_totals(self.twin)) or sum(points)),
             "points_loaded": int(sum(points)),
             "trame__title": f"CIM Twin — {self.twin.name}",
-            # per-browser keys: initial values only, never written by the server again
-            "my_view": None, "my_scene": None, "cfg": default_config(self.twin), "inspector": None, "analysis": None,
-            "measure": None, "tool": "select", "suggestions": [], "search_text": "", "search_choice": None,
-            "selected_tree": [], "tree_opened": [], "toast": {"show": False, "text": ""}, "busy": False, "frame_ms": 0,
-            "rendering": self.rendering, "ready": False, "share_url": "", "bookmark_dialog": False,
-            "bookmark_name": "", "show_layers": True, "show_inspector": True, "mode": "normal",
         })
-        self.state.client_only(*layout.CLIENT_ONLY)
+        per_browser = layout.client_state(default_config(self.twin), self.rendering)
+        self.state.update(per_browser)
+        self.state.client_only(*per_browser)
 
     def scene_of(self, view_id: str) -> dict:
         """A view's scene for vtk.js: the change goes out as a delta (only the browser showing this

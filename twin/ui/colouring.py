@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyvista as pv
 
+from twin.pointcolors import colors
 from twin.scene import Twin
 
 DEPTH_RANGE = (0.0, 5.0)  # metres of cover on the depth colour ramp (fixed, so the legend is stable)
@@ -37,10 +38,6 @@ def point_colours(layer, mode: str) -> str | None:
     name = f"colours_{mode}"
     data = layer.dataset.point_data
     if name not in data.keys():
-        try:
-            from twin.pointcolors import colors
-        except ImportError:
-            return layer.style.rgb_array
         arrays = {key: np.asarray(data[key]) for key in data.keys()}
         arrays["points"] = np.asarray(layer.dataset.points)
         data[name] = colors(arrays, mode)

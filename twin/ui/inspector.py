@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from twin import networks
+from twin.pointcolors import class_name
 from twin.scene import Twin
 from twin.ui.ifcprops import PropertyReader, property_sections
 
@@ -56,12 +58,13 @@ def _rows(row: dict, fields) -> list[list[str]]:
 def describe(twin: Twin, index: int, point: dict | None = None) -> dict[str, Any]:
     """The inspector's content for asset row ``index`` (and the picked point's values, if any)."""
     row = twin.assets.row(index)
+    graph = _network_graph(twin, row) if _present(row, "diameter_m") else None
     sections = []
     if point:
         sections.append({"title": "Point", "icon": "mdi-dots-hexagon", "rows": point_rows(point)})
     if _present(row, "diameter_m"):
         sections.append({"title": "Pipe segment", "icon": "mdi-pipe", "rows": _rows(row, PIPE)
-                         + [["Valves on it", ", ".join(valves_of(twin, row)) or "none recorded"]]})
+                         + [["Valves on it", ", ".join(valves_of(graph, row)) or "none recorded"]]})
     if _present(row, "ifc_class"):
         sections.append({"title": "IFC element", "icon": "mdi-office-building-cog", "rows": _rows(row, IFC)})
         sections += property_sections(PROPERTIES.read(twin.layer(row["layer"]).source, row["id"]))
@@ -77,7 +80,7 @@ def describe(twin: Twin, index: int, point: dict | None = None) -> dict[str, Any
         ["Centre (E, N)", f"{x:,.2f}, {y:,.2f}" if math.isfinite(x) else "no geometry"],
         ["Elevation", f"{z:,.2f} m" if math.isfinite(z) else "—"], ["CRS", twin.crs or "unknown"]]})
     return {"index": index, "id": row["id"], "title": row["name"] or row["id"], "kind": row["kind"],
-            "layer": row["layer"], "sections": sections, "actions": actions(twin, row)}
+            "layer": row["layer"], "sections": sections, "actions": actions(row, graph)}
 
 
 def _present(row: dict, key: str) -> bool:
@@ -100,28 +103,20 @@ def point_values(layer, point_id: int, origin_z: float) -> dict:
             value = np.asarray(data[key][point_id])
             out[key] = ", ".join(str(int(v)) for v in value.ravel()) if value.size > 1 else value.item()
     if "classification" in out:
-        try:
-            from twin.pointcolors import class_name
-            out["classification"] = f"{out['classification']} {class_name(int(out['classification']))}"
-        except ImportError:
-            pass
+        out["classification"] = f"{out['classification']} {class_name(int(out['classification']))}"
     return out
 
 
-def actions(twin: Twin, row: dict) -> list[str]:
-    """The inspector's buttons that make sense for this asset."""
+def actions(row: dict, graph) -> list[str]:
+    """The inspector's buttons that make sense for this asset (``graph``: its pipe network, if any)."""
     out = ["fly_to"] if math.isfinite(row["x"]) else []
-    if _present(row, "diameter_m") and _network_graph(twin, row) is not None:
+    if graph is not None:
         out.append("isolate")
-    if _module("twin.nearby") is not None:
-        out.append("nearby")
-    return out
+    return [*out, "nearby"]
 
 
-def valves_of(twin: Twin, row: dict) -> list[str]:
-    networks = _module("twin.networks")
-    graph = _network_graph(twin, row)
-    if networks is None or graph is None:
+def valves_of(graph, row: dict) -> list[str]:
+    if graph is None:
         return []
     try:
         strategy = networks.default_strategy(graph)
@@ -132,20 +127,7 @@ def valves_of(twin: Twin, row: dict) -> list[str]:
 
 
 def _network_graph(twin: Twin, row: dict):
-    networks = _module("twin.networks")
-    if networks is None:
-        return None
     for ref in networks.networks_of(twin):
         if ref.name == row["network"] and row["id"] in networks.segment_index(ref.graph):
             return ref.graph
     return None
-
-
-def _module(name: str):
-    """An analysis module of the twin if this build has it (pipes arrive in their own branch)."""
-    import importlib
-
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None

@@ -1,6 +1,6 @@
 """The page: title bar, layer drawer, 3D view, inspector drawer, status line, dialogs, snackbar.
 
-Per-browser keys are client-only (see :data:`CLIENT_ONLY`): trame never sends them to the server,
+Per-browser keys are client-only (see :func:`client_state`): trame never sends them to the server,
 so one browser's selection, search or settings never reach another.
 """
 
@@ -14,9 +14,17 @@ from trame.widgets import vuetify3 as v3
 
 from twin.ui.panels import briefing, inspector, js, layers, risk, status, testid, toolbar
 
-CLIENT_ONLY = ("my_view", "my_scene", "cfg", "inspector", "analysis", "measure", "tool", "suggestions", "search_text",
-               "search_choice", "selected_tree", "tree_opened", "toast", "busy", "frame_ms", "rendering", "ready", "share_url",
-               "bookmark_dialog", "bookmark_name", "show_layers", "show_inspector", "mode")
+
+def client_state(config: dict, rendering: str) -> dict:
+    """Per-browser keys with their first values: client-only, never written by the server again
+    (each browser's own view, selection, tools and panels)."""
+    return {"my_view": None, "my_scene": None, "cfg": config, "inspector": None, "analysis": None,
+            "measure": None, "tool": "select", "suggestions": [], "search_text": "", "search_choice": None,
+            "selected_tree": [], "tree_opened": [], "toast": {"show": False, "text": ""}, "busy": False, "frame_ms": 0,
+            "rendering": rendering, "ready": False, "share_url": "", "bookmark_dialog": False,
+            "bookmark_name": "", "show_layers": True, "show_inspector": True, "mode": "normal"}
+
+
 THEME = {"defaultTheme": "twin", "themes": {"twin": {"dark": True, "colors": {
     "background": "#12161d", "surface": "#1a1f28", "primary": "#4fc3f7", "secondary": "#90a4ae",
     "error": "#ff5252", "warning": "#ffb300", "info": "#4fc3f7", "success": "#66bb6a"}}}}

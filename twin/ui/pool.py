@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from twin.scene import Twin
 from twin.ui.views import ClientView, default_config
@@ -38,19 +38,18 @@ class ViewPool:
         self.views[view_id] = view
         return view_id
 
-    def claim(self, exclude: Iterable[str] = (), owner: str | None = None) -> str:
+    def claim(self, owner: str | None = None) -> str:
         """A view for a new browser: a new one while there is room, else the least recently used.
 
         ``owner`` (the browser's connection) gets the view back to the pool when it closes
         (:meth:`release`); a view taken from another browser is no longer that one's.
         """
-        candidates = {k: v for k, v in self.views.items() if k not in set(exclude)}
         if self.spares:
             view_id = self.spares.pop()
-        elif len(self.views) < self.capacity or not candidates:
+        elif len(self.views) < self.capacity:
             view_id = self.add()
         else:
-            view_id = min(candidates, key=lambda k: candidates[k].last_used)
+            view_id = min(self.views, key=lambda k: self.views[k].last_used)
             self.reset(self.views[view_id])
         self.views[view_id].last_used = time.monotonic()
         self.owners.pop(view_id, None)

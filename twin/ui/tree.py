@@ -6,11 +6,11 @@ Built once at start-up as plain JSON (shared, read-only state); what each browse
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
 
+from twin import palettes
 from twin.scene import Twin
 from twin.view import DEFAULT_COLORS
 
@@ -52,15 +52,11 @@ def _layer(twin: Twin, layer, details: dict) -> dict[str, Any]:
 def _network_kind(layer) -> str | None:
     if layer.kind != "pipes":
         return None
-    palettes = _optional("twin.palettes")
-    return palettes.network_kind(layer.name.split("/", 1)[0]) if palettes else None
+    return palettes.network_kind(layer.name.split("/", 1)[0])
 
 
 def legend(twin: Twin) -> list[dict[str, str]]:
     """The utility colour legend for the network kinds present in the scene."""
-    palettes = _optional("twin.palettes")
-    if palettes is None:
-        return []
     kinds = {_network_kind(layer) for layer in twin.layers if layer.kind == "pipes"}
     palette = palettes.PALETTES.get(twin.palette, palettes.PALETTES["china"])
     return [{"kind": k, "label": palettes.LABELS[k], "color": palette[k]} for k in palettes.KINDS if k in kinds]
@@ -92,13 +88,6 @@ def spatial_items(twin: Twin, tree: dict | None) -> list[dict[str, Any]] | None:
                 "children": children}
 
     return [node(tree)]
-
-
-def _optional(name: str):
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
 
 
 def ancestors(groups: list[dict[str, Any]]) -> dict[int, list[str]]:

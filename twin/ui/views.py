@@ -15,10 +15,11 @@ import numpy as np
 import pyvista as pv
 import vtk
 
+from twin.pointcolors import class_mask
 from twin.scene import Twin
+from twin.ui import picking
 from twin.ui.colouring import DEPTH_RANGE, depth_lut, ensure_depth_array, point_colours
 from twin.view import SceneView, set_standard_view
-from twin.ui import picking
 
 #: layer kinds drawn translucent or hidden in underground mode (everything but the pipes)
 ABOVE_GROUND = ("city", "ifc", "terrain", "pointcloud")
@@ -138,9 +139,7 @@ class ClientView:
         dataset = layer.dataset
         self.shown_points.pop(layer.name, None)
         if state[1] and "classification" in dataset.point_data.keys():
-            shown = np.ones(256, dtype=bool)
-            shown[list(state[1])] = False
-            mask = shown[np.asarray(dataset.point_data["classification"], dtype=np.uint8)]
+            mask = class_mask(dataset.point_data["classification"], state[1])
             self.shown_points[layer.name] = mask
             dataset = pv.PolyData(np.asarray(layer.dataset.points)[mask])
             if colours:
@@ -280,7 +279,7 @@ class ClientView:
         b = self.twin.assets.bounds[row]
         if not np.isfinite(b).all():
             return
-        centre = self.twin.to_local(np.array([(b[0] + b[1]) / 2, (b[2] + b[3]) / 2, (b[4] + b[5]) / 2]))
+        centre = self.twin.to_local(self.twin.assets.centre(row))
         size = max(b[1] - b[0], b[3] - b[2], b[5] - b[4], 4.0)
         cam = self.plotter.camera
         direction = np.array(cam.position) - np.array(cam.focal_point)

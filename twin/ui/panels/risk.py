@@ -9,12 +9,14 @@ import json
 from trame.widgets import client, html
 from trame.widgets import vuetify3 as v3
 
+from twin.risk.colors import LEVEL_LABELS, LEVEL_RGB
+from twin.risk.levels import BLUE, NAMES, NODATA, ORANGE, RED, YELLOW
 from twin.ui.panels import testid
 
 #: level name -> (colour, icon, label): colour is always paired with an icon and a label
-LEVELS = (("red", "#e60000", "mdi-alert-octagon", "I red"), ("orange", "#ff8c00", "mdi-alert", "II orange"),
-          ("yellow", "#ffd700", "mdi-alert-circle", "III yellow"), ("blue", "#1e6eff", "mdi-information", "IV blue"),
-          ("nodata", "#969696", "mdi-help-circle", "no data"))
+LEVELS = tuple((NAMES[code], "#%02x%02x%02x" % tuple(LEVEL_RGB[code]), icon, LEVEL_LABELS[code])
+               for code, icon in ((RED, "mdi-alert-octagon"), (ORANGE, "mdi-alert"), (YELLOW, "mdi-alert-circle"),
+                                  (BLUE, "mdi-information"), (NODATA, "mdi-help-circle")))
 FILTERS = (("all", 0), ("≥ IV", 2), ("≥ III", 3), ("≥ II", 4), ("I", 5))
 #: the same table as shared, read-only state (``risk_levels``) for the templates
 LEVEL_STATE = {**{n: {"colour": c, "icon": i, "label": lab} for n, c, i, lab in LEVELS},
