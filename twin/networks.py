@@ -217,14 +217,6 @@ def _isolation_result(graph, segment_id, strategy, closing, area_of, lost_areas,
             "nodes": lost_nodes, "customers": customers, "length_m": round(length, 3)}
 
 
-def is_cut_off(graph: nx.MultiGraph, segment_id: str, closed: list[dict[str, Any]] | list[Valve]) -> bool:
-    """Whether closing these valves leaves the segment with no open path to any source."""
-    pairs = {(v["link"], v["node"]) if isinstance(v, dict) else (v.link, v.node) for v in closed}
-    g = _element_graph(graph, pairs)
-    reach = nx.node_connected_component(g, ("s", segment_id))
-    return not any(("n", s) in reach for s in sources(graph))
-
-
 # -- tracing -------------------------------------------------------------------------------
 
 def flow_edges(graph: nx.MultiGraph) -> list[tuple[str, str, str]]:

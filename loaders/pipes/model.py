@@ -20,8 +20,6 @@ from twin.errors import InputError
 UNIT_METRES = {"m": 1.0, "meter": 1.0, "metre": 1.0, "mm": 0.001, "millimeter": 0.001, "cm": 0.01,
                "ft": 0.3048, "foot": 0.3048, "feet": 0.3048, "us-ft": 1200 / 3937, "in": 0.0254, "inch": 0.0254}
 
-NODE_KINDS = ("junction", "manhole", "valve", "reservoir", "tank", "source", "outfall", "storage",
-              "divider", "hydrant", "meter", "customer")
 #: node kinds that feed a pressurised network (isolation cuts a segment off from these)
 SOURCE_KINDS = ("reservoir", "tank", "source")
 

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from twin.assets import AssetTable
-from twin.risk.levels import BLUE, LEVEL_DTYPE, NONE
+from twin.risk.levels import LEVEL_DTYPE, NONE, highest_crossed
 from twin.risk.rules import CombineRule, Term
 from twin.risk.sensors import SensorTable
 from twin.risk.static import RiskSources
@@ -82,6 +82,4 @@ class CombinedRule:
             return np.where(truth.any(axis=0), self.rule.level, NONE).astype(LEVEL_DTYPE)
         weights = np.array([t.term.weight for t in self.terms])
         score = weights @ truth
-        crossed = score[:, None] >= self.rule.levels[None, :]
-        top = 3 - np.argmax(crossed[:, ::-1], axis=1)
-        return np.where(crossed.any(axis=1), BLUE + top, NONE).astype(LEVEL_DTYPE)
+        return highest_crossed(score[:, None] >= self.rule.levels[None, :]).astype(LEVEL_DTYPE)

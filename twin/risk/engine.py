@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.risk.levels import BLUE, LEVEL_DTYPE, NODATA, NONE
+from twin.risk.levels import LEVEL_DTYPE, NODATA, highest_crossed
 from twin.risk.rules import LevelRule, RuleSet
 from twin.risk.sensors import SensorTable
 
@@ -42,7 +42,6 @@ class Channel:
     pending: np.ndarray       # higher level waiting for its minimum duration, -1 when none
     up_since: np.ndarray      # (n, 4)
     down_since: np.ndarray    # (n, 4)
-    since: np.ndarray         # when the committed level was entered
 
     @classmethod
     def build(cls, signal: str, rules: list[LevelRule], rule_index: np.ndarray) -> Channel:
@@ -56,7 +55,7 @@ class Channel:
             hyst[rows], for_s[rows], clear_s[rows] = rule.hysteresis, rule.for_s, rule.clear_s
         return cls(signal=signal, rule=rule_index, sign=signs, enter=enter, hysteresis=hyst, for_s=for_s,
                    clear_s=clear_s, level=np.zeros(n, LEVEL_DTYPE), pending=np.full(n, -1, LEVEL_DTYPE),
-                   up_since=np.full((n, 4), np.nan), down_since=np.full((n, 4), np.nan), since=np.zeros(n))
+                   up_since=np.full((n, 4), np.nan), down_since=np.full((n, 4), np.nan))
 
     def evaluate(self, idx: Index, signed: np.ndarray, now: float) -> None:
         """Move the sensors ``idx`` towards the level their current signal calls for."""
@@ -71,13 +70,12 @@ class Channel:
         down = np.where(defined & ~held, np.where(np.isnan(down), now, down), np.nan)
         entered = above & (now - up >= self.for_s[idx, None])
         cleared = defined & ~held & (now - down >= self.clear_s[idx, None])
-        target = np.maximum(_highest(entered), np.minimum(level, _highest(defined & ~cleared)))
+        target = np.maximum(highest_crossed(entered), np.minimum(level, highest_crossed(defined & ~cleared)))
         target = np.where(known, target, level).astype(LEVEL_DTYPE)
-        raw = _highest(above)
+        raw = highest_crossed(above)
         self.pending[idx] = np.where(known & (raw > target), raw, -1)
         self.up_since[idx] = np.where(known[:, None], up, self.up_since[idx])
         self.down_since[idx] = np.where(known[:, None], down, self.down_since[idx])
-        self.since[idx] = np.where(target != level, now, self.since[idx])
         self.level[idx] = target
 
 
@@ -86,15 +84,8 @@ class Channel:
         with np.errstate(invalid="ignore"):
             above = signed[:, None] >= self.enter
         known = ~np.isnan(signed)
-        self.level[:] = np.where(known, _highest(above), self.level)
+        self.level[:] = np.where(known, highest_crossed(above), self.level)
         self.up_since[:] = np.where(above, -np.inf, np.nan)
-
-
-def _highest(crossed: np.ndarray) -> np.ndarray:
-    """Level code of the highest crossed threshold per row (NONE when none is crossed)."""
-    any_ = crossed.any(axis=1)
-    top = 3 - np.argmax(crossed[:, ::-1], axis=1)
-    return np.where(any_, BLUE + top, NONE)
 
 
 class SensorEngine:
@@ -199,9 +190,3 @@ class SensorEngine:
         graded = np.maximum(self.channels["value"].level, self.channels["rate"].level)
         return np.where(self.stale, np.maximum(graded, NODATA), graded).astype(LEVEL_DTYPE)
 
-    def targets(self) -> np.ndarray:
-        """Level each sensor is heading for (pending or committed), for pending alerts."""
-        out = np.zeros(len(self.sensors), LEVEL_DTYPE)
-        for channel in self.channels.values():
-            out = np.maximum(out, np.maximum(channel.level, channel.pending))
-        return out

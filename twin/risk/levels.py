@@ -20,10 +20,6 @@ CODES: dict[str, int] = {name: code for code, name in enumerate(NAMES)}
 LEVEL_DTYPE = np.int8
 
 
-def name_of(code: int) -> str:
-    return NAMES[int(code)]
-
-
 def lower(levels: np.ndarray, steps: int) -> np.ndarray:
     """Levels ``steps`` colours lower (red -> orange for one step); below blue becomes none.
 
@@ -32,3 +28,10 @@ def lower(levels: np.ndarray, steps: int) -> np.ndarray:
     levels = np.asarray(levels, dtype=np.int16)
     out = levels - steps
     return np.where((levels >= BLUE) & (out >= BLUE), out, NONE).astype(LEVEL_DTYPE)
+
+
+def highest_crossed(crossed: np.ndarray) -> np.ndarray:
+    """Level code of the highest crossed threshold per row of ``crossed`` (n, 4: blue, yellow,
+    orange, red), NONE where none is crossed."""
+    top = 3 - np.argmax(crossed[:, ::-1], axis=1)
+    return np.where(crossed.any(axis=1), BLUE + top, NONE)

@@ -21,7 +21,6 @@ import hmac
 import ipaddress
 import logging
 import re
-import secrets
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -61,10 +60,6 @@ def check_token(token: str | None) -> str:
     if len(token) < MIN_TOKEN_LENGTH or len(set(token)) < 10:
         raise TokenError(f"the token is too weak: at least {MIN_TOKEN_LENGTH} characters of varied text ({hint})")
     return token
-
-
-def generate_token() -> str:
-    return secrets.token_urlsafe(32)
 
 
 @dataclass
