@@ -278,10 +278,11 @@ class RiskService:
             raise RuntimeError("rule evaluation is stuck and no snapshot was taken yet")
         return self._snapshot
 
-    def summary(self) -> dict[str, Any]:
-        """Counts per level, of alerts and of sensors as of the last evaluation (the snapshot's: this
-        never blocks for long), and whether the service is degraded now."""
-        return {**self.snapshot().summary, "degraded": bool(self.degraded), "degraded_reason": self.degraded}
+    def summary(self, snap: Snapshot | None = None) -> dict[str, Any]:
+        """Counts per level, of alerts and of sensors as of the last evaluation (``snap``, else the
+        latest snapshot: this never blocks for long), and whether the service is degraded now."""
+        snap = snap or self.snapshot()
+        return {**snap.summary, "degraded": bool(self.degraded), "degraded_reason": self.degraded}
 
     def _counts(self) -> dict[str, Any]:
         with self._lock:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from twin.risk.levels import ORANGE
+from twin.risk.service import Snapshot
 from twin.ui.panels.risk import LEVEL_STATE
 from twin.ui.risk import RiskPaint, ViewRisk, alert_rows
 
@@ -62,8 +63,9 @@ class LiveRisk:
         self._pump_due = False
         self._truth: dict[str, Any] = {}
         self.flushes = 0
-        self._paint_now()
-        self.server.state["risk"] = self._truth = self.risk_state()
+        snap = service.snapshot()
+        self._paint(snap)
+        self.server.state["risk"] = self._truth = self.risk_state(snap)
         self.server.state["risk_levels"] = LEVEL_STATE
         self.server.state.change("risk")(self._guard)
         service.on_levels_changed(self._from_thread)
@@ -97,9 +99,8 @@ class LiveRisk:
                 log.exception("risk status refresh failed")
 
     # -- the flush --------------------------------------------------------------------------
-    def _paint_now(self) -> bool:
-        levels = self.service.snapshot().levels
-        return self.paint.paint(levels, self.service.grids.levels(levels))
+    def _paint(self, snap: Snapshot) -> bool:
+        return self.paint.paint(snap.levels, self.service.grids.levels(snap.levels))
 
     def flush(self) -> None:
         """Recolour the shared meshes, push the new risk state, redraw the views that show risk."""
@@ -107,8 +108,9 @@ class LiveRisk:
         self._last_flush = time.monotonic()
         changed = False
         try:
-            changed = self._paint_now()
-            self._push_state()
+            snap = self.service.snapshot()   # one per flush: the picture and the state agree
+            changed = self._paint(snap)
+            self._push_state(snap)
             self.flushes += 1
         except Exception:  # noqa: BLE001 - trame would swallow it; keep the log
             log.exception("live risk flush failed")
@@ -165,8 +167,8 @@ class LiveRisk:
             log.exception("live risk redraw of view %s failed", view_id)
         self._drawn_at[view_id] = time.monotonic()
 
-    def _push_state(self) -> None:
-        self._truth = self.risk_state()
+    def _push_state(self, snap: Snapshot | None = None) -> None:
+        self._truth = self.risk_state(snap)
         with self.server.state:
             self.server.state["risk"] = self._truth
 
@@ -178,11 +180,12 @@ class LiveRisk:
             self.server.state.flush()
 
     # -- what every browser sees --------------------------------------------------------------
-    def risk_state(self) -> dict[str, Any]:
+    def risk_state(self, snap: Snapshot | None = None) -> dict[str, Any]:
         """What every browser shows, from the service's last snapshot: this runs on the event loop,
         which a stuck rule evaluation must never hold (the screens then say "degraded")."""
         svc = self.service
-        snap, summary = svc.snapshot(), svc.summary()
+        snap = snap or svc.snapshot()
+        summary = svc.summary(snap)
         return {"summary": summary, "alerts": self.alert_rows(snap.alerts), "grids": svc.grid_levels(snap.levels),
                 "last_reading": snap.last_reading, "server_time": time.time(), "degraded": summary["degraded"],
                 "degraded_reason": summary["degraded_reason"], "version": self.flushes}
