@@ -11,9 +11,11 @@ query never waits for the ingest thread's Python lock.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -112,25 +114,44 @@ class Store:
             fresh = [i for i in dict.fromkeys(ids) if i not in known]
             if fresh:
                 start = max(known.values(), default=-1) + 1
-                rows = pa.table({"id": pa.array(fresh, pa.string()),
-                                 "key": pa.array(np.arange(start, start + len(fresh), dtype=np.int32))})
-                self.con.execute(f"INSERT INTO {table} SELECT * FROM rows")
+                self._insert(table, pa.table({"id": pa.array(fresh, pa.string()),
+                                              "key": pa.array(np.arange(start, start + len(fresh), dtype=np.int32))}))
                 known.update(zip(fresh, range(start, start + len(fresh)), strict=True))
         return np.array([known[i] for i in ids], dtype=np.int32)
 
-    # -- level history ------------------------------------------------------------------------
-    def save_levels(self, assets: np.ndarray, ts: float, levels: np.ndarray) -> None:
-        """Append level changes (asset keys, their new levels) made at ``ts``: what a replay shows."""
-        if not len(assets):
-            return
+    # -- writes ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Several writes, one commit (DuckDB fsyncs each commit), under the writer lock."""
         with self._lock:
-            if self._seq is None:
-                self._seq = int(self.con.execute("SELECT coalesce(max(seq), 0) FROM levels").fetchone()[0])
-            seq = np.arange(self._seq + 1, self._seq + 1 + len(assets), dtype=np.int64)
-            rows = pa.table({"asset": pa.array(assets, pa.int32()), "ts": pa.array(np.full(len(assets), ts)),
-                             "seq": pa.array(seq), "level": pa.array(levels, pa.int8())})
-            self.con.execute("INSERT INTO levels SELECT * FROM rows")
-            self._seq = int(seq[-1])
+            self.con.execute("BEGIN")
+            try:
+                yield
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
+
+    def _insert(self, table: str, rows: pa.Table, verb: str = "INSERT") -> None:
+        self.con.execute(f"{verb} INTO {table} SELECT * FROM rows")   # DuckDB reads the local Arrow table
+
+    def save_evaluation(self, alerts: list[Alert], events: list[Event], assets: np.ndarray, ts: float,
+                        levels: np.ndarray) -> None:
+        """What one evaluation changed, in one transaction: alerts and their events, and the new
+        levels of some assets (keys) at ``ts`` for the replay history."""
+        if not alerts and not events and not len(assets):
+            return
+        with self._transaction():
+            self._write_alerts(alerts, events)
+            if len(assets):
+                if self._seq is None:
+                    self._seq = int(self.con.execute("SELECT coalesce(max(seq), 0) FROM levels").fetchone()[0])
+                seq = np.arange(self._seq + 1, self._seq + 1 + len(assets), dtype=np.int64)
+                self._insert("levels", pa.table({"asset": pa.array(assets, pa.int32()),
+                                                 "ts": pa.array(np.full(len(assets), ts)), "seq": pa.array(seq),
+                                                 "level": pa.array(levels, pa.int8())}))
+        if len(assets):
+            self._seq = int(seq[-1])   # only once committed
 
     def levels_at(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """(asset keys, level) of every asset's last change at or before ``t`` (epoch s)."""
@@ -186,20 +207,14 @@ class Store:
         """
         hour = math.floor(before / 3600.0) * 3600.0
         cutoff = "make_timestamp(CAST($1 * 1e6 AS BIGINT))"
-        with self._lock:
-            self.con.execute("BEGIN")
-            try:
-                self.con.execute(
-                    "INSERT INTO readings_hourly SELECT sensor, time_bucket(INTERVAL 1 HOUR, ts) AS hour, count(*), "
-                    f"min(value), max(value), avg(value) FROM readings WHERE ts < {cutoff} GROUP BY ALL "
-                    "ON CONFLICT DO UPDATE SET n = n + excluded.n, min = least(min, excluded.min), "
-                    "max = greatest(max, excluded.max), "
-                    "mean = (mean * n + excluded.mean * excluded.n) / (n + excluded.n)", [hour])
-                removed = self.con.execute(f"DELETE FROM readings WHERE ts < {cutoff}", [hour]).fetchone()[0]
-                self.con.execute("COMMIT")
-            except Exception:
-                self.con.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            self.con.execute(
+                "INSERT INTO readings_hourly SELECT sensor, time_bucket(INTERVAL 1 HOUR, ts) AS hour, count(*), "
+                f"min(value), max(value), avg(value) FROM readings WHERE ts < {cutoff} GROUP BY ALL "
+                "ON CONFLICT DO UPDATE SET n = n + excluded.n, min = least(min, excluded.min), "
+                "max = greatest(max, excluded.max), "
+                "mean = (mean * n + excluded.mean * excluded.n) / (n + excluded.n)", [hour])
+            removed = self.con.execute(f"DELETE FROM readings WHERE ts < {cutoff}", [hour]).fetchone()[0]
         return int(removed)
 
     def hourly(self, sensors: list[str]) -> list[dict[str, Any]]:
@@ -223,25 +238,21 @@ class Store:
     # -- alerts ---------------------------------------------------------------------------
     def save_alerts(self, alerts: list[Alert], events: list[Event]) -> None:
         """Upsert changed alerts and append their events, in one transaction."""
-        if not alerts and not events:
-            return
-        rows = pa.table({c: [getattr(a, c) for a in alerts] for c in ALERT_COLUMNS},
-                        schema=_alert_schema())
-        log = pa.table({"alert": [e.alert for e in events], "ts": [e.ts for e in events],
-                        "event": [e.event for e in events], "state": [e.state for e in events],
-                        "level": pa.array([e.level for e in events], pa.int8()),
-                        "note": [e.note for e in events]},
-                       schema=pa.schema([("alert", pa.int64()), ("ts", pa.float64()), ("event", pa.string()),
-                                         ("state", pa.string()), ("level", pa.int8()), ("note", pa.string())]))
-        with self._lock:
-            self.con.execute("BEGIN")
-            try:
-                self.con.execute("INSERT OR REPLACE INTO alerts SELECT * FROM rows")
-                self.con.execute("INSERT INTO alert_events SELECT * FROM log")
-                self.con.execute("COMMIT")
-            except Exception:
-                self.con.execute("ROLLBACK")
-                raise
+        if alerts or events:
+            with self._transaction():
+                self._write_alerts(alerts, events)
+
+    def _write_alerts(self, alerts: list[Alert], events: list[Event]) -> None:
+        if alerts:
+            self._insert("alerts", pa.table({c: [getattr(a, c) for a in alerts] for c in ALERT_COLUMNS},
+                                            schema=_alert_schema()), verb="INSERT OR REPLACE")
+        if events:
+            self._insert("alert_events", pa.table(
+                {"alert": [e.alert for e in events], "ts": [e.ts for e in events],
+                 "event": [e.event for e in events], "state": [e.state for e in events],
+                 "level": pa.array([e.level for e in events], pa.int8()), "note": [e.note for e in events]},
+                schema=pa.schema([("alert", pa.int64()), ("ts", pa.float64()), ("event", pa.string()),
+                                  ("state", pa.string()), ("level", pa.int8()), ("note", pa.string())])))
 
     def alerts_at(self, t: float) -> list[dict[str, Any]]:
         """The alerts open at ``t`` with their state and level then (from their event history)."""

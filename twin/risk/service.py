@@ -189,11 +189,10 @@ class RiskService:
             self.keys.update(now, touched)
             dirty, events = self.book.drain()
             self._last_eval, self._eval_started = time.monotonic(), None
-            self.store.save_alerts(dirty, events)   # under the lock: saves stay in order
             # the first evaluation records every asset: a replay's picture begins complete
-            if self.history:
-                record = changed if self._version else np.arange(len(final))
-                self.store.save_levels(self.asset_keys[record], now, final[record])
+            record = (changed if self._version else np.arange(len(final))) if self.history else changed[:0]
+            # under the lock, so saves stay in order; one commit for the alerts and the levels
+            self.store.save_evaluation(dirty, events, self.asset_keys[record], now, final[record])
             self._version += 1
         if len(changed):
             for callback in list(self._level_callbacks):
