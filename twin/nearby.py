@@ -1,20 +1,22 @@
 """What is near a pipe: other networks, buildings, and clearance violations between networks.
 
 Works on the twin's own geometry, after placement and reprojection: the centre line of every
-segment is recovered from its tube mesh (the mean of each ring, see
-``loaders.pipes.tubes``), sampled every ``step`` metres, and searched with a k-d tree.
+segment is recovered from its tube mesh (the mean of each ring,
+:func:`loaders.pipes.tubes.ring_centres`), sampled every ``step`` metres, and searched with a k-d tree.
 Distances are 3D, so a gas main crossing 0.3 m above a power cable is found.  Clearances are
 between outer walls (centre-line distance minus both radii).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
 
+from loaders.pipes.tubes import ring_centres
 from twin.errors import InputError
 from twin.palettes import network_kind
 
@@ -37,25 +39,33 @@ def rule_kind(network: str) -> str:
 
 @dataclass
 class Samples:
-    """Points along every segment centre line of the twin (world coordinates)."""
+    """Points along every segment centre line of the twin (world coordinates).
+
+    Built once per twin and kept by callers that ask many times (the app's inspector), with
+    the k-d tree over all points built on first use.
+    """
 
     points: np.ndarray   #: (n, 3)
     owner: np.ndarray    #: twin asset row of each point
+    max_radius: float = 0.0   #: the widest pipe's radius: how far beyond a radius to look
+
+    @functools.cached_property
+    def tree(self) -> cKDTree:
+        return cKDTree(self.points)
 
 
 def centre_lines(twin, layers: list | None = None, step: float = 0.5) -> Samples:
     """Sample the centre lines of the twin's pipe layers every ``step`` metres (at least the vertices)."""
     points, owners = [], []
     for layer in layers if layers is not None else pipe_layers(twin):
-        sides = int(layer.dataset.field_data["tube_sides"][0])
-        local = np.asarray(layer.dataset.points, dtype=np.float64).reshape(-1, sides, 3).mean(axis=1)
-        owner = np.asarray(layer.dataset.field_data["ring_owner"]) + layer.asset_start
-        p, o = _densify(twin.to_world(local), owner, step)
+        local, owner = ring_centres(layer.dataset)
+        p, o = _densify(twin.to_world(local), owner + layer.asset_start, step)
         points.append(p)
         owners.append(o)
     if not points:
         return Samples(np.empty((0, 3)), np.empty(0, dtype=np.int64))
-    return Samples(np.concatenate(points), np.concatenate(owners))
+    owner = np.concatenate(owners)
+    return Samples(np.concatenate(points), owner, float(_radius(twin, np.unique(owner)).max(initial=0.0)))
 
 
 def pipe_layers(twin) -> list:
@@ -122,16 +132,15 @@ def nearby(twin, row: int, radius: float, rules: dict[frozenset[str], float] | N
 
 def _near_pipes(twin, samples: Samples, target: np.ndarray, row: int, my_radius: float, radius: float) -> list[dict]:
     """Other segments whose outer wall comes within ``radius`` of this one's."""
-    others = samples.owner != row
-    if not others.any():
+    if not (samples.owner != row).any():
         return []
-    owner = samples.owner[others]
-    margin = my_radius + float(_radius(twin, np.unique(owner)).max(initial=0.0))
-    pairs = cKDTree(target).sparse_distance_matrix(cKDTree(samples.points[others]), max_distance=radius + margin,
+    pairs = cKDTree(target).sparse_distance_matrix(samples.tree, max_distance=radius + my_radius + samples.max_radius,
                                                    output_type="ndarray")
-    if not len(pairs):
+    rows, dist = samples.owner[pairs["j"]], pairs["v"]
+    others = rows != row
+    rows, dist = rows[others], dist[others]
+    if not len(rows):
         return []
-    rows, dist = owner[pairs["j"]], pairs["v"]
     order = np.lexsort((dist, rows))
     rows, dist = rows[order], dist[order]
     first = np.r_[True, rows[1:] != rows[:-1]]

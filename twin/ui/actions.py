@@ -122,6 +122,7 @@ class Actions(Triggers):
         self.bookmarks = list(twin.bookmarks) + bookmarks.load(twin.path)
         self.layer_groups = tree.layer_groups(twin)   # the layer tree, also the page's initial state
         self.tree_paths = tree.ancestors(self.layer_groups)
+        self._pipe_samples = None  # centre lines of the pipes for "nearby", sampled on first use
 
     def _view(self, view_id: str, camera: dict | None = None) -> ClientView:
         view = self.pool.get(view_id)
@@ -297,7 +298,9 @@ class Actions(Triggers):
     def _nearby(self, view_id: str, view: ClientView, index: int, radius: float = 5.0) -> dict:
         from twin import nearby
 
-        result = nearby.nearby(self.twin, index, radius)
+        if self._pipe_samples is None:   # every nearby query of this twin shares them
+            self._pipe_samples = nearby.centre_lines(self.twin)
+        result = nearby.nearby(self.twin, index, radius, samples=self._pipe_samples)
         found = [*result["pipes"], *result["assets"]]
         rows = [r for item in found for r in self._rows_of(item.get("network", ""), [item["id"]], item.get("layer"))]
         view.highlight("nearby", rows)
