@@ -86,12 +86,19 @@ def _has_segment(graph: nx.MultiGraph, segment_id: str) -> bool:
 
 
 def segment_index(graph: nx.MultiGraph) -> dict[str, tuple[str, str]]:
-    """Segment id -> its (u, v) in the graph; cached on the graph."""
+    """Segment id -> its (u, v) in the graph; cached on the graph, which the loader builds once
+    and nothing changes after (checking the edge count walked the whole graph on every call)."""
     index = graph.graph.get("_segments")
-    if index is None or len(index) != graph.number_of_edges():
+    if index is None:
         index = {key: (u, v) for u, v, key in graph.edges(keys=True)}
         graph.graph["_segments"] = index
     return index
+
+
+def _length(graph: nx.MultiGraph, segments) -> float:
+    """Total stated length of some segments (those without one count nothing)."""
+    lengths = (edge(graph, k)["length"] for k in segments)
+    return sum(x for x in lengths if math.isfinite(x))
 
 
 def edge(graph: nx.MultiGraph, segment_id: str) -> dict[str, Any]:
@@ -151,8 +158,7 @@ def valve_areas(graph: nx.MultiGraph, strategy: str) -> tuple[dict[tuple[str, st
     joined by valves (edge attribute ``valve``).  They do not depend on the segment asked about,
     so they are computed once per valve strategy and kept on the graph."""
     cache = graph.graph.setdefault("_areas", {})
-    key = (strategy, graph.number_of_nodes(), graph.number_of_edges())
-    if key not in cache:
+    if strategy not in cache:   # the graph does not change once loaded (see segment_index)
         valves = valve_layer(graph, strategy)
         area_of = {}
         components = nx.connected_components(_element_graph(graph, {(v.link, v.node) for v in valves}))
@@ -165,8 +171,8 @@ def valve_areas(graph: nx.MultiGraph, strategy: str) -> tuple[dict[tuple[str, st
             a, b = area_of[("s", v.link)], area_of[("n", v.node)]
             if a != b:
                 areas.add_edge(a, b, valve=v)
-        cache[key] = (area_of, areas)
-    return cache[key]
+        cache[strategy] = (area_of, areas)
+    return cache[strategy]
 
 
 def isolate(graph: nx.MultiGraph, segment_id: str, strategy: str | None = None) -> dict[str, Any]:
@@ -208,7 +214,7 @@ def _isolation_result(graph, segment_id, strategy, closing, area_of, lost_areas,
     lost_nodes = sorted(n for (what, n), a in area_of.items() if what == "n" and a in lost_areas)
     customers = [n for n in lost_nodes if graph.nodes[n].get("kind") not in SOURCE_KINDS
                  and (graph.nodes[n].get("demand", 0) > 0 or graph.nodes[n].get("address"))]
-    length = sum(edge(graph, k)["length"] for k in lost_segments if math.isfinite(edge(graph, k)["length"]))
+    length = _length(graph, lost_segments)
     return {"network": graph.graph.get("name"), "segment": segment_id, "strategy": strategy,
             "valves_assumed": strategy != "data", "contains_source": holds_source,
             "valves": [v.as_dict() for v in closing],
@@ -267,7 +273,7 @@ def trace(graph: nx.MultiGraph, element_id: str, direction: str, what: str = "se
                 nodes.add(nxt)
                 queue.append(nxt)
     ends = sorted(n for n in nodes if not follow.get(n))
-    length = sum(edge(graph, k)["length"] for k in segments if math.isfinite(edge(graph, k)["length"]))
+    length = _length(graph, segments)
     return {"network": graph.graph.get("name"), "id": element_id, "element": what, "direction": direction,
             "basis": "inverts" if graph.graph.get("kind") in GRAVITY_KINDS else
                      ("distance from sources" if sources(graph) else "file direction"),
