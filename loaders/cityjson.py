@@ -85,15 +85,15 @@ def _load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
 def _read(path: Path) -> tuple[dict, Iterator[tuple[str, dict]]]:
     """The header document and its features (the document itself for plain CityJSON)."""
     try:
-        with open(path, "rb") as handle:
-            first_line, after = handle.readline(), handle.read(64).lstrip()
-            handle.seek(0)
-            if first_line.rstrip().endswith(b"}") and after.startswith(b"{"):
-                lines = handle.read().decode("utf-8").splitlines()
-                header = _json(path, lines[0], "line 1")
-                _expect(path, header, "CityJSON", "line 1")
-                return header, _sequence(path, header, lines)
-            document = json.load(handle)
+        raw = path.read_bytes()   # once: a minified CityJSON is one long line
+        end = raw.find(b"\n")
+        first_line, after = (raw, b"") if end < 0 else (raw[:end + 1], raw[end + 1:end + 65].lstrip())
+        if first_line.rstrip().endswith(b"}") and after.startswith(b"{"):
+            lines = raw.decode("utf-8").splitlines()
+            header = _json(path, lines[0], "line 1")
+            _expect(path, header, "CityJSON", "line 1")
+            return header, _sequence(path, header, lines)
+        document = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InputError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", where=f"line {exc.lineno}") from None
     except UnicodeDecodeError as exc:

@@ -56,12 +56,16 @@ class Grid:
 
     def __call__(self, x: np.ndarray, y: np.ndarray, crs: str | None = None) -> np.ndarray:
         """Bilinear value at world points (NaN outside or on nodata), ``crs`` of x, y if not the grid's."""
+        row, col = self.fractional_pixel(*self.own_xy(x, y, crs))
+        return self.bilinear(row, col)
+
+    def own_xy(self, x: np.ndarray, y: np.ndarray, crs: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """x, y in the grid's CRS (reprojected when ``crs`` is another)."""
         x, y = np.atleast_1d(np.asarray(x, dtype=np.float64)), np.atleast_1d(np.asarray(y, dtype=np.float64))
         if crs and self.crs and not same_crs(normalise_crs(crs), self.crs):
             moved = reproject(np.column_stack([x, y, np.zeros_like(x)]), normalise_crs(crs), self.crs)
             x, y = moved[:, 0], moved[:, 1]
-        row, col = self.fractional_pixel(x, y)
-        return self.bilinear(row, col)
+        return x, y
 
     def bilinear(self, row: np.ndarray, col: np.ndarray) -> np.ndarray:
         """Bilinear interpolation between pixel centres; the nearest pixel where a neighbour is nodata."""

@@ -246,28 +246,19 @@ def _drape(mesh: pv.PolyData, path: Path, dem_crs: str | None, value_range: Any)
     points = np.asarray(mesh.points)
     rgb = np.tile(np.asarray(GROUND_RGB, dtype=np.uint8), (len(points), 1))
     if grid.bands is not None:
-        row, col = grid.fractional_pixel(*_in_crs(points, dem_crs, grid.crs))
+        row, col = grid.fractional_pixel(*grid.own_xy(points[:, 0], points[:, 1], dem_crs))
         r, c = np.rint(row).astype(np.int64), np.rint(col).astype(np.int64)
         inside = (r >= 0) & (r < grid.shape[0]) & (c >= 0) & (c < grid.shape[1])
         rgb[inside] = grid.bands[:, r[inside], c[inside]].T.astype(np.uint8)
         mesh.point_data["rgb"] = rgb
         return {"path": str(path), "kind": "image", "covered_points": int(inside.sum())}
-    values = grid(*_in_crs(points, dem_crs, grid.crs))
+    values = grid(points[:, 0], points[:, 1], dem_crs)
     wet = ~np.isnan(values) & (values > 0)
     low, high = (float(v) for v in value_range) if value_range else tuple(_range(values[wet]) if wet.any() else (0, 1))
     rgb[wet] = ramp(values[wet], low, high)
     mesh.point_data["rgb"] = rgb
     mesh.point_data["drape"] = values
     return {"path": str(path), "kind": "grid", "covered_points": int(wet.sum()), "range": [low, high]}
-
-
-def _in_crs(points: np.ndarray, source: str | None, target: str | None) -> tuple[np.ndarray, np.ndarray]:
-    from twin.geo import reproject, same_crs
-
-    if source and target and not same_crs(source, target):
-        moved = reproject(points, source, target)
-        return moved[:, 0], moved[:, 1]
-    return points[:, 0], points[:, 1]
 
 
 def ramp(values: np.ndarray, low: float, high: float) -> np.ndarray:

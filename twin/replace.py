@@ -33,15 +33,14 @@ def hide_replaced(twin: Twin, replaces: Mapping[str, Sequence[str]] | None = Non
         Share of the smaller footprint two boxes must have in common to count as the same building.
     """
     replaces = dict(replaces or {})
-    city = _city_rows(twin)
+    models = [record for record in twin.sources if record.kind == "ifc" and not record.error]
+    city = _city_rows(twin) if models else np.empty(0, dtype=np.int64)   # most scenes have no IFC model
     if not len(city):
         return {}
     ids = twin.assets["id"][city].astype(object)  # numpy 2.4 StringDType sorts fail on long ids
     parents = twin.assets["parent"][city].astype(object) if "parent" in twin.assets else np.full(len(city), "")
     replaced: dict[int, str] = {}
-    for record in twin.sources:
-        if record.kind != "ifc" or record.error:
-            continue
+    for record in models:
         if record.name in replaces:
             named = np.asarray([str(i) for i in replaces[record.name]], dtype=object)
             wanted = np.isin(ids, named) | np.isin(parents, named)  # a building's parts go with it

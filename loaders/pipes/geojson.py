@@ -81,8 +81,8 @@ def _features(path: Path, options: Mapping[str, Any], data: NetworkData) -> list
 def _check_depth(path: Path, text: str) -> None:
     """Refuse absurd nesting before json recurses (brackets inside strings may overcount: harmless)."""
     raw = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-    step = np.isin(raw, (ord("["), ord("{"))).astype(np.int32) - np.isin(raw, (ord("]"), ord("}")))
-    depth = np.cumsum(step)
+    step = ((raw == ord("[")) | (raw == ord("{"))).astype(np.int8) - ((raw == ord("]")) | (raw == ord("}")))
+    depth = np.cumsum(step, dtype=np.int32)
     too_deep = np.flatnonzero(depth > MAX_DEPTH)
     if len(too_deep):
         line = int(np.count_nonzero(raw[:too_deep[0]] == ord("\n"))) + 1
