@@ -74,7 +74,7 @@ class AlertKeys:
         self.sensors_of: list[list[int]] = []
         assets = svc.sensors.asset.tolist()
         for signal, channel in svc.engine.channels.items():
-            rules = [r for r in svc.rules.rules if r.signal == signal]
+            rules = svc.engine.signal_rules[signal]
             keys = np.full(len(svc.sensors), -1, np.int64)
             for s in np.flatnonzero(channel.rule >= 0).tolist():
                 k = self.index.setdefault((assets[s], rules[channel.rule[s]].name), len(self.index))

@@ -102,17 +102,16 @@ class SensorEngine:
         self.ref0_value, self.ref1_value = np.full(n, np.nan), np.full(n, np.nan)
         self.stale = np.ones(n, dtype=bool)
         self.stale_after = rules.stale_factor * sensors.period_s
-        self.channels = {s: Channel.build(s, [r for r in rules.rules if r.signal == s],
-                                          self._match(s, kinds)) for s in ("value", "rate")}
+        #: each signal's rules, in file order: a channel's rule index points into its list
+        self.signal_rules = {s: [r for r in rules.rules if r.signal == s] for s in ("value", "rate")}
+        self.channels = {s: Channel.build(s, own, self._match(s, kinds)) for s, own in self.signal_rules.items()}
         self.window_s = np.full(n, 60.0)
-        rate_rules = [r for r in rules.rules if r.signal == "rate"]
-        for r, rule in enumerate(rate_rules):
+        for r, rule in enumerate(self.signal_rules["rate"]):
             self.window_s[self.channels["rate"].rule == r] = rule.window_s
 
     def _match(self, signal: str, kinds: np.ndarray) -> np.ndarray:
         """Rule index within the channel's own rules, per sensor (cached per quantity and kind)."""
-        own = [r for r in self.rules.rules if r.signal == signal]
-        sub = type(self.rules)(rules=own)
+        sub = type(self.rules)(rules=self.signal_rules[signal])
         cache: dict[tuple[str, str], int] = {}
         out = np.empty(len(self.sensors), dtype=np.int64)
         for i, (q, k) in enumerate(zip(self.sensors.quantity.tolist(), kinds.tolist())):
@@ -124,7 +123,7 @@ class SensorEngine:
 
     def rule_of(self, signal: str, sensor: int) -> LevelRule | None:
         r = int(self.channels[signal].rule[sensor])
-        return None if r < 0 else [x for x in self.rules.rules if x.signal == signal][r]
+        return None if r < 0 else self.signal_rules[signal][r]
 
     # -- updates ------------------------------------------------------------------------
     def apply(self, sensor: np.ndarray, ts: np.ndarray, value: np.ndarray) -> np.ndarray:
