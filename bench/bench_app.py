@@ -36,15 +36,19 @@ def raw_first_frame() -> float:
     """``twin render`` in a fresh process: load the scene and draw one offscreen frame."""
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "twin.cli", "render", str(DEMO), "-o", f"{tmp}/x.png"], cwd=ROOT,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "twin.faces.cli", "render", str(DEMO), "-o", f"{tmp}/x.png"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
         return time.perf_counter() - started
 
 
 def raw_orbit_frame() -> float:
     """Seconds per offscreen frame of the same scene while the camera turns (llvmpipe, no AA)."""
+    from twin.faces.rendering import build_view
     from twin.loading import load
-    from twin.view import build_view
 
     scene = build_view(load(DEMO), off_screen=True, size=(620, 724))
     scene.plotter.render()
@@ -73,8 +77,11 @@ def in_browser(rendering: str) -> tuple[float, float, float]:
         while drawn_share(view_pixels(page, shot)) < 0.05:
             time.sleep(0.05)
         first = time.perf_counter() - started
-        print(f"   {rendering}: URL printed after {serving:.1f} s, page laid out after {laid_out:.1f} s, "
-              f"first frame after {first:.1f} s", flush=True)
+        print(
+            f"   {rendering}: URL printed after {serving:.1f} s, page laid out after {laid_out:.1f} s, "
+            f"first frame after {first:.1f} s",
+            flush=True,
+        )
         time.sleep(2)
         box = page.locator(".twin-view").bounding_box()
         x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2

@@ -43,15 +43,16 @@ LOAD_PER_S = int(os.environ.get("BENCH_LOAD", "1000"))
 AHEAD_MS = 120_000
 #: the browser's window: BENCH_SIZE=1920x1080 for a wall screen
 WIDTH, HEIGHT = (int(v) for v in os.environ.get("BENCH_SIZE", "1280x800").split("x"))
-BROWSERS = int(os.environ.get("BENCH_BROWSERS", "1"))   # each with its own view, all to be redrawn
+BROWSERS = int(os.environ.get("BENCH_BROWSERS", "1"))  # each with its own view, all to be redrawn
 FAST = 60.0
 FEED_S = 60.0
 
 
 def post(url: str, readings: list[dict]) -> float:
     started = time.perf_counter()
-    request = urllib.request.Request(url + "api/readings", data=json.dumps(readings).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url + "api/readings", data=json.dumps(readings).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         response.read()
     return time.perf_counter() - started
@@ -98,10 +99,12 @@ def latency() -> None:
             while time.monotonic() < deadline and (None in pictures or state is None):
                 if state is None and pages[0].evaluate(red_now) != reds:
                     state = time.time() - t0 / 1000
-                pictures = [seen if seen is not None else changed_picture(page, *mark, t0)
-                            for page, mark, seen in zip(pages, marks, pictures, strict=True)]
+                pictures = [
+                    seen if seen is not None else changed_picture(page, *mark, t0)
+                    for page, mark, seen in zip(pages, marks, pictures, strict=True)
+                ]
                 time.sleep(0.01)
-            waits += [max(pictures)] if None not in pictures else []   # the last browser to see it
+            waits += [max(pictures)] if None not in pictures else []  # the last browser to see it
             states += [state] if state is not None else []
             # back to quiet (not timed): the next sample starts from a building that is not red
             post(served.url, [{"sensor": SENSOR, "ts": int(time.time() * 1000 + AHEAD_MS), "value": 1.0}])
@@ -110,24 +113,29 @@ def latency() -> None:
                 time.sleep(0.05)
         rate = (accepted(served.url) - accepted_before) / (time.monotonic() - started_load)
     s50, s95 = float(np.percentile(states, 50)), float(np.percentile(states, 95))
-    print(f"POST -> risk state (counts, alerts) in the browser, {len(states)}/{SAMPLES} samples: "
-          f"p50 {s50 * 1000:.0f} ms, p95 {s95 * 1000:.0f} ms", flush=True)
+    print(
+        f"POST -> risk state (counts, alerts) in the browser, {len(states)}/{SAMPLES} samples: "
+        f"p50 {s50 * 1000:.0f} ms, p95 {s95 * 1000:.0f} ms",
+        flush=True,
+    )
     p50, p95 = float(np.percentile(waits, 50)), float(np.percentile(waits, 95))
-    print(f"POST -> changed picture in every one of {BROWSERS} browser(s) of {WIDTH}x{HEIGHT}, {len(waits)}/{SAMPLES} "
-          f"samples, simulator feeding {rate:,.0f} readings/s: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms",
-          flush=True)
+    print(
+        f"POST -> changed picture in every one of {BROWSERS} browser(s) of {WIDTH}x{HEIGHT}, {len(waits)}/{SAMPLES} "
+        f"samples, simulator feeding {rate:,.0f} readings/s: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms",
+        flush=True,
+    )
     report("picture latency p50 vs POST round trip", p50, float(np.median(posts)))
     report("picture latency p95 vs 1 s goal", p95, 1.0, target=1.0)
 
 
 def serve_fast(store: str) -> None:
     """A server whose risk clock runs FAST x: the simulator and an in-process feed on that clock."""
-    from app import TwinApp
-    from twin.api import routes
+    from twin.faces.api import routes
+    from twin.faces.app.application import TwinApp
+    from twin.faces.security import AccessPolicy
     from twin.loading import load as load_scene
     from twin.risk.service import RiskService
     from twin.risk.simulator import Simulator
-    from twin.server.security import AccessPolicy
 
     t0 = time.time()
     clock = lambda: t0 + (time.time() - t0) * FAST  # noqa: E731
@@ -138,8 +146,11 @@ def serve_fast(store: str) -> None:
     Simulator(service, clock=clock, rate=LOAD_PER_S / FAST).start()
     app = TwinApp(twin, risk=service)
     app.server.controller.on_server_bind.add(lambda ws: ws.app.add_routes(routes(service)))
-    app.start(AccessPolicy(host="127.0.0.1"), port=0,
-              on_ready=lambda port: print(f"CIM Twin serving at http://127.0.0.1:{port}/", flush=True))
+    app.start(
+        AccessPolicy(host="127.0.0.1"),
+        port=0,
+        on_ready=lambda port: print(f"CIM Twin serving at http://127.0.0.1:{port}/", flush=True),
+    )
 
 
 def rss_mb(pid: int) -> float:
@@ -153,8 +164,13 @@ def memory() -> None:
     import subprocess
 
     store = Path(tempfile.mkdtemp(prefix="twin-bench-")) / "risk.duckdb"
-    process = subprocess.Popen([sys.executable, __file__, "--serve-fast", str(store)], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve-fast", str(store)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         url = None
         for line in process.stdout:
@@ -177,10 +193,13 @@ def memory() -> None:
             with urllib.request.urlopen(url + "api/risk/summary", timeout=30) as response:
                 summary = json.loads(response.read())
         size = sum(f.stat().st_size for f in (store, Path(f"{store}.wal")) if f.exists()) / 1e6
-        print(f"server RSS over {FEED_S * FAST / 3600:.1f} h of simulated feed ({FEED_S:.0f} s real, "
-              f"simulator feeding {LOAD_PER_S} readings/s): start {samples['start']:.0f} MB, middle "
-              f"{samples['middle']:.0f} MB, end {samples['end']:.0f} MB; store {size:.1f} MB with its WAL; "
-              f"alerts {summary['alerts']}", flush=True)
+        print(
+            f"server RSS over {FEED_S * FAST / 3600:.1f} h of simulated feed ({FEED_S:.0f} s real, "
+            f"simulator feeding {LOAD_PER_S} readings/s): start {samples['start']:.0f} MB, middle "
+            f"{samples['middle']:.0f} MB, end {samples['end']:.0f} MB; store {size:.1f} MB with its WAL; "
+            f"alerts {summary['alerts']}",
+            flush=True,
+        )
         report("server RSS end vs start", samples["end"], samples["start"], target=1.25, unit="MB")
     finally:
         process.terminate()

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import best_time, peak_rss_mb, report
 
 BUILDINGS = 10_000
@@ -32,8 +31,14 @@ def make_tile(path: Path, n: int = BUILDINGS, seed: int = 7) -> None:
         h = int(rng.integers(6_000, 60_000))
         if k % 3 == 1:
             cut_w, cut_d = w // 2, d // 2
-            ring = [(x0, y0), (x0 + w, y0), (x0 + w, y0 + cut_d), (x0 + cut_w, y0 + cut_d), (x0 + cut_w, y0 + d),
-                    (x0, y0 + d)]
+            ring = [
+                (x0, y0),
+                (x0 + w, y0),
+                (x0 + w, y0 + cut_d),
+                (x0 + cut_w, y0 + cut_d),
+                (x0 + cut_w, y0 + d),
+                (x0, y0 + d),
+            ]
         else:
             ring = [(x0, y0), (x0 + w, y0), (x0 + w, y0 + d), (x0, y0 + d)]
         base = len(vertices)
@@ -45,22 +50,40 @@ def make_tile(path: Path, n: int = BUILDINGS, seed: int = 7) -> None:
         if k % 3 == 2:  # gabled: a ridge along x, two roof planes and two gable triangles
             ridge = len(vertices)
             vertices += [[x0, y0 + d // 2, h + 4_000], [x0 + w, y0 + d // 2, h + 4_000]]
-            shell += [[[high[0], high[1], ridge + 1, ridge]], [[high[2], high[3], ridge, ridge + 1]],
-                      [[high[1], high[2], ridge + 1]], [[high[3], high[0], ridge]]]
+            shell += [
+                [[high[0], high[1], ridge + 1, ridge]],
+                [[high[2], high[3], ridge, ridge + 1]],
+                [[high[1], high[2], ridge + 1]],
+                [[high[3], high[0], ridge]],
+            ]
             values += [2, 2, 1, 1]
         else:
             shell.append([high])
             values.append(2)
         objects[f"b{k:06d}"] = {
             "type": "Building",
-            "attributes": {"measuredHeight": h / 1000, "yearOfConstruction": int(rng.integers(1900, 2024)),
-                           "function": ["residential", "office", "retail"][k % 3]},
-            "geometry": [{"type": "Solid", "lod": "2.2", "boundaries": [shell],
-                          "semantics": {"surfaces": SEMANTICS, "values": [values]}}]}
-    document = {"type": "CityJSON", "version": "2.0",
-                "metadata": {"referenceSystem": "https://www.opengis.net/def/crs/EPSG/0/4549"},
-                "transform": {"scale": [0.001] * 3, "translate": [385_000.0, 3_548_000.0, 10.0]},
-                "CityObjects": objects, "vertices": vertices}
+            "attributes": {
+                "measuredHeight": h / 1000,
+                "yearOfConstruction": int(rng.integers(1900, 2024)),
+                "function": ["residential", "office", "retail"][k % 3],
+            },
+            "geometry": [
+                {
+                    "type": "Solid",
+                    "lod": "2.2",
+                    "boundaries": [shell],
+                    "semantics": {"surfaces": SEMANTICS, "values": [values]},
+                }
+            ],
+        }
+    document = {
+        "type": "CityJSON",
+        "version": "2.0",
+        "metadata": {"referenceSystem": "https://www.opengis.net/def/crs/EPSG/0/4549"},
+        "transform": {"scale": [0.001] * 3, "translate": [385_000.0, 3_548_000.0, 10.0]},
+        "CityObjects": objects,
+        "vertices": vertices,
+    }
     path.write_text(json.dumps(document, separators=(",", ":")))
 
 
@@ -97,13 +120,17 @@ def main() -> None:
         report("  (the same vs json.load with the garbage collector paused, as the loader does)", ours_s, raw_nogc_s)
         cells = sum(layer.dataset.n_cells for layer in scene.layers)
         print(f"  {len(scene.assets) / ours_s:,.0f} objects/s into the scene; {cells:,} triangles", flush=True)
-        print(f"  split (best times): JSON parse with the collector paused {raw_nogc_s:.3f} s, objects+flatten+"
-              f"triangulate+assets {max(loader_s - raw_nogc_s, 0):.3f} s, twin layer (shift, float32, bounds) "
-              f"{max(ours_s - loader_s, 0):.3f} s", flush=True)
+        print(
+            f"  split (best times): JSON parse with the collector paused {raw_nogc_s:.3f} s, objects+flatten+"
+            f"triangulate+assets {max(loader_s - raw_nogc_s, 0):.3f} s, twin layer (shift, float32, bounds) "
+            f"{max(ours_s - loader_s, 0):.3f} s",
+            flush=True,
+        )
         started = time.perf_counter()
         cityjson.load(path, {"lod": 1})
-        print(f"  peak RSS {peak_rss_mb():.0f} MB; reload with options {time.perf_counter() - started:.3f} s",
-              flush=True)
+        print(
+            f"  peak RSS {peak_rss_mb():.0f} MB; reload with options {time.perf_counter() - started:.3f} s", flush=True
+        )
         assert loaded.details["objects"] == {"Building": BUILDINGS}
     triangulation_paths()
 

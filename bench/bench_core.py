@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pyvista as pv
-
 from common import best_time, report
+
 from twin.assets import STR, AssetTable
 from twin.layer import LayerPart
 from twin.scene import Twin
@@ -60,8 +60,9 @@ def memory_per_asset(n: int = 1_000_000) -> float:
     gc.collect()
     before = rss_mb()
     ids = np.char.add("segment-", np.arange(n).astype(str)).astype(STR)
-    table = AssetTable.build(ids, kind="pipe", name=ids, network="water",
-                             attrs={"diameter_m": np.full(n, 0.3), "length_m": np.full(n, 50.0)})
+    table = AssetTable.build(
+        ids, kind="pipe", name=ids, network="water", attrs={"diameter_m": np.full(n, 0.3), "length_m": np.full(n, 50.0)}
+    )
     table.bounds[:] = 0.0
     used = rss_mb() - before
     assert len(table) == n
@@ -74,8 +75,7 @@ def main() -> None:
     raw_s, _ = best_time(lambda: raw(*inputs))
     ours_s, scene = best_time(lambda: ours(*inputs))
     report(f"asset table + merged layer, {N:,} boxes", ours_s, raw_s, target=3.0)
-    print(f"  {len(scene.assets):,} assets, {scene.layers[0].dataset.n_cells:,} cells, "
-          f"{N / ours_s:,.0f} assets/s")
+    print(f"  {len(scene.assets):,} assets, {scene.layers[0].dataset.n_cells:,} cells, {N / ours_s:,.0f} assets/s")
     print(f"memory per asset (1,000,000 rows, core columns + 2 numbers + bounds): {per_asset:.0f} bytes")
 
 

@@ -62,14 +62,18 @@ def bench_file(path: Path, repeat: int) -> None:
     cached, again = best_time(lambda: load(path, {"cache_dir": str(cache)}), max(repeat, 3))
     assert again.details["cached"]
     shutil.rmtree(cache, ignore_errors=True)
-    print(f"-- {path.name}: {source.details['elements']} elements, {sum(p.dataset.n_cells for p in source.parts):,} "
-          f"triangles, {source.details['processes']} worker process(es); raw best at {threads} thread(s) "
-          f"(1: {raw[1]:.2f} s, 2: {raw[2]:.2f} s)")
+    print(
+        f"-- {path.name}: {source.details['elements']} elements, {sum(p.dataset.n_cells for p in source.parts):,} "
+        f"triangles, {source.details['processes']} worker process(es); raw best at {threads} thread(s) "
+        f"(1: {raw[1]:.2f} s, 2: {raw[2]:.2f} s)"
+    )
     report(f"ifc first load vs raw iterator [{path.stem}]", ours, raw[threads], 1.10)
     report(f"ifc cached load vs first load [{path.stem}]", cached, ours, 0.05)
-    print(f"   peak memory: worker {source.details['worker_peak_mb']:.0f} MB (largest of "
-          f"{source.details['processes']}), this process {peak_rss_mb():.0f} MB (it also ran the raw iterator)",
-          flush=True)
+    print(
+        f"   peak memory: worker {source.details['worker_peak_mb']:.0f} MB (largest of "
+        f"{source.details['processes']}), this process {peak_rss_mb():.0f} MB (it also ran the raw iterator)",
+        flush=True,
+    )
 
 
 def main(files: tuple[str, ...] = FILES) -> None:

@@ -11,12 +11,12 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pyvista as pv
-
 from common import best_time, peak_rss_mb, report
+
+import twin
 from loaders.pipes.build import build
 from loaders.pipes.model import Link, NetworkData, Node, Problems
 from loaders.pipes.tubes import SIDES, tube_mesh
-import twin
 from twin.networks import isolate
 
 N = 100_000
@@ -63,8 +63,16 @@ def parsed_rows(n: int) -> NetworkData:
         data.nodes[f"J{i}"] = Node(f"J{i}", 385_000 + (i % side) * 50.0, 3_548_000 + (i // side) * 50.0, ground=10.0)
     for k in range(n):
         a = k % (side * (side - 1))
-        data.links.append(Link(f"P{k}", f"J{a}", f"J{a + side if k % 2 else a + 1}", diameter=0.2, length=50.0,
-                               vertices=[(385_010.0 + (a % side) * 50.0, 3_548_010.0 + (a // side) * 50.0)]))
+        data.links.append(
+            Link(
+                f"P{k}",
+                f"J{a}",
+                f"J{a + side if k % 2 else a + 1}",
+                diameter=0.2,
+                length=50.0,
+                vertices=[(385_010.0 + (a % side) * 50.0, 3_548_010.0 + (a // side) * 50.0)],
+            )
+        )
     return data
 
 
@@ -95,11 +103,18 @@ def bench_isolation() -> None:
     keys = sorted(k for _, _, k in graph.edges(keys=True))[::58]
     raw, _ = best_time(lambda: list(nx.connected_components(nx.Graph(graph))))
     cold, _ = best_time(lambda: (graph.graph.pop("_areas", None), isolate(graph, keys[0], "N-1")))
-    report(f"isolation on ky4 ({graph.number_of_edges():,} pipes), first query (valve areas built) "
-           "vs one networkx connected-components pass", cold, raw)
+    report(
+        f"isolation on ky4 ({graph.number_of_edges():,} pipes), first query (valve areas built) "
+        "vs one networkx connected-components pass",
+        cold,
+        raw,
+    )
     warm, _ = best_time(lambda: [isolate(graph, key, "N-1") for key in keys])
-    report(f"isolation on ky4, each further query ({warm / len(keys) * 1000:.1f} ms) vs the same pass",
-           warm / len(keys), raw)
+    report(
+        f"isolation on ky4, each further query ({warm / len(keys) * 1000:.1f} ms) vs the same pass",
+        warm / len(keys),
+        raw,
+    )
 
 
 def main() -> None:

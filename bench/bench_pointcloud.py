@@ -16,7 +16,6 @@ from pathlib import Path
 
 import laspy
 import numpy as np
-
 from common import best_time, report
 
 N = int(os.environ.get("BENCH_POINTS", 3_000_000))
@@ -96,8 +95,7 @@ def paired_best(raw_fn, ours_fn, repeat: int) -> tuple[float, float, object]:
 
 def peak_mb(path: Path, which: str, stream: dict | None = None) -> float:
     """Peak resident memory added by one read, measured in a fresh process."""
-    script = PEAK_SCRIPT.format(root=str(ROOT), bench=str(ROOT / "bench"), path=str(path), which=which,
-                                stream=stream)
+    script = PEAK_SCRIPT.format(root=str(ROOT), bench=str(ROOT / "bench"), path=str(path), which=which, stream=stream)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     return float(out.stdout.split()[-1])
 
@@ -114,19 +112,30 @@ def main() -> None:
             print(f"  throughput: ours {N / ours_s / 1e6:.1f} M points/s, laspy {N / raw_s / 1e6:.1f} M points/s")
             # paired with its own raw reads, like the load: a shared machine slows both alike
             scene_raw_s, scene_s, _ = paired_best(lambda: raw(path), lambda: into_scene(path), repeat=3)
-            report(f"{label} load + Twin.add_source (origin shift, float32, asset bounds) vs laspy.read",
-                   scene_s, scene_raw_s, target)
+            report(
+                f"{label} load + Twin.add_source (origin shift, float32, asset bounds) vs laspy.read",
+                scene_s,
+                scene_raw_s,
+                target,
+            )
             raw_mb, ours_mb = peak_mb(path, "raw"), peak_mb(path, "ours")
             report(f"{label} peak memory vs laspy.read", ours_mb, raw_mb, 1.5, unit="MB")
         budget = N // 10
         streamed = {"las": 0, "laz": 0}  # what a cloud too big to hold in memory gets
-        for label, path, stream in (("LAS", las_path, None), ("LAS streamed", las_path, streamed),
-                                    ("LAZ", laz_path, None)):
+        for label, path, stream in (
+            ("LAS", las_path, None),
+            ("LAS streamed", las_path, streamed),
+            ("LAZ", laz_path, None),
+        ):
             full_s, budget_s, loaded = paired_best(lambda: ours(path), lambda: ours(path, budget, stream), repeat=3)
             report(f"{label} budgeted load (10x over a budget of {budget:,}) vs full load", budget_s, full_s)
             print(f"  {loaded.warnings[0]}")
-            report(f"{label} budgeted load peak memory vs laspy.read", peak_mb(path, "budget", stream),
-                   peak_mb(path, "raw"), unit="MB")
+            report(
+                f"{label} budgeted load peak memory vs laspy.read",
+                peak_mb(path, "budget", stream),
+                peak_mb(path, "raw"),
+                unit="MB",
+            )
 
 
 if __name__ == "__main__":

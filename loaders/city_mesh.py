@@ -22,15 +22,36 @@ from twin.assets import CORE_COLUMNS, AssetTable
 from twin.layer import LayerPart, LayerStyle
 
 #: default colours of the object types, sober so that risk colours stand out
-TYPE_COLORS = {"Building": "#d8d2c4", "Road": "#6b6b6b", "TINRelief": "#a7b59a", "LandUse": "#b9c4a5",
-               "PlantCover": "#7fa36b", "WaterBody": "#7fb2d9", "Bridge": "#b0a08a", "Tunnel": "#8a8a8a",
-               "GenericCityObject": "#c9c3b8", "CityFurniture": "#9a8f80", "Railway": "#7a6f66",
-               "TransportSquare": "#8d8d8d", "SolitaryVegetationObject": "#6f9a5c"}
+TYPE_COLORS = {
+    "Building": "#d8d2c4",
+    "Road": "#6b6b6b",
+    "TINRelief": "#a7b59a",
+    "LandUse": "#b9c4a5",
+    "PlantCover": "#7fa36b",
+    "WaterBody": "#7fb2d9",
+    "Bridge": "#b0a08a",
+    "Tunnel": "#8a8a8a",
+    "GenericCityObject": "#c9c3b8",
+    "CityFurniture": "#9a8f80",
+    "Railway": "#7a6f66",
+    "TransportSquare": "#8d8d8d",
+    "SolitaryVegetationObject": "#6f9a5c",
+}
 #: sub-objects drawn in their parent's layer
-PARENT_TYPES = {"BuildingPart": "Building", "BuildingInstallation": "Building", "BuildingConstructiveElement":
-                "Building", "BuildingFurniture": "Building", "BuildingRoom": "Building", "BuildingStorey":
-                "Building", "BuildingUnit": "Building", "BridgePart": "Bridge", "BridgeInstallation": "Bridge",
-                "BridgeConstructiveElement": "Bridge", "TunnelPart": "Tunnel", "TunnelInstallation": "Tunnel"}
+PARENT_TYPES = {
+    "BuildingPart": "Building",
+    "BuildingInstallation": "Building",
+    "BuildingConstructiveElement": "Building",
+    "BuildingFurniture": "Building",
+    "BuildingRoom": "Building",
+    "BuildingStorey": "Building",
+    "BuildingUnit": "Building",
+    "BridgePart": "Bridge",
+    "BridgeInstallation": "Bridge",
+    "BridgeConstructiveElement": "Bridge",
+    "TunnelPart": "Tunnel",
+    "TunnelInstallation": "Tunnel",
+}
 #: asset columns the loader fills itself; a file attribute of the same name gets an ``attr_`` prefix
 OWN_COLUMNS = {*CORE_COLUMNS, "x", "y", "z", "parent", "children", "height_m", "lod", "replaced_by"}
 
@@ -65,10 +86,21 @@ class CityObjects:
             self.surface_types.append(name)
         return code
 
-    def add(self, object_id: str, kind: str, *, attributes: dict | None = None, parent: str = "",
-            children: int = 0, address: str = "", lod: str = "", surfaces: list | None = None,
-            semantic_types: list[str] = (), semantic_values: list[int | None] | None = None,
-            vertices: tuple[int, int] = (0, 2**62)) -> None:
+    def add(
+        self,
+        object_id: str,
+        kind: str,
+        *,
+        attributes: dict | None = None,
+        parent: str = "",
+        children: int = 0,
+        address: str = "",
+        lod: str = "",
+        surfaces: list | None = None,
+        semantic_types: list[str] = (),
+        semantic_values: list[int | None] | None = None,
+        vertices: tuple[int, int] = (0, 2**62),
+    ) -> None:
         """Add one object.
 
         ``semantic_values[i]`` indexes ``semantic_types`` for surface ``i``; ``vertices`` =
@@ -143,7 +175,7 @@ def _find_malformed(objects: CityObjects) -> dict[int, str]:
     bad, start = {}, 0
     for index, count in enumerate(objects.n_surfaces):
         try:
-            _flatten(objects.surfaces[start:start + count])
+            _flatten(objects.surfaces[start : start + count])
         except (TypeError, ValueError):
             bad[index] = "malformed boundaries (rings must be lists of vertex indices)"
         start += count
@@ -167,12 +199,17 @@ def _check_range(flat: Flat, objects: CityObjects, bad: dict[int, str]) -> tuple
     keep_surface = ~np.isin(flat.surface_owner, list(bad))
     keep_ring = np.repeat(keep_surface, flat.surface_rings)
     keep_entry = np.repeat(keep_ring, flat.ring_len)
-    return Flat(flat.flat[keep_entry] + limits[entry_owner[keep_entry], 0], flat.ring_len[keep_ring],
-                flat.surface_rings[keep_surface], flat.surface_owner[keep_surface]), bad
+    return Flat(
+        flat.flat[keep_entry] + limits[entry_owner[keep_entry], 0],
+        flat.ring_len[keep_ring],
+        flat.surface_rings[keep_surface],
+        flat.surface_owner[keep_surface],
+    ), bad
 
 
-def build_parts(points: np.ndarray, objects: CityObjects, flat: Flat,
-                exclude: set[int] = frozenset()) -> list[LayerPart]:
+def build_parts(
+    points: np.ndarray, objects: CityObjects, flat: Flat, exclude: set[int] = frozenset()
+) -> list[LayerPart]:
     """One triangle mesh per layer (object type, parts with their parent's type); ``exclude``d objects
     (skipped ones) get no asset row."""
     triangles = triangulate(points, flat.flat, flat.ring_len, flat.surface_rings)
@@ -191,9 +228,15 @@ def build_parts(points: np.ndarray, objects: CityObjects, flat: Flat,
         mesh = _mesh(points, triangles.ids[chosen])
         mesh.cell_data["asset_index"] = local[tri_owner[chosen]]
         mesh.cell_data["surface"] = tri_semantic[chosen]
-        parts.append(LayerPart(name=name, dataset=mesh, assets=_assets(objects, members, height),
-                               asset_index=np.asarray(mesh.cell_data["asset_index"]),
-                               style=LayerStyle(color=TYPE_COLORS.get(name, "#c9c3b8"))))
+        parts.append(
+            LayerPart(
+                name=name,
+                dataset=mesh,
+                assets=_assets(objects, members, height),
+                asset_index=np.asarray(mesh.cell_data["asset_index"]),
+                style=LayerStyle(color=TYPE_COLORS.get(name, "#c9c3b8")),
+            )
+        )
     return parts
 
 
@@ -236,12 +279,20 @@ def _assets(objects: CityObjects, members: np.ndarray, height: np.ndarray) -> As
     own_height = height[members]
     if isinstance(measured, np.ndarray):
         own_height = np.where(np.isnan(measured), own_height, measured)
-    columns.update(parent=[objects.parents[i] for i in rows],
-                   children=np.asarray([objects.children[i] for i in rows], dtype=np.float64),
-                   height_m=own_height, lod=[objects.lods[i] for i in rows], replaced_by="")
-    return AssetTable.build([objects.ids[i] for i in rows], kind=[objects.kinds[i] for i in rows],
-                            name=[_name(a) for a in attributes], address=[objects.addresses[i] for i in rows],
-                            attrs=columns)
+    columns.update(
+        parent=[objects.parents[i] for i in rows],
+        children=np.asarray([objects.children[i] for i in rows], dtype=np.float64),
+        height_m=own_height,
+        lod=[objects.lods[i] for i in rows],
+        replaced_by="",
+    )
+    return AssetTable.build(
+        [objects.ids[i] for i in rows],
+        kind=[objects.kinds[i] for i in rows],
+        name=[_name(a) for a in attributes],
+        address=[objects.addresses[i] for i in rows],
+        attrs=columns,
+    )
 
 
 def _name(attributes: dict) -> str:

@@ -33,15 +33,45 @@ from loaders.city_mesh import CityObjects, build_parts, flatten
 from twin.errors import InputError
 from twin.source import LoadedSource
 
-CITY_OBJECTS = {"Building", "BuildingPart", "BuildingInstallation", "BuildingRoom", "BuildingUnit",
-                "BuildingStorey", "BuildingConstructiveElement", "Bridge", "BridgePart", "Tunnel", "TunnelPart",
-                "Road", "Railway", "Track", "Square", "Waterway", "WaterBody", "LandUse", "PlantCover",
-                "SolitaryVegetationObject", "CityFurniture", "GenericCityObject", "TINRelief", "ReliefFeature",
-                "GenericOccupiedSpace", "GenericUnoccupiedSpace", "GenericLogicalSpace"}
-GENERIC_2 = {"stringAttribute", "intAttribute", "doubleAttribute", "dateAttribute", "uriAttribute",
-             "measureAttribute"}
-GENERIC_3 = {"StringAttribute", "IntAttribute", "DoubleAttribute", "DateAttribute", "UriAttribute",
-             "MeasureAttribute", "CodeAttribute"}
+CITY_OBJECTS = {
+    "Building",
+    "BuildingPart",
+    "BuildingInstallation",
+    "BuildingRoom",
+    "BuildingUnit",
+    "BuildingStorey",
+    "BuildingConstructiveElement",
+    "Bridge",
+    "BridgePart",
+    "Tunnel",
+    "TunnelPart",
+    "Road",
+    "Railway",
+    "Track",
+    "Square",
+    "Waterway",
+    "WaterBody",
+    "LandUse",
+    "PlantCover",
+    "SolitaryVegetationObject",
+    "CityFurniture",
+    "GenericCityObject",
+    "TINRelief",
+    "ReliefFeature",
+    "GenericOccupiedSpace",
+    "GenericUnoccupiedSpace",
+    "GenericLogicalSpace",
+}
+GENERIC_2 = {"stringAttribute", "intAttribute", "doubleAttribute", "dateAttribute", "uriAttribute", "measureAttribute"}
+GENERIC_3 = {
+    "StringAttribute",
+    "IntAttribute",
+    "DoubleAttribute",
+    "DateAttribute",
+    "UriAttribute",
+    "MeasureAttribute",
+    "CodeAttribute",
+}
 GEOMETRY_NAMES = {"Polygon", "Triangle"}
 #: attributes that hold codes (from code lists), kept as text even when they look like numbers
 CODES = {"function", "usage", "class", "roofType", "creationDate", "terminationDate"}
@@ -49,8 +79,14 @@ GML = "{http://www.opengis.net/gml"
 NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 LOD = re.compile(r"^lod(\d)")
 #: AdV (German surveying) CRS names found in CityGML files
-ADV_CRS = {"DE_DHDN_3GK2": "EPSG:31466", "DE_DHDN_3GK3": "EPSG:31467", "DE_DHDN_3GK4": "EPSG:31468",
-           "DE_DHDN_3GK5": "EPSG:31469", "ETRS89_UTM32": "EPSG:25832", "ETRS89_UTM33": "EPSG:25833"}
+ADV_CRS = {
+    "DE_DHDN_3GK2": "EPSG:31466",
+    "DE_DHDN_3GK3": "EPSG:31467",
+    "DE_DHDN_3GK4": "EPSG:31468",
+    "DE_DHDN_3GK5": "EPSG:31469",
+    "ETRS89_UTM32": "EPSG:25832",
+    "ETRS89_UTM33": "EPSG:25833",
+}
 
 
 def _local(tag: str) -> str:
@@ -71,23 +107,43 @@ class _Reader:
     def city_object(self, element: ET.Element, parent: str = "") -> str:
         """Add ``element`` (and the city objects nested in it); returns its id."""
         kind = _local(element.tag)
-        object_id = element.get("{http://www.opengis.net/gml}id") or element.get(
-            "{http://www.opengis.net/gml/3.2}id") or f"{kind}-{len(self.objects.ids) + 1}"
+        object_id = (
+            element.get("{http://www.opengis.net/gml}id")
+            or element.get("{http://www.opengis.net/gml/3.2}id")
+            or f"{kind}-{len(self.objects.ids) + 1}"
+        )
         attributes: dict[str, Any] = {}
         polygons: list[tuple[list[np.ndarray], str, int]] = []
         children: list[ET.Element] = []
         address = self._visit(element, attributes, polygons, children, "", -1, top=True)
         surfaces, types, lod = self._surfaces(polygons)
         index = len(self.objects.ids)
-        self.objects.add(object_id, kind, attributes=attributes, parent=parent, children=len(children),
-                         address=address, lod=str(lod) if lod >= 0 else "", surfaces=surfaces,
-                         semantic_types=types, semantic_values=list(range(len(types))))
+        self.objects.add(
+            object_id,
+            kind,
+            attributes=attributes,
+            parent=parent,
+            children=len(children),
+            address=address,
+            lod=str(lod) if lod >= 0 else "",
+            surfaces=surfaces,
+            semantic_types=types,
+            semantic_values=list(range(len(types))),
+        )
         for child in children:
             self.city_object(child, parent=object_id)
         return self.objects.ids[index]
 
-    def _visit(self, node: ET.Element, attributes: dict, polygons: list, children: list, semantic: str, lod: int,
-               top: bool = False) -> str:
+    def _visit(
+        self,
+        node: ET.Element,
+        attributes: dict,
+        polygons: list,
+        children: list,
+        semantic: str,
+        lod: int,
+        top: bool = False,
+    ) -> str:
         """Walk one object's subtree; returns its address text (if any)."""
         address = ""
         for child in node:
@@ -110,8 +166,9 @@ class _Reader:
                 match = LOD.match(name)
                 thematic = name.endswith(("Surface", "TrafficArea")) and name[0].isupper()
                 surface = name if thematic and not child.tag.startswith(GML) else ""
-                found = self._visit(child, attributes, polygons, children, surface or semantic,
-                                    int(match.group(1)) if match else lod)
+                found = self._visit(
+                    child, attributes, polygons, children, surface or semantic, int(match.group(1)) if match else lod
+                )
                 address = address or found
             if self.srs is None and child.get("srsName"):
                 self.srs = child.get("srsName")
@@ -254,8 +311,9 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
                 element.clear()
     except ET.ParseError as exc:
         line, column = exc.position
-        raise InputError(path, f"invalid XML: {exc.msg if hasattr(exc, 'msg') else exc}",
-                         where=f"line {line} column {column}") from None
+        raise InputError(
+            path, f"invalid XML: {exc.msg if hasattr(exc, 'msg') else exc}", where=f"line {line} column {column}"
+        ) from None
     return _source(path, reader, skipped)
 
 
@@ -265,8 +323,12 @@ def _source(path: Path, reader: _Reader, skipped: list[dict[str, str]]) -> Loade
     flat, bad = flatten(objects)
     parts = build_parts(points, objects, flat, exclude=set(bad))
     warnings = [f"{len(skipped)} city objects skipped (see skipped)"] if skipped else []
-    details = {"objects": dict(sorted(Counter(objects.kinds).items())),
-               "lods": dict(sorted(Counter(lod for lod in objects.lods if lod).items())),
-               "surface_types": list(objects.surface_types), "srs_name": reader.srs}
-    return LoadedSource(path=path, kind="city", parts=parts, crs=_crs(reader.srs), warnings=warnings,
-                        skipped=skipped, details=details)
+    details = {
+        "objects": dict(sorted(Counter(objects.kinds).items())),
+        "lods": dict(sorted(Counter(lod for lod in objects.lods if lod).items())),
+        "surface_types": list(objects.surface_types),
+        "srs_name": reader.srs,
+    }
+    return LoadedSource(
+        path=path, kind="city", parts=parts, crs=_crs(reader.srs), warnings=warnings, skipped=skipped, details=details
+    )

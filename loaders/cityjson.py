@@ -76,18 +76,25 @@ def _load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     skipped += [{"id": objects.ids[i], "reason": reason} for i, reason in sorted(bad.items())]
     if skipped and len(bad) == len(objects.ids):
         first = skipped[0]  # nothing at all could be read: the file is broken, not one object
-        raise InputError(path, first["reason"], where=f"CityObjects[\"{first['id']}\"]")
+        raise InputError(path, first["reason"], where=f'CityObjects["{first["id"]}"]')
     parts = build_parts(points, objects, flat, exclude=set(bad))
-    return LoadedSource(path=path, kind="city", parts=parts, crs=_crs(header), warnings=_warnings(skipped, ignored),
-                        skipped=skipped, details=_details(header, objects, bad, features_read=store.features))
+    return LoadedSource(
+        path=path,
+        kind="city",
+        parts=parts,
+        crs=_crs(header),
+        warnings=_warnings(skipped, ignored),
+        skipped=skipped,
+        details=_details(header, objects, bad, features_read=store.features),
+    )
 
 
 def _read(path: Path) -> tuple[dict, Iterator[tuple[str, dict]]]:
     """The header document and its features (the document itself for plain CityJSON)."""
     try:
-        raw = path.read_bytes()   # once: a minified CityJSON is one long line
+        raw = path.read_bytes()  # once: a minified CityJSON is one long line
         end = raw.find(b"\n")
-        first_line, after = (raw, b"") if end < 0 else (raw[:end + 1], raw[end + 1:end + 65].lstrip())
+        first_line, after = (raw, b"") if end < 0 else (raw[: end + 1], raw[end + 1 : end + 65].lstrip())
         if first_line.rstrip().endswith(b"}") and after.startswith(b"{"):
             lines = raw.decode("utf-8").splitlines()
             header = _json(path, lines[0], "line 1")
@@ -120,23 +127,22 @@ def _json(path: Path, text: str, where: str) -> Any:
 
 def _expect(path: Path, document: Any, kind: str, where: str | None) -> None:
     if not isinstance(document, dict) or document.get("type") != kind:
-        raise InputError(path, f"not a {kind} object (no \"type\": \"{kind}\")", where=where)
+        raise InputError(path, f'not a {kind} object (no "type": "{kind}")', where=where)
     if not isinstance(document.get("CityObjects", {}), dict):
-        raise InputError(path, "\"CityObjects\" must be an object", where=where)
+        raise InputError(path, '"CityObjects" must be an object', where=where)
 
 
 def _transform(path: Path, header: dict) -> tuple[np.ndarray, np.ndarray] | None:
     transform = header.get("transform")
     if transform is None:
         if not str(header.get("version", "")).startswith("1.0"):
-            raise InputError(path, "missing \"transform\" (required since CityJSON 1.1)", where="transform")
+            raise InputError(path, 'missing "transform" (required since CityJSON 1.1)', where="transform")
         return None
     try:
         scale = np.asarray(transform["scale"], dtype=np.float64).reshape(3)
         translate = np.asarray(transform["translate"], dtype=np.float64).reshape(3)
     except (KeyError, TypeError, ValueError):
-        raise InputError(path, "\"transform\" needs \"scale\" and \"translate\" of 3 numbers",
-                         where="transform") from None
+        raise InputError(path, '"transform" needs "scale" and "translate" of 3 numbers', where="transform") from None
     return scale, translate
 
 
@@ -148,7 +154,7 @@ def _raw_vertices(path: Path, document: dict, where: str) -> np.ndarray:
         flat = np.fromiter(chain.from_iterable(vertices), dtype=np.float64, count=3 * len(vertices))
         return flat.reshape(-1, 3)
     except (TypeError, ValueError):
-        raise InputError(path, "\"vertices\" must be a list of [x, y, z] numbers", where=where) from None
+        raise InputError(path, '"vertices" must be a list of [x, y, z] numbers', where=where) from None
 
 
 def _crs(header: dict) -> str | None:
@@ -178,13 +184,21 @@ class _VertexStore:
 def _templates(path: Path, header: dict) -> tuple[list, np.ndarray]:
     """Geometry templates and their vertices (real coordinates, not transformed)."""
     section = header.get("geometry-templates") or {}
-    return section.get("templates") or [], _raw_vertices(path, {"vertices": section.get("vertices-templates")},
-                                                        "geometry-templates")
+    return section.get("templates") or [], _raw_vertices(
+        path, {"vertices": section.get("vertices-templates")}, "geometry-templates"
+    )
 
 
-def _add_objects(objects: CityObjects, document: dict, block: tuple[tuple[int, int], np.ndarray], store: _VertexStore,
-                 templates: tuple[list, np.ndarray], lod_wanted: Any, skipped: list[dict[str, str]],
-                 ignored: Counter[str]) -> None:
+def _add_objects(
+    objects: CityObjects,
+    document: dict,
+    block: tuple[tuple[int, int], np.ndarray],
+    store: _VertexStore,
+    templates: tuple[list, np.ndarray],
+    lod_wanted: Any,
+    skipped: list[dict[str, str]],
+    ignored: Counter[str],
+) -> None:
     for object_id, city_object in document.get("CityObjects", {}).items():
         if not isinstance(city_object, dict):
             skipped.append({"id": object_id, "reason": "not a JSON object"})
@@ -196,15 +210,29 @@ def _add_objects(objects: CityObjects, document: dict, block: tuple[tuple[int, i
                 vertices = store.add(_instance_vertices(geometry["_instance"], templates[1], block[1]), False)
             surfaces, types, values = _surfaces(geometry) if geometry else ([], [], None)
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
-            skipped.append({"id": object_id, "reason": str(exc) if isinstance(exc, ValueError)
-                            else f"malformed geometry ({type(exc).__name__}: {exc})"})
+            skipped.append(
+                {
+                    "id": object_id,
+                    "reason": str(exc)
+                    if isinstance(exc, ValueError)
+                    else f"malformed geometry ({type(exc).__name__}: {exc})",
+                }
+            )
             continue
         parents = city_object.get("parents") or []
-        objects.add(object_id, str(city_object.get("type", "GenericCityObject")),
-                    attributes=city_object.get("attributes") or {}, parent=str(parents[0]) if parents else "",
-                    children=len(city_object.get("children") or []), address=_address(city_object),
-                    lod=str(geometry.get("lod", "")) if geometry else "", surfaces=surfaces, semantic_types=types,
-                    semantic_values=values, vertices=vertices)
+        objects.add(
+            object_id,
+            str(city_object.get("type", "GenericCityObject")),
+            attributes=city_object.get("attributes") or {},
+            parent=str(parents[0]) if parents else "",
+            children=len(city_object.get("children") or []),
+            address=_address(city_object),
+            lod=str(geometry.get("lod", "")) if geometry else "",
+            surfaces=surfaces,
+            semantic_types=types,
+            semantic_values=values,
+            vertices=vertices,
+        )
 
 
 def _instance_vertices(instance: dict, template_vertices: np.ndarray, world: np.ndarray) -> np.ndarray:
@@ -235,8 +263,12 @@ def _choose(geometries: list, lod_wanted: Any, ignored: Counter[str], templates:
         kind = geometry.get("type")
         if kind in SURFACE_DEPTH:
             usable.append(geometry)
-        elif kind == "GeometryInstance" and isinstance(geometry.get("template"), int) \
-                and 0 <= geometry["template"] < len(templates) and templates[geometry["template"]].get("type") in SURFACE_DEPTH:
+        elif (
+            kind == "GeometryInstance"
+            and isinstance(geometry.get("template"), int)
+            and 0 <= geometry["template"] < len(templates)
+            and templates[geometry["template"]].get("type") in SURFACE_DEPTH
+        ):
             usable.append({**templates[geometry["template"]], "_instance": geometry})
         elif kind == "GeometryInstance" or kind in NON_SURFACE:
             ignored[kind] += 1
@@ -281,18 +313,24 @@ def _address(city_object: dict) -> str:
 
 
 def _warnings(skipped: list[dict[str, str]], ignored: Counter[str]) -> list[str]:
-    warnings = [f"{len(skipped)} city objects skipped (see skipped): first {skipped[0]['id']}: "
-                f"{skipped[0]['reason']}"] if skipped else []
+    warnings = (
+        [f"{len(skipped)} city objects skipped (see skipped): first {skipped[0]['id']}: {skipped[0]['reason']}"]
+        if skipped
+        else []
+    )
     warnings += [f"{n} {kind} geometries not drawn (not supported)" for kind, n in sorted(ignored.items())]
     return warnings
 
 
 def _details(header: dict, objects: CityObjects, bad: dict[int, str], features_read: int) -> dict:
     loaded = [k for i, k in enumerate(objects.kinds) if i not in bad]
-    details = {"version": header.get("version"), "objects": dict(sorted(Counter(loaded).items())),
-               "lods": dict(sorted(Counter(lod for lod in objects.lods if lod).items())),
-               "surface_types": list(objects.surface_types),
-               "reference_system": (header.get("metadata") or {}).get("referenceSystem")}
+    details = {
+        "version": header.get("version"),
+        "objects": dict(sorted(Counter(loaded).items())),
+        "lods": dict(sorted(Counter(lod for lod in objects.lods if lod).items())),
+        "surface_types": list(objects.surface_types),
+        "reference_system": (header.get("metadata") or {}).get("referenceSystem"),
+    }
     if header.get("type") == "CityJSON" and features_read > 1:
         details["features"] = features_read - 1
     return details

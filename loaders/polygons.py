@@ -33,8 +33,7 @@ def ring_starts(ring_len: np.ndarray) -> np.ndarray:
     return starts
 
 
-def triangulate(points: np.ndarray, flat: np.ndarray, ring_len: np.ndarray,
-                surface_rings: np.ndarray) -> Triangles:
+def triangulate(points: np.ndarray, flat: np.ndarray, ring_len: np.ndarray, surface_rings: np.ndarray) -> Triangles:
     """Triangulate every surface; degenerate rings (fewer than 3 vertices) are dropped first.
 
     Parameters
@@ -96,8 +95,9 @@ def _fan(flat: np.ndarray, starts: np.ndarray, lengths: np.ndarray, surface: np.
     return Triangles(ids.reshape(-1, 3), surface[ring])
 
 
-def _earcut_surfaces(points: np.ndarray, flat: np.ndarray, ring_len: np.ndarray, surface_rings: np.ndarray,
-                     surfaces: np.ndarray) -> Triangles:
+def _earcut_surfaces(
+    points: np.ndarray, flat: np.ndarray, ring_len: np.ndarray, surface_rings: np.ndarray, surfaces: np.ndarray
+) -> Triangles:
     """Earcut the given (concave or holed) surfaces, each projected on its dominant plane.
 
     The projection is vectorised over all of them; only the earcut call runs once per surface.
@@ -113,8 +113,7 @@ def _earcut_surfaces(points: np.ndarray, flat: np.ndarray, ring_len: np.ndarray,
     pos, owner = _ring_entries(lo, hi - lo)
     xyz = points[flat[pos]] - points[flat[lo]][owner]
     outer = np.flatnonzero(pos - lo[owner] < outer_len[owner])
-    nxt = outer + 1 - np.where(pos[outer] + 1 == lo[owner[outer]] + outer_len[owner[outer]],
-                               outer_len[owner[outer]], 0)
+    nxt = outer + 1 - np.where(pos[outer] + 1 == lo[owner[outer]] + outer_len[owner[outer]], outer_len[owner[outer]], 0)
     normal = np.add.reduceat(np.cross(xyz[outer], xyz[nxt]), ring_starts(outer_len), axis=0)
     drop = np.argmax(np.abs(normal), axis=1)
     keep = np.array([[1, 2], [0, 2], [0, 1]])[drop][owner]
@@ -122,9 +121,15 @@ def _earcut_surfaces(points: np.ndarray, flat: np.ndarray, ring_len: np.ndarray,
     local_start = ring_starts(hi - lo)
     # every ring's end, counted from its surface's first entry, as earcut wants them
     ends = (entry_start[1:] - np.repeat(entry_start[first_ring], surface_rings)).astype(np.uint32)
-    results = [mapbox_earcut.triangulate_float64(xy[a:b], ends[r:r + n]) for a, b, r, n in
-               zip(local_start.tolist(), (local_start + hi - lo).tolist(), first_ring[surfaces].tolist(),
-                   surface_rings[surfaces].tolist())]
+    results = [
+        mapbox_earcut.triangulate_float64(xy[a:b], ends[r : r + n])
+        for a, b, r, n in zip(
+            local_start.tolist(),
+            (local_start + hi - lo).tolist(),
+            first_ring[surfaces].tolist(),
+            surface_rings[surfaces].tolist(),
+        )
+    ]
     counts = np.fromiter(map(len, results), dtype=np.int64, count=len(results))
     if not counts.sum():
         return empty

@@ -78,14 +78,19 @@ class Grid:
         r1, c1 = np.minimum(r0 + 1, rows - 1), np.minimum(c0 + 1, cols - 1)
         fr, fc = r - r0, c - c0
         v = self.values.astype(np.float64, copy=False) if self.values.size < 4_000_000 else self.values
-        out = ((v[r0, c0] * (1 - fc) + v[r0, c1] * fc) * (1 - fr) + (v[r1, c0] * (1 - fc) + v[r1, c1] * fc) * fr)
+        out = (v[r0, c0] * (1 - fc) + v[r0, c1] * fc) * (1 - fr) + (v[r1, c0] * (1 - fc) + v[r1, c1] * fc) * fr
         nearest = v[np.rint(r).astype(np.int64), np.rint(c).astype(np.int64)]
         out = np.where(np.isnan(out), nearest, out)
         return np.where(inside, out, np.nan)
 
 
-def read_grid(path: Path, *, colour: bool = False, max_pixels: int | None = None,
-              bounds: tuple[float, float, float, float] | None = None) -> Grid:
+def read_grid(
+    path: Path,
+    *,
+    colour: bool = False,
+    max_pixels: int | None = None,
+    bounds: tuple[float, float, float, float] | None = None,
+) -> Grid:
     """Read band 1 (and, for ``colour``, the first three bands) of a georeferenced raster.
 
     ``bounds`` (xmin, ymin, xmax, ymax) reads only that window; a raster (or window) of more than
@@ -102,8 +107,12 @@ def read_grid(path: Path, *, colour: bool = False, max_pixels: int | None = None
     try:
         with rasterio.open(path) as dataset:
             if dataset.crs is None or dataset.transform.is_identity:
-                raise InputError(path, "the raster has no georeferencing (no CRS or geotransform)",
-                                 where="GeoTIFF keys", hint="give it a CRS and geotransform (gdal_edit.py -a_srs ...)")
+                raise InputError(
+                    path,
+                    "the raster has no georeferencing (no CRS or geotransform)",
+                    where="GeoTIFF keys",
+                    hint="give it a CRS and geotransform (gdal_edit.py -a_srs ...)",
+                )
             window = Window(0, 0, dataset.width, dataset.height)
             if bounds is not None:
                 wanted = from_bounds(*bounds, transform=dataset.transform).round_offsets().round_lengths()
@@ -115,8 +124,11 @@ def read_grid(path: Path, *, colour: bool = False, max_pixels: int | None = None
             if colour and dataset.count >= 3:
                 bands = dataset.read([1, 2, 3], window=window)[:, ::factor, ::factor]
             # grid pixel k sits on file pixel k * factor: its centre, not the thinned block's centre
-            t = dataset.window_transform(window) * Affine.translation(0.5 - 0.5 * factor, 0.5 - 0.5 * factor) \
+            t = (
+                dataset.window_transform(window)
+                * Affine.translation(0.5 - 0.5 * factor, 0.5 - 0.5 * factor)
                 * Affine.scale(factor)
+            )
             crs = normalise_crs(dataset.crs.to_string())
     except RasterioIOError as exc:
         raise InputError(path, f"cannot read the raster ({exc})") from None

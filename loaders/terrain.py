@@ -59,27 +59,40 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
         rows, cols, step = _sample_lines(grid, budget, box)
         mesh = _grid_mesh(grid, rows, cols, _nodata_near(grid.values, step))
     rows_read, cols_read = grid.source_shape or grid.shape
-    details = {"size": [cols_read, rows_read],
-               "pixel": [abs(grid.affine[0]) / grid.decimation, abs(grid.affine[4]) / grid.decimation],
-               "step": step * grid.decimation, "read_step": grid.decimation, "triangles": int(mesh.n_cells),
-               "nodata_pixels": int(np.isnan(grid.values).sum()) * grid.decimation**2,
-               "elevation": _range(grid.values)}
+    details = {
+        "size": [cols_read, rows_read],
+        "pixel": [abs(grid.affine[0]) / grid.decimation, abs(grid.affine[4]) / grid.decimation],
+        "step": step * grid.decimation,
+        "read_step": grid.decimation,
+        "triangles": int(mesh.n_cells),
+        "nodata_pixels": int(np.isnan(grid.values).sum()) * grid.decimation**2,
+        "elevation": _range(grid.values),
+    }
     style = LayerStyle(color="#a7b59a")
-    warn = [f"a DEM of {rows_read * cols_read:,} pixels: every {grid.decimation}th pixel read (max_pixels)"
-            ] if grid.decimation > 1 else []
+    warn = (
+        [f"a DEM of {rows_read * cols_read:,} pixels: every {grid.decimation}th pixel read (max_pixels)"]
+        if grid.decimation > 1
+        else []
+    )
     if options.get("drape"):
         drape_path = _resolve(path, str(options["drape"]))
         details["drape"] = _drape(mesh, drape_path, grid.crs, options.get("drape_range"))
         style = LayerStyle(color="#a7b59a", rgb_array="rgb")
     if not mesh.n_cells:
         warn.append("the DEM has no valid pixels: nothing to draw")
-    assets = AssetTable.build([path.stem], kind="Terrain", name=path.stem,
-                              attrs={"min_z": details["elevation"][0], "max_z": details["elevation"][1]})
-    part = LayerPart(name="Terrain", dataset=mesh, assets=assets,
-                     asset_index=np.zeros(mesh.n_cells, dtype=np.int64), style=style)
+    assets = AssetTable.build(
+        [path.stem],
+        kind="Terrain",
+        name=path.stem,
+        attrs={"min_z": details["elevation"][0], "max_z": details["elevation"][1]},
+    )
+    part = LayerPart(
+        name="Terrain", dataset=mesh, assets=assets, asset_index=np.zeros(mesh.n_cells, dtype=np.int64), style=style
+    )
     mesh.cell_data["asset_index"] = part.asset_index
-    return LoadedSource(path=path, kind="terrain", parts=[part], crs=grid.crs, warnings=warn,
-                        details=details, extras={"ground": grid})
+    return LoadedSource(
+        path=path, kind="terrain", parts=[part], crs=grid.crs, warnings=warn, details=details, extras={"ground": grid}
+    )
 
 
 def _number(path: Path, options: Mapping[str, Any], key: str, default: float) -> float:
@@ -153,8 +166,11 @@ def _scaled(grid: Grid, z_scale: float) -> Grid:
     return grid
 
 
-def _sample_lines(grid: Grid, budget: int, box: tuple[float, float, float, float] | None,
-                  ) -> tuple[np.ndarray, np.ndarray, int]:
+def _sample_lines(
+    grid: Grid,
+    budget: int,
+    box: tuple[float, float, float, float] | None,
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Rows and columns kept: every ``step``-th (and the last), all of them inside the box."""
     n_rows, n_cols = grid.shape
     cells = max((n_rows - 1) * (n_cols - 1), 1)
@@ -170,8 +186,9 @@ def _sample_lines(grid: Grid, budget: int, box: tuple[float, float, float, float
     return np.union1d(rows, np.arange(r_lo, r_hi + 1)), np.union1d(cols, np.arange(c_lo, c_hi + 1)), step
 
 
-def _with_detail(path: Path, grid: Grid, budget: int, box: tuple[float, float, float, float], max_pixels: int,
-                 z_scale: float) -> tuple[pv.PolyData, int]:
+def _with_detail(
+    path: Path, grid: Grid, budget: int, box: tuple[float, float, float, float], max_pixels: int, z_scale: float
+) -> tuple[pv.PolyData, int]:
     """A thinned DEM's mesh with the box cut out and filled from a full-resolution window read."""
     rows, cols, step = _sample_lines(grid, budget, None)
     coarse = _grid_mesh(grid, rows, cols, _nodata_near(grid.values, step))
@@ -180,7 +197,7 @@ def _with_detail(path: Path, grid: Grid, budget: int, box: tuple[float, float, f
     detail = _grid_mesh(detail_grid, detail_rows, detail_cols, np.isnan(detail_grid.values))
     if coarse.n_cells:
         centre = coarse.cell_centers().points
-        inside = ((centre[:, 0] > box[0]) & (centre[:, 0] < box[2]) & (centre[:, 1] > box[1]) & (centre[:, 1] < box[3]))
+        inside = (centre[:, 0] > box[0]) & (centre[:, 0] < box[2]) & (centre[:, 1] > box[1]) & (centre[:, 1] < box[3])
         coarse = coarse.remove_cells(np.flatnonzero(inside), inplace=False) if inside.any() else coarse
     return _merge(coarse, detail), step
 

@@ -18,8 +18,15 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 class Served:
@@ -30,8 +37,9 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(*args: str, timeout: float = 120.0, env: dict | None = None,
-          program: tuple[str, ...] = ("-m", "twin.cli")) -> Iterator[Served]:
+def serve(
+    *args: str, timeout: float = 120.0, env: dict | None = None, program: tuple[str, ...] = ("-m", "twin.faces.cli")
+) -> Iterator[Served]:
     """Run ``twin serve --port 0 ARGS`` until it prints its URL; stop it afterwards.
 
     Each server gets a fresh live-risk store unless ARGS name one, so runs do not share readings.
@@ -39,9 +47,15 @@ def serve(*args: str, timeout: float = 120.0, env: dict | None = None,
     """
     if "--store" not in args:
         args = (*args, "--store", str(Path(tempfile.mkdtemp(prefix="twin-store-")) / "risk.duckdb"))
-    process = subprocess.Popen([sys.executable, *program, "serve", "--port", "0", *args], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, **(env or {})}, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, *program, "serve", "--port", "0", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
     log: list[str] = []
     found: list[str] = []
 

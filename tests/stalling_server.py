@@ -11,23 +11,20 @@ import dataclasses
 import sys
 import threading
 import time
-from pathlib import Path
 
 from aiohttp import web
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # app.py, as under ``python -m twin.cli``
-
-import twin.api  # noqa: E402
-import twin.commands.serve as serve_command  # noqa: E402
-from twin.cli import main  # noqa: E402
+import twin.faces.api
+import twin.faces.commands.serve as serve_command
+from twin.faces.cli import main
 
 STALL = threading.Event()
-_start_live_risk, _routes = serve_command.start_live_risk, twin.api.routes
+_start_live_risk, _routes = serve_command.start_live_risk, twin.faces.api.routes
 
 
 def start_live_risk(*args, **kwargs):
     service = _start_live_risk(*args, **kwargs)
-    service.rules = dataclasses.replace(service.rules, stall_s=3.0)   # ticks come every 1 s
+    service.rules = dataclasses.replace(service.rules, stall_s=3.0)  # ticks come every 1 s
     compute = service.layers.compute
 
     def hanging(*a, **k):
@@ -47,7 +44,7 @@ def routes(service, *args, **kwargs):
     return [*_routes(service, *args, **kwargs), web.post("/test/stall", stall)]
 
 
-serve_command.start_live_risk, twin.api.routes = start_live_risk, routes
+serve_command.start_live_risk, twin.faces.api.routes = start_live_risk, routes
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

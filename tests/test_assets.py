@@ -7,8 +7,12 @@ from twin.assets import CORE_COLUMNS, STR, AssetTable
 
 
 def test_build_broadcasts_scalars_and_keeps_columns():
-    table = AssetTable.build(["a", "b", "c"], kind="Building", name=["A", "B", "C"],
-                             attrs={"height_m": np.array([10.0, 20.0, 30.0]), "use": ["x", "y", "z"]})
+    table = AssetTable.build(
+        ["a", "b", "c"],
+        kind="Building",
+        name=["A", "B", "C"],
+        attrs={"height_m": np.array([10.0, 20.0, 30.0]), "use": ["x", "y", "z"]},
+    )
     assert len(table) == 3
     assert table.columns[:6] == list(CORE_COLUMNS)
     assert list(table["kind"]) == ["Building"] * 3

@@ -8,13 +8,19 @@ import time
 
 import numpy as np
 import pytest
-
-from browser_support import (colour_share, drawn_share, open_page, settled_pixels, view_pixels,
-                             wait_for_drawing, wait_until)
+from browser_support import (
+    colour_share,
+    drawn_share,
+    open_page,
+    settled_pixels,
+    view_pixels,
+    wait_for_drawing,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 
-CYAN = (0, 229, 255)  # the selection overlay (twin/ui/views.py COLORS)
+CYAN = (0, 229, 255)  # the selection overlay (twin/faces/app/client_views.py COLORS)
 LIME = (118, 255, 3)  # valves to close
 MAGENTA = (255, 64, 255)  # segments that lose supply
 
@@ -60,8 +66,9 @@ def test_toggling_a_layer_changes_the_picture(page, artifacts):
     before = settled_pixels(page, artifacts / "browser_layers_all.png")
     assert building_share(before) > 0.03
     page.get_by_test_id("layer-district/Building").locator("input").uncheck()
-    after = wait_until(page, artifacts / "browser_layers_no_buildings.png",
-                       lambda pixels: building_share(pixels) < 0.005)
+    after = wait_until(
+        page, artifacts / "browser_layers_no_buildings.png", lambda pixels: building_share(pixels) < 0.005
+    )
     assert building_share(after) < 0.005, f"buildings still cover {building_share(after):.1%} of the view"
 
 
@@ -101,8 +108,9 @@ def test_two_browsers_have_their_own_camera_layers_and_selection(chromium, demo_
         assert building_share(b1) < 0.005 and colour_share(b1, CYAN) < 0.001, "B got A's selection or camera"
         assert second.get_by_test_id("inspector").count() == 0, "B's inspector shows A's selection"
         time.sleep(1.5)
-        assert np.abs(view_pixels(first, artifacts / "browser_two_a2.png") - a1).mean() < 3, \
+        assert np.abs(view_pixels(first, artifacts / "browser_two_a2.png") - a1).mean() < 3, (
             "B's layer change reached A's picture"
+        )
     finally:
         first.context.close()
         second.context.close()
@@ -123,8 +131,9 @@ def test_a_share_link_restores_camera_layers_and_selection(chromium, page, demo_
         other.get_by_test_id("inspector-title").wait_for(timeout=15_000)
         assert other.get_by_test_id("inspector-title").inner_text() == "Building 20"
         assert not other.get_by_test_id("layer-district/Road").locator("input").is_checked()
-        restored = wait_until(other, artifacts / "browser_share_restored.png",
-                              lambda p: np.abs(p - original).mean() < 4)
+        restored = wait_until(
+            other, artifacts / "browser_share_restored.png", lambda p: np.abs(p - original).mean() < 4
+        )
         assert np.abs(restored - original).mean() < 4, "the shared camera was not restored"
     finally:
         other.context.close()
@@ -174,16 +183,18 @@ def test_section_clip_cuts_the_buildings(page, artifacts):
     changed = lambda p: float((np.abs(p - before).max(axis=2) > 40).mean())  # noqa: E731
     cut = lambda p: changed(p) > 0.01 and building_share(p) < 0.95 * building_share(before)  # noqa: E731
     after = wait_until(page, artifacts / "browser_clip_after.png", cut)
-    assert changed(after) > 0.01 and building_share(after) < 0.95 * building_share(before), \
+    assert changed(after) > 0.01 and building_share(after) < 0.95 * building_share(before), (
         "the clip plane did not cut the tall buildings"
+    )
 
 
 def test_client_side_rendering_draws_the_scene_with_vtkjs(page, artifacts):
     wait_for_drawing(page, artifacts / "browser_client_before.png")
     page.get_by_test_id("rendering-client").click()
     # vtk.js in headless Chromium renders in software (SwiftShader): give it time on a busy machine
-    pixels = wait_until(page, artifacts / "browser_client_rendering.png", lambda p: building_share(p) > 0.01,
-                        timeout=120)
+    pixels = wait_until(
+        page, artifacts / "browser_client_rendering.png", lambda p: building_share(p) > 0.01, timeout=120
+    )
     assert page.locator(".twin-view canvas").count() >= 1
     assert building_share(pixels) > 0.01  # vtk.js frames the whole scene a little wider than VTK
     click_view_centre(page)  # picked from the ray vtk.js computed

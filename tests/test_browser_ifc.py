@@ -1,7 +1,6 @@
 """An IFC model in the browser app: GlobalId search, the spatial tree and the 3D selection in sync."""
 
 import pytest
-
 from browser_support import browser, colour_share, open_page, serve, wait_for_drawing, wait_until
 from conftest import DATA
 from test_browser_app import CYAN, inspector_rows, search_and_choose

@@ -3,7 +3,6 @@
 import time
 
 import pytest
-
 from browser_support import colour_share, wait_for_drawing, wait_until
 from test_browser_app import CYAN, LIME, MAGENTA, click_view_centre, inspector_rows, search_and_choose
 
@@ -36,8 +35,11 @@ def test_isolating_a_segment_highlights_the_valves_and_the_segments_out_of_suppl
     page.get_by_test_id("analysis").wait_for(timeout=15_000)
     text = page.get_by_test_id("analysis").inner_text()
     assert "Valves to close" in text and "W-V" in text
-    pixels = wait_until(page, artifacts / "browser_pipes_isolate.png",
-                        lambda p: colour_share(p, LIME, 60) > 0.001 and colour_share(p, MAGENTA) > 0.001)
+    pixels = wait_until(
+        page,
+        artifacts / "browser_pipes_isolate.png",
+        lambda p: colour_share(p, LIME, 60) > 0.001 and colour_share(p, MAGENTA) > 0.001,
+    )
     assert colour_share(pixels, LIME, 60) > 0.001, "the valves to close are not shown"
     assert colour_share(pixels, MAGENTA) > 0.001, "the segments out of supply are not shown"
     page.screenshot(path=str(artifacts / "browser_pipes_isolate_page.png"))

@@ -3,7 +3,6 @@
 import time
 
 import pytest
-
 from browser_support import settled_pixels, wait_until
 from test_browser_app import click_view_centre, inspector_rows
 
@@ -18,8 +17,9 @@ def test_class_colours_and_the_class_filter_change_the_picture_and_the_count(pag
     before = settled_pixels(page, artifacts / "browser_points_rgb.png")
     page.get_by_test_id(f"colour-{LAYER}").click()
     page.get_by_role("option", name="Class").click()
-    coloured = wait_until(page, artifacts / "browser_points_class.png",
-                          lambda p: abs(p - before).max(axis=2).mean() > 5)
+    coloured = wait_until(
+        page, artifacts / "browser_points_class.png", lambda p: abs(p - before).max(axis=2).mean() > 5
+    )
     assert abs(coloured - before).max(axis=2).mean() > 5, "the class colour mode did not recolour the points"
     page.get_by_test_id(f"classes-{LAYER}").locator(".v-chip").first.click()  # hide ground
     wait_until(page, artifacts / "browser_points_no_ground.png", lambda p: abs(p - coloured).max(axis=2).mean() > 3)

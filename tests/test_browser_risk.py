@@ -16,9 +16,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from browser_support import (drawn_share, first_red_frame, open_page, serve, view_pixels, wait_for_drawing,
-                             wait_until, watch_frames)
+from browser_support import (
+    drawn_share,
+    first_red_frame,
+    open_page,
+    serve,
+    view_pixels,
+    wait_for_drawing,
+    wait_until,
+    watch_frames,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -32,8 +39,9 @@ def server(demo_server):
 
 def api(served, path, body=None):
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(served.url + "api/" + path, data=data,
-                                     headers={"Content-Type": "application/json"} if data else {})
+    request = urllib.request.Request(
+        served.url + "api/" + path, data=data, headers={"Content-Type": "application/json"} if data else {}
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
@@ -64,9 +72,11 @@ def replay_samples(page, timeout: float = 30.0) -> list[tuple[float, int]]:
     """(time, red count) of the replay while it plays, until it stops."""
     seen, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
-        t, red, playing = page.evaluate("() => [window.twinRisk.get('replay_t'), "
-                                        "window.twinRisk.get('replay_state').levels.red, "
-                                        "window.twinRisk.get('replay_playing')]")
+        t, red, playing = page.evaluate(
+            "() => [window.twinRisk.get('replay_t'), "
+            "window.twinRisk.get('replay_state').levels.red, "
+            "window.twinRisk.get('replay_playing')]"
+        )
         seen.append((t, red))
         if not playing and len(seen) > 1:
             break
@@ -82,7 +92,7 @@ def test_replay_shows_the_level_as_it_was(chromium, server, artifacts):
         time.sleep(3)
         live = red_share(view_pixels(page, artifacts / "risk_replay_live.png"))
         red_at = time.time()
-        post(server, "GAS-B021", 30.0)          # a short incident: red for four seconds
+        post(server, "GAS-B021", 30.0)  # a short incident: red for four seconds
         time.sleep(4)
         post(server, "GAS-B021", 1.0)
         time.sleep(2)
@@ -92,14 +102,14 @@ def test_replay_shows_the_level_as_it_was(chromium, server, artifacts):
         assert window["start"] < red_at < window["end"]
         page.evaluate(f"() => window.twinRisk.seek(window.twinRisk.trame, {red_at + 2})")
         page.wait_for_function("() => window.twinRisk.get('replay_state').levels.red === 1", timeout=30_000)
-        past = wait_until(page, artifacts / "risk_replay_past.png", lambda p: red_share(p) > live + 0.0005,
-                          timeout=20)
+        past = wait_until(page, artifacts / "risk_replay_past.png", lambda p: red_share(p) > live + 0.0005, timeout=20)
         assert page.get_by_test_id("replay-red").inner_text().strip().endswith("1")
         assert any(a["asset"] == "bldg-021" for a in state(page, "replay_state")["alerts"])
         page.evaluate(f"() => window.twinRisk.seek(window.twinRisk.trame, {window['end']})")
         page.wait_for_function("() => window.twinRisk.get('replay_state').levels.red === 0", timeout=30_000)
-        now = wait_until(page, artifacts / "risk_replay_now.png", lambda p: red_share(p) < red_share(past) - 0.0004,
-                         timeout=20)
+        now = wait_until(
+            page, artifacts / "risk_replay_now.png", lambda p: red_share(p) < red_share(past) - 0.0004, timeout=20
+        )
         assert red_share(past) > live + 0.0005 and red_share(now) < red_share(past) - 0.0004
         assert api(server, "assets/bldg-021")["risk"]["level"] != "red"  # the live service was not disturbed
         # play it at 1x from just before the incident: red comes and goes, 0.5 s per half second
@@ -116,7 +126,7 @@ def test_replay_shows_the_level_as_it_was(chromium, server, artifacts):
         page.get_by_test_id("replay-window").click()
         page.get_by_role("option", name="last 15 min").click()
         page.wait_for_function(f"() => window.twinRisk.get('replay').end > {window['end']}", timeout=30_000)
-        opened = state(page, "replay_state")["levels"]   # the window's start: every asset has its level
+        opened = state(page, "replay_state")["levels"]  # the window's start: every asset has its level
         assert opened["nodata"] < sum(opened.values()) / 2, opened
         page.screenshot(path=str(artifacts / "risk_replay_bar.png"))
         page.get_by_test_id("replay-close").click()
@@ -140,8 +150,10 @@ def test_a_red_reading_reaches_two_browsers_within_a_second(chromium, server, ar
             seen.append(time.monotonic() - started)
         # when each page received its first image with the red building (the stream's own timing)
         pictured = [first_red_frame(page, posted_ms, red + 40) for page, red in zip(pages, reds, strict=True)]
-        after = [wait_until(p, artifacts / f"risk_red_{i}.png", lambda px: red_share(px) > before[i] + 0.002,
-                            timeout=15) for i, p in enumerate(pages)]
+        after = [
+            wait_until(p, artifacts / f"risk_red_{i}.png", lambda px: red_share(px) > before[i] + 0.002, timeout=15)
+            for i, p in enumerate(pages)
+        ]
         (artifacts / "risk_latency.json").write_text(json.dumps({"alert_seen_s": seen, "red_picture_s": pictured}))
         for i, pixels in enumerate(after):
             assert red_share(pixels) > before[i] + 0.002, (before, [red_share(p) for p in after])
@@ -183,10 +195,12 @@ def test_a_browser_cannot_write_the_risk_state(chromium, server):
     page = open_live(chromium, server.url + "?risk=on")
     try:
         page.get_by_test_id("legend-red-count").wait_for(timeout=15_000)
-        page.evaluate("() => window.twinRisk.trame.state.set('risk', Object.assign({}, "
-                      "window.twinRisk.get('risk'), {alerts: [], summary: Object.assign({}, "
-                      "window.twinRisk.get('risk').summary, {levels: {red: 0, orange: 0, yellow: 0, blue: 0, "
-                      "nodata: 0, none: 0}})}))")
+        page.evaluate(
+            "() => window.twinRisk.trame.state.set('risk', Object.assign({}, "
+            "window.twinRisk.get('risk'), {alerts: [], summary: Object.assign({}, "
+            "window.twinRisk.get('risk').summary, {levels: {red: 0, orange: 0, yellow: 0, blue: 0, "
+            "nodata: 0, none: 0}})}))"
+        )
         page.wait_for_function("() => window.twinRisk.get('risk').alerts.length > 0", timeout=10_000)
         assert page.get_by_test_id("legend-red-count").inner_text().strip() == "1"
     finally:
@@ -206,14 +220,17 @@ def test_briefing_mode_shows_the_kpis_and_tours_the_red_and_orange_alerts(chromi
             tile = page.get_by_test_id(f"kpi-{name}-count")
             assert tile.inner_text().strip() == str(summary["levels"][name]), name
         assert page.get_by_test_id("kpi-alerts-value").inner_text().strip() == str(summary["alerts"]["active"])
-        assert "twin-pulse" in page.get_by_test_id("kpi-red").get_attribute("class")   # something is red
+        assert "twin-pulse" in page.get_by_test_id("kpi-red").get_attribute("class")  # something is red
         assert "twin-pulse" not in (page.get_by_test_id("kpi-orange").get_attribute("class") or "")
         sensors = summary["sensors"]
-        assert page.get_by_test_id("kpi-online-value").inner_text().strip() == f"{sensors['online']} / {sensors['total']}"
+        assert (
+            page.get_by_test_id("kpi-online-value").inner_text().strip() == f"{sensors['online']} / {sensors['total']}"
+        )
         page.wait_for_function("() => window.twinRisk.get('tour_target')", timeout=30_000)
         first = state(page, "tour_target")["asset"], state(page, "tour_camera")
-        page.wait_for_function(f"() => (window.twinRisk.get('tour_target') || {{}}).asset !== {first[0]!r}",
-                               timeout=30_000)
+        page.wait_for_function(
+            f"() => (window.twinRisk.get('tour_target') || {{}}).asset !== {first[0]!r}", timeout=30_000
+        )
         second = state(page, "tour_target")["asset"], state(page, "tour_camera")
         touring = {a["asset"] for a in api(server, "alerts") if a["level"] in ("red", "orange")}
         assert first[0] != second[0] and {first[0], second[0]} <= touring and {"bldg-006", "bldg-013"} <= touring
@@ -247,7 +264,7 @@ def test_a_briefing_screen_reconnects_by_itself_when_the_server_is_back(chromium
         page.get_by_test_id("disconnected").wait_for(timeout=10_000)
     try:
         with serve("--briefing", "--store", store, "--port", port):
-            page.get_by_test_id("briefing").wait_for(timeout=60_000)   # the page reloaded itself
+            page.get_by_test_id("briefing").wait_for(timeout=60_000)  # the page reloaded itself
             page.get_by_test_id("scene-name").wait_for(state="detached", timeout=60_000)  # kiosk again
             assert drawn_share(wait_for_drawing(page, artifacts / "risk_reconnected.png")) > 0.05
             assert page.get_by_test_id("disconnected").count() == 0
@@ -257,8 +274,9 @@ def test_a_briefing_screen_reconnects_by_itself_when_the_server_is_back(chromium
 
 
 def stall(served, on: bool) -> None:
-    request = urllib.request.Request(served.url + "test/stall", data=json.dumps({"on": on}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        served.url + "test/stall", data=json.dumps({"on": on}).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert json.loads(response.read())["stalled"] is on
 
@@ -267,19 +285,22 @@ def test_every_screen_says_so_when_rule_evaluation_is_stuck(chromium, artifacts)
     """A hung evaluation holds the service's lock; the screens keep running, say so, and recover."""
     harness = (str(Path(__file__).with_name("stalling_server.py")),)
     with serve(program=harness) as served:
-        pages = [open_live(chromium, served.url + "?risk=on"),
-                 open_live(chromium, served.url + "?mode=briefing", 1920, 1080, ready="briefing")]
+        pages = [
+            open_live(chromium, served.url + "?risk=on"),
+            open_live(chromium, served.url + "?mode=briefing", 1920, 1080, ready="briefing"),
+        ]
         try:
             stall(served, True)
             for page in pages:
                 page.get_by_test_id("degraded").wait_for(timeout=20_000)
-                page.wait_for_function("() => (window.twinRisk.get('risk').degraded_reason || '')"
-                                       ".includes('running for')", timeout=20_000)   # the hang, seen
+                page.wait_for_function(
+                    "() => (window.twinRisk.get('risk').degraded_reason || '').includes('running for')", timeout=20_000
+                )  # the hang, seen
             text = pages[1].get_by_test_id("degraded").inner_text()
             assert "DEGRADED" in text and "running for" in text and "levels may be out of date" in text
-            assert state(pages[0], "risk")["summary"]["levels"]   # the last known picture stays
+            assert state(pages[0], "risk")["summary"]["levels"]  # the last known picture stays
             pages[1].screenshot(path=str(artifacts / "risk_degraded.png"))
-            assert api(served, "risk/summary")["degraded"]        # the API answers too
+            assert api(served, "risk/summary")["degraded"]  # the API answers too
             stall(served, False)
             for page in pages:
                 page.get_by_test_id("degraded").wait_for(state="detached", timeout=20_000)
@@ -299,8 +320,9 @@ def test_client_side_rendering_gets_the_new_colour_arrays(chromium, server, arti
         time.sleep(3)
         before = view_pixels(page, artifacts / "risk_client_before.png")
         post(server, "GAS-B015", 30.0)
-        after = wait_until(page, artifacts / "risk_client_red.png",
-                           lambda p: red_share(p) > red_share(before) + 0.001, timeout=20)
+        after = wait_until(
+            page, artifacts / "risk_client_red.png", lambda p: red_share(p) > red_share(before) + 0.001, timeout=20
+        )
         assert red_share(after) > red_share(before) + 0.001, (red_share(before), red_share(after))
     finally:
         page.context.close()

@@ -2,7 +2,6 @@
 and a saved bookmark lands in the scene's sidecar file and in the bookmarks menu."""
 
 import pytest
-
 from browser_support import browser, drawn_share, open_page, serve, wait_for_drawing
 from conftest import DATA
 
@@ -19,7 +18,7 @@ crs = "EPSG:4549"
 
 [[sources]]
 name = "district"
-path = "{(DATA / 'demo' / 'district.city.json').as_posix()}"
+path = "{(DATA / "demo" / "district.city.json").as_posix()}"
 
 [[sources]]
 name = "broken"

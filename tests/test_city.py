@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DATA, DEMO
 
 import twin
 from loaders import cityjson
 from loaders.polygons import triangulate
-from conftest import DATA, DEMO
 from twin.errors import InputError
 
 CITY = DATA / "city"
@@ -91,9 +91,25 @@ def test_surface_area_is_preserved_by_triangulation() -> None:
 
 
 def test_polygon_with_hole_triangulates_to_its_area() -> None:
-    points = np.array([[0, 0, 0], [10, 0, 0], [10, 10, 0], [0, 10, 0], [2, 2, 0], [2, 8, 0], [8, 8, 0],
-                       [8, 2, 0], [0, 0, 5], [10, 0, 5], [10, 4, 5], [4, 4, 5], [4, 10, 5], [0, 10, 5]],
-                      dtype=float) + [4e5, 4e6, 0]
+    points = np.array(
+        [
+            [0, 0, 0],
+            [10, 0, 0],
+            [10, 10, 0],
+            [0, 10, 0],
+            [2, 2, 0],
+            [2, 8, 0],
+            [8, 8, 0],
+            [8, 2, 0],
+            [0, 0, 5],
+            [10, 0, 5],
+            [10, 4, 5],
+            [4, 4, 5],
+            [4, 10, 5],
+            [0, 10, 5],
+        ],
+        dtype=float,
+    ) + [4e5, 4e6, 0]
     flat = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 0, 1, 2, 0, 1, 9, 8])
     result = triangulate(points, flat, np.array([4, 4, 6, 3, 4]), np.array([2, 1, 1, 1]))
     a = points[result.ids[:, 1]] - points[result.ids[:, 0]]
@@ -103,8 +119,10 @@ def test_polygon_with_hole_triangulates_to_its_area() -> None:
 
 
 def test_lod_is_selectable(tmp_path: Path) -> None:
-    geometry = [{"type": "MultiSurface", "lod": "1", "boundaries": [[[0, 1, 2]]]},
-                {"type": "MultiSurface", "lod": "2.2", "boundaries": [[[0, 1, 2, 3]]]}]
+    geometry = [
+        {"type": "MultiSurface", "lod": "1", "boundaries": [[[0, 1, 2]]]},
+        {"type": "MultiSurface", "lod": "2.2", "boundaries": [[[0, 1, 2, 3]]]},
+    ]
     path = _write(tmp_path, {"b1": {"type": "Building", "geometry": geometry}})
     assert cityjson.load(path, {}).parts[0].assets["lod"][0] == "2.2"
     low = cityjson.load(path, {"lod": 1})
@@ -120,8 +138,16 @@ def test_cityjsonseq_loads_like_cityjson(tmp_path: Path) -> None:
         if obj.get("parents"):
             continue
         members = [object_id, *obj.get("children", [])]
-        lines.append(json.dumps({"type": "CityJSONFeature", "id": object_id, "vertices": document["vertices"],
-                                 "CityObjects": {m: document["CityObjects"][m] for m in members}}))
+        lines.append(
+            json.dumps(
+                {
+                    "type": "CityJSONFeature",
+                    "id": object_id,
+                    "vertices": document["vertices"],
+                    "CityObjects": {m: document["CityObjects"][m] for m in members},
+                }
+            )
+        )
     path = tmp_path / "dh.city.jsonl"
     path.write_text("\n".join(lines) + "\n")
     seq, plain = twin.load(path), twin.load(DEN_HAAG)
@@ -142,8 +168,14 @@ VERTICES = [[0, 0, 0], [1000, 0, 0], [1000, 1000, 0], [0, 1000, 0]]
 
 
 def _write(tmp_path: Path, objects: dict, **top) -> Path:
-    document = {"type": "CityJSON", "version": "2.0", "transform": {"scale": [0.001] * 3, "translate": [0, 0, 0]},
-                "CityObjects": objects, "vertices": VERTICES, **top}
+    document = {
+        "type": "CityJSON",
+        "version": "2.0",
+        "transform": {"scale": [0.001] * 3, "translate": [0, 0, 0]},
+        "CityObjects": objects,
+        "vertices": VERTICES,
+        **top,
+    }
     path = tmp_path / "broken.city.json"
     path.write_text(json.dumps({k: v for k, v in document.items() if v is not None}))
     return path
@@ -166,8 +198,10 @@ def test_missing_transform_is_an_error(tmp_path: Path) -> None:
 
 
 def test_bad_objects_are_skipped_and_the_rest_loads(tmp_path: Path) -> None:
-    path = _write(tmp_path, {"good": _square(), "far": _square((0, 1, 2, 99)),
-                             "odd": _square(kind="Spline"), "junk": _square(("a", 1, 2))})
+    path = _write(
+        tmp_path,
+        {"good": _square(), "far": _square((0, 1, 2, 99)), "odd": _square(kind="Spline"), "junk": _square(("a", 1, 2))},
+    )
     loaded = cityjson.load(path, {})
     reasons = {s["id"]: s["reason"] for s in loaded.skipped}
     assert set(reasons) == {"far", "odd", "junk"}
@@ -185,7 +219,7 @@ def test_a_file_with_only_bad_objects_is_an_error(tmp_path: Path) -> None:
 
 
 def test_cli_prints_one_line_error(tmp_path: Path, capsys) -> None:
-    from twin.cli import main
+    from twin.faces.cli import main
 
     path = _write(tmp_path, {"far": _square((0, 1, 7))})
     assert main(["info", str(path)]) == 2
@@ -194,12 +228,20 @@ def test_cli_prints_one_line_error(tmp_path: Path, capsys) -> None:
 
 def test_geometry_instances_place_their_template(tmp_path: Path) -> None:
     """A tree template (a unit triangle) instanced twice: scaled by the matrix, moved to each reference point."""
-    templates = {"templates": [{"type": "MultiSurface", "lod": "1", "boundaries": [[[0, 1, 2]]]}],
-                 "vertices-templates": [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]}
+    templates = {
+        "templates": [{"type": "MultiSurface", "lod": "1", "boundaries": [[[0, 1, 2]]]}],
+        "vertices-templates": [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]],
+    }
     matrix = [2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1]
-    trees = {f"tree{i}": {"type": "SolitaryVegetationObject",
-                          "geometry": [{"type": "GeometryInstance", "template": 0, "boundaries": [i],
-                                        "transformationMatrix": matrix}]} for i in (1, 3)}
+    trees = {
+        f"tree{i}": {
+            "type": "SolitaryVegetationObject",
+            "geometry": [
+                {"type": "GeometryInstance", "template": 0, "boundaries": [i], "transformationMatrix": matrix}
+            ],
+        }
+        for i in (1, 3)
+    }
     loaded = cityjson.load(_write(tmp_path, trees, **{"geometry-templates": templates}), {})
     mesh = loaded.parts[0].dataset
     assert mesh.n_cells == 2 and not loaded.skipped
@@ -207,12 +249,21 @@ def test_geometry_instances_place_their_template(tmp_path: Path) -> None:
 
 
 def test_a_broken_cityjsonseq_line_is_named(tmp_path: Path) -> None:
-    header = {"type": "CityJSON", "version": "2.0", "transform": {"scale": [1, 1, 1], "translate": [0, 0, 0]},
-              "CityObjects": {}, "vertices": []}
-    feature = {"type": "CityJSONFeature", "id": "a", "CityObjects": {"a": _square((0, 1, 2))},
-               "vertices": [[0, 0, 0], [1, 0, 0], [1, 1, 0]]}
+    header = {
+        "type": "CityJSON",
+        "version": "2.0",
+        "transform": {"scale": [1, 1, 1], "translate": [0, 0, 0]},
+        "CityObjects": {},
+        "vertices": [],
+    }
+    feature = {
+        "type": "CityJSONFeature",
+        "id": "a",
+        "CityObjects": {"a": _square((0, 1, 2))},
+        "vertices": [[0, 0, 0], [1, 0, 0], [1, 1, 0]],
+    }
     path = tmp_path / "tile.city.jsonl"
-    path.write_text(f"{json.dumps(header)}\n{json.dumps(feature)}\n{{\"type\": \"CityJSONFeature\", \n")
+    path.write_text(f'{json.dumps(header)}\n{json.dumps(feature)}\n{{"type": "CityJSONFeature", \n')
     with pytest.raises(InputError, match="tile.city.jsonl: line 3: invalid JSON"):
         cityjson.load(path, {})
 

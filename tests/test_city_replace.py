@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyvista as pv
 import pytest
+import pyvista as pv
+from conftest import DATA, DEMO
 
 import twin
-from conftest import DATA, DEMO
 from twin.assets import AssetTable
-from twin.colorby import MISSING, categorical_colors, color_by, layer_rgb, numeric_colors
+from twin.colours.attributes import MISSING, categorical_colors, color_by, layer_rgb, numeric_colors
 from twin.layer import LayerPart
 from twin.replace import hide_replaced
 from twin.source import LoadedSource
@@ -24,8 +24,9 @@ def _ifc_like(bounds: np.ndarray, ifc_class: str = "IfcBuilding", name: str = "m
     x0, x1, y0, y1, z0, z1 = bounds
     box = pv.Box(bounds=(x0 + 0.5, x1 - 0.5, y0 + 0.5, y1 - 0.5, z0, z1)).triangulate()
     box = pv.PolyData(box.points.astype(np.float64), faces=box.faces)
-    assets = AssetTable.build(["2O2Fr$t4X7Zf8NOew3FLOH", "1wall"], kind=[ifc_class, "IfcWall"],
-                              attrs={"ifc_class": [ifc_class, "IfcWall"]})
+    assets = AssetTable.build(
+        ["2O2Fr$t4X7Zf8NOew3FLOH", "1wall"], kind=[ifc_class, "IfcWall"], attrs={"ifc_class": [ifc_class, "IfcWall"]}
+    )
     part = LayerPart("IfcWall", box, assets, np.ones(box.n_cells, dtype=np.int64))
     return LoadedSource(path=Path(name), kind="ifc", parts=[part], crs="EPSG:4549")
 
@@ -84,8 +85,10 @@ def test_manifest_replaces_option(tmp_path: Path) -> None:
     ifc_path = tmp_path / "house.ifc"
     ifc_path.write_text("ISO-10303-21;\n")
     manifest = tmp_path / "scene.toml"
-    manifest.write_text(f'name = "t"\n[[sources]]\npath = "{DISTRICT}"\nname = "district"\n'
-                        f'[[sources]]\npath = "{ifc_path}"\nname = "house"\noptions = {{replaces = ["bldg-005"]}}\n')
+    manifest.write_text(
+        f'name = "t"\n[[sources]]\npath = "{DISTRICT}"\nname = "district"\n'
+        f'[[sources]]\npath = "{ifc_path}"\nname = "house"\noptions = {{replaces = ["bldg-005"]}}\n'
+    )
     fake = _ifc_like(np.array([385000.0, 385010, 3548000, 3548010, 10, 20]), name=str(ifc_path))
     original = loading._load_entry
 
@@ -157,7 +160,7 @@ def test_replacing_a_building_by_id_takes_its_parts() -> None:
 
 def test_roofs_and_walls_coloured_apart() -> None:
     from loaders import cityjson
-    from twin.colorby import SURFACE_COLORS, surface_colors
+    from twin.colours.attributes import SURFACE_COLORS, surface_colors
 
     loaded = cityjson.load(DATA / "city" / "rotterdam_subset.json", {})
     codes = loaded.parts[0].dataset.cell_data["surface"]

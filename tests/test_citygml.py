@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DATA
 
 import twin
-from conftest import DATA
 from loaders import citygml
 from twin.errors import InputError
 

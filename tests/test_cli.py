@@ -7,15 +7,15 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import DEMO, ROOT
 
 INFO_KEYS = {"path", "kind", "assets", "bounds", "origin", "crs", "seconds", "warnings", "skipped", "layers"}
 
 
 def twin_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "twin.cli", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "twin.faces.cli", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_info_json_has_the_documented_keys():
@@ -47,12 +47,15 @@ def test_assets_csv_lists_every_asset_with_world_centres(tmp_path):
     assert all(384_000 < float(r["x"]) < 386_000 for r in buildings)
 
 
-@pytest.mark.parametrize("content, name, problem", [
-    (None, "missing.ifc", "no such file"),
-    ("hello", "notes.docx", "no loader reads .docx files"),
-    ("{broken", "bad.city.json", "line 1: invalid JSON"),
-    ('name = "x"\n', "scene.toml", "key sources: missing"),
-])
+@pytest.mark.parametrize(
+    "content, name, problem",
+    [
+        (None, "missing.ifc", "no such file"),
+        ("hello", "notes.docx", "no loader reads .docx files"),
+        ("{broken", "bad.city.json", "line 1: invalid JSON"),
+        ('name = "x"\n', "scene.toml", "key sources: missing"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line_naming_the_file(tmp_path, content, name, problem):
     path = tmp_path / name
     if content is not None:

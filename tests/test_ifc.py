@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import DATA, ROOT
+
 from loaders.ifc import header, load, properties
 from twin.errors import InputError, LoaderFailure
 from twin.layer import part_asset_bounds
@@ -34,8 +34,10 @@ def cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def loaded(cache_dir):
     """Load each file once per option set (the cache makes repeats cheap)."""
+
     def get(path: Path, **options):
         return load(path, {"cache_dir": str(cache_dir), **options})
+
     return get
 
 
@@ -211,12 +213,15 @@ def test_properties_are_read_on_demand():
         properties(OPEN_HOUSE, guid + "x")
 
 
-@pytest.mark.parametrize("name, problem, where", [
-    ("truncated.ifc", "truncated", "byte 40000"),
-    ("not_ifc.ifc", "not an IFC file", "byte 0"),
-    ("unknown_schema.ifc", "unknown IFC schema 'IFC9X9'", "FILE_SCHEMA"),
-    ("bad_data.ifc", "no IfcProject", None),
-])
+@pytest.mark.parametrize(
+    "name, problem, where",
+    [
+        ("truncated.ifc", "truncated", "byte 40000"),
+        ("not_ifc.ifc", "not an IFC file", "byte 0"),
+        ("unknown_schema.ifc", "unknown IFC schema 'IFC9X9'", "FILE_SCHEMA"),
+        ("bad_data.ifc", "no IfcProject", None),
+    ],
+)
 def test_broken_files_give_a_clear_error(name, problem, where, tmp_path):
     with pytest.raises(InputError) as caught:
         load(IFC / "broken" / name, {"cache_dir": str(tmp_path)})
@@ -225,18 +230,26 @@ def test_broken_files_give_a_clear_error(name, problem, where, tmp_path):
 
 
 def test_the_command_line_exits_2_on_a_broken_file():
-    result = subprocess.run([sys.executable, "-m", "twin.cli", "info", str(IFC / "broken" / "truncated.ifc")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "twin.faces.cli", "info", str(IFC / "broken" / "truncated.ifc")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith(f"twin: error: {IFC / 'broken' / 'truncated.ifc'}: byte 40000: truncated")
 
 
-@pytest.mark.parametrize("fault, options, message", [
-    ("abort", {}, "worker crashed (signal 6) on IfcOpenHouse_IFC4.ifc"),
-    ("segfault", {}, "worker crashed (signal 11) on IfcOpenHouse_IFC4.ifc"),
-    ("hang", {"timeout_s": 2}, "timed out after 2 s on IfcOpenHouse_IFC4.ifc"),
-    ("allocate", {"memory_mb": 600}, "worker ran out of memory (limit 600 MB) on IfcOpenHouse_IFC4.ifc"),
-])
+@pytest.mark.parametrize(
+    "fault, options, message",
+    [
+        ("abort", {}, "worker crashed (signal 6) on IfcOpenHouse_IFC4.ifc"),
+        ("segfault", {}, "worker crashed (signal 11) on IfcOpenHouse_IFC4.ifc"),
+        ("hang", {"timeout_s": 2}, "timed out after 2 s on IfcOpenHouse_IFC4.ifc"),
+        ("allocate", {"memory_mb": 600}, "worker ran out of memory (limit 600 MB) on IfcOpenHouse_IFC4.ifc"),
+    ],
+)
 def test_a_dying_worker_fails_only_its_load(fault, options, message, tmp_path, loaded):
     with pytest.raises(LoaderFailure) as caught:
         load(OPEN_HOUSE, {"cache_dir": str(tmp_path), "_fault": fault, **options})
@@ -283,7 +296,7 @@ def test_the_registry_picks_this_loader_and_twin_info_reports_the_georeference(c
     monkeypatch.setenv("CIM_TWIN_CACHE", str(cache_dir))
     scene = twin.load(GEOREF)
     assert scene.kind == "ifc" and scene.crs == "EPSG:31467"
-    from twin.info import describe
+    from twin.summary import describe
 
     info = describe(scene, 0.0)
     assert info["ifc"]["georeference"]["method"] == "IfcMapConversion"
@@ -315,10 +328,22 @@ def test_georeference_in_us_survey_feet_and_old_unit_scales():
     from loaders.ifc.georef import resolve
 
     feet = 1200 / 3937
-    declared = {"unit_scale": 0.001, "length_unit": "MILLIMETRE", "site": None, "true_north_deg": None,
-                "map": {"method": "IfcMapConversion", "crs": "EPSG:2227", "map_unit_scale": feet,
-                        "eastings": 6_000_000.0, "northings": 2_000_000.0, "height": 100.0,
-                        "x_axis": [0.0, 1.0], "scale": 1.0}}
+    declared = {
+        "unit_scale": 0.001,
+        "length_unit": "MILLIMETRE",
+        "site": None,
+        "true_north_deg": None,
+        "map": {
+            "method": "IfcMapConversion",
+            "crs": "EPSG:2227",
+            "map_unit_scale": feet,
+            "eastings": 6_000_000.0,
+            "northings": 2_000_000.0,
+            "height": 100.0,
+            "x_axis": [0.0, 1.0],
+            "scale": 1.0,
+        },
+    }
     georef, warnings = resolve(declared)
     assert georef.crs == "EPSG:2227" and warnings == []
     x, y, z = georef.apply(np.array([[feet, 0.0, 1.0]]))[0]  # one foot east of the origin, 1 m up
@@ -329,8 +354,16 @@ def test_georeference_in_us_survey_feet_and_old_unit_scales():
     assert resolve(declared, "map")[0].crs is None and "no map conversion" in resolve(declared, "map")[1][0]
 
 
-@pytest.mark.parametrize("written, read_as", [("IFC4X3_RC2", "IFC4X3_ADD2"), ("IFC4X3", "IFC4X3_ADD2"),
-                                              ("IFC4_ADD2", "IFC4"), ("IFC2X3_TC1", "IFC2X3"), ("IFC4", "IFC4")])
+@pytest.mark.parametrize(
+    "written, read_as",
+    [
+        ("IFC4X3_RC2", "IFC4X3_ADD2"),
+        ("IFC4X3", "IFC4X3_ADD2"),
+        ("IFC4_ADD2", "IFC4"),
+        ("IFC2X3_TC1", "IFC2X3"),
+        ("IFC4", "IFC4"),
+    ],
+)
 def test_schema_names_and_what_they_are_read_as(written, read_as, tmp_path):
     path = tmp_path / "x.ifc"
     path.write_bytes(BASIC.read_bytes().replace(b"FILE_SCHEMA(('IFC4'))", f"FILE_SCHEMA(('{written}'))".encode()))
@@ -344,7 +377,9 @@ def test_a_model_the_manifest_places_keeps_its_local_coordinates(tmp_path):
 
     sample = DATA / "ifc" / "pass-grf000-correct_georeferencing.ifc"
     scene = tmp_path / "placed.toml"
-    scene.write_text(f'name = "placed"\n[[sources]]\npath = "{sample}"\nplacement = {{ offset = [1000.0, 2000.0, 0.0] }}\n')
+    scene.write_text(
+        f'name = "placed"\n[[sources]]\npath = "{sample}"\nplacement = {{ offset = [1000.0, 2000.0, 0.0] }}\n'
+    )
     placed = twin.load(scene)
     x, y, _ = placed.assets.centres[0]
     assert 900 < x < 1100 and 1900 < y < 2100

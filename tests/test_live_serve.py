@@ -5,15 +5,17 @@ import time
 import urllib.request
 
 import pytest
-
 from browser_support import serve
 
 pytestmark = pytest.mark.browser  # starts the full app server
 
 
 def call(url: str, body: str | None = None) -> dict:
-    request = urllib.request.Request(url, data=None if body is None else body.encode(),
-                                     headers={"Content-Type": "application/x-ndjson"} if body else {})
+    request = urllib.request.Request(
+        url,
+        data=None if body is None else body.encode(),
+        headers={"Content-Type": "application/x-ndjson"} if body else {},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 

@@ -8,10 +8,10 @@ from collections import deque
 
 import numpy as np
 import pytest
+from conftest import DATA, SCENES
 
 import twin
-from conftest import DATA, SCENES
-from twin.cli import main
+from twin.faces.cli import main
 from twin.networks import isolate, sources, trace, valve_layer
 
 PIPES = DATA / "pipes"

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import DATA
 
 import twin
-from conftest import DATA
-from twin.cli import main
 from twin.errors import InputError
+from twin.faces.cli import main
 
 PIPES = DATA / "pipes"
 NET1 = (PIPES / "Net1.inp").read_text()
@@ -72,7 +72,10 @@ def test_broken_row_and_non_numbers(tmp_path):
 def test_missing_coordinates(tmp_path):
     text = NET1.replace(" 13              \t70.00           \t70.00", "")
     exc = error_of(write(tmp_path, "nocoords.inp", text))
-    assert "node 13 has no coordinates" in exc.problem and exc.where == f"line {line_of(text, ' 13              ' + chr(9) + '695')}"
+    assert (
+        "node 13 has no coordinates" in exc.problem
+        and exc.where == f"line {line_of(text, ' 13              ' + chr(9) + '695')}"
+    )
 
 
 def test_non_utf8_file_is_an_error_with_its_line(tmp_path):
@@ -100,11 +103,13 @@ def segment(coords, **props) -> dict:
 
 
 def test_geojson_bad_features_are_skipped_with_their_index(tmp_path):
-    doc = feature_collection(segment([[0, 0], [10, 0]], id="a", diameter=0.2),
-                             segment([[10, 0]], id="b", diameter=0.2),
-                             segment([[10, 0], [20, 0]], id="c", diameter=-1),
-                             segment([[10, 0], ["x", 0]], id="d", diameter=0.2),
-                             {"type": "Feature", "properties": {"id": "e"}, "geometry": {"type": "Polygon", "coordinates": []}})
+    doc = feature_collection(
+        segment([[0, 0], [10, 0]], id="a", diameter=0.2),
+        segment([[10, 0]], id="b", diameter=0.2),
+        segment([[10, 0], [20, 0]], id="c", diameter=-1),
+        segment([[10, 0], ["x", 0]], id="d", diameter=0.2),
+        {"type": "Feature", "properties": {"id": "e"}, "geometry": {"type": "Polygon", "coordinates": []}},
+    )
     path = write(tmp_path, "bad.geojson", json.dumps(doc))
     loaded = twin.load(path, options={"ground": 10})
     skipped = {s["id"]: s["reason"] for s in loaded.sources[0].skipped}

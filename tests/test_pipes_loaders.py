@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DATA, SCENES
 
 import twin
 from loaders.pipes.tubes import ring_centres, tube_mesh
-from conftest import DATA, SCENES
-from twin.palettes import legend, network_color, network_kind
+from twin.colours.utilities import legend, network_color, network_kind
 
 PIPES = DATA / "pipes"
 EPANET = ["Net1.inp", "Net3.inp", "Anytown.inp", "ky4.inp"]
@@ -49,9 +49,11 @@ def rows_of(t: twin.Twin, layer) -> slice:
     return slice(layer.asset_start, layer.asset_stop)
 
 
-@pytest.mark.parametrize("name,node_sections,link_sections",
-                         [(n, EPANET_NODES, EPANET_LINKS) for n in EPANET] + [(n, SWMM_NODES, SWMM_LINKS) for n in SWMM],
-                         ids=EPANET + SWMM)
+@pytest.mark.parametrize(
+    "name,node_sections,link_sections",
+    [(n, EPANET_NODES, EPANET_LINKS) for n in EPANET] + [(n, SWMM_NODES, SWMM_LINKS) for n in SWMM],
+    ids=EPANET + SWMM,
+)
 def test_counts_equal_the_file(name, node_sections, link_sections):
     rows = section_rows(PIPES / name)
     t = twin.load(PIPES / name)
@@ -90,8 +92,9 @@ def test_epanet_ground_is_junction_elevation_in_metres(name):
             assert g == pytest.approx(elevation[node_id])
 
 
-@pytest.mark.parametrize("name,section,column", [(n, "PIPES", 3) for n in EPANET] + [(n, "CONDUITS", 3) for n in SWMM],
-                         ids=EPANET + SWMM)
+@pytest.mark.parametrize(
+    "name,section,column", [(n, "PIPES", 3) for n in EPANET] + [(n, "CONDUITS", 3) for n in SWMM], ids=EPANET + SWMM
+)
 def test_lengths_match_the_file(name, section, column):
     rows = section_rows(PIPES / name)
     t = twin.load(PIPES / name)
@@ -195,8 +198,10 @@ def test_palettes_and_kinds():
     assert network_kind("给水") == "water" and network_kind("wastewater") == "sewer"
     assert network_color("gas", "apwa") == "#ffff00" and network_color("sewer", "china") == "#8b4513"
     rows = legend("apwa", ["water", "gas"])
-    assert rows == [{"kind": "water", "label": "Water supply", "color": "#0000ff"},
-                    {"kind": "gas", "label": "Gas", "color": "#ffff00"}]
+    assert rows == [
+        {"kind": "water", "label": "Water supply", "color": "#0000ff"},
+        {"kind": "gas", "label": "Gas", "color": "#ffff00"},
+    ]
 
 
 def test_display_scale_is_applied_and_reported():
@@ -209,18 +214,42 @@ def test_display_scale_is_applied_and_reported():
 
 
 def test_gbk_geojson_with_a_citys_own_field_names(tmp_path):
-    doc = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:4549"}}, "features": [
-        {"type": "Feature", "properties": {"编号": "Q1", "类型": "调压站", "地面高程": 9.5},
-         "geometry": {"type": "Point", "coordinates": [385000.0, 3548000.0]}},
-        {"type": "Feature", "properties": {"编号": "Q2", "类型": "阀门", "地面高程": 9.5},
-         "geometry": {"type": "Point", "coordinates": [385050.0, 3548000.0]}},
-        {"type": "Feature", "properties": {"编号": "GX1", "管径": 150, "材质": "钢", "埋设日期": "2003年5月", "埋深": 1.1},
-         "geometry": {"type": "LineString", "coordinates": [[385000.0, 3548000.0], [385050.0, 3548000.0]]}}]}
+    doc = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "EPSG:4549"}},
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"编号": "Q1", "类型": "调压站", "地面高程": 9.5},
+                "geometry": {"type": "Point", "coordinates": [385000.0, 3548000.0]},
+            },
+            {
+                "type": "Feature",
+                "properties": {"编号": "Q2", "类型": "阀门", "地面高程": 9.5},
+                "geometry": {"type": "Point", "coordinates": [385050.0, 3548000.0]},
+            },
+            {
+                "type": "Feature",
+                "properties": {"编号": "GX1", "管径": 150, "材质": "钢", "埋设日期": "2003年5月", "埋深": 1.1},
+                "geometry": {"type": "LineString", "coordinates": [[385000.0, 3548000.0], [385050.0, 3548000.0]]},
+            },
+        ],
+    }
     path = tmp_path / "燃气.geojson"
     path.write_bytes(json.dumps(doc, ensure_ascii=False).encode("gb18030"))
-    options = {"network": "燃气", "diameter_unit": "mm",
-               "fields": {"id": "编号", "kind": "类型", "elevation": "地面高程", "diameter": "管径", "material": "材质",
-                          "install_year": "埋设日期", "depth": "埋深"}}
+    options = {
+        "network": "燃气",
+        "diameter_unit": "mm",
+        "fields": {
+            "id": "编号",
+            "kind": "类型",
+            "elevation": "地面高程",
+            "diameter": "管径",
+            "material": "材质",
+            "install_year": "埋设日期",
+            "depth": "埋深",
+        },
+    }
     t = twin.load(path, options=options)
     a = t.assets
     i = a.index_of("GX1")
@@ -236,19 +265,26 @@ def test_csv_tables_with_wkt(tmp_path):
     (tmp_path / "mains.nodes.csv").write_text("id,x,y,kind,elevation\nR,0,0,reservoir,20\nA,100,0,,19\nB,100,100,,18\n")
     (tmp_path / "mains.csv").write_text(
         "id,from_node,to_node,diameter,install_year,wkt\n"
-        "m1,R,A,300,1999,\"LINESTRING (0 0, 50 10, 100 0)\"\nm2,A,B,200,2010,\n")
+        'm1,R,A,300,1999,"LINESTRING (0 0, 50 10, 100 0)"\nm2,A,B,200,2010,\n'
+    )
     t = twin.load(tmp_path / "mains.csv", options={"network": "water", "diameter_unit": "mm"})
     a = t.assets
     m1 = a.index_of("m1")
     assert a["length_m"][m1] == pytest.approx(2 * np.hypot(50, 10), rel=1e-3)
     assert a["age_years"][m1] > 20
     assert t.sources[0].details["networks"]["water"] == {
-        "kind": "water", "nodes": 3, "segments": 2, "valves": 0, "sources": 1,
-        "total_length_m": pytest.approx(2 * np.hypot(50, 10) + 100, rel=1e-3), "depth_assumed": 2}
+        "kind": "water",
+        "nodes": 3,
+        "segments": 2,
+        "valves": 0,
+        "sources": 1,
+        "total_length_m": pytest.approx(2 * np.hypot(50, 10) + 100, rel=1e-3),
+        "depth_assumed": 2,
+    }
 
 
 def test_info_json_has_the_networks_block(capsys):
-    from twin.cli import main
+    from twin.faces.cli import main
 
     assert main(["info", str(PIPES / "Net3.inp"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
@@ -258,10 +294,15 @@ def test_info_json_has_the_networks_block(capsys):
 
 
 def test_one_file_several_networks_sharing_a_node(tmp_path):
-    line = lambda ident, net, coords: {"type": "Feature", "properties": {"id": ident, "network": net, "diameter": 0.1},
-                                       "geometry": {"type": "LineString", "coordinates": coords}}
-    doc = {"type": "FeatureCollection", "features": [line("h1", "heat", [[1000, 0], [1010, 0]]),
-                                                     line("t1", "telecom", [[1010, 0], [1020, 5]])]}
+    line = lambda ident, net, coords: {
+        "type": "Feature",
+        "properties": {"id": ident, "network": net, "diameter": 0.1},
+        "geometry": {"type": "LineString", "coordinates": coords},
+    }
+    doc = {
+        "type": "FeatureCollection",
+        "features": [line("h1", "heat", [[1000, 0], [1010, 0]]), line("t1", "telecom", [[1010, 0], [1020, 5]])],
+    }
     (tmp_path / "mixed.geojson").write_text(json.dumps(doc))
     t = twin.load(tmp_path / "mixed.geojson", options={"ground": 5})
     graphs = t.sources[0].extras["networks"]

@@ -12,14 +12,33 @@ import pytest
 
 from loaders.pointcloud import BUDGET_SERVER, load
 from tests.conftest import DATA, ROOT
-from twin import pointcolors
+from twin.colours import point_classes as pointcolors
 
 PC = DATA / "pointcloud"
-GOOD = ["simple.las", "simple.laz", "simple1_1.las", "simple1_3.las", "simple1_4.las", "test1_4.las",
-        "vegetation_1_3.las", "append-bug.laz", "autzen-utm.las", "1.2-with-color.copc.laz", "epsg_4326.las",
-        "sample_c.las", "1.2_2.las"]
-CRS = {"autzen-utm.las": "EPSG:26910", "append-bug.laz": "EPSG:2154", "1.2_2.las": "EPSG:26915",
-       "epsg_4326.las": "EPSG:4326", "simple.las": None, "simple1_4.las": None, "sample_c.las": None}
+GOOD = [
+    "simple.las",
+    "simple.laz",
+    "simple1_1.las",
+    "simple1_3.las",
+    "simple1_4.las",
+    "test1_4.las",
+    "vegetation_1_3.las",
+    "append-bug.laz",
+    "autzen-utm.las",
+    "1.2-with-color.copc.laz",
+    "epsg_4326.las",
+    "sample_c.las",
+    "1.2_2.las",
+]
+CRS = {
+    "autzen-utm.las": "EPSG:26910",
+    "append-bug.laz": "EPSG:2154",
+    "1.2_2.las": "EPSG:26915",
+    "epsg_4326.las": "EPSG:4326",
+    "simple.las": None,
+    "simple1_4.las": None,
+    "sample_c.las": None,
+}
 
 
 def assert_world(part, expected) -> None:
@@ -128,8 +147,10 @@ def test_budget_decimates_evenly_over_the_whole_extent(monkeypatch, stream):
     full_counts, kept = cell_counts(all_xyz), cell_counts(xyz)
     assert np.all(kept[full_counts >= 20] > 0)
     # dense cells are thinned more than sparse ones: the density evens out
-    dense, sparse = full_counts >= np.percentile(full_counts[full_counts > 0], 75), (full_counts > 0) & (
-        full_counts <= np.percentile(full_counts[full_counts > 0], 25))
+    dense, sparse = (
+        full_counts >= np.percentile(full_counts[full_counts > 0], 75),
+        (full_counts > 0) & (full_counts <= np.percentile(full_counts[full_counts > 0], 25)),
+    )
     assert (kept[dense] / full_counts[dense]).mean() < (kept[sparse] / full_counts[sparse]).mean()
     # not the first N points: the sample reaches the end of the file
     assert (xyz[:, None, :] == all_xyz[-200:][None]).all(axis=2).any()
@@ -157,8 +178,12 @@ def test_box_reloads_a_region_at_full_density(monkeypatch, stream):
     small = load(path, {"box": box, "budget": 100})
     assert 80 <= small.details["points_shown"] <= 100 and small.details["points_read"] == int(inside.sum())
     xyz = small.parts[0].world_points()  # within the box, to float32 precision near the origin
-    assert np.all((xyz[:, 0] >= box[0] - 1e-4) & (xyz[:, 0] <= box[1] + 1e-4) & (xyz[:, 1] >= box[2] - 1e-4)
-                  & (xyz[:, 1] <= box[3] + 1e-4))
+    assert np.all(
+        (xyz[:, 0] >= box[0] - 1e-4)
+        & (xyz[:, 0] <= box[1] + 1e-4)
+        & (xyz[:, 1] >= box[2] - 1e-4)
+        & (xyz[:, 1] <= box[3] + 1e-4)
+    )
     counted = {c: v["count"] for c, v in small.details["classes"].items()}
     codes, counts = np.unique(np.asarray(las.classification)[inside], return_counts=True)
     assert counted == dict(zip(codes.tolist(), counts.tolist()))
@@ -182,15 +207,21 @@ def test_copc_reads_by_level_and_box():
 
 
 def test_twin_info_reports_the_cloud():
-    run = subprocess.run([sys.executable, "-m", "twin.cli", "info", str(PC / "sample_c.las"), "--json",
-                          "--budget", "5000"], capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, "-m", "twin.faces.cli", "info", str(PC / "sample_c.las"), "--json", "--budget", "5000"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert run.returncode == 0, run.stderr
     info = json.loads(run.stdout)
     block = info["pointcloud"]
     assert {"points_total", "points_shown", "version", "point_format", "classes"} <= set(block)
     assert block["points_total"] == 14408 and block["points_shown"] <= 5000
-    assert block["classes"]["6"] == {"name": "Building", "count": int(np.sum(
-        np.asarray(laspy.read(PC / "sample_c.las").classification) == 6))}
+    assert block["classes"]["6"] == {
+        "name": "Building",
+        "count": int(np.sum(np.asarray(laspy.read(PC / "sample_c.las").classification) == 6)),
+    }
     assert any(w.startswith("showing ") and "of 14,408 points" in w for w in info["warnings"])
     assert info["layers"][0]["geometry"] == "points"
 
@@ -252,8 +283,23 @@ def test_empty_box_is_an_empty_layer_with_a_warning():
 
 def test_cli_options_box_and_render():
     box = "674540,674570,1206750,1206790"
-    run = subprocess.run([sys.executable, "-m", "twin.cli", "info", str(PC / "sample_c.las"), "--json",
-                          "-O", f"box={box}", "-O", "render=server"], capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "twin.faces.cli",
+            "info",
+            str(PC / "sample_c.las"),
+            "--json",
+            "-O",
+            f"box={box}",
+            "-O",
+            "render=server",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert run.returncode == 0, run.stderr
     block = json.loads(run.stdout)["pointcloud"]
     assert block["box"][:4] == [float(v) for v in box.split(",")] and block["budget"] == BUDGET_SERVER
@@ -262,9 +308,12 @@ def test_cli_options_box_and_render():
 
 def test_scaled_and_multi_element_extra_bytes(tmp_path):
     las = laspy.read(PC / "simple.las")
-    las.add_extra_dims([laspy.ExtraBytesParams("height_above_ground", "int32", scales=np.array([0.01]),
-                                               offsets=np.array([5.0])),
-                        laspy.ExtraBytesParams("normal", "3f4")])
+    las.add_extra_dims(
+        [
+            laspy.ExtraBytesParams("height_above_ground", "int32", scales=np.array([0.01]), offsets=np.array([5.0])),
+            laspy.ExtraBytesParams("normal", "3f4"),
+        ]
+    )
     rng = np.random.default_rng(5)
     las.height_above_ground = rng.uniform(5, 50, len(las.points))
     las.normal = rng.normal(size=(len(las.points), 3)).astype(np.float32)

@@ -78,7 +78,7 @@ def test_shifted_laz_chunk_table_rejected_before_lazrs_reads_it(tmp_path):
     # whose chunk count made lazrs abort the whole process (allocation failure) before this check
     data = bytearray((PC / "simple.laz").read_bytes())
     start = laspy.open(PC / "simple.laz").header.offset_to_point_data + 8
-    data[start + 200:start + 200] = bytes(range(80))
+    data[start + 200 : start + 200] = bytes(range(80))
     path = tmp_path / "shifted.laz"
     path.write_bytes(bytes(data))
     with pytest.raises(InputError, match="corrupt LAZ chunk table"):
@@ -88,7 +88,7 @@ def test_shifted_laz_chunk_table_rejected_before_lazrs_reads_it(tmp_path):
 def test_scrambled_laz_points_never_escape_as_a_raw_error(tmp_path):
     data = bytearray((PC / "simple.laz").read_bytes())
     start = laspy.open(PC / "simple.laz").header.offset_to_point_data + 8
-    data[start + 200:start + 3000] = bytes(range(200)) * 14
+    data[start + 200 : start + 3000] = bytes(range(200)) * 14
     path = tmp_path / "scrambled.laz"
     path.write_bytes(bytes(data))
     try:  # LAZ has no checksums: garbage may decode to garbage, but never to a PanicException
@@ -126,16 +126,21 @@ def test_laz_without_a_backend(monkeypatch):
     assert "lazrs" in info.value.hint
 
 
-@pytest.mark.parametrize("options", [{"budget": 0}, {"budget": "many"}, {"render": "wall"},
-                                     {"box": [1, 0, 0, 1]}, {"level": -1}])
+@pytest.mark.parametrize(
+    "options", [{"budget": 0}, {"budget": "many"}, {"render": "wall"}, {"box": [1, 0, 0, 1]}, {"level": -1}]
+)
 def test_bad_options(options):
     with pytest.raises(InputError, match="option"):
         load(PC / "simple.las", options)
 
 
 def test_cli_error_line_and_status(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "twin.cli", "info", str(PC / "garbage_nVariableLength.las")],
-                         capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, "-m", "twin.faces.cli", "info", str(PC / "garbage_nVariableLength.las")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert run.returncode == 2
     assert run.stderr.startswith(f"twin: error: {PC / 'garbage_nVariableLength.las'}: byte 100: header claims")
 

@@ -85,7 +85,9 @@ def test_a_part_local_to_another_origin_is_shifted(tmp_path):
 
 def test_placed_cloud(tmp_path):
     path, xyz = far_cloud(tmp_path)
-    scene = load_twin(manifest(tmp_path, f'[[sources]]\npath = "{path}"\nplacement = {{ offset = [10.0, -20.0, 1.5] }}\n'))
+    scene = load_twin(
+        manifest(tmp_path, f'[[sources]]\npath = "{path}"\nplacement = {{ offset = [10.0, -20.0, 1.5] }}\n')
+    )
     expected = xyz + [10.0, -20.0, 1.5]
     np.testing.assert_allclose(world_of(scene), expected, rtol=0, atol=MM)
     assert np.all(scene.assets.bounds[:, 0] >= expected[:, 0].min() - MM)

@@ -7,7 +7,7 @@ import pytest
 
 from loaders.pointcloud import load
 from tests.conftest import DATA
-from twin import pointcolors
+from twin.colours import point_classes as pointcolors
 
 SURVEY = DATA / "demo" / "survey.laz"
 
@@ -54,8 +54,9 @@ def test_elevation_ramp_runs_low_to_high_and_ignores_outliers():
 
 
 def test_intensity_is_grey_and_rgb_falls_back_to_elevation():
-    out = pointcolors.colors({"intensity": np.array([0, 500, 1000], dtype=np.uint16)}, "intensity",
-                             value_range=(0, 1000))
+    out = pointcolors.colors(
+        {"intensity": np.array([0, 500, 1000], dtype=np.uint16)}, "intensity", value_range=(0, 1000)
+    )
     assert out.tolist() == [[0, 0, 0], [127, 127, 127], [255, 255, 255]]
     no_rgb = pointcolors.colors({"z": np.array([1.0, 2.0])}, "rgb")
     assert no_rgb.shape == (2, 3)
@@ -86,8 +87,26 @@ def test_the_survey_renders_in_its_own_colours(artifacts):
     from tests.conftest import ROOT
 
     out = artifacts / "render_survey_top.png"
-    run = subprocess.run([sys.executable, "-m", "twin.cli", "render", str(SURVEY), "-o", str(out), "--size",
-                          "480x480", "--view", "top", "--budget", "150000"], capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "twin.faces.cli",
+            "render",
+            str(SURVEY),
+            "-o",
+            str(out),
+            "--size",
+            "480x480",
+            "--view",
+            "top",
+            "--budget",
+            "150000",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert run.returncode == 0, run.stderr
     image = np.asarray(Image.open(out).convert("RGB")).astype(int)
     background = image[0, 0]

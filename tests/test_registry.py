@@ -13,15 +13,18 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name, text, loader", [
-    ("a.ifc", "ISO-10303-21;\nHEADER;", "ifc"),
-    ("a.LAS", "LASF", "las"),
-    ("a.city.json", '{"type": "CityJSON"}', "cityjson"),
-    ("a.json", '{"type": "CityJSON", "version": "2.0"}', "cityjson"),
-    ("a.json", '{"type": "FeatureCollection", "features": []}', "geojson"),
-    ("a.inp", "[TITLE]\n[OPTIONS]\nFLOW_UNITS CFS\n[JUNCTIONS]\n", "swmm"),
-    ("a.inp", "[TITLE]\n[JUNCTIONS]\n[PIPES]\n", "epanet"),
-])
+@pytest.mark.parametrize(
+    "name, text, loader",
+    [
+        ("a.ifc", "ISO-10303-21;\nHEADER;", "ifc"),
+        ("a.LAS", "LASF", "las"),
+        ("a.city.json", '{"type": "CityJSON"}', "cityjson"),
+        ("a.json", '{"type": "CityJSON", "version": "2.0"}', "cityjson"),
+        ("a.json", '{"type": "FeatureCollection", "features": []}', "geojson"),
+        ("a.inp", "[TITLE]\n[OPTIONS]\nFLOW_UNITS CFS\n[JUNCTIONS]\n", "swmm"),
+        ("a.inp", "[TITLE]\n[JUNCTIONS]\n[PIPES]\n", "epanet"),
+    ],
+)
 def test_suffix_and_content_pick_the_loader(tmp_path, name, text, loader):
     assert REGISTRY.find(write(tmp_path, name, text)).name == loader
 

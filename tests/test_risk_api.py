@@ -16,11 +16,11 @@ import aiohttp
 import pytest
 
 import twin
-from twin.api import start_api
+from twin.faces.api import start_api
 from twin.risk.rules import read_rules
 from twin.risk.sensors import read_sensors
 from twin.risk.service import RiskService
-from twin.store import Store, StoreLockedError
+from twin.risk.store import Store, StoreLockedError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,7 +48,7 @@ def test_mixed_batch_duplicates_and_out_of_order(demo, tmp_path):
     now = int(time.time() * 1000)
     batch = [
         {"sensor": "GAS-B006", "ts": now, "value": 1.5},
-        {"sensor": "GAS-B006", "ts": now - 5000, "value": 1.0},          # out of order: stored, not current
+        {"sensor": "GAS-B006", "ts": now - 5000, "value": 1.0},  # out of order: stored, not current
         {"sensor": "NOPE", "ts": now, "value": 1},
         {"sensor": "GAS-B006", "ts": now - 1000, "value": "high"},
         {"sensor": "GAS-B006", "ts": now - 2000, "value": None},
@@ -57,14 +57,19 @@ def test_mixed_batch_duplicates_and_out_of_order(demo, tmp_path):
         {"sensor": "GAS-B013", "ts": "2020-13-45", "value": 1},
         "not an object",
         {"sensor": "GAS-B013", "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "value": 2},
-        {"sensor": "GAS-B006", "ts": now, "value": 1.5},                  # repeat inside the batch
+        {"sensor": "GAS-B006", "ts": now, "value": 1.5},  # repeat inside the batch
     ]
 
     async def body(http):
         async with http.post("/api/readings", json=batch) as r:
             first = await r.json()
-        ndjson = "\n".join(json.dumps(x) for x in [{"sensor": "GAS-B006", "ts": now, "value": 9.9},
-                                                    {"sensor": "GAS-B006", "ts": now - 5000, "value": 1.0}])
+        ndjson = "\n".join(
+            json.dumps(x)
+            for x in [
+                {"sensor": "GAS-B006", "ts": now, "value": 9.9},
+                {"sensor": "GAS-B006", "ts": now - 5000, "value": 1.0},
+            ]
+        )
         async with http.post("/api/readings", data=ndjson) as r:
             second = await r.json()
         async with http.get("/api/assets/bldg-006/readings", params={"since": str(now - 10_000)}) as r:
@@ -80,22 +85,27 @@ def test_mixed_batch_duplicates_and_out_of_order(demo, tmp_path):
     first, second, rows, asset, bad, health = run(with_server(svc, body))
     assert (first["accepted"], first["duplicate"], first["rejected"]) == (3, 1, 7)
     reasons = {x["index"]: x["reason"] for x in first["rejections"]}
-    assert reasons == {2: "unknown sensor", 3: "not a number", 4: "wrong type: value must be a number",
-                       5: "timestamp too far in the future", 6: "timestamp too old", 7: "bad timestamp",
-                       8: "wrong type: a reading must be an object"}
+    assert reasons == {
+        2: "unknown sensor",
+        3: "not a number",
+        4: "wrong type: value must be a number",
+        5: "timestamp too far in the future",
+        6: "timestamp too old",
+        7: "bad timestamp",
+        8: "wrong type: a reading must be an object",
+    }
     assert (second["accepted"], second["duplicate"], second["conflicting"]) == (0, 2, 1)  # first value wins
     assert [r["value"] for r in rows] == [1.0, 1.5]
     gas = next(s for s in asset["sensors"] if s["id"] == "GAS-B006")
-    assert gas["latest"]["value"] == 1.5                                 # the late reading did not replace it
+    assert gas["latest"]["value"] == 1.5  # the late reading did not replace it
     assert bad == 400 and health[0] == 200 and health[1]["status"] == "ok"
 
 
 def test_red_reading_shows_within_a_second_and_alert_ack(demo, tmp_path):
     rules = read_rules(demo.live["rules"])
     for rule in rules.rules:
-        rule.for_s = 0.0                                    # red at once, no minimum duration
-    svc = RiskService(demo.assets, read_sensors(demo.live["sensors"], demo.assets), rules,
-                      Store(tmp_path / "s.duckdb"))
+        rule.for_s = 0.0  # red at once, no minimum duration
+    svc = RiskService(demo.assets, read_sensors(demo.live["sensors"], demo.assets), rules, Store(tmp_path / "s.duckdb"))
     svc.start(tick_s=0.2)
 
     async def body(http):
@@ -144,7 +154,7 @@ def test_red_reading_shows_within_a_second_and_alert_ack(demo, tmp_path):
 
 def test_second_writer_fails_fast(tmp_path):
     store = Store(tmp_path / "s.duckdb")
-    code = f"from twin.store import Store; Store({str(tmp_path / 's.duckdb')!r})"
+    code = f"from twin.risk.store import Store; Store({str(tmp_path / 's.duckdb')!r})"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode != 0 and "in use by another process" in out.stderr
     store.close()
@@ -153,10 +163,13 @@ def test_second_writer_fails_fast(tmp_path):
 
 def test_corrupt_store_is_set_aside_with_an_operator_alert(demo, tmp_path):
     import duckdb
+
     path = tmp_path / "s.duckdb"
     other = tmp_path / "other.duckdb"
-    code = (f"import duckdb, os; c = duckdb.connect({str(other)!r}); c.execute('create table t(a int)'); "
-            "c.execute('CHECKPOINT'); c.execute('insert into t values (1)'); os._exit(0)")
+    code = (
+        f"import duckdb, os; c = duckdb.connect({str(other)!r}); c.execute('create table t(a int)'); "
+        "c.execute('CHECKPOINT'); c.execute('insert into t values (1)'); os._exit(0)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     duckdb.connect(str(path)).close()
     (tmp_path / "s.duckdb.wal").write_bytes((tmp_path / "other.duckdb.wal").read_bytes())
@@ -176,7 +189,16 @@ def test_broken_store_turns_health_red(demo, tmp_path):
 @pytest.mark.slow
 def test_kill_mid_ingest_loses_no_acknowledged_reading(tmp_path):
     store = tmp_path / "s.duckdb"
-    cmd = [sys.executable, "-m", "twin.api", str(ROOT / "scenes" / "demo.toml"), "--store", str(store), "--port", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "twin.faces.api",
+        str(ROOT / "scenes" / "demo.toml"),
+        "--store",
+        str(store),
+        "--port",
+        "0",
+    ]
 
     def launch() -> tuple[subprocess.Popen, str]:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -191,11 +213,13 @@ def test_kill_mid_ingest_loses_no_acknowledged_reading(tmp_path):
 
     def post() -> None:
         import urllib.request
+
         k = 0
         while not stop.is_set():
             batch = [{"sensor": "GAS-B006", "ts": base + k * 100 + i, "value": 1.0} for i in range(100)]
-            req = urllib.request.Request(f"{url}/api/readings", data=json.dumps(batch).encode(),
-                                         headers={"Content-Type": "application/json"})
+            req = urllib.request.Request(
+                f"{url}/api/readings", data=json.dumps(batch).encode(), headers={"Content-Type": "application/json"}
+            )
             try:
                 with urllib.request.urlopen(req, timeout=10) as r:
                     if json.load(r)["accepted"] == 100:
@@ -215,9 +239,15 @@ def test_kill_mid_ingest_loses_no_acknowledged_reading(tmp_path):
     proc, url = launch()
     try:
         import urllib.request
+
         with urllib.request.urlopen(f"{url}/api/assets/bldg-006/readings?limit=1000000&since={base}") as r:
-            stored = {int(round(time.mktime(time.strptime(x["ts"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone) * 1000
-                          + int(x["ts"][20:23])) for x in json.load(r)["readings"]}
+            stored = {
+                int(
+                    round(time.mktime(time.strptime(x["ts"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone) * 1000
+                    + int(x["ts"][20:23])
+                )
+                for x in json.load(r)["readings"]
+            }
     finally:
         proc.terminate()
         proc.wait()
@@ -227,7 +257,7 @@ def test_kill_mid_ingest_loses_no_acknowledged_reading(tmp_path):
 def test_overload_answers_503_with_retry_after_and_loses_nothing_acknowledged():
     from aiohttp import web
 
-    from twin.api import IngestGate, routes
+    from twin.faces.api import IngestGate, routes
 
     class Slow:
         stored = 0
@@ -247,10 +277,13 @@ def test_overload_answers_503_with_retry_after_and_loses_nothing_acknowledged():
         port = site._server.sockets[0].getsockname()[1]
         try:
             async with aiohttp.ClientSession() as http:
+
                 async def one():
-                    async with http.post(f"http://127.0.0.1:{port}/api/readings",
-                                         json=[{"sensor": "x", "ts": 1, "value": 1}]) as r:
+                    async with http.post(
+                        f"http://127.0.0.1:{port}/api/readings", json=[{"sensor": "x", "ts": 1, "value": 1}]
+                    ) as r:
                         return r.status, r.headers.get("Retry-After"), await r.json()
+
                 return await asyncio.gather(*(one() for _ in range(4)))
         finally:
             await runner.cleanup()
@@ -265,9 +298,12 @@ def test_overload_answers_503_with_retry_after_and_loses_nothing_acknowledged():
 def test_ndjson_fast_path_reports_unknown_and_nan(demo, tmp_path):
     svc = RiskService.from_twin(demo, store_path=tmp_path / "s.duckdb")
     now = int(time.time() * 1000)
-    lines = [{"sensor": "GAS-B006", "ts": now, "value": 1.0}, {"sensor": "NOPE", "ts": now, "value": 1.0},
-             {"sensor": "GAS-B013", "ts": now + 86_400_000, "value": 1.0}]
-    body = ("\n".join(json.dumps(x) for x in lines) + '\n{"sensor": "GAS-B015", "ts": %d, "value": NaN}\n' % now)
+    lines = [
+        {"sensor": "GAS-B006", "ts": now, "value": 1.0},
+        {"sensor": "NOPE", "ts": now, "value": 1.0},
+        {"sensor": "GAS-B013", "ts": now + 86_400_000, "value": 1.0},
+    ]
+    body = "\n".join(json.dumps(x) for x in lines) + '\n{"sensor": "GAS-B015", "ts": %d, "value": NaN}\n' % now
 
     async def post(http):
         async with http.post("/api/readings", data=body) as r:
@@ -275,5 +311,8 @@ def test_ndjson_fast_path_reports_unknown_and_nan(demo, tmp_path):
 
     result = run(with_server(svc, post))
     assert result["accepted"] == 1 and result["rejected"] == 3
-    assert [r["reason"] for r in result["rejections"]] == ["unknown sensor", "timestamp too far in the future",
-                                                           "NaN/inf"]
+    assert [r["reason"] for r in result["rejections"]] == [
+        "unknown sensor",
+        "timestamp too far in the future",
+        "NaN/inf",
+    ]

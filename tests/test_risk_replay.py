@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import twin
-from twin.api import api_in_thread
-from twin.cli import main
+from twin.faces.api import api_in_thread
+from twin.faces.cli import main
 from twin.risk import NAMES
 from twin.risk.service import RiskService
 from twin.risk.simulator import Simulator
@@ -41,6 +41,7 @@ def test_replay_unreachable_server_is_one_line_error(tmp_path, capsys):
 @pytest.mark.parametrize("rate", [None, 100.0])
 def test_simulator_incidents_escalate_and_recover(tmp_path, rate):
     """As in the field (each sensor once per period) and as a load test (100 readings/s in all)."""
+
     class Clock:
         t = 1_800_000_000.0 - 1_800_000_000.0 % 600
 
@@ -60,9 +61,9 @@ def test_simulator_incidents_escalate_and_recover(tmp_path, rate):
             seen[asset].append(NAMES[levels[asset]])
     for asset, history in seen.items():
         assert {"yellow", "orange", "red"} <= set(history), history
-        assert history[-1] == history[0] != "red", history   # back where it started by the end of the cycle
+        assert history[-1] == history[0] != "red", history  # back where it started by the end of the cycle
     assert np.isin(["red"], [a["peak"] for a in svc.alerts(include_resolved=True)]).all()
-    if rate is not None:   # whole rounds of every sensor, so within one round of the rate
+    if rate is not None:  # whole rounds of every sensor, so within one round of the rate
         assert abs(svc.accepted_total - rate * (600 - 5)) <= len(svc.sensors)  # from the first step on
 
 
@@ -70,9 +71,12 @@ def test_replay_reads_parquet_with_timestamps(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from twin.commands.replay import read_readings
+    from twin.faces.commands.replay_readings import read_readings
+
     path = tmp_path / "r.parquet"
-    pq.write_table(pa.table({"sensor": ["b", "a"], "ts": pa.array([2000, 1000], pa.timestamp("ms", tz="UTC")),
-                             "value": [2, 1]}), path)
+    pq.write_table(
+        pa.table({"sensor": ["b", "a"], "ts": pa.array([2000, 1000], pa.timestamp("ms", tz="UTC")), "value": [2, 1]}),
+        path,
+    )
     sensors, ms, values = read_readings(path)
     assert sensors == ["a", "b"] and ms.tolist() == [1000, 2000] and values.tolist() == [1.0, 2.0]

@@ -9,17 +9,17 @@ import time
 
 import numpy as np
 import pytest
+from conftest import ROOT, SCENES
 from PIL import Image
 
-from conftest import ROOT, SCENES
+from twin.faces.app import chart, snapshot
+from twin.faces.app.pool import ViewPool
+from twin.faces.app.risk_paint import FILTERED_RGB, RiskPaint, ViewRisk, alert_rows
 from twin.loading import load
-from twin.risk.colors import LEVEL_RGB
+from twin.risk.colours import LEVEL_RGB
 from twin.risk.levels import NONE, ORANGE, RED
 from twin.risk.service import RiskService
-from twin.store import Store
-from twin.ui import chart, snapshot
-from twin.ui.pool import ViewPool
-from twin.ui.risk import FILTERED_RGB, RiskPaint, ViewRisk, alert_rows
+from twin.risk.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +55,9 @@ def test_a_red_level_is_an_array_write_on_the_shared_mesh_not_new_geometry(twin,
     paint.paint(service.levels(), service.grids.levels(service.levels()))
     after = np.asarray(layer.dataset.cell_data["risk_rgb"])
     assert (after[cells] == LEVEL_RGB[RED]).all()
-    assert layer.dataset.cell_data.GetArray("risk_rgb") is array_before      # same array, written in place
-    assert layer.dataset.GetPoints() is points_before                         # geometry untouched
-    assert array_before.GetMTime() > mtime                                    # marked modified for the mappers
+    assert layer.dataset.cell_data.GetArray("risk_rgb") is array_before  # same array, written in place
+    assert layer.dataset.GetPoints() is points_before  # geometry untouched
+    assert array_before.GetMTime() > mtime  # marked modified for the mappers
     assert before.dtype == np.uint8 and after.shape == (layer.dataset.n_cells, 3)
     assert paint.red_count == 1 and paint.marker.n_points == 1
     quiet = np.flatnonzero(service.levels() == NONE)
@@ -112,6 +112,7 @@ def test_grid_cells_and_risk_sources_are_coloured_areas(twin, service):
 
 def test_replay_shows_the_levels_and_alerts_as_they_were_without_touching_the_live_service(twin, tmp_path):
     """The service records levels and alert events as they happen; a replay reads them back."""
+
     class Clock:
         t = time.time() - 600
 
@@ -127,25 +128,25 @@ def test_replay_shows_the_levels_and_alerts_as_they_were_without_touching_the_li
         service.ingest([{"sensor": "GAS-B006", "ts": int(clock.t * 1000), "value": value}])
 
     clock.t += 60
-    reading(30.0)                         # red at +60 s ...
+    reading(30.0)  # red at +60 s ...
     red_at = clock.t
     clock.t += 120
-    reading(1.0)                          # ... clear at +180 s
+    reading(1.0)  # ... clear at +180 s
     service.ack(service.alerts(include_resolved=True)[0]["id"], "duty officer")
     clock.t += 60
     live_before, alerts_before = service.levels().copy(), service.alerts(include_resolved=True)
-    from twin.risk.replay import Replay
+    from twin.risk.playback import Replay
 
     replay = Replay(service, started, clock.t)
     assert replay.seek(started + 30)[row] < RED
     assert replay.seek(red_at + 10)[row] == RED
     then = replay.snapshot()
     assert [a["asset"] for a in then["alerts"]] == ["bldg-006"] and then["alerts"][0]["level"] == "red"
-    assert then["alerts"][0]["acked"] is None        # acknowledged only later
+    assert then["alerts"][0]["acked"] is None  # acknowledged only later
     assert then["summary"]["levels"]["red"] == 1
-    assert replay.seek(red_at + 150)[row] < RED      # forward past the clear ...
-    assert replay.seek(red_at + 1)[row] == RED       # ... and back again
-    assert replay.seek(started - 3600)[row] == replay.seek(started)[row]   # clamped to the window
+    assert replay.seek(red_at + 150)[row] < RED  # forward past the clear ...
+    assert replay.seek(red_at + 1)[row] == RED  # ... and back again
+    assert replay.seek(started - 3600)[row] == replay.seek(started)[row]  # clamped to the window
     assert (service.levels() == live_before).all() and service.alerts(include_resolved=True) == alerts_before
     service.store.close()
 
@@ -179,15 +180,32 @@ def test_twin_render_risk_colours_the_picture_from_the_store(tmp_path, twin):
     history = svc.store.level_range()
     svc.store.close()
     out = tmp_path / "risk.png"
-    done = subprocess.run([sys.executable, "-m", "twin.cli", "render", str(SCENES / "demo.toml"), "--risk",
-                           "--store", str(store), "-o", str(out), "--size", "800x500"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "twin.faces.cli",
+            "render",
+            str(SCENES / "demo.toml"),
+            "--risk",
+            "--store",
+            str(store),
+            "-o",
+            str(out),
+            "--size",
+            "800x500",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     pixels = np.asarray(Image.open(out).convert("RGB")).astype(int)
     assert pixels.shape[1] == 800 + snapshot.PANEL_W
     reds = (pixels[:, :800, 0] > 100) & (pixels[:, :800, 1] < 40) & (pixels[:, :800, 2] < 40)
     assert reds.mean() > 0.001
-    assert Store(store).level_range() == history   # a report is no screen: the replay history is untouched
+    assert Store(store).level_range() == history  # a report is no screen: the replay history is untouched
 
 
 class FakeState(dict):
@@ -217,8 +235,8 @@ class FakeServer:
 
 
 def live_app(twin, service):
-    from twin.ui.live import LiveRisk
-    from twin.ui.live_actions import LiveActions
+    from twin.faces.app.live import LiveRisk
+    from twin.faces.app.live_actions import LiveActions
 
     ids = iter(range(1, 100))
     pool = ViewPool(twin, lambda window: str(next(ids)), capacity=3, size=(320, 200))
@@ -238,9 +256,9 @@ def test_a_flush_redraws_only_the_views_showing_risk_and_publishes_the_state(twi
     state = live.server.state["risk"]
     assert state["summary"]["levels"]["red"] == 1 and state["alerts"][0]["asset"] == "bldg-006"
     assert state["degraded"] is False and state["last_reading"] > time.time() - 60
-    live.server.state["risk"] = {"alerts": []}        # a browser writing the server-owned key ...
+    live.server.state["risk"] = {"alerts": []}  # a browser writing the server-owned key ...
     live._guard(risk={"alerts": []})
-    assert live.server.state["risk"]["alerts"]         # ... is overruled
+    assert live.server.state["risk"]["alerts"]  # ... is overruled
     service.degraded = "rule evaluation has been running for 12 s"
     assert live.risk_state()["degraded"] and "12 s" in live.risk_state()["degraded_reason"]
 
@@ -248,7 +266,7 @@ def test_a_flush_redraws_only_the_views_showing_risk_and_publishes_the_state(twi
 def test_served_views_redraw_one_per_turn_fast_first_then_full(twin, service):
     """On the event loop: each view showing risk gets a fast picture, then (no view waiting for a
     fast one) its full picture; a change soon after is drawn in full at once."""
-    from twin.ui.live import LiveRisk
+    from twin.faces.app.live import LiveRisk
 
     ids, drawn = iter(range(1, 100)), []
     pool = ViewPool(twin, lambda window: str(next(ids)), capacity=3, size=(320, 200))
@@ -267,7 +285,7 @@ def test_served_views_redraw_one_per_turn_fast_first_then_full(twin, service):
     asyncio.run(change_and_settle(30.0))
     assert sorted(drawn[:2]) == [(a, True), (b, True)] and sorted(drawn[2:]) == [(a, False), (b, False)]
     drawn.clear()
-    asyncio.run(change_and_settle(1.0))          # within a second: a burst, no coarse picture
+    asyncio.run(change_and_settle(1.0))  # within a second: a burst, no coarse picture
     assert sorted(drawn) == [(a, False), (b, False)]
 
 
@@ -288,7 +306,7 @@ def test_a_stuck_evaluation_never_holds_the_screens(twin, service):
     thread.start()
     held.wait(5)
     try:
-        service._eval_started = time.monotonic() - 60   # what the watchdog sees of a hung evaluation
+        service._eval_started = time.monotonic() - 60  # what the watchdog sees of a hung evaluation
         assert service.check_stall()
         started = time.monotonic()
         state = live.risk_state()

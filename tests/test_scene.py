@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import DEMO
 
 import twin
-from conftest import DEMO
 from twin.geo import Placement
 from twin.scene import Twin
 from twin.synthetic import box_source
@@ -62,8 +62,10 @@ def test_a_failing_source_is_listed_and_the_rest_loads(tmp_path):
     bad = tmp_path / "broken.city.json"
     bad.write_text("{not json")
     manifest = tmp_path / "scene.toml"
-    manifest.write_text(f'name = "mixed"\n[[sources]]\npath = "{bad.name}"\n'
-                        f'[[sources]]\npath = "{DEMO.parent.parent / "data_samples/demo/district.city.json"}"\n')
+    manifest.write_text(
+        f'name = "mixed"\n[[sources]]\npath = "{bad.name}"\n'
+        f'[[sources]]\npath = "{DEMO.parent.parent / "data_samples/demo/district.city.json"}"\n'
+    )
     scene = twin.load(manifest)
     assert [s.error is not None for s in scene.sources] == [True, False]
     assert "broken.city.json: line 1: invalid JSON" in scene.sources[0].error

@@ -7,19 +7,22 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from browser_support import ROOT, browser, serve
-from twin.server.security import AccessPolicy, TokenError, check_token
+
+from twin.faces.security import AccessPolicy, TokenError, check_token
 
 STRONG = secrets.token_urlsafe(32)
 
 
-@pytest.mark.parametrize("token, problem", [
-    (None, "needs an access token"),
-    ("wslink-secret", "public default secret"),
-    ("short", "too weak"),
-    ("a" * 40, "too weak"),
-])
+@pytest.mark.parametrize(
+    "token, problem",
+    [
+        (None, "needs an access token"),
+        ("wslink-secret", "public default secret"),
+        ("short", "too weak"),
+        ("a" * 40, "too weak"),
+    ],
+)
 def test_weak_or_missing_tokens_are_refused(token, problem):
     with pytest.raises(TokenError, match=problem):
         check_token(token)
@@ -34,8 +37,14 @@ def test_loopback_needs_no_token_but_other_binds_do():
 
 
 def test_serve_refuses_to_start_on_a_network_address_without_a_token():
-    result = subprocess.run([sys.executable, "-m", "twin.cli", "serve", "--host", "0.0.0.0", "--port", "0"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [sys.executable, "-m", "twin.faces.cli", "serve", "--host", "0.0.0.0", "--port", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("twin: error: a non-loopback bind needs an access token")
 
@@ -54,8 +63,12 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-WS_HEADERS = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-              "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+WS_HEADERS = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
 
 
 @pytest.mark.browser
@@ -66,8 +79,10 @@ def test_a_network_bind_refuses_clients_without_the_token_and_never_logs_it(arti
         assert status(url + "index.html", {"Authorization": f"Bearer {STRONG}"}) == 200
         assert status(url + "index.html?token=wrong-" + STRONG) == 401
         assert status(url + f"index.html?token={STRONG}") == 302  # sets the cookie, drops the token
-        assert status(url + "ws", {**WS_HEADERS, "Origin": "http://evil.example",
-                                   "Authorization": f"Bearer {STRONG}"}) == 403
+        assert (
+            status(url + "ws", {**WS_HEADERS, "Origin": "http://evil.example", "Authorization": f"Bearer {STRONG}"})
+            == 403
+        )
         with browser() as chromium:
             page = chromium.new_page()
             refused = page.goto(url)
@@ -100,8 +115,7 @@ def test_a_page_of_another_origin_cannot_post_to_the_api():
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
             evil = await client.post("/api/readings", data="[]", headers={"Origin": "http://evil.example"})
             tool = await client.post("/api/readings", data="[]")  # curl, twin replay: no Origin
-            own = await client.post("/api/readings", data="[]",
-                                    headers={"Origin": f"http://127.0.0.1:{client.port}"})
+            own = await client.post("/api/readings", data="[]", headers={"Origin": f"http://127.0.0.1:{client.port}"})
             return evil.status, tool.status, own.status
 
     assert asyncio.run(scenario()) == (403, 200, 200)

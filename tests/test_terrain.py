@@ -7,22 +7,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from conftest import DATA
 from rasterio.transform import from_origin
 
 import twin
 from loaders import terrain
-from conftest import DATA
 from twin.errors import InputError
 
 KY4 = DATA / "terrain" / "ky4_elevation.tif"
 SURGE = DATA / "terrain" / "coastal_ky4_storm_surge.tif"
 
 
-def _write(path: Path, values: np.ndarray, *, crs: str | None = "EPSG:4549", nodata: float | None = None,
-           transform=None) -> Path:
+def _write(
+    path: Path, values: np.ndarray, *, crs: str | None = "EPSG:4549", nodata: float | None = None, transform=None
+) -> Path:
     values = np.atleast_3d(values).transpose(2, 0, 1) if values.ndim == 2 else values
-    profile = {"driver": "GTiff", "width": values.shape[2], "height": values.shape[1], "count": values.shape[0],
-               "dtype": values.dtype.name}
+    profile = {
+        "driver": "GTiff",
+        "width": values.shape[2],
+        "height": values.shape[1],
+        "count": values.shape[0],
+        "dtype": values.dtype.name,
+    }
     if crs:
         profile.update(crs=crs, transform=transform or from_origin(385000, 3548100, 2, 2))
     if nodata is not None:
@@ -122,8 +128,10 @@ def test_demo_ground_stays_near_10_m_under_the_streets() -> None:
     for k in range(4):
         for offset in (0.0, 10.0, 20.0):
             street = k * 120 + offset
-            xy += [np.column_stack([385_000 + along, np.full_like(along, 3_548_000 + street)]),
-                   np.column_stack([np.full_like(along, 385_000 + street), 3_548_000 + along])]
+            xy += [
+                np.column_stack([385_000 + along, np.full_like(along, 3_548_000 + street)]),
+                np.column_stack([np.full_like(along, 385_000 + street), 3_548_000 + along]),
+            ]
     z = terrain.sample(DEMO_DEM, np.concatenate(xy))
     assert np.all(np.abs(z - 10.0) <= 1.5)
 

@@ -2,16 +2,16 @@
 
 import numpy as np
 import pytest
-
 from conftest import DEMO
+
 from twin.errors import InputError
+from twin.faces.app import bookmarks, inspector, share
+from twin.faces.app.actions import Actions
+from twin.faces.app.client_views import default_config
+from twin.faces.app.pool import ViewPool
+from twin.faces.app.search import AssetSearch
 from twin.loading import load
 from twin.manifest import Bookmark
-from twin.ui import bookmarks, inspector, share
-from twin.ui.actions import Actions
-from twin.ui.search import AssetSearch
-from twin.ui.pool import ViewPool
-from twin.ui.views import default_config
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +53,13 @@ def test_a_closed_connection_gives_its_view_back_but_not_one_taken_from_it(twin)
     released = []
     pool.on_release.append(released.append)
     a, b = pool.claim(owner="A"), pool.claim(owner="B")
-    pool.get(b)                                  # A's view is the stalest ...
-    assert pool.claim(owner="C") == a            # ... and C takes it over
-    assert pool.release("A") == [] and released == []   # A's close must not free C's view
+    pool.get(b)  # A's view is the stalest ...
+    assert pool.claim(owner="C") == a  # ... and C takes it over
+    assert pool.release("A") == [] and released == []  # A's close must not free C's view
     pool.get(b).look("top")
     assert pool.release("B") == [b] and released == [b] and pool.spares == [b]
-    assert pool.claim(owner="D") == b            # the next browser gets it, reset
-    assert pool.get(b).camera() == pool.get(a).camera()   # reset to the default look, like a
+    assert pool.claim(owner="D") == b  # the next browser gets it, reset
+    assert pool.get(b).camera() == pool.get(a).camera()  # reset to the default look, like a
 
 
 def test_a_view_answers_only_the_browser_that_claimed_it(twin):
@@ -68,7 +68,7 @@ def test_a_view_answers_only_the_browser_that_claimed_it(twin):
     actions = Actions(twin, pool, push=lambda view_id: None, scene_of=lambda view_id: {}, caller=lambda: caller[0])
     view_id = actions.twin_claim()["view"]
     assert "error" not in actions.twin_look(view_id, "top")
-    caller[0] = "B"                                   # another browser guessing the id
+    caller[0] = "B"  # another browser guessing the id
     assert "another browser" in actions.twin_look(view_id, "iso")["error"]
 
 
@@ -125,8 +125,11 @@ def test_a_client_side_browser_gets_its_scene_and_camera_in_the_reply(actions):
 
 def test_share_fragments_round_trip(twin):
     config = default_config(twin)
-    config.update(visible=["district/Building"], underground="translucent",
-                  clip={"on": True, "axis": "y", "at": 0.25, "flip": True})
+    config.update(
+        visible=["district/Building"],
+        underground="translucent",
+        clip={"on": True, "axis": "y", "at": 0.25, "flip": True},
+    )
     camera = {"position": [1.0, 2.0, 3.0], "focal_point": [4.0, 5.0, 6.0], "view_up": [0.0, 0.0, 1.0]}
     fragment = share.make_fragment(config, camera, "bldg-005", "client")
     back = share.parse_fragment(fragment, [layer.name for layer in twin.layers], default_config(twin))
@@ -184,7 +187,7 @@ def test_the_inspector_shows_ifc_property_sets_read_in_a_worker(twin):
 
 
 def test_a_crashing_property_reader_costs_one_answer_not_the_server(tmp_path):
-    from twin.ui.ifcprops import PropertyReader
+    from twin.faces.app.ifc_properties import PropertyReader
 
     reader = PropertyReader(timeout_s=30)
     missing = reader.read(str(tmp_path / "nope.ifc"), "0abc")

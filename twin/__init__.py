@@ -14,5 +14,18 @@ from twin.source import LoadedSource
 
 __version__ = "0.1.0"
 
-__all__ = ["AssetTable", "InputError", "Layer", "LayerPart", "LayerStyle", "LoadedSource", "LoaderFailure",
-           "ManifestError", "Twin", "TwinError", "UnsupportedInputError", "load", "__version__"]
+__all__ = [
+    "AssetTable",
+    "InputError",
+    "Layer",
+    "LayerPart",
+    "LayerStyle",
+    "LoadedSource",
+    "LoaderFailure",
+    "ManifestError",
+    "Twin",
+    "TwinError",
+    "UnsupportedInputError",
+    "load",
+    "__version__",
+]

@@ -72,14 +72,25 @@ class AssetTable:
         self._order: np.ndarray | None = None
 
     @classmethod
-    def build(cls, ids: Sequence[str] | np.ndarray, kind: ColumnValue, name: ColumnValue = "",
-              network: ColumnValue = "", address: ColumnValue = "",
-              attrs: Mapping[str, ColumnValue] | None = None) -> AssetTable:
+    def build(
+        cls,
+        ids: Sequence[str] | np.ndarray,
+        kind: ColumnValue,
+        name: ColumnValue = "",
+        network: ColumnValue = "",
+        address: ColumnValue = "",
+        attrs: Mapping[str, ColumnValue] | None = None,
+    ) -> AssetTable:
         """Make a table from per-asset sequences or scalars broadcast to every row."""
         n = len(ids)
-        columns = {"id": _as_column(ids, n), "kind": _as_column(kind, n), "name": _as_column(name, n),
-                   "layer": _as_column("", n), "network": _as_column(network, n),
-                   "address": _as_column(address, n)}
+        columns = {
+            "id": _as_column(ids, n),
+            "kind": _as_column(kind, n),
+            "name": _as_column(name, n),
+            "layer": _as_column("", n),
+            "network": _as_column(network, n),
+            "address": _as_column(address, n),
+        }
         for key, value in (attrs or {}).items():
             columns[key] = _as_column(value, n)
         return cls(columns)
@@ -118,7 +129,7 @@ class AssetTable:
 
     def centre(self, index: int) -> np.ndarray:
         """One asset's centre, without computing the whole table's."""
-        return _centres(self.bounds[index:index + 1])[0]
+        return _centres(self.bounds[index : index + 1])[0]
 
     def index_of(self, asset_id: str) -> int | None:
         """Row of an asset id, by binary search over a lazily sorted copy of the ids.

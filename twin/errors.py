@@ -29,8 +29,9 @@ class InputError(TwinError, ValueError):
         Optional advice on how to fix it.
     """
 
-    def __init__(self, path: str | Path | None, problem: str, where: str | None = None,
-                 hint: str | None = None) -> None:
+    def __init__(
+        self, path: str | Path | None, problem: str, where: str | None = None, hint: str | None = None
+    ) -> None:
         self.path = None if path is None else Path(path)
         self.problem = problem
         self.where = where

@@ -98,9 +98,14 @@ class Layer:
         return data["asset_index"]
 
     def summary(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "geometry": self.geometry,
-                "assets": self.n_assets, "cells": int(self.dataset.n_cells),
-                "points": int(self.dataset.n_points)}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "geometry": self.geometry,
+            "assets": self.n_assets,
+            "cells": int(self.dataset.n_cells),
+            "points": int(self.dataset.n_points),
+        }
 
 
 def cell_point_ids(mesh: pv.PolyData) -> tuple[np.ndarray, np.ndarray]:

@@ -25,8 +25,13 @@ def registry():
     return REGISTRY
 
 
-def load(path: str | Path, *, kind: str | None = None, options: Mapping[str, Any] | None = None,
-         progress: Progress | None = None) -> Twin:
+def load(
+    path: str | Path,
+    *,
+    kind: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> Twin:
     """Load a data file or a scene manifest.
 
     A single data file that cannot be read raises :class:`InputError`.  In a manifest, a
@@ -52,7 +57,12 @@ def load(path: str | Path, *, kind: str | None = None, options: Mapping[str, Any
 
 def load_manifest(manifest: Manifest, progress: Progress | None = None) -> Twin:
     twin = Twin(name=manifest.name, crs=manifest.crs, origin=manifest.origin)
-    twin.path, twin.bookmarks, twin.live, twin.palette = manifest.path, manifest.bookmarks, manifest.live, manifest.palette
+    twin.path, twin.bookmarks, twin.live, twin.palette = (
+        manifest.path,
+        manifest.bookmarks,
+        manifest.live,
+        manifest.palette,
+    )
     for i, entry in enumerate(manifest.sources):
         if progress:
             progress(i, len(manifest.sources), entry.path.name)
@@ -62,10 +72,20 @@ def load_manifest(manifest: Manifest, progress: Progress | None = None) -> Twin:
             twin.add_failed_source(entry.path, entry.kind or "", entry.name or entry.path.stem, str(exc))
         except Exception as exc:  # a loader bug must not take the rest of the scene down
             log.exception("loader failed on %s", entry.path)
-            twin.add_failed_source(entry.path, entry.kind or "", entry.name or entry.path.stem,
-                                   f"{entry.path}: internal error in the loader: {exc!r}")
-    hide_replaced(twin, {_source_name(e): e.options["replaces"] for e in manifest.sources
-                         if isinstance(e.options.get("replaces"), list)})
+            twin.add_failed_source(
+                entry.path,
+                entry.kind or "",
+                entry.name or entry.path.stem,
+                f"{entry.path}: internal error in the loader: {exc!r}",
+            )
+    hide_replaced(
+        twin,
+        {
+            _source_name(e): e.options["replaces"]
+            for e in manifest.sources
+            if isinstance(e.options.get("replaces"), list)
+        },
+    )
     if progress:
         progress(len(manifest.sources), len(manifest.sources), "done")
     return twin
@@ -84,12 +104,17 @@ def _load_entry(twin: Twin, entry: SourceEntry, styles: dict[str, dict]):
     # the scene origin once fixed, for a source left in place (a point cloud reads straight into
     # float32 relative to it; a placed one is moved in world coordinates first)
     placed = not entry.placement.is_identity
-    context = {"palette": twin.palette, "placed": placed,
-               "origin": None if twin.origin is None or placed else twin.origin.copy()}
+    context = {
+        "palette": twin.palette,
+        "placed": placed,
+        "origin": None if twin.origin is None or placed else twin.origin.copy(),
+    }
     loaded = function(entry.path, {**context, **entry.options})
     seconds = time.perf_counter() - started
     name = _source_name(entry)
-    layer_styles = {f"{name}/{part.name}": {**entry.style, **styles.get(f"{name}/{part.name}", {})}
-                    for part in loaded.parts}
-    return twin.add_source(loaded, name=name, crs=entry.crs, placement=entry.placement,
-                           styles=layer_styles, seconds=seconds)
+    layer_styles = {
+        f"{name}/{part.name}": {**entry.style, **styles.get(f"{name}/{part.name}", {})} for part in loaded.parts
+    }
+    return twin.add_source(
+        loaded, name=name, crs=entry.crs, placement=entry.placement, styles=layer_styles, seconds=seconds
+    )

@@ -132,10 +132,15 @@ def read_manifest(path: Path) -> Manifest:
         crs=check.text(data["crs"], "crs") if "crs" in data else None,
         origin=check.vector(data["origin"], "origin") if "origin" in data else None,
         sources=[_source(check, s, f"sources[{i}]") for i, s in enumerate(sources)],
-        styles={name: check.style(s, f"styles.{name}")
-                for name, s in check.table(data.get("styles", {}), "styles", set(data.get("styles", {}))).items()},
+        styles={
+            name: check.style(s, f"styles.{name}")
+            for name, s in check.table(data.get("styles", {}), "styles", set(data.get("styles", {}))).items()
+        },
         bookmarks=[_bookmark(check, b, f"bookmarks[{i}]") for i, b in enumerate(data.get("bookmarks", []))],
-        live={k: check.file(v, f"live.{k}", must_exist=k != "store") for k, v in check.table(data.get("live", {}), "live", LIVE_KEYS).items()},
+        live={
+            k: check.file(v, f"live.{k}", must_exist=k != "store")
+            for k, v in check.table(data.get("live", {}), "live", LIVE_KEYS).items()
+        },
         palette=palette,
     )
 

@@ -17,18 +17,31 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from loaders.pipes.tubes import ring_centres
+from twin.colours.utilities import network_kind
 from twin.errors import InputError
-from twin.palettes import network_kind
 
 #: minimum clearance between outer walls of two networks' pipes, m (indicative values after the
 #: crossing clearances of GB 50289-2016; pass ``rules`` to use a utility's own table)
 CLEARANCE_M: dict[frozenset[str], float] = {
-    frozenset(pair): metres for pair, metres in (
-        (("water", "drainage"), 0.40), (("gas", "water"), 0.15), (("gas", "drainage"), 0.15),
-        (("gas", "heat"), 0.15), (("gas", "power"), 0.50), (("gas", "telecom"), 0.50),
-        (("power", "telecom"), 0.25), (("power", "water"), 0.50), (("power", "drainage"), 0.50),
-        (("power", "heat"), 0.50), (("heat", "water"), 0.15), (("heat", "drainage"), 0.15),
-        (("telecom", "water"), 0.50), (("telecom", "drainage"), 0.50), (("telecom", "heat"), 0.25))}
+    frozenset(pair): metres
+    for pair, metres in (
+        (("water", "drainage"), 0.40),
+        (("gas", "water"), 0.15),
+        (("gas", "drainage"), 0.15),
+        (("gas", "heat"), 0.15),
+        (("gas", "power"), 0.50),
+        (("gas", "telecom"), 0.50),
+        (("power", "telecom"), 0.25),
+        (("power", "water"), 0.50),
+        (("power", "drainage"), 0.50),
+        (("power", "heat"), 0.50),
+        (("heat", "water"), 0.15),
+        (("heat", "drainage"), 0.15),
+        (("telecom", "water"), 0.50),
+        (("telecom", "drainage"), 0.50),
+        (("telecom", "heat"), 0.25),
+    )
+}
 _RULE_KIND = {"sewer": "drainage", "storm": "drainage", "reclaimed": "water"}
 
 
@@ -45,9 +58,9 @@ class Samples:
     the k-d tree over all points built on first use.
     """
 
-    points: np.ndarray   #: (n, 3)
-    owner: np.ndarray    #: twin asset row of each point
-    max_radius: float = 0.0   #: the widest pipe's radius: how far beyond a radius to look
+    points: np.ndarray  #: (n, 3)
+    owner: np.ndarray  #: twin asset row of each point
+    max_radius: float = 0.0  #: the widest pipe's radius: how far beyond a radius to look
 
     @functools.cached_property
     def tree(self) -> cKDTree:
@@ -95,14 +108,15 @@ def _box_distance(points: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     lo, hi = bounds[:, 0::2], bounds[:, 1::2]
     best = np.full(len(bounds), np.inf)
     for chunk in range(0, len(points), 2048):
-        p = points[chunk:chunk + 2048, None, :]
+        p = points[chunk : chunk + 2048, None, :]
         gap = np.maximum(np.maximum(lo[None] - p, p - hi[None]), 0.0)
         best = np.minimum(best, np.linalg.norm(gap, axis=2).min(axis=0))
     return best
 
 
-def nearby(twin, row: int, radius: float, rules: dict[frozenset[str], float] | None = None,
-           samples: Samples | None = None) -> dict[str, Any]:
+def nearby(
+    twin, row: int, radius: float, rules: dict[frozenset[str], float] | None = None, samples: Samples | None = None
+) -> dict[str, Any]:
     """Assets within ``radius`` metres of the asset at ``row``, and the clearance violations."""
     if not radius > 0:
         raise InputError(None, f"radius must be positive, not {radius}")
@@ -126,16 +140,23 @@ def nearby(twin, row: int, radius: float, rules: dict[frozenset[str], float] | N
         minimum = rules.get(frozenset((rule_kind(my_network), rule_kind(item["network"]))))
         if minimum is not None and item["clearance_m"] < minimum:
             violations.append({**item, "required_m": minimum})
-    return {"id": str(assets["id"][row]), "network": my_network, "radius_m": radius,
-            "pipes": pipes, "assets": other, "violations": violations}
+    return {
+        "id": str(assets["id"][row]),
+        "network": my_network,
+        "radius_m": radius,
+        "pipes": pipes,
+        "assets": other,
+        "violations": violations,
+    }
 
 
 def _near_pipes(twin, samples: Samples, target: np.ndarray, row: int, my_radius: float, radius: float) -> list[dict]:
     """Other segments whose outer wall comes within ``radius`` of this one's."""
     if not (samples.owner != row).any():
         return []
-    pairs = cKDTree(target).sparse_distance_matrix(samples.tree, max_distance=radius + my_radius + samples.max_radius,
-                                                   output_type="ndarray")
+    pairs = cKDTree(target).sparse_distance_matrix(
+        samples.tree, max_distance=radius + my_radius + samples.max_radius, output_type="ndarray"
+    )
     rows, dist = samples.owner[pairs["j"]], pairs["v"]
     others = rows != row
     rows, dist = rows[others], dist[others]
@@ -148,8 +169,10 @@ def _near_pipes(twin, samples: Samples, target: np.ndarray, row: int, my_radius:
     clearance = dist - my_radius - _radius(twin, rows)
     keep = clearance <= radius
     order = np.argsort(clearance[keep])
-    return [_describe(twin, r, centre_distance=d, clearance=c)
-            for r, d, c in zip(rows[keep][order], dist[keep][order], clearance[keep][order])]
+    return [
+        _describe(twin, r, centre_distance=d, clearance=c)
+        for r, d, c in zip(rows[keep][order], dist[keep][order], clearance[keep][order])
+    ]
 
 
 def _near_other(twin, samples: Samples, target: np.ndarray, row: int, radius: float) -> list[dict]:
@@ -157,8 +180,16 @@ def _near_other(twin, samples: Samples, target: np.ndarray, row: int, radius: fl
     pipe_rows = np.zeros(len(bounds), dtype=bool)
     pipe_rows[samples.owner] = True
     lo, hi = target.min(axis=0) - radius, target.max(axis=0) + radius
-    candidate = (np.isfinite(bounds).all(axis=1) & ~pipe_rows & (bounds[:, 0] <= hi[0]) & (bounds[:, 1] >= lo[0])
-                 & (bounds[:, 2] <= hi[1]) & (bounds[:, 3] >= lo[1]) & (bounds[:, 4] <= hi[2]) & (bounds[:, 5] >= lo[2]))
+    candidate = (
+        np.isfinite(bounds).all(axis=1)
+        & ~pipe_rows
+        & (bounds[:, 0] <= hi[0])
+        & (bounds[:, 1] >= lo[0])
+        & (bounds[:, 2] <= hi[1])
+        & (bounds[:, 3] >= lo[1])
+        & (bounds[:, 4] <= hi[2])
+        & (bounds[:, 5] >= lo[2])
+    )
     candidate[row] = False
     rows = np.flatnonzero(candidate)
     if not len(rows):
@@ -171,8 +202,13 @@ def _near_other(twin, samples: Samples, target: np.ndarray, row: int, radius: fl
 
 def _describe(twin, row: int, **numbers: float) -> dict[str, Any]:
     a = twin.assets
-    out = {"id": str(a["id"][row]), "kind": str(a["kind"][row]), "name": str(a["name"][row]),
-           "layer": str(a["layer"][row]), "network": str(a["network"][row])}
+    out = {
+        "id": str(a["id"][row]),
+        "kind": str(a["kind"][row]),
+        "name": str(a["name"][row]),
+        "layer": str(a["layer"][row]),
+        "network": str(a["network"][row]),
+    }
     out.update({f"{k}_m": round(float(v), 3) for k, v in numbers.items()})
     return out
 
@@ -199,6 +235,7 @@ def served_buildings(twin, layer, segment_ids: set[str], reach: float = 60.0) ->
     for b, d, i in zip(building[found], distance[found], index[found]):
         segment = str(ids[samples.owner[i]])
         if segment in segment_ids:
-            out.append({**_describe(twin, b, distance=d), "segment": segment,
-                        "address": str(twin.assets["address"][b])})
+            out.append(
+                {**_describe(twin, b, distance=d), "segment": segment, "address": str(twin.assets["address"][b])}
+            )
     return out

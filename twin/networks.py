@@ -52,14 +52,17 @@ class Valve:
 
 # -- finding networks and elements ----------------------------------------------------------
 
+
 def networks_of(twin) -> list[NetworkRef]:
     """Every network graph of every source of a twin."""
-    return [NetworkRef(i, name, graph) for i, record in enumerate(twin.sources)
-            for name, graph in record.extras.get("networks", {}).items()]
+    return [
+        NetworkRef(i, name, graph)
+        for i, record in enumerate(twin.sources)
+        for name, graph in record.extras.get("networks", {}).items()
+    ]
 
 
-def find_element(twin, element_id: str, network: str | None = None,
-                 prefer: str = "segment") -> tuple[NetworkRef, str]:
+def find_element(twin, element_id: str, network: str | None = None, prefer: str = "segment") -> tuple[NetworkRef, str]:
     """The network holding a segment or node id, and which of the two it is.
 
     Segments are looked up before nodes (EPANET files reuse ids between pipes and junctions)
@@ -73,12 +76,14 @@ def find_element(twin, element_id: str, network: str | None = None,
         hits = [r for r in refs if (_has_segment(r.graph, element_id) if what == "segment" else element_id in r.graph)]
         if len(hits) > 1:
             names = ", ".join(sorted({h.name for h in hits}))
-            raise InputError(twin.path, f"{what} {element_id!r} exists in several networks ({names})",
-                             hint="name one with --network")
+            raise InputError(
+                twin.path, f"{what} {element_id!r} exists in several networks ({names})", hint="name one with --network"
+            )
         if hits:
             return hits[0], what
-    raise InputError(twin.path, f"no segment or node with id {element_id!r} in "
-                                f"{', '.join(sorted({r.name for r in refs}))}")
+    raise InputError(
+        twin.path, f"no segment or node with id {element_id!r} in {', '.join(sorted({r.name for r in refs}))}"
+    )
 
 
 def _has_segment(graph: nx.MultiGraph, segment_id: str) -> bool:
@@ -111,6 +116,7 @@ def sources(graph: nx.MultiGraph) -> list[str]:
 
 
 # -- valves -------------------------------------------------------------------------------
+
 
 def valve_layer(graph: nx.MultiGraph, strategy: str = "data") -> list[Valve]:
     """The isolation valves of a network.
@@ -158,7 +164,7 @@ def valve_areas(graph: nx.MultiGraph, strategy: str) -> tuple[dict[tuple[str, st
     joined by valves (edge attribute ``valve``).  They do not depend on the segment asked about,
     so they are computed once per valve strategy and kept on the graph."""
     cache = graph.graph.setdefault("_areas", {})
-    if strategy not in cache:   # the graph does not change once loaded (see segment_index)
+    if strategy not in cache:  # the graph does not change once loaded (see segment_index)
         valves = valve_layer(graph, strategy)
         area_of = {}
         components = nx.connected_components(_element_graph(graph, {(v.link, v.node) for v in valves}))
@@ -189,8 +195,11 @@ def isolate(graph: nx.MultiGraph, segment_id: str, strategy: str | None = None) 
         raise InputError(None, f"no segment {segment_id!r} in network {graph.graph.get('name')!r}")
     feeds = sources(graph)
     if not feeds:
-        raise InputError(None, f"network {graph.graph.get('name')!r} has no source (reservoir, tank or supply point)",
-                         hint="isolation needs one: mark a node as kind source")
+        raise InputError(
+            None,
+            f"network {graph.graph.get('name')!r} has no source (reservoir, tank or supply point)",
+            hint="isolation needs one: mark a node as kind source",
+        )
     strategy = strategy or default_strategy(graph)
     area_of, areas = valve_areas(graph, strategy)
     target = area_of[("s", segment_id)]
@@ -208,22 +217,37 @@ def isolate(graph: nx.MultiGraph, segment_id: str, strategy: str | None = None) 
     return _isolation_result(graph, segment_id, strategy, closing, area_of, lost_areas, target, holds_source)
 
 
-def _isolation_result(graph, segment_id, strategy, closing, area_of, lost_areas, target, holds_source) -> dict[str, Any]:
+def _isolation_result(
+    graph, segment_id, strategy, closing, area_of, lost_areas, target, holds_source
+) -> dict[str, Any]:
     lost_segments = sorted(k for (what, k), a in area_of.items() if what == "s" and a in lost_areas)
     own = sorted(k for (what, k), a in area_of.items() if what == "s" and a == target)
     lost_nodes = sorted(n for (what, n), a in area_of.items() if what == "n" and a in lost_areas)
-    customers = [n for n in lost_nodes if graph.nodes[n].get("kind") not in SOURCE_KINDS
-                 and (graph.nodes[n].get("demand", 0) > 0 or graph.nodes[n].get("address"))]
+    customers = [
+        n
+        for n in lost_nodes
+        if graph.nodes[n].get("kind") not in SOURCE_KINDS
+        and (graph.nodes[n].get("demand", 0) > 0 or graph.nodes[n].get("address"))
+    ]
     length = _length(graph, lost_segments)
-    return {"network": graph.graph.get("name"), "segment": segment_id, "strategy": strategy,
-            "valves_assumed": strategy != "data", "contains_source": holds_source,
-            "valves": [v.as_dict() for v in closing],
-            "isolated_segments": own, "segments": lost_segments,
-            "unintended_segments": [k for k in lost_segments if k not in own],
-            "nodes": lost_nodes, "customers": customers, "length_m": round(length, 3)}
+    return {
+        "network": graph.graph.get("name"),
+        "segment": segment_id,
+        "strategy": strategy,
+        "valves_assumed": strategy != "data",
+        "contains_source": holds_source,
+        "valves": [v.as_dict() for v in closing],
+        "isolated_segments": own,
+        "segments": lost_segments,
+        "unintended_segments": [k for k in lost_segments if k not in own],
+        "nodes": lost_nodes,
+        "customers": customers,
+        "length_m": round(length, 3),
+    }
 
 
 # -- tracing -------------------------------------------------------------------------------
+
 
 def flow_edges(graph: nx.MultiGraph) -> list[tuple[str, str, str]]:
     """Every segment as ``(from, to, id)`` in its direction of flow.
@@ -234,8 +258,15 @@ def flow_edges(graph: nx.MultiGraph) -> list[tuple[str, str, str]]:
     """
     gravity = graph.graph.get("kind") in GRAVITY_KINDS
     feeds = sources(graph)
-    distance = {} if gravity or not feeds else nx.multi_source_dijkstra_path_length(
-        graph, feeds, weight=lambda u, v, d: min(x["length"] for x in d.values() if math.isfinite(x["length"])) if d else 1.0)
+    distance = (
+        {}
+        if gravity or not feeds
+        else nx.multi_source_dijkstra_path_length(
+            graph,
+            feeds,
+            weight=lambda u, v, d: min(x["length"] for x in d.values() if math.isfinite(x["length"])) if d else 1.0,
+        )
+    )
     out = []
     for _, _, key, data in graph.edges(keys=True, data=True):
         a, b = data["start"], data["end"]
@@ -274,7 +305,16 @@ def trace(graph: nx.MultiGraph, element_id: str, direction: str, what: str = "se
                 queue.append(nxt)
     ends = sorted(n for n in nodes if not follow.get(n))
     length = _length(graph, segments)
-    return {"network": graph.graph.get("name"), "id": element_id, "element": what, "direction": direction,
-            "basis": "inverts" if graph.graph.get("kind") in GRAVITY_KINDS else
-                     ("distance from sources" if sources(graph) else "file direction"),
-            "segments": sorted(segments), "nodes": sorted(nodes), "ends": ends, "length_m": round(length, 3)}
+    return {
+        "network": graph.graph.get("name"),
+        "id": element_id,
+        "element": what,
+        "direction": direction,
+        "basis": "inverts"
+        if graph.graph.get("kind") in GRAVITY_KINDS
+        else ("distance from sources" if sources(graph) else "file direction"),
+        "segments": sorted(segments),
+        "nodes": sorted(nodes),
+        "ends": ends,
+        "length_m": round(length, 3),
+    }

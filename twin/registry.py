@@ -42,8 +42,11 @@ class LoaderSpec:
         try:
             module = importlib.import_module(self.module)
         except ImportError as exc:
-            raise InputError(None, f"the {self.name} loader cannot be imported ({exc})",
-                             hint=f"install its dependencies: {', '.join(self.requires) or exc.name}") from exc
+            raise InputError(
+                None,
+                f"the {self.name} loader cannot be imported ({exc})",
+                hint=f"install its dependencies: {', '.join(self.requires) or exc.name}",
+            ) from exc
         return module.load
 
 
@@ -65,8 +68,16 @@ class Registry:
     def register(self, spec: LoaderSpec) -> None:
         if any(s.name == spec.name for s in self._specs):
             raise ValueError(f"a loader named {spec.name!r} is registered already")
-        self._specs.append(LoaderSpec(spec.kind, spec.name, tuple(map(_normalise_suffix, spec.suffixes)),
-                                      spec.module, spec.sniff, spec.requires))
+        self._specs.append(
+            LoaderSpec(
+                spec.kind,
+                spec.name,
+                tuple(map(_normalise_suffix, spec.suffixes)),
+                spec.module,
+                spec.sniff,
+                spec.requires,
+            )
+        )
 
     @property
     def specs(self) -> list[LoaderSpec]:
@@ -96,8 +107,10 @@ class Registry:
             candidates = sniffed or candidates
         if not candidates:
             raise UnsupportedInputError(
-                path, f"no loader reads {''.join(path.suffixes[-1:]) or 'files without a suffix'} files like this one",
-                hint=f"supported: {', '.join(self.suffixes())}, or name the kind in a scene manifest")
+                path,
+                f"no loader reads {''.join(path.suffixes[-1:]) or 'files without a suffix'} files like this one",
+                hint=f"supported: {', '.join(self.suffixes())}, or name the kind in a scene manifest",
+            )
         return candidates[0]
 
 

@@ -20,8 +20,9 @@ from twin.scene import Twin
 CITY_BUILDING_KINDS = ("Building", "BuildingPart")
 
 
-def hide_replaced(twin: Twin, replaces: Mapping[str, Sequence[str]] | None = None,
-                  overlap: float = 0.5) -> dict[str, str]:
+def hide_replaced(
+    twin: Twin, replaces: Mapping[str, Sequence[str]] | None = None, overlap: float = 0.5
+) -> dict[str, str]:
     """Hide the city cells of buildings replaced by IFC sources; returns ``{city id: IFC source}``.
 
     Parameters
@@ -34,7 +35,7 @@ def hide_replaced(twin: Twin, replaces: Mapping[str, Sequence[str]] | None = Non
     """
     replaces = dict(replaces or {})
     models = [record for record in twin.sources if record.kind == "ifc" and not record.error]
-    city = _city_rows(twin) if models else np.empty(0, dtype=np.int64)   # most scenes have no IFC model
+    city = _city_rows(twin) if models else np.empty(0, dtype=np.int64)  # most scenes have no IFC model
     if not len(city):
         return {}
     ids = twin.assets["id"][city].astype(object)  # numpy 2.4 StringDType sorts fail on long ids

@@ -54,15 +54,29 @@ class Twin:
         self.palette = "china"
 
     # -- building -----------------------------------------------------------------------
-    def add_source(self, loaded: LoadedSource, *, name: str | None = None, crs: str | None = None,
-                   placement: Placement | None = None, styles: dict[str, dict] | None = None,
-                   seconds: float = 0.0) -> SourceRecord:
+    def add_source(
+        self,
+        loaded: LoadedSource,
+        *,
+        name: str | None = None,
+        crs: str | None = None,
+        placement: Placement | None = None,
+        styles: dict[str, dict] | None = None,
+        seconds: float = 0.0,
+    ) -> SourceRecord:
         """Place a loader's output in the scene: placement, reprojection, origin shift, float32."""
         source_crs = normalise_crs(crs or loaded.crs)
-        record = SourceRecord(path=loaded.path, kind=loaded.kind, name=name or loaded.path.stem,
-                              seconds=seconds, crs=source_crs, warnings=list(loaded.warnings),
-                              skipped=list(loaded.skipped), details=dict(loaded.details),
-                              extras=dict(loaded.extras))
+        record = SourceRecord(
+            path=loaded.path,
+            kind=loaded.kind,
+            name=name or loaded.path.stem,
+            seconds=seconds,
+            crs=source_crs,
+            warnings=list(loaded.warnings),
+            skipped=list(loaded.skipped),
+            details=dict(loaded.details),
+            extras=dict(loaded.extras),
+        )
         if self.crs is None and source_crs is not None:
             self.crs = source_crs
         reprojecting = source_crs is not None and not same_crs(source_crs, self.crs)
@@ -102,8 +116,11 @@ class Twin:
         assets.bounds = part_asset_bounds(part)
         assets.set_column("layer", name)
         if self.origin is None:  # the first source fixes the origin (the loader's, if it chose one)
-            self.origin = np.array(part.origin, dtype=np.float64) if part.origin is not None else \
-                choose_origin(_nan_bounds(assets.bounds, part.dataset.points))
+            self.origin = (
+                np.array(part.origin, dtype=np.float64)
+                if part.origin is not None
+                else choose_origin(_nan_bounds(assets.bounds, part.dataset.points))
+            )
         start = len(self.assets)
         dataset = part.dataset
         self._localise(part)
@@ -112,9 +129,19 @@ class Twin:
         target = dataset.cell_data if part.association == "cell" else dataset.point_data
         target["asset_index"] = index
         self.assets = AssetTable.concat([self.assets, assets])
-        self.layers.append(Layer(name=name, kind=kind, geometry=part.geometry, dataset=dataset,
-                                 association=part.association, style=style, source=source,
-                                 asset_start=start, asset_stop=start + len(assets)))
+        self.layers.append(
+            Layer(
+                name=name,
+                kind=kind,
+                geometry=part.geometry,
+                dataset=dataset,
+                association=part.association,
+                style=style,
+                source=source,
+                asset_start=start,
+                asset_stop=start + len(assets),
+            )
+        )
 
     def _localise(self, part: LayerPart) -> None:
         """Points of a part as float32 relative to the scene origin, in at most one pass.
@@ -169,8 +196,16 @@ class Twin:
 def _nan_bounds(bounds: np.ndarray, points) -> np.ndarray:
     """Overall bounds from asset bounds, or from the raw points when no asset has geometry."""
     if len(bounds) and np.isfinite(bounds).any():
-        return np.array([np.nanmin(bounds[:, 0]), np.nanmax(bounds[:, 1]), np.nanmin(bounds[:, 2]),
-                         np.nanmax(bounds[:, 3]), np.nanmin(bounds[:, 4]), np.nanmax(bounds[:, 5])])
+        return np.array(
+            [
+                np.nanmin(bounds[:, 0]),
+                np.nanmax(bounds[:, 1]),
+                np.nanmin(bounds[:, 2]),
+                np.nanmax(bounds[:, 3]),
+                np.nanmin(bounds[:, 4]),
+                np.nanmax(bounds[:, 5]),
+            ]
+        )
     pts = np.asarray(points, dtype=np.float64)
     if not len(pts):
         return np.full(6, np.nan)

@@ -12,8 +12,10 @@ from twin.layer import LayerPart
 from twin.source import LoadedSource
 
 # unit cube corners and its 6 quads, counter-clockwise seen from outside
-_CORNERS = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]],
-                    dtype=np.float64) - 0.5
+_CORNERS = (
+    np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]], dtype=np.float64)
+    - 0.5
+)
 _QUADS = np.array([[0, 3, 2, 1], [4, 5, 6, 7], [0, 1, 5, 4], [1, 2, 6, 5], [2, 3, 7, 6], [3, 0, 4, 7]])
 
 
@@ -26,8 +28,13 @@ def box_arrays(centres: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.n
     return points, faces
 
 
-def box_source(centres: np.ndarray, sizes: np.ndarray | None = None, crs: str | None = None,
-               name: str = "boxes", path: Path | str = "generated") -> LoadedSource:
+def box_source(
+    centres: np.ndarray,
+    sizes: np.ndarray | None = None,
+    crs: str | None = None,
+    name: str = "boxes",
+    path: Path | str = "generated",
+) -> LoadedSource:
     """A LoadedSource of n boxes (one asset each) at world ``centres`` (float64)."""
     centres = np.asarray(centres, dtype=np.float64)
     n = len(centres)
@@ -37,5 +44,9 @@ def box_source(centres: np.ndarray, sizes: np.ndarray | None = None, crs: str | 
     asset_index = np.repeat(np.arange(n), 6)
     ids = np.char.add("box-", np.arange(n).astype(str))
     assets = AssetTable.build(ids, kind="box", name=ids, attrs={"height_m": sizes[:, 2]})
-    return LoadedSource(path=Path(path), kind="city", crs=crs,
-                        parts=[LayerPart(name=name, dataset=mesh, assets=assets, asset_index=asset_index)])
+    return LoadedSource(
+        path=Path(path),
+        kind="city",
+        crs=crs,
+        parts=[LayerPart(name=name, dataset=mesh, assets=assets, asset_index=asset_index)],
+    )

@@ -112,11 +112,20 @@ def convert(path: Path, info: header.Header, options: Mapping[str, Any], process
         folder = Path(tmp)
         readable = header.fallback_copy(path, info, folder / path.name) if info.needs_fallback else path
         geometry_options = {k: options[k] for k in cache.GEOMETRY_OPTIONS if k in options}
-        base = {"path": str(readable.resolve()), "options": geometry_options, "shards": processes,
-                "threads": int(options.get("threads", 1)), "memory_mb": memory_mb,
-                "fallback": info.needs_fallback, "fault": options.get("_fault")}
-        requests = [{**base, "role": "all"}] if processes == 1 else \
-            [{**base, "role": "meta"}] + [{**base, "role": "geometry", "shard": i} for i in range(processes)]
+        base = {
+            "path": str(readable.resolve()),
+            "options": geometry_options,
+            "shards": processes,
+            "threads": int(options.get("threads", 1)),
+            "memory_mb": memory_mb,
+            "fallback": info.needs_fallback,
+            "fault": options.get("_fault"),
+        }
+        requests = (
+            [{**base, "role": "all"}]
+            if processes == 1
+            else [{**base, "role": "meta"}] + [{**base, "role": "geometry", "shard": i} for i in range(processes)]
+        )
         files = runner.run_workers(path, requests, folder, timeout_s, memory_mb)
         results = []
         for file in files:
@@ -125,8 +134,9 @@ def convert(path: Path, info: header.Header, options: Mapping[str, Any], process
     return merge(results[0], results[1:])
 
 
-def assemble(path: Path, info: header.Header, arrays: dict[str, np.ndarray], mode: str, cached: bool,
-             processes: int) -> LoadedSource:
+def assemble(
+    path: Path, info: header.Header, arrays: dict[str, np.ndarray], mode: str, cached: bool, processes: int
+) -> LoadedSource:
     """Layer parts, assets, skipped elements, spatial tree and the ``twin info`` details."""
     started = time.perf_counter()
     meta = json.loads(str(arrays["meta"]))
@@ -136,30 +146,54 @@ def assemble(path: Path, info: header.Header, arrays: dict[str, np.ndarray], mod
     skipped = _skipped(arrays, meta["log"])
     if info.needs_fallback:
         dropped = ", ".join(f"{name} x{n}" for name, n in meta["dropped"].items()) or "nothing"
-        warnings.insert(0, f"schema {info.schema} is not supported by ifcopenshell; read as {info.read_as} "
-                           f"(dropped: {dropped})")
+        warnings.insert(
+            0, f"schema {info.schema} is not supported by ifcopenshell; read as {info.read_as} (dropped: {dropped})"
+        )
     if skipped:
         warnings.append(f"{len(skipped)} elements without geometry (see skipped)")
     classes = joined.column("ifc_class")
     names, counts = np.unique(classes.astype(str), return_counts=True)
     assets = dict(zip(joined.column("guid").tolist(), classes.tolist()))
     tree = spatial_tree.finish(meta.get("spatial_tree"), assets)
-    details = {"schema": info.schema, "read_as": info.read_as, "length_unit": meta["declared"]["length_unit"],
-               "georeference": georef.report, "elements": int(len(joined.index)),
-               "classes": {str(n): int(c) for n, c in zip(names, counts)},
-               "spatial": spatial_tree.node_counts(tree), "connections": len(meta["connections"]),
-               "skipped": len(skipped), "cached": cached, "processes": processes,
-               "worker_peak_mb": meta.get("peak_mb"),
-               "worker_seconds": meta.get("seconds"), "dropped_entities": meta.get("dropped", {}),
-               "assemble_seconds": round(time.perf_counter() - started, 4)}
-    return LoadedSource(path=path, kind="ifc", parts=parts, crs=georef.crs, warnings=warnings, skipped=skipped,
-                        details=details, extras={"spatial_tree": tree, "connections": meta["connections"]})
+    details = {
+        "schema": info.schema,
+        "read_as": info.read_as,
+        "length_unit": meta["declared"]["length_unit"],
+        "georeference": georef.report,
+        "elements": int(len(joined.index)),
+        "classes": {str(n): int(c) for n, c in zip(names, counts)},
+        "spatial": spatial_tree.node_counts(tree),
+        "connections": len(meta["connections"]),
+        "skipped": len(skipped),
+        "cached": cached,
+        "processes": processes,
+        "worker_peak_mb": meta.get("peak_mb"),
+        "worker_seconds": meta.get("seconds"),
+        "dropped_entities": meta.get("dropped", {}),
+        "assemble_seconds": round(time.perf_counter() - started, 4),
+    }
+    return LoadedSource(
+        path=path,
+        kind="ifc",
+        parts=parts,
+        crs=georef.crs,
+        warnings=warnings,
+        skipped=skipped,
+        details=details,
+        extras={"spatial_tree": tree, "connections": meta["connections"]},
+    )
 
 
 def _skipped(arrays: dict[str, np.ndarray], log: dict[str, str]) -> list[dict[str, str]]:
     """Products with a body representation that the kernel gave no shape, with its reason."""
     missing = np.setdiff1d(arrays["r_step"][arrays["r_body"]], arrays["e_step"])
     rows = np.searchsorted(arrays["r_step"], missing)
-    return [{"id": str(arrays["r_guid"][r]), "class": str(arrays["r_ifc_class"][r]), "entity": f"#{step}",
-             "reason": log.get(str(step), "the geometry kernel produced no shape")}
-            for step, r in zip(missing.tolist(), rows.tolist())]
+    return [
+        {
+            "id": str(arrays["r_guid"][r]),
+            "class": str(arrays["r_ifc_class"][r]),
+            "entity": f"#{step}",
+            "reason": log.get(str(step), "the geometry kernel produced no shape"),
+        }
+        for step, r in zip(missing.tolist(), rows.tolist())
+    ]

@@ -18,9 +18,11 @@ from twin.assets import AssetTable
 from twin.layer import LayerPart, LayerStyle
 
 #: (part name, style) of the layers an IFC file becomes
-PART_STYLES = {"elements": LayerStyle(rgb_array="rgb"),
-               "glazing": LayerStyle(opacity=0.4, rgb_array="rgb"),
-               "spaces": LayerStyle(opacity=0.25, visible=False, rgb_array="rgb")}
+PART_STYLES = {
+    "elements": LayerStyle(rgb_array="rgb"),
+    "glazing": LayerStyle(opacity=0.4, rgb_array="rgb"),
+    "spaces": LayerStyle(opacity=0.25, visible=False, rgb_array="rgb"),
+}
 
 
 def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -38,8 +40,8 @@ class Elements:
     """The elements that got geometry, joined to their rows of identity and meaning."""
 
     arrays: dict[str, np.ndarray]
-    index: np.ndarray        # rows of e_* arrays kept
-    rows: np.ndarray         # matching rows of r_* arrays
+    index: np.ndarray  # rows of e_* arrays kept
+    rows: np.ndarray  # matching rows of r_* arrays
 
     @classmethod
     def join(cls, arrays: dict[str, np.ndarray]) -> Elements:
@@ -77,8 +79,11 @@ def glass_share(arrays: dict[str, np.ndarray], elements: np.ndarray) -> np.ndarr
     """Share of each element's faces that are styled as glass."""
     geom = arrays["e_geom"]
     glass = (arrays["g_styled"] & (arrays["g_rgba"][:, 3] < palette.GLASS_ALPHA)).astype(np.int64)
-    per_geom_glass = np.add.reduceat(np.r_[glass, 0], arrays["g_fstart"][:-1]) if len(glass) else \
-        np.zeros(len(arrays["g_fstart"]) - 1)
+    per_geom_glass = (
+        np.add.reduceat(np.r_[glass, 0], arrays["g_fstart"][:-1])
+        if len(glass)
+        else np.zeros(len(arrays["g_fstart"]) - 1)
+    )
     counts = np.diff(arrays["g_fstart"])
     per_geom_glass = np.where(counts > 0, per_geom_glass, 0)
     share = per_geom_glass / np.maximum(counts, 1)
@@ -94,10 +99,16 @@ def part(name: str, joined: Elements, members: np.ndarray, georef: Georeference)
     mesh = pv.PolyData.from_regular_faces(points, faces) if len(faces) else pv.PolyData()
     mesh.cell_data["rgb"] = rgb.astype(np.uint8) if len(faces) else np.empty((0, 3), np.uint8)
     columns = {c: joined.column(c)[members] for c in COLUMNS}
-    assets = AssetTable.build(columns["guid"], kind=classes, name=columns["name"], network=columns["network"],
-                              attrs={c: columns[c] for c in COLUMNS if c not in ("guid", "name", "network")})
-    return LayerPart(name=name, dataset=mesh, assets=assets, asset_index=owner.astype(np.int64),
-                     style=PART_STYLES[name])
+    assets = AssetTable.build(
+        columns["guid"],
+        kind=classes,
+        name=columns["name"],
+        network=columns["network"],
+        attrs={c: columns[c] for c in COLUMNS if c not in ("guid", "name", "network")},
+    )
+    return LayerPart(
+        name=name, dataset=mesh, assets=assets, asset_index=owner.astype(np.int64), style=PART_STYLES[name]
+    )
 
 
 def parts(joined: Elements, georef: Georeference) -> list[LayerPart]:

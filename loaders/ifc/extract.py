@@ -47,6 +47,7 @@ class Geometry:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Flat arrays for the npz file (``g_*`` per unique shape, ``e_*`` per element)."""
+
         def starts(chunks):
             return np.concatenate([[0], np.cumsum([len(c) for c in chunks])]).astype(np.int64)
 
@@ -55,11 +56,17 @@ class Geometry:
 
         # ifcopenshell's matrix is column-major: reshape(4, 4) gives its transpose
         matrices = np.asarray(self.element_matrix, dtype=np.float64).reshape(-1, 4, 4).transpose(0, 2, 1)
-        return {"g_verts": cat(self.verts, (0, 3), np.float64), "g_vstart": starts(self.verts),
-                "g_faces": cat(self.faces, (0, 3), np.int32), "g_fstart": starts(self.faces),
-                "g_rgba": cat(self.rgba, (0, 4), np.uint8), "g_styled": cat(self.styled, (0,), bool),
-                "e_step": np.asarray(self.element_step, dtype=np.int64),
-                "e_geom": np.asarray(self.element_geom, dtype=np.int64), "e_matrix": matrices}
+        return {
+            "g_verts": cat(self.verts, (0, 3), np.float64),
+            "g_vstart": starts(self.verts),
+            "g_faces": cat(self.faces, (0, 3), np.int32),
+            "g_fstart": starts(self.faces),
+            "g_rgba": cat(self.rgba, (0, 4), np.uint8),
+            "g_styled": cat(self.styled, (0,), bool),
+            "e_step": np.asarray(self.element_step, dtype=np.int64),
+            "e_geom": np.asarray(self.element_geom, dtype=np.int64),
+            "e_matrix": matrices,
+        }
 
 
 def _face_colours(geometry, n_faces: int) -> tuple[np.ndarray, np.ndarray]:

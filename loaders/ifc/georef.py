@@ -29,9 +29,13 @@ def read(model) -> dict[str, Any]:
     import ifcopenshell.util.unit as uu
 
     unit_scale = float(uu.calculate_unit_scale(model))
-    out: dict[str, Any] = {"length_unit": _unit_name(model), "unit_scale": unit_scale,
-                           "map": _map_conversion(model, unit_scale), "site": _site(model, unit_scale),
-                           "true_north_deg": _true_north(model)}
+    out: dict[str, Any] = {
+        "length_unit": _unit_name(model),
+        "unit_scale": unit_scale,
+        "map": _map_conversion(model, unit_scale),
+        "site": _site(model, unit_scale),
+        "true_north_deg": _true_north(model),
+    }
     return out
 
 
@@ -70,21 +74,29 @@ def _map_conversion(model, unit_scale: float) -> dict[str, Any] | None:
         if not conversion or conversion.get("Eastings") is None:
             return None
         crs = ue.get_pset(projects[0], "ePSet_ProjectedCRS") or {}
-        return {"method": "ePSet_MapConversion", "crs": crs.get("Name"), "map_unit_scale": unit_scale,
-                "eastings": float(conversion.get("Eastings") or 0),
-                "northings": float(conversion.get("Northings") or 0),
-                "height": float(conversion.get("OrthogonalHeight") or 0),
-                "x_axis": [float(conversion.get("XAxisAbscissa") or 0), float(conversion.get("XAxisOrdinate") or 0)],
-                "scale": float(conversion.get("Scale") or 1.0)}
+        return {
+            "method": "ePSet_MapConversion",
+            "crs": crs.get("Name"),
+            "map_unit_scale": unit_scale,
+            "eastings": float(conversion.get("Eastings") or 0),
+            "northings": float(conversion.get("Northings") or 0),
+            "height": float(conversion.get("OrthogonalHeight") or 0),
+            "x_axis": [float(conversion.get("XAxisAbscissa") or 0), float(conversion.get("XAxisOrdinate") or 0)],
+            "scale": float(conversion.get("Scale") or 1.0),
+        }
     for conversion in model.by_type("IfcMapConversion"):
         target = conversion.TargetCRS
         map_unit = _named_unit_scale(getattr(target, "MapUnit", None)) if target else None
-        return {"method": conversion.is_a(), "crs": getattr(target, "Name", None),
-                "map_unit_scale": map_unit or unit_scale,
-                "eastings": float(conversion.Eastings or 0), "northings": float(conversion.Northings or 0),
-                "height": float(conversion.OrthogonalHeight or 0),
-                "x_axis": [float(conversion.XAxisAbscissa or 0), float(conversion.XAxisOrdinate or 0)],
-                "scale": float(conversion.Scale) if conversion.Scale is not None else 1.0}
+        return {
+            "method": conversion.is_a(),
+            "crs": getattr(target, "Name", None),
+            "map_unit_scale": map_unit or unit_scale,
+            "eastings": float(conversion.Eastings or 0),
+            "northings": float(conversion.Northings or 0),
+            "height": float(conversion.OrthogonalHeight or 0),
+            "x_axis": [float(conversion.XAxisAbscissa or 0), float(conversion.XAxisOrdinate or 0)],
+            "scale": float(conversion.Scale) if conversion.Scale is not None else 1.0,
+        }
     return None
 
 
@@ -101,8 +113,12 @@ def _site(model, unit_scale: float) -> dict[str, Any] | None:
         lat, lon = _dms(site.RefLatitude), _dms(site.RefLongitude)
         if lat is None or lon is None:
             continue
-        return {"latitude": lat, "longitude": lon,
-                "elevation": float(site.RefElevation or 0.0) * unit_scale, "site": site.GlobalId}
+        return {
+            "latitude": lat,
+            "longitude": lon,
+            "elevation": float(site.RefElevation or 0.0) * unit_scale,
+            "site": site.GlobalId,
+        }
     return None
 
 
@@ -154,8 +170,9 @@ def resolve(declared: dict[str, Any], mode: str = "auto") -> tuple[Georeference,
         return _from_site(site, declared.get("true_north_deg") or 0.0), warnings
     if mode == "site":
         warnings.append("georeference = 'site' asked for, but IfcSite has no RefLatitude/RefLongitude")
-    return Georeference("local", None, report={"method": "none (local coordinates)", "site": site,
-                                               "map_conversion": conversion}), warnings
+    return Georeference(
+        "local", None, report={"method": "none (local coordinates)", "site": site, "map_conversion": conversion}
+    ), warnings
 
 
 def _from_map(conversion: dict[str, Any], declared: dict[str, Any]) -> Georeference:
@@ -171,9 +188,16 @@ def _from_map(conversion: dict[str, Any], declared: dict[str, Any]) -> Georefere
         a = 1.0
     rotation = math.degrees(math.atan2(b, a))
     origin = (conversion["eastings"], conversion["northings"], conversion["height"] * map_unit)
-    report = {"method": conversion["method"], "crs": conversion["crs"], "eastings": origin[0],
-              "northings": origin[1], "height_m": origin[2], "rotation_deg": rotation, "scale": scale,
-              "map_unit_m": map_unit}
+    report = {
+        "method": conversion["method"],
+        "crs": conversion["crs"],
+        "eastings": origin[0],
+        "northings": origin[1],
+        "height_m": origin[2],
+        "rotation_deg": rotation,
+        "scale": scale,
+        "map_unit_m": map_unit,
+    }
     return Georeference(conversion["method"], conversion["crs"], origin, rotation, scale, map_unit, report)
 
 
@@ -190,7 +214,14 @@ def _from_site(site: dict[str, Any], true_north_deg: float) -> Georeference:
     to_utm = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     easting, northing = to_utm.transform(site["longitude"], site["latitude"])
     origin = (float(easting), float(northing), site["elevation"])
-    report = {"method": "IfcSite RefLatitude/RefLongitude", "crs": crs, "latitude": site["latitude"],
-              "longitude": site["longitude"], "eastings": origin[0], "northings": origin[1],
-              "height_m": origin[2], "rotation_deg": -true_north_deg}
+    report = {
+        "method": "IfcSite RefLatitude/RefLongitude",
+        "crs": crs,
+        "latitude": site["latitude"],
+        "longitude": site["longitude"],
+        "eastings": origin[0],
+        "northings": origin[1],
+        "height_m": origin[2],
+        "rotation_deg": -true_north_deg,
+    }
     return Georeference("site", crs, origin, -true_north_deg, 1.0, 1.0, report)

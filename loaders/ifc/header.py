@@ -74,9 +74,12 @@ def _read_as(path: Path, schema: str) -> str:
     for known in ("IFC2X3", "IFC4"):  # addenda and corrigenda written into the name: IFC4_ADD2, IFC2X3_TC1
         if schema.startswith(f"{known}_"):
             return known
-    raise InputError(path, f"unknown IFC schema {schema!r}", where="FILE_SCHEMA",
-                     hint=f"readable schemas: {', '.join(KNOWN_SCHEMAS)} and IFC 4.x drafts "
-                          f"(read as {FALLBACK_SCHEMA})")
+    raise InputError(
+        path,
+        f"unknown IFC schema {schema!r}",
+        where="FILE_SCHEMA",
+        hint=f"readable schemas: {', '.join(KNOWN_SCHEMAS)} and IFC 4.x drafts (read as {FALLBACK_SCHEMA})",
+    )
 
 
 def fallback_copy(path: Path, header: Header, target: Path) -> Path:

@@ -32,8 +32,10 @@ def merge(meaning: dict[str, np.ndarray], shards: list[dict[str, np.ndarray]]) -
     out.update(e_geom=np.concatenate(geoms), g_vstart=np.concatenate(vstart), g_fstart=np.concatenate(fstart))
     meta["log"] = {k: v for m in shard_metas for k, v in m["log"].items()}
     meta["peak_mb"] = max([meta["peak_mb"]] + [m["peak_mb"] for m in shard_metas])
-    meta["seconds"] = {"meta": meta["seconds"]["meta"],
-                       "geometry": max(m["seconds"]["geometry"] for m in shard_metas),
-                       "parse": max([meta["seconds"]["parse"]] + [m["seconds"]["parse"] for m in shard_metas])}
+    meta["seconds"] = {
+        "meta": meta["seconds"]["meta"],
+        "geometry": max(m["seconds"]["geometry"] for m in shard_metas),
+        "parse": max([meta["seconds"]["parse"]] + [m["seconds"]["parse"] for m in shard_metas]),
+    }
     out["meta"] = np.array(json.dumps(meta))
     return out

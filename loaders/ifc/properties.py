@@ -51,6 +51,10 @@ def properties(path: str | Path, global_id: str) -> dict[str, Any]:
         element = model.by_guid(global_id)
     except RuntimeError:
         raise InputError(path, f"no element with GlobalId {global_id!r}") from None
-    return {"id": global_id, "class": element.is_a(), "name": getattr(element, "Name", None),
-            "psets": _plain(ue.get_psets(element, psets_only=True)),
-            "quantities": _plain(ue.get_psets(element, qtos_only=True))}
+    return {
+        "id": global_id,
+        "class": element.is_a(),
+        "name": getattr(element, "Name", None),
+        "psets": _plain(ue.get_psets(element, psets_only=True)),
+        "quantities": _plain(ue.get_psets(element, qtos_only=True)),
+    }

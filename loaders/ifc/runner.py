@@ -43,9 +43,15 @@ class ForkServer:
     def _ensure(self) -> subprocess.Popen:
         if self._process is None or self._process.poll() is not None:
             env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-            self._process = subprocess.Popen([sys.executable, str(WORKER)], stdin=subprocess.PIPE,
-                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-                                             bufsize=0, start_new_session=True)
+            self._process = subprocess.Popen(
+                [sys.executable, str(WORKER)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                bufsize=0,
+                start_new_session=True,
+            )
             self._buffer = b""
         return self._process
 
@@ -114,16 +120,22 @@ def failure(path: Path, out: Path, code: int, memory_mb: int) -> InputError | No
     if code == 0 and out.exists():
         return None
     if code < 0:
-        return LoaderFailure(path, f"worker crashed (signal {-code}) on {path.name}",
-                             hint=f"{_signal_name(-code)} in the geometry kernel (a native allocation past the "
-                                  f"memory limit, {memory_mb} MB, ends this way too: option memory_mb); the rest of "
-                                  "the twin is unaffected" + _stderr_tail(out))
+        return LoaderFailure(
+            path,
+            f"worker crashed (signal {-code}) on {path.name}",
+            hint=f"{_signal_name(-code)} in the geometry kernel (a native allocation past the "
+            f"memory limit, {memory_mb} MB, ends this way too: option memory_mb); the rest of "
+            "the twin is unaffected" + _stderr_tail(out),
+        )
     error_file = Path(f"{out}.error.json")
     if error_file.exists():
         problem = json.loads(error_file.read_text())
         if problem["kind"] == "memory":
-            return LoaderFailure(path, f"worker ran out of memory (limit {memory_mb} MB) on {path.name}",
-                                 hint="raise the limit with the option memory_mb")
+            return LoaderFailure(
+                path,
+                f"worker ran out of memory (limit {memory_mb} MB) on {path.name}",
+                hint="raise the limit with the option memory_mb",
+            )
         return InputError(path, problem["problem"])
     return LoaderFailure(path, f"worker exited with status {code} on {path.name}", hint=_stderr_tail(out))
 
@@ -136,8 +148,9 @@ def _stderr_tail(out: Path) -> str:
     return ("; last output: " + " | ".join(lines[-3:])) if lines else ""
 
 
-def run_workers(path: Path, requests: list[dict[str, Any]], folder: Path, timeout_s: float,
-                memory_mb: int) -> list[Path]:
+def run_workers(
+    path: Path, requests: list[dict[str, Any]], folder: Path, timeout_s: float, memory_mb: int
+) -> list[Path]:
     """Run one job per request at once; return their result files or raise the first failure."""
     outs = [folder / f"shard{i}.npz" for i in range(len(requests))]
     requests = [{**r, "out": str(o), "stderr": str(o.with_suffix(".stderr"))} for r, o in zip(requests, outs)]
@@ -146,8 +159,11 @@ def run_workers(path: Path, requests: list[dict[str, Any]], folder: Path, timeou
     except LoaderFailure as exc:
         raise LoaderFailure(path, f"{exc.problem} while loading {path.name}") from None
     if timed_out:
-        raise LoaderFailure(path, f"timed out after {timeout_s:g} s on {path.name}",
-                            hint="raise the limit with the option timeout_s, or check the file")
+        raise LoaderFailure(
+            path,
+            f"timed out after {timeout_s:g} s on {path.name}",
+            hint="raise the limit with the option timeout_s, or check the file",
+        )
     for i, out in enumerate(outs):
         error = failure(path, out, codes[i], memory_mb)
         if error is not None:

@@ -17,18 +17,34 @@ FACILITIES = ("IfcBuilding", "IfcBridge", "IfcRoad", "IfcRailway", "IfcTunnel", 
 LEVELS = ("IfcBuildingStorey", "IfcFacilityPart")
 #: where each kind of material definition keeps its materials
 MATERIAL_PARTS = {
-    "IfcMaterialLayerSetUsage": ("ForLayerSet",), "IfcMaterialLayerSet": ("MaterialLayers",),
-    "IfcMaterialLayer": ("Material",), "IfcMaterialLayerWithOffsets": ("Material",),
-    "IfcMaterialProfileSetUsage": ("ForProfileSet",), "IfcMaterialProfileSetUsageTapering": ("ForProfileSet",),
-    "IfcMaterialProfileSet": ("MaterialProfiles",), "IfcMaterialProfile": ("Material",),
-    "IfcMaterialProfileWithOffsets": ("Material",), "IfcMaterialConstituentSet": ("MaterialConstituents",),
-    "IfcMaterialConstituent": ("Material",), "IfcMaterialList": ("Materials",),
+    "IfcMaterialLayerSetUsage": ("ForLayerSet",),
+    "IfcMaterialLayerSet": ("MaterialLayers",),
+    "IfcMaterialLayer": ("Material",),
+    "IfcMaterialLayerWithOffsets": ("Material",),
+    "IfcMaterialProfileSetUsage": ("ForProfileSet",),
+    "IfcMaterialProfileSetUsageTapering": ("ForProfileSet",),
+    "IfcMaterialProfileSet": ("MaterialProfiles",),
+    "IfcMaterialProfile": ("Material",),
+    "IfcMaterialProfileWithOffsets": ("Material",),
+    "IfcMaterialConstituentSet": ("MaterialConstituents",),
+    "IfcMaterialConstituent": ("Material",),
+    "IfcMaterialList": ("Materials",),
 }
 BODY_IDENTIFIERS = ("Body", "Facetation")
 SPATIAL = ("IfcSpatialElement", "IfcSpatialStructureElement")
 #: the text columns of the rows, in the order :func:`rows` fills them
-COLUMNS = ("guid", "ifc_class", "name", "object_type", "storey", "building", "type_name", "material",
-           "network", "system_type")
+COLUMNS = (
+    "guid",
+    "ifc_class",
+    "name",
+    "object_type",
+    "storey",
+    "building",
+    "type_name",
+    "material",
+    "network",
+    "system_type",
+)
 
 
 _ATTRIBUTES: dict[str, frozenset[str]] = {}
@@ -40,8 +56,9 @@ def attr(entity, name: str, default: Any = None) -> Any:
     cls = entity.is_a()
     names = _ATTRIBUTES.get(cls)
     if names is None:
-        names = _ATTRIBUTES[cls] = frozenset(entity.get_attribute_names()) | \
-            frozenset(entity.get_inverse_attribute_names())
+        names = _ATTRIBUTES[cls] = frozenset(entity.get_attribute_names()) | frozenset(
+            entity.get_inverse_attribute_names()
+        )
     if name not in names:
         return default
     value = getattr(entity, name)
@@ -65,9 +82,13 @@ def has_body(product) -> bool:
 
 def shaped_products(model, spaces: bool) -> list:
     """Every product that may get geometry: it has a representation and is not an opening."""
-    return [product for product in model.by_type("IfcProduct")
-            if product.Representation is not None and not product.is_a("IfcOpeningElement")
-            and (spaces or not product.is_a("IfcSpace"))]
+    return [
+        product
+        for product in model.by_type("IfcProduct")
+        if product.Representation is not None
+        and not product.is_a("IfcOpeningElement")
+        and (spaces or not product.is_a("IfcSpace"))
+    ]
 
 
 def _is_any(entity, classes: tuple[str, ...]) -> bool:
@@ -193,8 +214,18 @@ def rows(model, products: list) -> tuple[dict[str, np.ndarray], np.ndarray]:
         element_type = relations.type.get(product.id())
         storey, facility = relations.levels(product)
         network, system_type = relations.system_columns(product)
-        values = (product.GlobalId, product.is_a(), text(product.Name), _object_type(product), storey, facility,
-                  text(element_type.Name) if element_type else "", relations.materials(product), network, system_type)
+        values = (
+            product.GlobalId,
+            product.is_a(),
+            text(product.Name),
+            _object_type(product),
+            storey,
+            facility,
+            text(element_type.Name) if element_type else "",
+            relations.materials(product),
+            network,
+            system_type,
+        )
         for column, value in zip(COLUMNS, values):
             columns[column].append(value)
         steps.append(product.id())
@@ -232,12 +263,22 @@ def spatial_tree(model, shaped: set[int]) -> dict[str, Any] | None:
         return [p for rel in attr(element, "IsDecomposedBy", ()) for p in rel.RelatedObjects]
 
     def node(entity) -> dict[str, Any]:
-        children = [node(child) for rel in attr(entity, "IsDecomposedBy", ())
-                    for child in rel.RelatedObjects if _is_any(child, SPATIAL)]
+        children = [
+            node(child)
+            for rel in attr(entity, "IsDecomposedBy", ())
+            for child in rel.RelatedObjects
+            if _is_any(child, SPATIAL)
+        ]
         contained = [e for rel in attr(entity, "ContainsElements", ()) for e in rel.RelatedElements]
         contained += [p for e in list(contained) for p in parts(e)]
         elements = [e.GlobalId for e in [entity, *contained] if e.id() in shaped]
-        return {"id": entity.GlobalId, "class": entity.is_a(), "name": text(entity.Name),
-                "elevation": attr(entity, "Elevation"), "children": children, "elements": elements}
+        return {
+            "id": entity.GlobalId,
+            "class": entity.is_a(),
+            "name": text(entity.Name),
+            "elevation": attr(entity, "Elevation"),
+            "children": children,
+            "elements": elements,
+        }
 
     return node(projects[0])

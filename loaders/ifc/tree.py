@@ -5,9 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 #: classes of spatial nodes counted in ``details["spatial"]``
-NODE_COUNTS = {"IfcSite": "sites", "IfcBuilding": "buildings", "IfcBuildingStorey": "storeys", "IfcSpace": "spaces",
-               "IfcBridge": "facilities", "IfcRoad": "facilities", "IfcRailway": "facilities",
-               "IfcTunnel": "facilities", "IfcMarineFacility": "facilities", "IfcFacility": "facilities"}
+NODE_COUNTS = {
+    "IfcSite": "sites",
+    "IfcBuilding": "buildings",
+    "IfcBuildingStorey": "storeys",
+    "IfcSpace": "spaces",
+    "IfcBridge": "facilities",
+    "IfcRoad": "facilities",
+    "IfcRailway": "facilities",
+    "IfcTunnel": "facilities",
+    "IfcMarineFacility": "facilities",
+    "IfcFacility": "facilities",
+}
 
 
 def finish(node: dict[str, Any] | None, classes: dict[str, str]) -> dict[str, Any] | None:
@@ -25,8 +34,13 @@ def finish(node: dict[str, Any] | None, classes: dict[str, str]) -> dict[str, An
     for child in children:
         for name, n in child["counts"].items():
             counts[name] = counts.get(name, 0) + n
-    return {**node, "children": children, "elements": elements, "counts": dict(sorted(counts.items())),
-            "total": sum(counts.values())}
+    return {
+        **node,
+        "children": children,
+        "elements": elements,
+        "counts": dict(sorted(counts.items())),
+        "total": sum(counts.values()),
+    }
 
 
 def node_counts(root: dict[str, Any] | None) -> dict[str, int]:

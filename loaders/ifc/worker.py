@@ -80,6 +80,7 @@ def dropped_entities(path: Path, schema: str) -> dict[str, int]:
 
 def shard(products: list, index: int, count: int) -> list:
     """This worker's share: biggest estimated cost first, each to the least loaded worker."""
+
     def cost(product) -> int:
         return 1 + 4 * len(semantics.attr(product, "HasOpenings", ()))
 
@@ -131,10 +132,13 @@ def _meaning(model, products: list, path: Path, fallback: bool) -> tuple[dict[st
     columns, steps = semantics.rows(model, products)
     arrays = {f"r_{name}": values for name, values in columns.items()}
     arrays["r_step"] = steps
-    meta = {"schema": model.schema, "declared": georef.read(model),
-            "spatial_tree": semantics.spatial_tree(model, {p.id() for p in products}),
-            "connections": semantics.connections(model),
-            "dropped": dropped_entities(path, model.schema_identifier) if fallback else {}}
+    meta = {
+        "schema": model.schema,
+        "declared": georef.read(model),
+        "spatial_tree": semantics.spatial_tree(model, {p.id() for p in products}),
+        "connections": semantics.connections(model),
+        "dropped": dropped_entities(path, model.schema_identifier) if fallback else {},
+    }
     return arrays, meta
 
 

@@ -20,8 +20,8 @@ from loaders.pipes.depth import DEFAULT_COVER, end_heights, slope
 from loaders.pipes.model import SOURCE_KINDS, Link, NetworkData, Node, Problems
 from loaders.pipes.tubes import glyph_mesh, tube_mesh
 from twin.assets import AssetTable
+from twin.colours.utilities import network_color, network_kind
 from twin.layer import LayerPart, LayerStyle
-from twin.palettes import network_color, network_kind
 from twin.source import LoadedSource
 
 #: drawn size of links without a diameter (pumps, weirs), m; their ``diameter_m`` stays empty
@@ -51,11 +51,23 @@ def build(data: NetworkData, options: Mapping[str, Any], problems: Problems) -> 
         summary[name] = net.summary()
     if data.skipped:
         data.warnings.append(f"{len(data.skipped)} elements skipped (see skipped)")
-    details = {"format": data.format, "units": data.units, "display_scale": scale, "networks": summary,
-               **data.extra_details}
-    return LoadedSource(path=data.path, kind="pipes", parts=parts, crs=options.get("crs") or data.crs,
-                        warnings=data.warnings, skipped=data.skipped, details=details,
-                        extras={"networks": graphs})
+    details = {
+        "format": data.format,
+        "units": data.units,
+        "display_scale": scale,
+        "networks": summary,
+        **data.extra_details,
+    }
+    return LoadedSource(
+        path=data.path,
+        kind="pipes",
+        parts=parts,
+        crs=options.get("crs") or data.crs,
+        warnings=data.warnings,
+        skipped=data.skipped,
+        details=details,
+        extras={"networks": graphs},
+    )
 
 
 def _checked_links(data: NetworkData, problems: Problems) -> list[Link]:
@@ -64,8 +76,12 @@ def _checked_links(data: NetworkData, problems: Problems) -> list[Link]:
     for node in data.nodes.values():
         ok = math.isfinite(node.x) and math.isfinite(node.y)
         if not ok:
-            problems(node.id, node.where, f"node {node.id} has no coordinates",
-                     hint="add it to [COORDINATES] (or give the feature a geometry)")
+            problems(
+                node.id,
+                node.where,
+                f"node {node.id} has no coordinates",
+                hint="add it to [COORDINATES] (or give the feature a geometry)",
+            )
         placed[node.id] = ok
     out = []
     for link in data.links:
@@ -78,7 +94,9 @@ def _checked_links(data: NetworkData, problems: Problems) -> list[Link]:
             problems(link.id, link.where, f"link {link.id} ends at node {unplaced}, which has no coordinates")
             continue
         if link.kind in NEEDS_DIAMETER and not link.diameter > 0:
-            problem = "missing diameter" if math.isnan(link.diameter) else f"diameter {link.diameter:g} m is not positive"
+            problem = (
+                "missing diameter" if math.isnan(link.diameter) else f"diameter {link.diameter:g} m is not positive"
+            )
             problems(link.id, link.where, f"link {link.id}: {problem}")
             continue
         out.append(link)
@@ -104,8 +122,15 @@ def _node_networks(data: NetworkData, by_network: dict[str, list[Link]]) -> dict
 class _Network:
     """One network's arrays: resolved heights, polylines, assets, meshes and its graph."""
 
-    def __init__(self, data: NetworkData, name: str, nodes: list[Node], links: list[Link],
-                 options: Mapping[str, Any], scale: float) -> None:
+    def __init__(
+        self,
+        data: NetworkData,
+        name: str,
+        nodes: list[Node],
+        links: list[Link],
+        options: Mapping[str, Any],
+        scale: float,
+    ) -> None:
         self.data, self.name, self.nodes, self.links, self.scale = data, name, nodes, links, scale
         self.kind = network_kind(name)
         self.node_row = {n.id: i for i, n in enumerate(nodes)}
@@ -138,8 +163,10 @@ class _Network:
         self.head = end(self.start, [l.invert_start for l in links], [l.cover_start for l in links])
         self.tail = end(self.end, [l.invert_end for l in links], [l.cover_end for l in links])
         if self.head.ground_guessed.any() or self.tail.ground_guessed.any():
-            self.data.warnings.append(f"{self.name}: no ground elevation for some nodes: taken as 0 m "
-                                      "(set the option ground, or map an elevation field)")
+            self.data.warnings.append(
+                f"{self.name}: no ground elevation for some nodes: taken as 0 m "
+                "(set the option ground, or map an elevation field)"
+            )
         self.points, self.offsets = self._polylines()
         file_length = np.array([l.length for l in links], dtype=np.float64)
         self.length = np.where(np.isfinite(file_length), file_length, self._polyline_lengths())
@@ -181,31 +208,55 @@ class _Network:
         ids = [n.id for n in self.nodes]
         attrs = {
             "network_kind": self.kind,
-            "diameter_m": self.diameter, "length_m": self.length,
-            "material": [l.material for l in links], "install_year": year,
+            "diameter_m": self.diameter,
+            "length_m": self.length,
+            "material": [l.material for l in links],
+            "install_year": year,
             "age_years": datetime.date.today().year - year,
-            "from_node": [ids[i] for i in self.start], "to_node": [ids[i] for i in self.end],
-            "from_kind": [self.nodes[i].kind for i in self.start], "to_kind": [self.nodes[i].kind for i in self.end],
-            "depth_start_m": self.head.cover, "depth_end_m": self.tail.cover,
-            "invert_start_m": self.head.invert, "invert_end_m": self.tail.invert,
-            "ground_start_m": self.head.ground, "ground_end_m": self.tail.ground,
+            "from_node": [ids[i] for i in self.start],
+            "to_node": [ids[i] for i in self.end],
+            "from_kind": [self.nodes[i].kind for i in self.start],
+            "to_kind": [self.nodes[i].kind for i in self.end],
+            "depth_start_m": self.head.cover,
+            "depth_end_m": self.tail.cover,
+            "invert_start_m": self.head.invert,
+            "invert_end_m": self.tail.invert,
+            "ground_start_m": self.head.ground,
+            "ground_end_m": self.tail.ground,
             "slope": slope(self.head.invert, self.tail.invert, self.length),
             "depth_assumed": self.head.assumed | self.tail.assumed,
-            "pressure_class": [l.pressure_class for l in links], "owner": [l.owner for l in links],
-            "shape": [l.shape for l in links], "display_scale": self.scale,
+            "pressure_class": [l.pressure_class for l in links],
+            "owner": [l.owner for l in links],
+            "shape": [l.shape for l in links],
+            "display_scale": self.scale,
         }
         attrs.update(_free_columns([l.attrs for l in links]))
-        return AssetTable.build([l.id for l in links], [l.kind for l in links], network=self.name,
-                                address=[l.address for l in links], attrs=attrs)
+        return AssetTable.build(
+            [l.id for l in links],
+            [l.kind for l in links],
+            network=self.name,
+            address=[l.address for l in links],
+            attrs=attrs,
+        )
 
     def node_assets(self) -> AssetTable:
         nodes = self.nodes
         invert = np.array([n.invert for n in nodes], dtype=np.float64)
-        attrs = {"network_kind": self.kind, "ground_m": self.ground, "invert_m": invert,
-                 "depth_m": self.ground - invert, "centre_z_m": self.node_centre_z()}
+        attrs = {
+            "network_kind": self.kind,
+            "ground_m": self.ground,
+            "invert_m": invert,
+            "depth_m": self.ground - invert,
+            "centre_z_m": self.node_centre_z(),
+        }
         attrs.update(_free_columns([n.attrs for n in nodes]))
-        return AssetTable.build([n.id for n in nodes], [n.kind for n in nodes], network=self.name,
-                                address=[str(n.attrs.get("address", "")) for n in nodes], attrs=attrs)
+        return AssetTable.build(
+            [n.id for n in nodes],
+            [n.kind for n in nodes],
+            network=self.name,
+            address=[str(n.attrs.get("address", "")) for n in nodes],
+            attrs=attrs,
+        )
 
     def node_centre_z(self) -> np.ndarray:
         """Pipe centre-line height at each node: the mean over the link ends meeting there."""
@@ -253,7 +304,9 @@ class _Network:
             out.append(LayerPart(self.name, mesh, self.segment_assets(), owner, style=style))
         if self.nodes:
             mesh, owner = self.glyphs()
-            out.append(LayerPart(f"{self.name} nodes", mesh, self.node_assets(), owner, style=LayerStyle(color=style.color)))
+            out.append(
+                LayerPart(f"{self.name} nodes", mesh, self.node_assets(), owner, style=LayerStyle(color=style.color))
+            )
         return out
 
     # -- graph and summary -------------------------------------------------------------------
@@ -263,29 +316,73 @@ class _Network:
         Edges carry what the analyses need; everything else about a segment is in its asset row
         (``row``: its index in the network's segment layer).
         """
-        g = nx.MultiGraph(name=self.name, kind=self.kind, format=self.data.format,
-                          flow_from_file=self.data.flow_from_file,
-                          segment_part=first_part if self.links else None,
-                          node_part=(first_part + 1 if self.links else first_part) if self.nodes else None)
+        g = nx.MultiGraph(
+            name=self.name,
+            kind=self.kind,
+            format=self.data.format,
+            flow_from_file=self.data.flow_from_file,
+            segment_part=first_part if self.links else None,
+            node_part=(first_part + 1 if self.links else first_part) if self.nodes else None,
+        )
         centre = self.node_centre_z().tolist()
         ground = self.ground.tolist()
-        g.add_nodes_from((n.id, {"row": i, "kind": n.kind, "x": n.x, "y": n.y, "z": centre[i], "ground": ground[i],
-                                 "demand": float(n.attrs.get("demand", 0) or 0),
-                                 "address": str(n.attrs.get("address", ""))}) for i, n in enumerate(self.nodes))
+        g.add_nodes_from(
+            (
+                n.id,
+                {
+                    "row": i,
+                    "kind": n.kind,
+                    "x": n.x,
+                    "y": n.y,
+                    "z": centre[i],
+                    "ground": ground[i],
+                    "demand": float(n.attrs.get("demand", 0) or 0),
+                    "address": str(n.attrs.get("address", "")),
+                },
+            )
+            for i, n in enumerate(self.nodes)
+        )
         ids = [n.id for n in self.nodes]
-        columns = zip(self.start.tolist(), self.end.tolist(), self.length.tolist(), self.diameter.tolist(),
-                      self.head.invert.tolist(), self.tail.invert.tolist())
-        g.add_edges_from((ids[s], ids[e], link.id, {"row": i, "kind": link.kind, "start": ids[s], "end": ids[e],
-                                                    "length": length, "diameter": d, "invert_start": a, "invert_end": b})
-                         for i, (link, (s, e, length, d, a, b)) in enumerate(zip(self.links, columns)))
+        columns = zip(
+            self.start.tolist(),
+            self.end.tolist(),
+            self.length.tolist(),
+            self.diameter.tolist(),
+            self.head.invert.tolist(),
+            self.tail.invert.tolist(),
+        )
+        g.add_edges_from(
+            (
+                ids[s],
+                ids[e],
+                link.id,
+                {
+                    "row": i,
+                    "kind": link.kind,
+                    "start": ids[s],
+                    "end": ids[e],
+                    "length": length,
+                    "diameter": d,
+                    "invert_start": a,
+                    "invert_end": b,
+                },
+            )
+            for i, (link, (s, e, length, d, a, b)) in enumerate(zip(self.links, columns))
+        )
         return g
 
     def summary(self) -> dict[str, Any]:
         kinds = [n.kind for n in self.nodes]
         assumed = (self.head.assumed | self.tail.assumed) if self.links else np.zeros(0, bool)
-        return {"kind": self.kind, "nodes": len(self.nodes), "segments": len(self.links),
-                "valves": kinds.count("valve"), "sources": sum(k in SOURCE_KINDS for k in kinds),
-                "total_length_m": round(float(self.length.sum()), 3), "depth_assumed": int(assumed.sum())}
+        return {
+            "kind": self.kind,
+            "nodes": len(self.nodes),
+            "segments": len(self.links),
+            "valves": kinds.count("valve"),
+            "sources": sum(k in SOURCE_KINDS for k in kinds),
+            "total_length_m": round(float(self.length.sum()), 3),
+            "depth_assumed": int(assumed.sum()),
+        }
 
 
 def _free_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:

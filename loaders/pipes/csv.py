@@ -37,10 +37,15 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
         raise InputError(path, "this is a node table", hint=f"load the segment table {path.name[:-10]}.csv instead")
     data = NetworkData(path=path, format="csv", network=str(options.get("network", "unknown")), crs=None)
     problems = Problems(data, options, strict_default=False)
-    nodes_path = (path.parent / str(options["nodes"])) if options.get("nodes") else path.with_name(f"{path.stem}.nodes.csv")
+    nodes_path = (
+        (path.parent / str(options["nodes"])) if options.get("nodes") else path.with_name(f"{path.stem}.nodes.csv")
+    )
     if not nodes_path.exists():
-        raise InputError(path, f"no node table {nodes_path.name} beside it",
-                         hint="write one (id, x, y, ...) or name it with the option nodes")
+        raise InputError(
+            path,
+            f"no node table {nodes_path.name} beside it",
+            hint="write one (id, x, y, ...) or name it with the option nodes",
+        )
     node_rows = _rows(nodes_path, options, data)
     link_rows = _rows(path, options, data)
     try:

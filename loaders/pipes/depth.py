@@ -14,8 +14,20 @@ from dataclasses import dataclass
 import numpy as np
 
 #: usual depth of cover (ground to crown), m, used when the data gives neither invert nor cover
-DEFAULT_COVER = {"water": 1.2, "reclaimed": 1.2, "drainage": 2.0, "sewer": 2.5, "storm": 2.0, "gas": 0.9,
-                 "heat": 1.0, "power": 0.7, "telecom": 0.7, "oil_gas": 1.2, "industrial": 1.0, "unknown": 1.0}
+DEFAULT_COVER = {
+    "water": 1.2,
+    "reclaimed": 1.2,
+    "drainage": 2.0,
+    "sewer": 2.5,
+    "storm": 2.0,
+    "gas": 0.9,
+    "heat": 1.0,
+    "power": 0.7,
+    "telecom": 0.7,
+    "oil_gas": 1.2,
+    "industrial": 1.0,
+    "unknown": 1.0,
+}
 
 
 @dataclass
@@ -24,14 +36,15 @@ class EndHeights:
 
     centre: np.ndarray
     invert: np.ndarray
-    cover: np.ndarray       #: ground to crown; NaN where the ground is unknown
+    cover: np.ndarray  #: ground to crown; NaN where the ground is unknown
     ground: np.ndarray
-    assumed: np.ndarray     #: bool: neither invert nor cover came from the data
+    assumed: np.ndarray  #: bool: neither invert nor cover came from the data
     ground_guessed: np.ndarray  #: bool: placed below a ground of 0 m for want of an elevation
 
 
-def end_heights(diameter: np.ndarray, ground: np.ndarray, invert: np.ndarray, cover: np.ndarray,
-                default_cover: np.ndarray) -> EndHeights:
+def end_heights(
+    diameter: np.ndarray, ground: np.ndarray, invert: np.ndarray, cover: np.ndarray, default_cover: np.ndarray
+) -> EndHeights:
     """Resolve the height of one end of every link, vectorised.
 
     All inputs are per-link arrays in metres, NaN where unknown.  Where the ground is unknown and
@@ -47,8 +60,14 @@ def end_heights(diameter: np.ndarray, ground: np.ndarray, invert: np.ndarray, co
     centre = inv + diameter / 2
     out_cover = np.where(has_invert, ground - (inv + diameter), use_cover)
     out_ground = np.where(has_invert, ground, base_ground)
-    return EndHeights(centre=centre, invert=inv, cover=out_cover, ground=out_ground, assumed=assumed,
-                      ground_guessed=~has_invert & ~np.isfinite(ground))
+    return EndHeights(
+        centre=centre,
+        invert=inv,
+        cover=out_cover,
+        ground=out_ground,
+        assumed=assumed,
+        ground_guessed=~has_invert & ~np.isfinite(ground),
+    )
 
 
 def slope(invert_start: np.ndarray, invert_end: np.ndarray, length: np.ndarray) -> np.ndarray:

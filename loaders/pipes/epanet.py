@@ -25,11 +25,39 @@ from loaders.pipes.text import read_text
 from twin.errors import InputError
 from twin.source import LoadedSource
 
-SECTIONS = frozenset({
-    "TITLE", "JUNCTIONS", "RESERVOIRS", "TANKS", "PIPES", "PUMPS", "VALVES", "TAGS", "DEMANDS", "STATUS",
-    "PATTERNS", "CURVES", "CONTROLS", "RULES", "ENERGY", "EMITTERS", "QUALITY", "SOURCES", "REACTIONS",
-    "MIXING", "TIMES", "REPORT", "OPTIONS", "COORDINATES", "VERTICES", "LABELS", "BACKDROP", "END", "LEAKAGE",
-})
+SECTIONS = frozenset(
+    {
+        "TITLE",
+        "JUNCTIONS",
+        "RESERVOIRS",
+        "TANKS",
+        "PIPES",
+        "PUMPS",
+        "VALVES",
+        "TAGS",
+        "DEMANDS",
+        "STATUS",
+        "PATTERNS",
+        "CURVES",
+        "CONTROLS",
+        "RULES",
+        "ENERGY",
+        "EMITTERS",
+        "QUALITY",
+        "SOURCES",
+        "REACTIONS",
+        "MIXING",
+        "TIMES",
+        "REPORT",
+        "OPTIONS",
+        "COORDINATES",
+        "VERTICES",
+        "LABELS",
+        "BACKDROP",
+        "END",
+        "LEAKAGE",
+    }
+)
 US_UNITS = ("CFS", "GPM", "MGD", "IMGD", "AFD")
 SI_UNITS = ("LPS", "LPM", "MLD", "CMH", "CMD", "CMS")
 
@@ -43,8 +71,12 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
         raise InputError(path, f"unknown flow units {flow!r} in [OPTIONS]", where=_option_line(rows, "UNITS"))
     us = flow in US_UNITS
     length, diameter = (0.3048, 0.0254) if us else (1.0, 0.001)
-    data.units = {"flow": flow, "length": "ft" if us else "m", "diameter": "in" if us else "mm",
-                  "elevation": "ft" if us else "m"}
+    data.units = {
+        "flow": flow,
+        "length": "ft" if us else "m",
+        "diameter": "in" if us else "mm",
+        "elevation": "ft" if us else "m",
+    }
     problems = Problems(data, options, strict_default=True)
     coords = coordinates(RowReader(path, "COORDINATES"), rows.get("COORDINATES", []))
     _nodes(data, rows, coords, length)
@@ -59,9 +91,11 @@ def _option_line(rows: dict[str, list[Row]], key: str) -> str | None:
 
 def _nodes(data: NetworkData, rows: dict[str, list[Row]], coords: dict, length: float) -> None:
     """Junctions (elevation = ground, base demand), reservoirs (head) and tanks (bottom elevation)."""
-    for section, kind, fields in (("JUNCTIONS", "junction", "ID, elevation"),
-                                  ("RESERVOIRS", "reservoir", "ID, head"),
-                                  ("TANKS", "tank", "ID, elevation")):
+    for section, kind, fields in (
+        ("JUNCTIONS", "junction", "ID, elevation"),
+        ("RESERVOIRS", "reservoir", "ID, head"),
+        ("TANKS", "tank", "ID, elevation"),
+    ):
         read = RowReader(data.path, section)
         for row in rows.get(section, []):
             read.need(row, 2, fields)
@@ -72,8 +106,15 @@ def _nodes(data: NetworkData, rows: dict[str, list[Row]], coords: dict, length: 
                 attrs["demand"] = read.number(row, 2, "demand", 0.0)
             if kind == "tank":
                 attrs["structure_diameter_m"] = read.number(row, 5, "diameter") * length
-            data.nodes[node_id] = Node(node_id, x, y, kind=kind, ground=read.number(row, 1, fields.split(", ")[1]) * length,
-                                       where=row.where, attrs=attrs)
+            data.nodes[node_id] = Node(
+                node_id,
+                x,
+                y,
+                kind=kind,
+                ground=read.number(row, 1, fields.split(", ")[1]) * length,
+                where=row.where,
+                attrs=attrs,
+            )
 
 
 def _links(data: NetworkData, rows: dict[str, list[Row]], bends: dict, length: float, diameter: float) -> None:
@@ -83,21 +124,45 @@ def _links(data: NetworkData, rows: dict[str, list[Row]], bends: dict, length: f
         read.need(row, 5, "ID, node 1, node 2, length, diameter")
         link_id = row.fields[0]
         status = row.fields[7] if len(row.fields) > 7 else "Open"
-        data.links.append(Link(link_id, row.fields[1], row.fields[2], kind="pipe",
-                               length=read.number(row, 3, "length") * length,
-                               diameter=read.number(row, 4, "diameter") * diameter,
-                               vertices=bends.get(link_id, []), where=row.where,
-                               attrs={"roughness": read.number(row, 5, "roughness"), "status": status}))
+        data.links.append(
+            Link(
+                link_id,
+                row.fields[1],
+                row.fields[2],
+                kind="pipe",
+                length=read.number(row, 3, "length") * length,
+                diameter=read.number(row, 4, "diameter") * diameter,
+                vertices=bends.get(link_id, []),
+                where=row.where,
+                attrs={"roughness": read.number(row, 5, "roughness"), "status": status},
+            )
+        )
     read = RowReader(data.path, "PUMPS")
     for row in rows.get("PUMPS", []):
         read.need(row, 3, "ID, node 1, node 2")
-        data.links.append(Link(row.fields[0], row.fields[1], row.fields[2], kind="pump",
-                               vertices=bends.get(row.fields[0], []), where=row.where,
-                               attrs={"pump": " ".join(row.fields[3:])}))
+        data.links.append(
+            Link(
+                row.fields[0],
+                row.fields[1],
+                row.fields[2],
+                kind="pump",
+                vertices=bends.get(row.fields[0], []),
+                where=row.where,
+                attrs={"pump": " ".join(row.fields[3:])},
+            )
+        )
     read = RowReader(data.path, "VALVES")
     for row in rows.get("VALVES", []):
         read.need(row, 5, "ID, node 1, node 2, diameter, type")
-        data.links.append(Link(row.fields[0], row.fields[1], row.fields[2], kind="valve",
-                               diameter=read.number(row, 3, "diameter") * diameter,
-                               vertices=bends.get(row.fields[0], []), where=row.where,
-                               attrs={"valve_type": row.fields[4].upper()}))
+        data.links.append(
+            Link(
+                row.fields[0],
+                row.fields[1],
+                row.fields[2],
+                kind="valve",
+                diameter=read.number(row, 3, "diameter") * diameter,
+                vertices=bends.get(row.fields[0], []),
+                where=row.where,
+                attrs={"valve_type": row.fields[4].upper()},
+            )
+        )

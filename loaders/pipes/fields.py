@@ -42,11 +42,16 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 #: node kinds by the words used for them (English and Chinese survey terms)
 NODE_WORDS = {
-    "valve": ("valve", "阀"), "manhole": ("manhole", "chamber", "inspection", "井"),
-    "reservoir": ("reservoir", "水库", "清水池"), "tank": ("tank", "tower", "水塔", "水箱"),
+    "valve": ("valve", "阀"),
+    "manhole": ("manhole", "chamber", "inspection", "井"),
+    "reservoir": ("reservoir", "水库", "清水池"),
+    "tank": ("tank", "tower", "水塔", "水箱"),
     "source": ("source", "supply", "plant", "station", "regulator", "水厂", "水源", "门站", "调压", "气源"),
-    "outfall": ("outfall", "outlet", "排放口", "出水口"), "hydrant": ("hydrant", "消火栓"),
-    "storage": ("storage", "调蓄"), "meter": ("meter", "水表", "表"), "customer": ("customer", "用户"),
+    "outfall": ("outfall", "outlet", "排放口", "出水口"),
+    "hydrant": ("hydrant", "消火栓"),
+    "storage": ("storage", "调蓄"),
+    "meter": ("meter", "水表", "表"),
+    "customer": ("customer", "用户"),
 }
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
 
@@ -75,7 +80,7 @@ class FieldMap:
     def __init__(self, path: Path, options: Mapping[str, Any], keys: Iterable[str]) -> None:
         mapping = options.get("fields") or {}
         if not isinstance(mapping, Mapping):
-            raise ValueError("option fields must be a table of field = \"column\"")
+            raise ValueError('option fields must be a table of field = "column"')
         present = list(dict.fromkeys(keys))
         lower = {k.lower(): k for k in present}
         self.column: dict[str, str | None] = {}
@@ -108,7 +113,11 @@ class FieldMap:
 
     def extras(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """Unmapped scalar attributes, kept as free asset columns."""
-        return {k: v for k, v in row.items() if k not in self.used and isinstance(v, (str, int, float)) and not isinstance(v, bool)}
+        return {
+            k: v
+            for k, v in row.items()
+            if k not in self.used and isinstance(v, (str, int, float)) and not isinstance(v, bool)
+        }
 
     def node(self, row: Mapping[str, Any], node_id: str, x: float, y: float, where: str) -> Node:
         attrs = self.extras(row)
@@ -117,21 +126,42 @@ class FieldMap:
         size = self.metres(row, "structure_diameter", self.diameter)
         if math.isfinite(size):
             attrs["structure_diameter_m"] = size
-        return Node(node_id, x, y, kind=node_kind(self.get(row, "kind")), network=self.text(row, "network"),
-                    ground=self.metres(row, "elevation", self.elevation),
-                    invert=self.metres(row, "invert", self.elevation),
-                    cover=self.metres(row, "depth", self.elevation), where=where, attrs=attrs)
+        return Node(
+            node_id,
+            x,
+            y,
+            kind=node_kind(self.get(row, "kind")),
+            network=self.text(row, "network"),
+            ground=self.metres(row, "elevation", self.elevation),
+            invert=self.metres(row, "invert", self.elevation),
+            cover=self.metres(row, "depth", self.elevation),
+            where=where,
+            attrs=attrs,
+        )
 
     def link(self, row: Mapping[str, Any], link_id: str, start: str, end: str, where: str) -> Link:
         cover = self.metres(row, "depth", self.elevation)
-        start_cover, end_cover = self.metres(row, "depth_start", self.elevation), self.metres(row, "depth_end", self.elevation)
-        return Link(link_id, start, end, kind="pipe", network=self.text(row, "network"),
-                    diameter=self.metres(row, "diameter", self.diameter),
-                    length=self.metres(row, "length", self.length),
-                    invert_start=self.metres(row, "invert_start", self.elevation),
-                    invert_end=self.metres(row, "invert_end", self.elevation),
-                    cover_start=start_cover if math.isfinite(start_cover) else cover,
-                    cover_end=end_cover if math.isfinite(end_cover) else cover,
-                    material=self.text(row, "material"), install_year=year(self.get(row, "install_year")),
-                    pressure_class=self.text(row, "pressure_class"), owner=self.text(row, "owner"),
-                    address=self.text(row, "address"), where=where, attrs=self.extras(row))
+        start_cover, end_cover = (
+            self.metres(row, "depth_start", self.elevation),
+            self.metres(row, "depth_end", self.elevation),
+        )
+        return Link(
+            link_id,
+            start,
+            end,
+            kind="pipe",
+            network=self.text(row, "network"),
+            diameter=self.metres(row, "diameter", self.diameter),
+            length=self.metres(row, "length", self.length),
+            invert_start=self.metres(row, "invert_start", self.elevation),
+            invert_end=self.metres(row, "invert_end", self.elevation),
+            cover_start=start_cover if math.isfinite(start_cover) else cover,
+            cover_end=end_cover if math.isfinite(end_cover) else cover,
+            material=self.text(row, "material"),
+            install_year=year(self.get(row, "install_year")),
+            pressure_class=self.text(row, "pressure_class"),
+            owner=self.text(row, "owner"),
+            address=self.text(row, "address"),
+            where=where,
+            attrs=self.extras(row),
+        )

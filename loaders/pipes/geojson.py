@@ -37,7 +37,9 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     node_features: list[tuple[str, dict]] = []
     if options.get("nodes"):
         nodes_path = (path.parent / str(options["nodes"])).resolve()
-        node_features = [(f"{nodes_path.name} feature {i}", f) for i, f in enumerate(_features(nodes_path, options, data))]
+        node_features = [
+            (f"{nodes_path.name} feature {i}", f) for i, f in enumerate(_features(nodes_path, options, data))
+        ]
     node_features += [(f"feature {i}", f) for i, f in enumerate(features) if _type(f) == "Point"]
     keys = [k for _, f in node_features for k in _props(f)] + [k for f in features for k in _props(f)]
     try:
@@ -53,7 +55,9 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
         if _type(feature) in ("LineString", "MultiLineString"):
             _add_links(data, fields, joiner, feature, f"feature {i}", problems)
         elif _type(feature) != "Point":
-            problems(str(i), f"feature {i}", f"geometry {_type(feature)!r} is not a pipe (LineString) or a node (Point)")
+            problems(
+                str(i), f"feature {i}", f"geometry {_type(feature)!r} is not a pipe (LineString) or a node (Point)"
+            )
     if not data.links and not data.nodes:
         raise InputError(path, "no LineString or Point features", hint="is this a pipe layer?")
     return build(data, options, problems)
@@ -72,7 +76,7 @@ def _features(path: Path, options: Mapping[str, Any], data: NetworkData) -> list
         raise InputError(path, "not a GeoJSON FeatureCollection")
     features = document.get("features")
     if not isinstance(features, list):
-        raise InputError(path, "\"features\" is not a list")
+        raise InputError(path, '"features" is not a list')
     if data.crs is None:
         data.crs = _crs(document, features)
     return features
@@ -85,12 +89,14 @@ def _check_depth(path: Path, text: str) -> None:
     depth = np.cumsum(step, dtype=np.int32)
     too_deep = np.flatnonzero(depth > MAX_DEPTH)
     if len(too_deep):
-        line = int(np.count_nonzero(raw[:too_deep[0]] == ord("\n"))) + 1
+        line = int(np.count_nonzero(raw[: too_deep[0]] == ord("\n"))) + 1
         raise InputError(path, f"JSON nested more than {MAX_DEPTH} levels deep", where=f"line {line}")
 
 
 def _crs(document: dict, features: list) -> str | None:
-    named = (document.get("crs") or {}).get("properties", {}).get("name") if isinstance(document.get("crs"), dict) else None
+    named = (
+        (document.get("crs") or {}).get("properties", {}).get("name") if isinstance(document.get("crs"), dict) else None
+    )
     if named:
         text = str(named)
         if "EPSG" in text.upper():
@@ -168,8 +174,9 @@ class _Joiner:
         return self.at[key]
 
 
-def _add_node(data: NetworkData, fields: FieldMap, joiner: _Joiner, feature: dict, where: str,
-              problems: Problems) -> None:
+def _add_node(
+    data: NetworkData, fields: FieldMap, joiner: _Joiner, feature: dict, where: str, problems: Problems
+) -> None:
     props = _props(feature)
     node_id = fields.text(props, "id") or where.replace(" ", "")
     try:
@@ -185,8 +192,9 @@ def _add_node(data: NetworkData, fields: FieldMap, joiner: _Joiner, feature: dic
     joiner.remember(node_id, x, y)
 
 
-def _add_links(data: NetworkData, fields: FieldMap, joiner: _Joiner, feature: dict, where: str,
-               problems: Problems) -> None:
+def _add_links(
+    data: NetworkData, fields: FieldMap, joiner: _Joiner, feature: dict, where: str, problems: Problems
+) -> None:
     props = _props(feature)
     geometry = feature["geometry"]
     link_id = fields.text(props, "id") or where.replace(" ", "")

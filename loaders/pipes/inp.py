@@ -39,8 +39,12 @@ def sections(path: Path, text: str, known: frozenset[str]) -> dict[str, list[Row
                 raise InputError(path, f"malformed section header {line!r}", where=f"line {number_}")
             current = line[1:-1].strip().upper()
             if current not in known:
-                raise InputError(path, f"unknown section [{current}]", where=f"line {number_}",
-                                 hint="remove it or fix its name; see the format's manual for valid sections")
+                raise InputError(
+                    path,
+                    f"unknown section [{current}]",
+                    where=f"line {number_}",
+                    hint="remove it or fix its name; see the format's manual for valid sections",
+                )
             continue
         if current is None:
             raise InputError(path, "data before the first [SECTION] header", where=f"line {number_}")
@@ -58,8 +62,11 @@ class RowReader:
 
     def need(self, row: Row, count: int, names: str) -> None:
         if len(row.fields) < count:
-            raise InputError(self.path, f"[{self.section}] row needs {count} fields ({names}), got {len(row.fields)}",
-                             where=row.where)
+            raise InputError(
+                self.path,
+                f"[{self.section}] row needs {count} fields ({names}), got {len(row.fields)}",
+                where=row.where,
+            )
 
     def number(self, row: Row, index: int, name: str, default: float = math.nan) -> float:
         if index >= len(row.fields):

@@ -22,8 +22,14 @@ from twin.errors import InputError
 from twin.source import LoadedSource
 
 NET_TYPES = {"storm": "storm", "sanitary": "sewer", "combined": "drainage", "water": "water", "gas": "gas"}
-_UNIT_NAMES = {"meter": "m", "millimeter": "mm", "centimeter": "cm", "foot": "ft", "ussurveyfoot": "us-ft",
-               "inch": "in"}
+_UNIT_NAMES = {
+    "meter": "m",
+    "millimeter": "mm",
+    "centimeter": "cm",
+    "foot": "ft",
+    "ussurveyfoot": "us-ft",
+    "inch": "in",
+}
 SECTIONS = ("CircPipe", "EggPipe", "ElliPipe", "RectPipe", "Channel")
 
 
@@ -43,13 +49,15 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
-        raise InputError(path, f"not well-formed XML ({exc.msg if hasattr(exc, 'msg') else exc})",
-                         where=f"line {exc.position[0]}") from None
+        raise InputError(
+            path, f"not well-formed XML ({exc.msg if hasattr(exc, 'msg') else exc})", where=f"line {exc.position[0]}"
+        ) from None
     networks = [n for n in root.iter() if _local(n.tag) == "PipeNetwork"]
     if not networks:
         raise InputError(path, "no <PipeNetwork> in this LandXML file")
-    data = NetworkData(path=path, format="landxml", network=str(options.get("network", "drainage")),
-                       flow_from_file=True)
+    data = NetworkData(
+        path=path, format="landxml", network=str(options.get("network", "drainage")), flow_from_file=True
+    )
     problems = Problems(data, options, strict_default=False)
     linear, diameter, elevation = _units(root)
     data.units = {"length": linear[0], "diameter": diameter[0], "elevation": elevation[0]}
@@ -73,12 +81,16 @@ def _units(root: ET.Element) -> tuple[tuple[str, float], ...]:
         name = _UNIT_NAMES.get(str(units.get(key, fallback) if units is not None else fallback).lower(), "m")
         return name, UNIT_METRES[name]
 
-    return factor("linearUnit", default), factor("diameterUnit", "inch" if imperial else "meter"), \
-        factor("elevationUnit", default)
+    return (
+        factor("linearUnit", default),
+        factor("diameterUnit", "inch" if imperial else "meter"),
+        factor("elevationUnit", default),
+    )
 
 
-def _structs(data: NetworkData, network: ET.Element, name: str, diameter: float, elevation: float,
-             problems: Problems) -> None:
+def _structs(
+    data: NetworkData, network: ET.Element, name: str, diameter: float, elevation: float, problems: Problems
+) -> None:
     for structs in _children(network, "Structs"):
         for i, struct in enumerate(_children(structs, "Struct")):
             node_id = struct.get("name") or f"struct{i}"
@@ -93,15 +105,20 @@ def _structs(data: NetworkData, network: ET.Element, name: str, diameter: float,
                 if problems.strict:
                     return
             shape = next((c for c in struct if _local(c.tag) in ("CircStruct", "RectStruct")), None)
-            attrs: dict[str, Any] = {"desc": struct.get("desc", ""), "inverts": {
-                inv.get("refPipe"): number(inv.get("elev")) * elevation for inv in _children(struct, "Invert")}}
+            attrs: dict[str, Any] = {
+                "desc": struct.get("desc", ""),
+                "inverts": {
+                    inv.get("refPipe"): number(inv.get("elev")) * elevation for inv in _children(struct, "Invert")
+                },
+            }
             if shape is not None:
                 attrs["material"] = shape.get("material", "")
                 size = number(shape.get("diameter") or shape.get("width"))
                 if math.isfinite(size):
                     attrs["structure_diameter_m"] = size * diameter
-            data.nodes[node_id] = Node(node_id, x, y, kind="manhole", network=name, ground=ground, invert=sump,
-                                       where=where, attrs=attrs)
+            data.nodes[node_id] = Node(
+                node_id, x, y, kind="manhole", network=name, ground=ground, invert=sump, where=where, attrs=attrs
+            )
 
 
 def _center(struct: ET.Element) -> tuple[float, float]:
@@ -114,8 +131,9 @@ def _center(struct: ET.Element) -> tuple[float, float]:
     return values[1], values[0]  # LandXML writes northing first
 
 
-def _pipes(data: NetworkData, network: ET.Element, name: str, diameter: float, elevation: float,
-           problems: Problems) -> None:
+def _pipes(
+    data: NetworkData, network: ET.Element, name: str, diameter: float, elevation: float, problems: Problems
+) -> None:
     for pipes in _children(network, "Pipes"):
         for i, pipe in enumerate(_children(pipes, "Pipe")):
             link_id = pipe.get("name") or f"pipe{i}"
@@ -125,11 +143,21 @@ def _pipes(data: NetworkData, network: ET.Element, name: str, diameter: float, e
             if section is not None:
                 size = number(section.get("diameter") or section.get("height")) * diameter
             start, end = pipe.get("refStart", ""), pipe.get("refEnd", "")
-            link = Link(link_id, start, end, kind="pipe", network=name, diameter=size, where=where,
-                        material=section.get("material", "") if section is not None else "",
-                        shape=_local(section.tag) if section is not None else "",
-                        attrs={"desc": section.get("desc", "") if section is not None else "",
-                               "slope_percent": number(pipe.get("slope"))})
+            link = Link(
+                link_id,
+                start,
+                end,
+                kind="pipe",
+                network=name,
+                diameter=size,
+                where=where,
+                material=section.get("material", "") if section is not None else "",
+                shape=_local(section.tag) if section is not None else "",
+                attrs={
+                    "desc": section.get("desc", "") if section is not None else "",
+                    "slope_percent": number(pipe.get("slope")),
+                },
+            )
             link.invert_start = _invert(data, start, link_id)
             link.invert_end = _invert(data, end, link_id)
             data.links.append(link)

@@ -17,8 +17,20 @@ from typing import Any
 from twin.errors import InputError
 
 #: metres per unit, for the unit names found in files and options
-UNIT_METRES = {"m": 1.0, "meter": 1.0, "metre": 1.0, "mm": 0.001, "millimeter": 0.001, "cm": 0.01,
-               "ft": 0.3048, "foot": 0.3048, "feet": 0.3048, "us-ft": 1200 / 3937, "in": 0.0254, "inch": 0.0254}
+UNIT_METRES = {
+    "m": 1.0,
+    "meter": 1.0,
+    "metre": 1.0,
+    "mm": 0.001,
+    "millimeter": 0.001,
+    "cm": 0.01,
+    "ft": 0.3048,
+    "foot": 0.3048,
+    "feet": 0.3048,
+    "us-ft": 1200 / 3937,
+    "in": 0.0254,
+    "inch": 0.0254,
+}
 
 #: node kinds that feed a pressurised network (isolation cuts a segment off from these)
 SOURCE_KINDS = ("reservoir", "tank", "source")
@@ -28,8 +40,9 @@ def unit_factor(unit: str | None, path: Path, key: str) -> float:
     """Metres per ``unit``; an unknown unit name is the user's error, said as such."""
     name = (unit or "m").strip().lower()
     if name not in UNIT_METRES:
-        raise InputError(path, f"unknown unit {unit!r} for option {key}",
-                         hint=f"use one of {', '.join(sorted(UNIT_METRES))}")
+        raise InputError(
+            path, f"unknown unit {unit!r} for option {key}", hint=f"use one of {', '.join(sorted(UNIT_METRES))}"
+        )
     return UNIT_METRES[name]
 
 
@@ -49,9 +62,9 @@ class Node:
     y: float
     kind: str = "junction"
     network: str = ""
-    ground: float = math.nan   #: ground (rim) elevation, m
-    invert: float = math.nan   #: invert (sump) elevation, m: drainage structures
-    cover: float = math.nan    #: depth of cover to the pipe crown at this node, m
+    ground: float = math.nan  #: ground (rim) elevation, m
+    invert: float = math.nan  #: invert (sump) elevation, m: drainage structures
+    cover: float = math.nan  #: depth of cover to the pipe crown at this node, m
     where: str = ""
     attrs: dict[str, Any] = field(default_factory=dict)
 
@@ -64,7 +77,7 @@ class Link:
     kind: str = "pipe"
     network: str = ""
     diameter: float = math.nan  #: m (height for non-circular sections)
-    length: float = math.nan    #: m, as the file states it (NaN: measured from the geometry)
+    length: float = math.nan  #: m, as the file states it (NaN: measured from the geometry)
     vertices: list[tuple[float, float]] = field(default_factory=list)  #: interior x, y
     invert_start: float = math.nan
     invert_end: float = math.nan
@@ -86,14 +99,14 @@ class NetworkData:
 
     path: Path
     format: str
-    network: str                       #: default network name (e.g. "water")
+    network: str  #: default network name (e.g. "water")
     nodes: dict[str, Node] = field(default_factory=dict)
     links: list[Link] = field(default_factory=list)
     crs: str | None = None
     units: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
-    flow_from_file: bool = False       #: link direction is the flow direction (SWMM, LandXML)
+    flow_from_file: bool = False  #: link direction is the flow direction (SWMM, LandXML)
     extra_details: dict[str, Any] = field(default_factory=dict)
 
 

@@ -22,28 +22,89 @@ from loaders.pipes.text import read_text
 from twin.errors import InputError
 from twin.source import LoadedSource
 
-SECTIONS = frozenset({
-    "TITLE", "OPTIONS", "REPORT", "FILES", "RAINGAGES", "EVAPORATION", "TEMPERATURE", "ADJUSTMENTS",
-    "SUBCATCHMENTS", "SUBAREAS", "INFILTRATION", "LID_CONTROLS", "LID_USAGE", "AQUIFERS", "GROUNDWATER", "GWF",
-    "SNOWPACKS", "JUNCTIONS", "OUTFALLS", "DIVIDERS", "STORAGE", "CONDUITS", "PUMPS", "ORIFICES", "WEIRS",
-    "OUTLETS", "XSECTIONS", "TRANSECTS", "STREETS", "INLETS", "INLET_USAGE", "LOSSES", "CONTROLS", "POLLUTANTS",
-    "LANDUSES", "COVERAGES", "LOADINGS", "BUILDUP", "WASHOFF", "TREATMENT", "INFLOWS", "DWF", "RDII",
-    "HYDROGRAPHS", "CURVES", "TIMESERIES", "PATTERNS", "MAP", "POLYGONS", "COORDINATES", "VERTICES", "LABELS",
-    "SYMBOLS", "BACKDROP", "TAGS", "PROFILES", "EVENTS", "END",
-})
+SECTIONS = frozenset(
+    {
+        "TITLE",
+        "OPTIONS",
+        "REPORT",
+        "FILES",
+        "RAINGAGES",
+        "EVAPORATION",
+        "TEMPERATURE",
+        "ADJUSTMENTS",
+        "SUBCATCHMENTS",
+        "SUBAREAS",
+        "INFILTRATION",
+        "LID_CONTROLS",
+        "LID_USAGE",
+        "AQUIFERS",
+        "GROUNDWATER",
+        "GWF",
+        "SNOWPACKS",
+        "JUNCTIONS",
+        "OUTFALLS",
+        "DIVIDERS",
+        "STORAGE",
+        "CONDUITS",
+        "PUMPS",
+        "ORIFICES",
+        "WEIRS",
+        "OUTLETS",
+        "XSECTIONS",
+        "TRANSECTS",
+        "STREETS",
+        "INLETS",
+        "INLET_USAGE",
+        "LOSSES",
+        "CONTROLS",
+        "POLLUTANTS",
+        "LANDUSES",
+        "COVERAGES",
+        "LOADINGS",
+        "BUILDUP",
+        "WASHOFF",
+        "TREATMENT",
+        "INFLOWS",
+        "DWF",
+        "RDII",
+        "HYDROGRAPHS",
+        "CURVES",
+        "TIMESERIES",
+        "PATTERNS",
+        "MAP",
+        "POLYGONS",
+        "COORDINATES",
+        "VERTICES",
+        "LABELS",
+        "SYMBOLS",
+        "BACKDROP",
+        "TAGS",
+        "PROFILES",
+        "EVENTS",
+        "END",
+    }
+)
 US_UNITS = ("CFS", "GPM", "MGD")
 SI_UNITS = ("CMS", "LPS", "MLD")
 #: node sections: kind, and the column of the maximum depth (None: not read)
-NODE_SECTIONS = {"JUNCTIONS": ("manhole", 2), "OUTFALLS": ("outfall", None), "STORAGE": ("storage", 2),
-                 "DIVIDERS": ("divider", None)}
+NODE_SECTIONS = {
+    "JUNCTIONS": ("manhole", 2),
+    "OUTFALLS": ("outfall", None),
+    "STORAGE": ("storage", 2),
+    "DIVIDERS": ("divider", None),
+}
 #: link sections: kind, and the columns of the start and end offsets (None: none)
-LINK_SECTIONS = {"CONDUITS": ("conduit", 5, 6), "PUMPS": ("pump", None, None), "ORIFICES": ("orifice", 4, 4),
-                 "WEIRS": ("weir", 4, 4), "OUTLETS": ("outlet", 3, 3)}
+LINK_SECTIONS = {
+    "CONDUITS": ("conduit", 5, 6),
+    "PUMPS": ("pump", None, None),
+    "ORIFICES": ("orifice", 4, 4),
+    "WEIRS": ("weir", 4, 4),
+    "OUTLETS": ("outlet", 3, 3),
+}
 
 
 def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
-    data = NetworkData(path=path, format="swmm", network=str(options.get("network", "drainage")),
-                       flow_from_file=True)
+    data = NetworkData(path=path, format="swmm", network=str(options.get("network", "drainage")), flow_from_file=True)
     text = read_text(path, options, data.warnings)
     rows = sections(path, text, SECTIONS)
     table = options_table(rows.get("OPTIONS", []))
@@ -73,8 +134,16 @@ def _nodes(data: NetworkData, rows: dict[str, list[Row]], coords: dict, unit: fl
             max_depth = read.number(row, depth_column, "maximum depth") * unit if depth_column else math.nan
             ground = invert + max_depth if max_depth > 0 else math.nan
             x, y = coords.get(row.fields[0], (math.nan, math.nan))
-            data.nodes[row.fields[0]] = Node(row.fields[0], x, y, kind=kind, invert=invert, ground=ground,
-                                             where=row.where, attrs={"max_depth_m": max_depth})
+            data.nodes[row.fields[0]] = Node(
+                row.fields[0],
+                x,
+                y,
+                kind=kind,
+                invert=invert,
+                ground=ground,
+                where=row.where,
+                attrs={"max_depth_m": max_depth},
+            )
 
 
 def _rims_from_links(data: NetworkData) -> None:
@@ -105,16 +174,31 @@ def _xsections(path: Path, rows: list[Row], unit: float) -> dict[str, tuple[str,
     return out
 
 
-def _links(data: NetworkData, rows: dict[str, list[Row]], bends: dict, xsections: dict, unit: float,
-           offsets_are_elevations: bool) -> None:
+def _links(
+    data: NetworkData,
+    rows: dict[str, list[Row]],
+    bends: dict,
+    xsections: dict,
+    unit: float,
+    offsets_are_elevations: bool,
+) -> None:
     for section, (kind, start_col, end_col) in LINK_SECTIONS.items():
         read = RowReader(data.path, section)
         for row in rows.get(section, []):
             read.need(row, 3, "name, from node, to node")
             link_id, start, end = row.fields[:3]
             shape, height, barrels = xsections.get(link_id, ("", math.nan, 1.0))
-            link = Link(link_id, start, end, kind=kind, diameter=height, shape=shape, vertices=bends.get(link_id, []),
-                        where=row.where, attrs={"barrels": barrels})
+            link = Link(
+                link_id,
+                start,
+                end,
+                kind=kind,
+                diameter=height,
+                shape=shape,
+                vertices=bends.get(link_id, []),
+                where=row.where,
+                attrs={"barrels": barrels},
+            )
             if kind == "conduit":
                 read.need(row, 4, "name, from node, to node, length")
                 link.length = read.number(row, 3, "length") * unit
@@ -124,8 +208,9 @@ def _links(data: NetworkData, rows: dict[str, list[Row]], bends: dict, xsections
             data.links.append(link)
 
 
-def _end_invert(read: RowReader, row: Row, column: int | None, node: Node | None, unit: float,
-                as_elevation: bool) -> float:
+def _end_invert(
+    read: RowReader, row: Row, column: int | None, node: Node | None, unit: float, as_elevation: bool
+) -> float:
     """Invert of a link end: its node's invert plus the offset, or the offset as an elevation."""
     node_invert = node.invert if node is not None else math.nan
     if column is None or column >= len(row.fields) or row.fields[column] == "*":

@@ -42,17 +42,21 @@ def read_text(path: Path, options: Mapping[str, Any], warnings: list[str]) -> st
     if _CJK.search(text):
         warnings.append(f"{path.name} is not UTF-8: read as GB18030/GBK (set option encoding to override)")
         return text
-    raise InputError(path, f"not UTF-8 text (byte 0x{raw[first_error.start]:02x} at offset {first_error.start})",
-                     where=_line_of(raw, first_error.start),
-                     hint="give the file's encoding as an option, e.g. encoding = \"gb18030\" or \"latin-1\"")
+    raise InputError(
+        path,
+        f"not UTF-8 text (byte 0x{raw[first_error.start]:02x} at offset {first_error.start})",
+        where=_line_of(raw, first_error.start),
+        hint='give the file\'s encoding as an option, e.g. encoding = "gb18030" or "latin-1"',
+    )
 
 
 def _decode(path: Path, raw: bytes, encoding: str) -> str:
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise InputError(path, f"not valid {encoding} text (offset {exc.start})",
-                         where=_line_of(raw, exc.start)) from None
+        raise InputError(
+            path, f"not valid {encoding} text (offset {exc.start})", where=_line_of(raw, exc.start)
+        ) from None
 
 
 def _line_of(raw: bytes, offset: int) -> str:

@@ -35,7 +35,7 @@ def vertex_tangents(points: np.ndarray, starts: np.ndarray) -> np.ndarray:
     inner = ~starts[1:]  # edge i joins vertex i and i+1 of the same polyline
     edges = edges * inner[:, None]
     tangent = np.zeros((n, 3))
-    tangent[1:] += edges   # incoming edge
+    tangent[1:] += edges  # incoming edge
     tangent[:-1] += edges  # outgoing edge
     tangent, length = _unit(tangent)
     tangent[length == 0] = (1.0, 0.0, 0.0)
@@ -53,8 +53,9 @@ def ring_frames(tangent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u, v
 
 
-def tube_arrays(points: np.ndarray, offsets: np.ndarray, radius: np.ndarray,
-                sides: int = SIDES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def tube_arrays(
+    points: np.ndarray, offsets: np.ndarray, radius: np.ndarray, sides: int = SIDES
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ring points, quad connectivity and the polyline owning each quad.
 
     Parameters
@@ -75,8 +76,9 @@ def tube_arrays(points: np.ndarray, offsets: np.ndarray, radius: np.ndarray,
     u, v = ring_frames(vertex_tangents(points, starts))
     angle = np.linspace(0.0, 2 * np.pi, sides, endpoint=False)
     r = np.asarray(radius, dtype=np.float64)[owner]
-    rings = (points[:, None, :] + r[:, None, None] * (np.cos(angle)[None, :, None] * u[:, None, :]
-                                                      + np.sin(angle)[None, :, None] * v[:, None, :]))
+    rings = points[:, None, :] + r[:, None, None] * (
+        np.cos(angle)[None, :, None] * u[:, None, :] + np.sin(angle)[None, :, None] * v[:, None, :]
+    )
     edge = np.flatnonzero(~starts[1:])  # vertex i -> i+1 inside one polyline
     k = np.arange(sides)
     base = (edge * sides)[:, None]
@@ -84,8 +86,9 @@ def tube_arrays(points: np.ndarray, offsets: np.ndarray, radius: np.ndarray,
     return rings.reshape(-1, 3), quads.reshape(-1, 4), np.repeat(owner[edge], sides)
 
 
-def tube_mesh(points: np.ndarray, offsets: np.ndarray, radius: np.ndarray,
-              sides: int = SIDES) -> tuple[pv.PolyData, np.ndarray]:
+def tube_mesh(
+    points: np.ndarray, offsets: np.ndarray, radius: np.ndarray, sides: int = SIDES
+) -> tuple[pv.PolyData, np.ndarray]:
     """One merged tube mesh for every polyline, and the polyline of each cell."""
     ring_points, quads, cell_owner = tube_arrays(points, offsets, radius, sides)
     mesh = pv.PolyData.from_regular_faces(ring_points, quads)
@@ -102,6 +105,7 @@ def ring_centres(mesh: pv.PolyData) -> tuple[np.ndarray, np.ndarray]:
 
 
 # -- glyphs ------------------------------------------------------------------------------
+
 
 def _cylinder(sides: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """Unit cylinder: radius 1, z from 0 to 1, closed by two fans."""
@@ -125,8 +129,22 @@ def _octahedron() -> tuple[np.ndarray, np.ndarray]:
 def _cube() -> tuple[np.ndarray, np.ndarray]:
     """Unit cube centred on the origin, side 2 (a valve)."""
     points = np.array([(x, y, z) for z in (-1, 1) for y in (-1, 1) for x in (-1, 1)], dtype=float)
-    faces = np.array([(0, 2, 3), (0, 3, 1), (4, 5, 7), (4, 7, 6), (0, 1, 5), (0, 5, 4),
-                      (2, 6, 7), (2, 7, 3), (0, 4, 6), (0, 6, 2), (1, 3, 7), (1, 7, 5)])
+    faces = np.array(
+        [
+            (0, 2, 3),
+            (0, 3, 1),
+            (4, 5, 7),
+            (4, 7, 6),
+            (0, 1, 5),
+            (0, 5, 4),
+            (2, 6, 7),
+            (2, 7, 3),
+            (0, 4, 6),
+            (0, 6, 2),
+            (1, 3, 7),
+            (1, 7, 5),
+        ]
+    )
     return points, faces
 
 

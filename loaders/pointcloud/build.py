@@ -12,7 +12,7 @@ from vtkmodules.util.numpy_support import numpy_to_vtk
 from vtkmodules.vtkCommonDataModel import vtkCellArray
 
 from twin.assets import AssetTable
-from twin.pointcolors import class_name
+from twin.colours.point_classes import class_name
 
 
 def point_polydata(xyz: np.ndarray, arrays: dict[str, np.ndarray], asset_index: np.ndarray) -> pv.PolyData:
@@ -56,8 +56,12 @@ def _affine(length: int, kind: str):
     return values
 
 
-def class_assets(stem: str, class_counts: np.ndarray, shown_counts: np.ndarray, classification: np.ndarray,
-                 ) -> tuple[AssetTable, np.ndarray]:
+def class_assets(
+    stem: str,
+    class_counts: np.ndarray,
+    shown_counts: np.ndarray,
+    classification: np.ndarray,
+) -> tuple[AssetTable, np.ndarray]:
     """One asset per class present, id ``<stem>/class-<code>``, and each point's asset (uint8).
 
     ``class_counts`` are the points of each class read, ``shown_counts`` those kept in the layer.
@@ -66,7 +70,13 @@ def class_assets(stem: str, class_counts: np.ndarray, shown_counts: np.ndarray, 
     lookup = np.zeros(256, dtype=np.uint8)
     lookup[codes] = np.arange(len(codes), dtype=np.uint8)
     assets = AssetTable.build(
-        [f"{stem}/class-{c}" for c in codes], kind="point class", name=[class_name(c) for c in codes],
-        attrs={"class_code": codes.astype(np.float64), "points": class_counts[codes].astype(np.float64),
-               "points_shown": shown_counts[codes].astype(np.float64)})
+        [f"{stem}/class-{c}" for c in codes],
+        kind="point class",
+        name=[class_name(c) for c in codes],
+        attrs={
+            "class_code": codes.astype(np.float64),
+            "points": class_counts[codes].astype(np.float64),
+            "points_shown": shown_counts[codes].astype(np.float64),
+        },
+    )
     return assets, np.take(lookup, classification)  # take: faster than fancy indexing

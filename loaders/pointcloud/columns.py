@@ -71,8 +71,9 @@ class Columns:
     its header promised (a LAZ without a chunk table).
     """
 
-    def __init__(self, layout: Layout, capacity: int, origin: np.ndarray | None = None,
-                 box: np.ndarray | None = None) -> None:
+    def __init__(
+        self, layout: Layout, capacity: int, origin: np.ndarray | None = None, box: np.ndarray | None = None
+    ) -> None:
         self.layout = layout
         self.origin = None if origin is None else np.asarray(origin, dtype=np.float64)
         self.box = None if box is None else np.asarray(box, dtype=np.float64)
@@ -85,9 +86,11 @@ class Columns:
         self._scratch, self._flags = np.empty(0), np.empty(0, dtype=bool)  # per chunk, reused
         n = max(int(capacity), 1)
         self.xyz = np.empty((n, 3), np.float32)
-        self.arrays: dict[str, np.ndarray] = {"intensity": np.empty(n, np.uint16),
-                                              "classification": np.empty(n, np.uint8),
-                                              "return_number": np.empty(n, np.uint8)}
+        self.arrays: dict[str, np.ndarray] = {
+            "intensity": np.empty(n, np.uint16),
+            "classification": np.empty(n, np.uint8),
+            "return_number": np.empty(n, np.uint8),
+        }
         if layout.has_rgb:  # high bytes; the low bytes only until a high byte shows 16-bit colour
             self.arrays["rgb"] = np.empty((n, 3), np.uint8)
             self.arrays["rgb_low"] = np.empty((n, 3), np.uint8)
@@ -111,9 +114,9 @@ class Columns:
         if keep is not None:
             kept = int(np.count_nonzero(keep))
             if kept < k:
-                self.xyz[a:a + kept] = self.xyz[a:b][keep]
+                self.xyz[a : a + kept] = self.xyz[a:b][keep]
                 for values in self.arrays.values():
-                    values[a:a + kept] = values[a:b][keep]
+                    values[a : a + kept] = values[a:b][keep]
                 outside = None if outside is None else outside[keep]
             b = a + kept
         self.classes.add(self.xyz[a:b], self.arrays["classification"][a:b], outside, guard)
@@ -124,15 +127,20 @@ class Columns:
         """Points per class code among the rows filled (one ``bincount`` once they are all read:
         per chunk it would cast every chunk's bytes to 64-bit indices)."""
         if self._counts is None or self._counts[0] != self.count:
-            self._counts = (self.count, np.bincount(self.arrays["classification"][:self.count], minlength=256))
+            self._counts = (self.count, np.bincount(self.arrays["classification"][: self.count], minlength=256))
         return self._counts[1]
 
     def class_bounds(self, codes: np.ndarray) -> np.ndarray:
         """World ``[xmin, xmax, ymin, ymax, zmin, zmax]`` of every class in ``codes``."""
         return self.classes.bounds(codes, self.origin if self.origin is not None else np.zeros(3))
 
-    def _convert(self, rec: np.ndarray, a: int, b: int, guard: Guard | None,
-                 ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def _convert(
+        self,
+        rec: np.ndarray,
+        a: int,
+        b: int,
+        guard: Guard | None,
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Records into rows ``a:b``; returns the masks of the points inside the box and outside
         the guard (each None when there is none)."""
         keep, outside = self._convert_xyz(rec, a, b, guard)
@@ -154,12 +162,18 @@ class Columns:
             values = rec[dim.field]
             if dim.scales is not None or dim.offsets is not None:
                 values = values * (1.0 if dim.scales is None else dim.scales) + (
-                    0.0 if dim.offsets is None else dim.offsets)
+                    0.0 if dim.offsets is None else dim.offsets
+                )
             out[dim.name][a:b] = values
         return keep, outside
 
-    def _convert_xyz(self, rec: np.ndarray, a: int, b: int, guard: Guard | None,
-                     ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def _convert_xyz(
+        self,
+        rec: np.ndarray,
+        a: int,
+        b: int,
+        guard: Guard | None,
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Integer coordinates to float32 local ones in one pass over the output: scale and
         shift by ``origin - offset`` in a cache-sized float64 scratch, test it against the box
         (world values exist only there, and only then) and the class-bounds guard, cast it out.

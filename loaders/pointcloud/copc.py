@@ -18,17 +18,21 @@ from loaders.pointcloud.read import add_records, native_errors
 from twin.errors import InputError
 
 
-def read_copc(path: Path, columns: Columns, budget: int, level: int | None = None,
-              box: np.ndarray | None = None) -> dict[str, Any]:
+def read_copc(
+    path: Path, columns: Columns, budget: int, level: int | None = None, box: np.ndarray | None = None
+) -> dict[str, Any]:
     """Query a COPC file into ``columns``; returns what was read, for ``twin info``.
 
     ``level`` None picks the deepest level whose points (inside ``box``) fit ``budget``.
     """
     with native_errors(path, "cannot read the COPC octree"), laspy.CopcReader.open(str(path)) as reader:
         bounds = None if box is None else _clipped(box, reader.header)
-        nodes = load_octree_for_query(reader.source, reader.copc_info, reader.root_page,
-                                      query_bounds=None if bounds is None else
-                                      bounds.ensure_3d(reader.header.mins, reader.header.maxs))
+        nodes = load_octree_for_query(
+            reader.source,
+            reader.copc_info,
+            reader.root_page,
+            query_bounds=None if bounds is None else bounds.ensure_3d(reader.header.mins, reader.header.maxs),
+        )
         _check_nodes(path, nodes, reader.header.point_count)
         levels = np.array([n.key.level for n in nodes], dtype=np.int64)
         counts = np.array([n.point_count for n in nodes], dtype=np.int64)
@@ -39,8 +43,7 @@ def read_copc(path: Path, columns: Columns, budget: int, level: int | None = Non
         level = max(0, min(int(level), len(per_level) - 1))
         points = reader.query(bounds=bounds, level=range(0, level + 1))
         add_records(columns, points.array)
-    return {"copc_levels": len(per_level), "copc_level_read": level,
-            "copc_points_per_level": per_level.tolist()}
+    return {"copc_levels": len(per_level), "copc_level_read": level, "copc_points_per_level": per_level.tolist()}
 
 
 def _clipped(box: np.ndarray, header: laspy.LasHeader) -> Bounds:
@@ -58,7 +61,10 @@ def _check_nodes(path: Path, nodes: list, point_count: int) -> None:
     for node in nodes:
         total += node.point_count
         if node.offset < 0 or node.byte_size < 0 or node.offset + node.byte_size > size or node.point_count < 0:
-            raise InputError(path, f"corrupt COPC hierarchy: node {node.key} claims bytes {node.offset:,}+"
-                                   f"{node.byte_size:,} of a {size:,}-byte file")
+            raise InputError(
+                path,
+                f"corrupt COPC hierarchy: node {node.key} claims bytes {node.offset:,}+"
+                f"{node.byte_size:,} of a {size:,}-byte file",
+            )
     if total > point_count:
         raise InputError(path, f"corrupt COPC hierarchy: its nodes hold {total:,} points, the header {point_count:,}")

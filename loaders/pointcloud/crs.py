@@ -17,13 +17,22 @@ def declared_crs(header: laspy.LasHeader) -> tuple[str | None, str | None, list[
     try:
         crs = header.parse_crs()
     except Exception as exc:  # a corrupt WKT or GeoKey directory: the points are still good
-        return None, None, [f"the CRS VLR cannot be parsed ({str(exc).strip()[:120] or type(exc).__name__}): "
-                            f"treated as no CRS"]
+        return (
+            None,
+            None,
+            [f"the CRS VLR cannot be parsed ({str(exc).strip()[:120] or type(exc).__name__}): treated as no CRS"],
+        )
     if crs is None:
         return None, None, []
     if crs.is_geographic and not _degrees(header):
-        return None, crs.name, [f"the file declares {crs.name} (geographic, degrees) but its coordinates "
-                                f"({_extent(header)}) cannot be degrees: treated as no CRS"]
+        return (
+            None,
+            crs.name,
+            [
+                f"the file declares {crs.name} (geographic, degrees) but its coordinates "
+                f"({_extent(header)}) cannot be degrees: treated as no CRS"
+            ],
+        )
     authority = crs.to_authority(min_confidence=70)
     return (f"{authority[0]}:{authority[1]}" if authority else crs.to_wkt()), crs.name, []
 

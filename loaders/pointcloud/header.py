@@ -14,7 +14,7 @@ from pathlib import Path
 
 from twin.errors import InputError
 
-MIN_HEADER = 227                 # LAS 1.0-1.2 public header block
+MIN_HEADER = 227  # LAS 1.0-1.2 public header block
 VLR_HEADER, EVLR_HEADER = 54, 60
 #: smallest record length of each point format (LAS 1.4 R15)
 FORMAT_SIZES = {0: 20, 1: 28, 2: 26, 3: 34, 4: 57, 5: 63, 6: 30, 7: 36, 8: 38, 9: 59, 10: 67}
@@ -77,8 +77,9 @@ def check_header(path: Path, partial: bool = False) -> HeaderInfo:
             head = handle.read(375)
             info = _public_block(path, head, size)
             handle.seek(info.header_size)
-            info.vlrs = _vlr_chain(path, handle.read(info.offset_to_points - info.header_size),
-                                   info.header_size, _count(head, 100, "<I"))
+            info.vlrs = _vlr_chain(
+                path, handle.read(info.offset_to_points - info.header_size), info.header_size, _count(head, 100, "<I")
+            )
             if info.version == "1.4":
                 info.evlrs = _evlrs(path, handle, head, size)
     except OSError as exc:
@@ -102,17 +103,25 @@ def _public_block(path: Path, head: bytes, size: int) -> HeaderInfo:
     header_size, offset, _, format_byte, record_length = struct.unpack_from("<HIIBH", head, 94)
     minimum = 375 if minor == 4 else 235 if minor == 3 else MIN_HEADER
     if not minimum <= header_size <= size:
-        raise InputError(path, f"header size {header_size} is impossible for LAS {major}.{minor} "
-                               f"(at least {minimum}, file {size} bytes)", where="byte 94")
+        raise InputError(
+            path,
+            f"header size {header_size} is impossible for LAS {major}.{minor} (at least {minimum}, file {size} bytes)",
+            where="byte 94",
+        )
     if not header_size <= offset <= size:
-        raise InputError(path, f"offset to point data {offset:,} lies outside the file "
-                               f"({header_size}..{size:,})", where="byte 96")
+        raise InputError(
+            path, f"offset to point data {offset:,} lies outside the file ({header_size}..{size:,})", where="byte 96"
+        )
     point_format = format_byte & 0x3F
     if point_format not in FORMAT_SIZES:
         raise InputError(path, f"unknown point format {point_format} (0 to 10 are defined)", where="byte 104")
     if record_length < FORMAT_SIZES[point_format]:
-        raise InputError(path, f"point record length {record_length} is shorter than point format "
-                               f"{point_format} needs ({FORMAT_SIZES[point_format]})", where="byte 105")
+        raise InputError(
+            path,
+            f"point record length {record_length} is shorter than point format "
+            f"{point_format} needs ({FORMAT_SIZES[point_format]})",
+            where="byte 105",
+        )
     scales = struct.unpack_from("<3d", head, 131)
     if not all(s > 0 or s < 0 for s in scales):
         raise InputError(path, f"scale factors {scales} include zero or NaN", where="byte 131")
@@ -121,26 +130,44 @@ def _public_block(path: Path, head: bytes, size: int) -> HeaderInfo:
     internal_waveform = minor >= 3 and _count(head, 6, "<H") & 2
     waveform_start = _count(head, 227, "<Q") if internal_waveform else 0
     count = _count(head, 247, "<Q") if minor == 4 and len(head) >= 255 else legacy
-    return HeaderInfo(version=f"{major}.{minor}", point_format=point_format, record_length=record_length,
-                      point_count=count or legacy, compressed=bool(format_byte & 0xC0),
-                      header_size=header_size, offset_to_points=offset, file_size=size, scales=scales,
-                      offsets=struct.unpack_from("<3d", head, 155), mins=(minx, miny, minz),
-                      maxs=(maxx, maxy, maxz), waveform_start=waveform_start)
+    return HeaderInfo(
+        version=f"{major}.{minor}",
+        point_format=point_format,
+        record_length=record_length,
+        point_count=count or legacy,
+        compressed=bool(format_byte & 0xC0),
+        header_size=header_size,
+        offset_to_points=offset,
+        file_size=size,
+        scales=scales,
+        offsets=struct.unpack_from("<3d", head, 155),
+        mins=(minx, miny, minz),
+        maxs=(maxx, maxy, maxz),
+        waveform_start=waveform_start,
+    )
 
 
 def _vlr_chain(path: Path, data: bytes, start: int, count: int) -> list[Vlr]:
     """Walk ``count`` VLRs in ``data`` (which begins at file offset ``start``), checking each fits."""
     if count * VLR_HEADER > len(data):
-        raise InputError(path, f"header claims {count:,} VLRs but the {len(data):,} bytes between the "
-                               f"header and the point data have room for {len(data) // VLR_HEADER:,}", where="byte 100")
+        raise InputError(
+            path,
+            f"header claims {count:,} VLRs but the {len(data):,} bytes between the "
+            f"header and the point data have room for {len(data) // VLR_HEADER:,}",
+            where="byte 100",
+        )
     records, pos = [], 0
     for i in range(count):
-        user = data[pos + 2:pos + 18].split(b"\0", 1)[0].decode("ascii", "replace")
+        user = data[pos + 2 : pos + 18].split(b"\0", 1)[0].decode("ascii", "replace")
         record_id = struct.unpack_from("<H", data, pos + 18)[0]
         length = struct.unpack_from("<H", data, pos + 20)[0]
         if pos + VLR_HEADER + length > len(data):
-            raise InputError(path, f"VLR {i} ({user!r} record {record_id}) claims {length:,} bytes, "
-                                   f"running past the start of the point data", where=f"byte {start + pos}")
+            raise InputError(
+                path,
+                f"VLR {i} ({user!r} record {record_id}) claims {length:,} bytes, "
+                f"running past the start of the point data",
+                where=f"byte {start + pos}",
+            )
         records.append(Vlr(user, record_id, start + pos + VLR_HEADER, length))
         pos += VLR_HEADER + length
     return records
@@ -152,8 +179,11 @@ def _evlrs(path: Path, handle, head: bytes, size: int) -> list[Vlr]:
     if count == 0:
         return []
     if not 0 < first <= size or count * EVLR_HEADER > size - first:
-        raise InputError(path, f"header claims {count:,} EVLRs from byte {first:,}, which a file of "
-                               f"{size:,} bytes cannot hold", where="byte 235")
+        raise InputError(
+            path,
+            f"header claims {count:,} EVLRs from byte {first:,}, which a file of {size:,} bytes cannot hold",
+            where="byte 235",
+        )
     records, pos = [], first
     for i in range(count):
         handle.seek(pos)
@@ -163,8 +193,11 @@ def _evlrs(path: Path, handle, head: bytes, size: int) -> list[Vlr]:
         user = block[2:18].split(b"\0", 1)[0].decode("ascii", "replace")
         record_id, length = struct.unpack_from("<HQ", block, 18)
         if pos + EVLR_HEADER + length > size:
-            raise InputError(path, f"EVLR {i} ({user!r} record {record_id}) claims {length:,} bytes, "
-                                   f"running past the end of the file", where=f"byte {pos}")
+            raise InputError(
+                path,
+                f"EVLR {i} ({user!r} record {record_id}) claims {length:,} bytes, running past the end of the file",
+                where=f"byte {pos}",
+            )
         records.append(Vlr(user, record_id, pos + EVLR_HEADER, length))
         pos += EVLR_HEADER + length
     return records
@@ -184,12 +217,18 @@ def _check_points(path: Path, info: HeaderInfo, partial: bool) -> None:
     needed = info.point_count * info.record_length
     complete = available // info.record_length
     if needed > available and partial:
-        info.warnings.append(f"truncated file: the header says {info.point_count:,} points, only the "
-                             f"{complete:,} complete ones are loaded")
+        info.warnings.append(
+            f"truncated file: the header says {info.point_count:,} points, only the "
+            f"{complete:,} complete ones are loaded"
+        )
         info.point_count, needed = complete, complete * info.record_length
     if needed > available:
-        raise InputError(path, f"truncated or lying header: it says {info.point_count:,} points "
-                               f"({needed:,} bytes) but the file holds {complete:,} "
-                               f"complete points ({available:,} bytes)", where=f"byte {info.offset_to_points}",
-                         hint="pass option partial=true to load the complete points that are there")
+        raise InputError(
+            path,
+            f"truncated or lying header: it says {info.point_count:,} points "
+            f"({needed:,} bytes) but the file holds {complete:,} "
+            f"complete points ({available:,} bytes)",
+            where=f"byte {info.offset_to_points}",
+            hint="pass option partial=true to load the complete points that are there",
+        )
     info.trailing_bytes = available - needed

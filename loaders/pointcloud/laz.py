@@ -44,12 +44,17 @@ def check_chunk_table(path: Path, info: HeaderInfo) -> tuple[bool, list[str]]:
     else:
         most, least = len(table) * laz_vlr.chunk_size(), (len(table) - 1) * laz_vlr.chunk_size() + 1
     if info.point_count > most:
-        raise InputError(path, f"lying header: it says {info.point_count:,} points, the {len(table):,} "
-                               f"compressed chunks hold at most {most:,}", where="byte 247" if
-                         info.version == "1.4" else "byte 107")
+        raise InputError(
+            path,
+            f"lying header: it says {info.point_count:,} points, the {len(table):,} "
+            f"compressed chunks hold at most {most:,}",
+            where="byte 247" if info.version == "1.4" else "byte 107",
+        )
     if info.point_count < least:
-        return True, [f"the header says {info.point_count:,} points, the compressed chunks hold at least "
-                      f"{least:,}: only the header's count is read"]
+        return True, [
+            f"the header says {info.point_count:,} points, the compressed chunks hold at least "
+            f"{least:,}: only the header's count is read"
+        ]
     return True, []
 
 
@@ -61,15 +66,26 @@ def _check_table_position(path: Path, info: HeaderInfo, handle) -> None:
         raise InputError(path, "truncated: no compressed point data", where=f"byte {info.offset_to_points}")
     (table,) = struct.unpack("<q", raw)
     if table == -1:
-        raise InputError(path, "the LAZ chunk table is missing (offset -1: did its writer finish?), so the "
-                               "points cannot be decoded", where=f"byte {info.offset_to_points}",
-                         hint="re-compress the file, e.g. with `pdal translate` or `laszip`")
+        raise InputError(
+            path,
+            "the LAZ chunk table is missing (offset -1: did its writer finish?), so the points cannot be decoded",
+            where=f"byte {info.offset_to_points}",
+            hint="re-compress the file, e.g. with `pdal translate` or `laszip`",
+        )
     data_bytes = table - info.offset_to_points - 8
     if not 0 <= data_bytes <= info.file_size - info.offset_to_points - 16:
-        raise InputError(path, f"corrupt or truncated LAZ: the chunk table offset {table:,} lies outside "
-                               f"the file ({info.file_size:,} bytes)", where=f"byte {info.offset_to_points}")
+        raise InputError(
+            path,
+            f"corrupt or truncated LAZ: the chunk table offset {table:,} lies outside "
+            f"the file ({info.file_size:,} bytes)",
+            where=f"byte {info.offset_to_points}",
+        )
     handle.seek(table)
     version, chunks = struct.unpack("<II", handle.read(8))
     if version != 0 or chunks > data_bytes:
-        raise InputError(path, f"corrupt LAZ chunk table (version {version}, {chunks:,} chunks in "
-                               f"{data_bytes:,} bytes of compressed points)", where=f"byte {table}")
+        raise InputError(
+            path,
+            f"corrupt LAZ chunk table (version {version}, {chunks:,} chunks in "
+            f"{data_bytes:,} bytes of compressed points)",
+            where=f"byte {table}",
+        )

@@ -40,10 +40,10 @@ from loaders.pointcloud.header import HeaderInfo, check_header
 from loaders.pointcloud.laz import check_chunk_table
 from loaders.pointcloud.read import laspy_header, layout_of, record_chunks
 from loaders.pointcloud.sample import StreamSampler, stratified_sample, trim
+from twin.colours.point_classes import class_name
 from twin.errors import InputError
 from twin.geo import choose_origin
 from twin.layer import LayerPart, LayerStyle
-from twin.pointcolors import class_name
 from twin.source import LoadedSource
 
 #: points shown with server-side rendering (llvmpipe draws ~1.5 M points/s: ~0.1 s a frame)
@@ -72,24 +72,41 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     read = _read(path, info, header, budget, box, level, _origin(path, options.get("origin"), info))
     columns = read.columns
     origin = columns.origin if columns.origin is not None else np.zeros(3)
-    keep = trim(np.arange(columns.count), budget) if read.sampled else \
-        stratified_sample(columns.xyz[:columns.count], budget, _sample_bounds(info, box) - np.repeat(origin, 2))
+    keep = (
+        trim(np.arange(columns.count), budget)
+        if read.sampled
+        else stratified_sample(columns.xyz[: columns.count], budget, _sample_bounds(info, box) - np.repeat(origin, 2))
+    )
     if keep is not None:  # the sample is gathered anyway: group it by class, so the twin needs no sort
         keep = keep[np.argsort(columns.arrays["classification"][keep], kind="stable")]
     xyz, arrays = columns.finish(keep)
     warnings = [*info.warnings, *crs_warnings, *_trailing(info), *read.warnings]
     if len(xyz) < info.point_count:
-        warnings.insert(0, f"showing {len(xyz):,} of {info.point_count:,} points"
-                           + _why(len(xyz) < read.points, budget, box, read.details))
+        warnings.insert(
+            0,
+            f"showing {len(xyz):,} of {info.point_count:,} points"
+            + _why(len(xyz) < read.points, budget, box, read.details),
+        )
     shown = read.class_counts if len(xyz) == read.points else np.bincount(arrays["classification"], minlength=256)
     assets, index = class_assets(_stem(path), read.class_counts, shown, arrays["classification"])
-    details = {**read.details, **_details(info, header, read, len(xyz), budget, box, arrays),
-               "crs": crs, "crs_name": crs_name}
+    details = {
+        **read.details,
+        **_details(info, header, read, len(xyz), budget, box, arrays),
+        "crs": crs,
+        "crs_name": crs_name,
+    }
     # every point read is shown: the bounds measured while reading are the assets' bounds
     bounds = columns.class_bounds(np.flatnonzero(read.class_counts)) if keep is None and not read.sampled else None
-    part = LayerPart(name="points", dataset=point_polydata(xyz, arrays, index), assets=assets, asset_index=index,
-                     association="point", style=LayerStyle(rgb_array="rgb" if "rgb" in arrays else None),
-                     bounds=bounds, origin=origin)
+    part = LayerPart(
+        name="points",
+        dataset=point_polydata(xyz, arrays, index),
+        assets=assets,
+        asset_index=index,
+        association="point",
+        style=LayerStyle(rgb_array="rgb" if "rgb" in arrays else None),
+        bounds=bounds,
+        origin=origin,
+    )
     return LoadedSource(path=path, kind="pointcloud", parts=[part], crs=crs, warnings=warnings, details=details)
 
 
@@ -98,15 +115,22 @@ class _Read:
     """The points read (all of them, or a sample drawn while streaming) and what they tell."""
 
     columns: Columns
-    points: int                  # points in the file (or the box, or the COPC levels) that were read
-    class_counts: np.ndarray     # of those points, per class code
-    sampled: bool = False        # columns already hold a sample drawn while streaming
+    points: int  # points in the file (or the box, or the COPC levels) that were read
+    class_counts: np.ndarray  # of those points, per class code
+    sampled: bool = False  # columns already hold a sample drawn while streaming
     details: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
-def _read(path: Path, info: HeaderInfo, header: laspy.LasHeader, budget: int, box: np.ndarray | None,
-          level: int | None, origin: np.ndarray | None) -> _Read:
+def _read(
+    path: Path,
+    info: HeaderInfo,
+    header: laspy.LasHeader,
+    budget: int,
+    box: np.ndarray | None,
+    level: int | None,
+    origin: np.ndarray | None,
+) -> _Read:
     """Every point of the file (or of the box), a streamed sample of them, or COPC levels, as
     float32 relative to ``origin`` (None: the first chunk chooses one)."""
     layout = layout_of(header)
@@ -133,12 +157,23 @@ def _streams(info: HeaderInfo) -> bool:
     return info.point_count * FULL_READ_BYTES_PER_POINT > limit
 
 
-def _read_streaming(info: HeaderInfo, layout: Layout, chunks: Callable[[], Iterator[np.ndarray]], budget: int,
-                    box: np.ndarray | None, origin: np.ndarray | None, warnings: list[str]) -> _Read:
+def _read_streaming(
+    info: HeaderInfo,
+    layout: Layout,
+    chunks: Callable[[], Iterator[np.ndarray]],
+    budget: int,
+    box: np.ndarray | None,
+    origin: np.ndarray | None,
+    warnings: list[str],
+) -> _Read:
     """Two passes: count points per voxel, then keep each point with its voxel's probability."""
-    sampler = StreamSampler(_sample_bounds(info, box), budget, xyz_of=lambda rec: scaled_xyz(rec, layout),
-                            classes_of=lambda rec: classes_of(rec, layout),
-                            mask_of=None if box is None else lambda xyz: in_box(xyz, box))
+    sampler = StreamSampler(
+        _sample_bounds(info, box),
+        budget,
+        xyz_of=lambda rec: scaled_xyz(rec, layout),
+        classes_of=lambda rec: classes_of(rec, layout),
+        mask_of=None if box is None else lambda xyz: in_box(xyz, box),
+    )
     points = sampler.count(chunks())
     columns = Columns(layout, min(points, budget + budget // 16 + 64), origin)
     for index, chunk in enumerate(chunks()):
@@ -197,22 +232,37 @@ def _why(decimated: bool, budget: int, box: np.ndarray | None, details: dict) ->
     return f" ({', '.join(reasons)})" if reasons else ""
 
 
-def _details(info: HeaderInfo, header: laspy.LasHeader, read: _Read, shown: int, budget: int,
-             box: np.ndarray | None, arrays: dict) -> dict[str, Any]:
+def _details(
+    info: HeaderInfo,
+    header: laspy.LasHeader,
+    read: _Read,
+    shown: int,
+    budget: int,
+    box: np.ndarray | None,
+    arrays: dict,
+) -> dict[str, Any]:
     """The ``pointcloud`` block of ``twin info --json`` (like ``pdal info`` / ``lasinfo``)."""
     class_counts = read.class_counts
     codes = np.flatnonzero(class_counts)
     return {
-        "points_total": info.point_count, "points_read": read.points, "points_shown": shown, "budget": budget,
-        "version": info.version, "point_format": info.point_format, "compressed": info.compressed,
-        "copc": info.is_copc, "record_length": info.record_length,
+        "points_total": info.point_count,
+        "points_read": read.points,
+        "points_shown": shown,
+        "budget": budget,
+        "version": info.version,
+        "point_format": info.point_format,
+        "compressed": info.compressed,
+        "copc": info.is_copc,
+        "record_length": info.record_length,
         "bounds": [info.mins[0], info.maxs[0], info.mins[1], info.maxs[1], info.mins[2], info.maxs[2]],
-        "scales": list(info.scales), "offsets": list(info.offsets),
+        "scales": list(info.scales),
+        "offsets": list(info.offsets),
         "vlrs": [f"{v.user_id}/{v.record_id}" for v in info.vlrs],
         "evlrs": [f"{v.user_id}/{v.record_id}" for v in info.evlrs],
         "classes": {int(c): {"name": class_name(c), "count": int(class_counts[c])} for c in codes},
         "classes_counted": "all points" if read.points == info.point_count else "points read",
-        "dimensions": sorted(arrays), "extra_bytes": [d.name for d in header.point_format.extra_dimensions],
+        "dimensions": sorted(arrays),
+        "extra_bytes": [d.name for d in header.point_format.extra_dimensions],
         "box": None if box is None else box.tolist(),
     }
 
@@ -220,8 +270,10 @@ def _details(info: HeaderInfo, header: laspy.LasHeader, read: _Read, shown: int,
 def _trailing(info: HeaderInfo) -> list[str]:
     if info.compressed or info.trailing_bytes < info.record_length:
         return []
-    return [f"{info.trailing_bytes:,} bytes follow the last of the header's {info.point_count:,} points: "
-            f"the header may under-count them"]
+    return [
+        f"{info.trailing_bytes:,} bytes follow the last of the header's {info.point_count:,} points: "
+        f"the header may under-count them"
+    ]
 
 
 def _budget(path: Path, options: Mapping[str, Any]) -> int:
@@ -246,8 +298,11 @@ def _box(path: Path, value: Any) -> np.ndarray | None:
     if len(box) == 4:
         box = np.concatenate([box, [-np.inf, np.inf]])
     if len(box) != 6 or np.isnan(box).any() or (box[1::2] < box[0::2]).any():
-        raise InputError(path, f"option box={value!r} must be [xmin, xmax, ymin, ymax, zmin, zmax] "
-                               f"(or the first four) with each min <= max")
+        raise InputError(
+            path,
+            f"option box={value!r} must be [xmin, xmax, ymin, ymax, zmin, zmax] "
+            f"(or the first four) with each min <= max",
+        )
     return box
 
 

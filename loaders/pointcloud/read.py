@@ -23,8 +23,9 @@ from twin.errors import InputError
 #: records converted at a time: small enough to stay in cache while they are converted
 CONVERT_CHUNK = 65_536
 #: point arrays the loader fills itself: an extra-bytes dimension of the same name gets "extra_"
-RESERVED_NAMES = frozenset({"rgb", "rgb_low", "intensity", "classification", "return_number", "nir", "gps_time",
-                            "asset_index"})
+RESERVED_NAMES = frozenset(
+    {"rgb", "rgb_low", "intensity", "classification", "return_number", "nir", "gps_time", "asset_index"}
+)
 #: LAZ points decoded per call, a multiple of the usual 50,000-point LAZ chunk (parallel decode)
 DECODE_CHUNK = 1_000_000
 
@@ -76,22 +77,42 @@ def layout_of(header: laspy.LasHeader) -> Layout:
         scales = None if dim.scales is None else np.asarray(dim.scales, dtype=np.float64)
         offsets = None if dim.offsets is None else np.asarray(dim.offsets, dtype=np.float64)
         name = f"extra_{dim.name}" if dim.name in RESERVED_NAMES else dim.name
-        extras.append(ExtraDim(name, dim.name, np.dtype(dim.dtype.base if dim.dtype.shape else dim.dtype),
-                               dim.num_elements, scales, offsets))
-    return Layout(header.point_format.id, np.asarray(header.scales, dtype=np.float64),
-                  np.asarray(header.offsets, dtype=np.float64), tuple(extras))
+        extras.append(
+            ExtraDim(
+                name,
+                dim.name,
+                np.dtype(dim.dtype.base if dim.dtype.shape else dim.dtype),
+                dim.num_elements,
+                scales,
+                offsets,
+            )
+        )
+    return Layout(
+        header.point_format.id,
+        np.asarray(header.scales, dtype=np.float64),
+        np.asarray(header.offsets, dtype=np.float64),
+        tuple(extras),
+    )
 
 
 def record_dtype(header: laspy.LasHeader, record_length: int) -> np.dtype:
     """laspy's record dtype, padded to the header's record length (some writers add bytes)."""
     dtype = header.point_format.dtype()
     if record_length < dtype.itemsize:
-        raise ValueError(f"records of {record_length} bytes cannot hold the declared "
-                         f"{dtype.itemsize} bytes of point format {header.point_format.id} and extra bytes")
+        raise ValueError(
+            f"records of {record_length} bytes cannot hold the declared "
+            f"{dtype.itemsize} bytes of point format {header.point_format.id} and extra bytes"
+        )
     if record_length == dtype.itemsize:
         return dtype
-    return np.dtype({"names": dtype.names, "formats": [dtype.fields[n][0] for n in dtype.names],
-                     "offsets": [dtype.fields[n][1] for n in dtype.names], "itemsize": record_length})
+    return np.dtype(
+        {
+            "names": dtype.names,
+            "formats": [dtype.fields[n][0] for n in dtype.names],
+            "offsets": [dtype.fields[n][1] for n in dtype.names],
+            "itemsize": record_length,
+        }
+    )
 
 
 def record_chunks(path: Path, info: HeaderInfo, header: laspy.LasHeader) -> Iterator[np.ndarray]:
@@ -100,12 +121,15 @@ def record_chunks(path: Path, info: HeaderInfo, header: laspy.LasHeader) -> Iter
     Raises :class:`InputError` when the file holds fewer points than its header says.
     """
     seen = 0
-    for chunk in (_laz_chunks(path) if info.compressed else _las_chunks(path, info, header)):
+    for chunk in _laz_chunks(path) if info.compressed else _las_chunks(path, info, header):
         seen += len(chunk)
         yield chunk
     if seen < info.point_count:
-        raise InputError(path, f"truncated: the header says {info.point_count:,} points, only {seen:,} "
-                               f"could be {'decompressed' if info.compressed else 'read'}")
+        raise InputError(
+            path,
+            f"truncated: the header says {info.point_count:,} points, only {seen:,} "
+            f"could be {'decompressed' if info.compressed else 'read'}",
+        )
 
 
 def _las_chunks(path: Path, info: HeaderInfo, header: laspy.LasHeader) -> Iterator[np.ndarray]:
@@ -118,7 +142,7 @@ def _las_chunks(path: Path, info: HeaderInfo, header: laspy.LasHeader) -> Iterat
         left = info.point_count
         while left:
             k = min(CONVERT_CHUNK, left)
-            got = handle.readinto(memoryview(buffer)[:k * dtype.itemsize]) // dtype.itemsize
+            got = handle.readinto(memoryview(buffer)[: k * dtype.itemsize]) // dtype.itemsize
             if got:
                 yield np.frombuffer(buffer, dtype, count=got)
             if got < k:
@@ -133,10 +157,10 @@ def _laz_chunks(path: Path) -> Iterator[np.ndarray]:
             for chunk in reader.chunk_iterator(DECODE_CHUNK):
                 records = chunk.array
                 for start in range(0, len(records), CONVERT_CHUNK):
-                    yield records[start:start + CONVERT_CHUNK]
+                    yield records[start : start + CONVERT_CHUNK]
 
 
 def add_records(columns: Columns, records: np.ndarray) -> None:
     """Records of any length into ``columns``, in cache-sized slices."""
     for start in range(0, len(records), CONVERT_CHUNK):
-        columns.add(records[start:start + CONVERT_CHUNK])
+        columns.add(records[start : start + CONVERT_CHUNK])

@@ -41,7 +41,7 @@ class VoxelGrid:
         """Voxel id of each point (int32 while the grid allows), worked out in cache-sized blocks."""
         ids = np.zeros(len(xyz), dtype=np.int32 if self.size < 2**31 else np.int64)
         for start in range(0, len(xyz), BLOCK):
-            chunk, out = xyz[start:start + BLOCK], ids[start:start + BLOCK]
+            chunk, out = xyz[start : start + BLOCK], ids[start : start + BLOCK]
             for axis in np.flatnonzero(self.dims > 1):
                 cell = (chunk[:, axis] - self.lo[axis]) * self.per_metre[axis]
                 np.clip(cell, 0, self.dims[axis] - 1, out=cell)  # before the cast: no overflow
@@ -50,8 +50,9 @@ class VoxelGrid:
         return ids
 
 
-def stratified_sample(xyz: np.ndarray, budget: int, bounds: np.ndarray | None = None,
-                      seed: int = 0) -> np.ndarray | None:
+def stratified_sample(
+    xyz: np.ndarray, budget: int, bounds: np.ndarray | None = None, seed: int = 0
+) -> np.ndarray | None:
     """Sorted indices of at most ``budget`` points spread evenly in space, or None if all fit.
 
     ``bounds`` (``[xmin, xmax, ymin, ymax, zmin, zmax]``, e.g. the header's) spares a pass over
@@ -64,8 +65,10 @@ def stratified_sample(xyz: np.ndarray, budget: int, bounds: np.ndarray | None = 
     voxel = grid.ids(xyz)
     probability = keep_probability(np.bincount(voxel, minlength=grid.size), budget)
     rng = np.random.default_rng(seed)
-    kept = [start + np.flatnonzero(rng.random(len(ids)) < probability[ids])  # cache-sized draws
-            for start, ids in ((s, voxel[s:s + BLOCK]) for s in range(0, n, BLOCK))]
+    kept = [
+        start + np.flatnonzero(rng.random(len(ids)) < probability[ids])  # cache-sized draws
+        for start, ids in ((s, voxel[s : s + BLOCK]) for s in range(0, n, BLOCK))
+    ]
     return trim(np.concatenate(kept), budget, rng)
 
 
@@ -77,9 +80,15 @@ class StreamSampler:
     draw of chunk ``i`` uses its own seeded generator, so the sample is the same on every run.
     """
 
-    def __init__(self, bounds: np.ndarray, budget: int, xyz_of: Callable[[np.ndarray], np.ndarray],
-                 classes_of: Callable[[np.ndarray], np.ndarray],
-                 mask_of: Callable[[np.ndarray], np.ndarray] | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        bounds: np.ndarray,
+        budget: int,
+        xyz_of: Callable[[np.ndarray], np.ndarray],
+        classes_of: Callable[[np.ndarray], np.ndarray],
+        mask_of: Callable[[np.ndarray], np.ndarray] | None = None,
+        seed: int = 0,
+    ) -> None:
         self.grid = VoxelGrid(bounds[0::2], bounds[1::2], min(budget, MAX_VOXELS))
         self.budget, self.seed = budget, seed
         self.xyz_of, self.classes_of, self.mask_of = xyz_of, classes_of, mask_of
@@ -136,9 +145,9 @@ def _extent(xyz: np.ndarray, bounds: np.ndarray | None) -> tuple[np.ndarray, np.
 def _quota(counts: np.ndarray, budget: int) -> float:
     """The per-voxel quota q with sum(min(count, q)) == budget (water filling)."""
     ordered = np.sort(counts)
-    below = np.concatenate([[0], np.cumsum(ordered)[:-1]])   # points in smaller voxels
-    remaining = len(ordered) - np.arange(len(ordered))        # voxels at least this full
-    totals = below + ordered * remaining                       # kept if the quota were ordered[i]
+    below = np.concatenate([[0], np.cumsum(ordered)[:-1]])  # points in smaller voxels
+    remaining = len(ordered) - np.arange(len(ordered))  # voxels at least this full
+    totals = below + ordered * remaining  # kept if the quota were ordered[i]
     i = int(np.searchsorted(totals, budget))
     if i >= len(ordered):
         return float(ordered[-1])

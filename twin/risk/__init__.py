@@ -2,21 +2,38 @@
 
 Pure Python and numpy: nothing here knows of VTK or trame.  The app and the HTTP routes talk to
 one :class:`RiskService`; the view turns :meth:`RiskService.levels` into colours with
-:func:`twin.risk.colors.level_colors`.
+:func:`twin.risk.colours.level_colors`.
 """
 
-from twin.risk.colors import LEVEL_RGB, level_colors
+from twin.risk.colours import LEVEL_RGB, level_colors
 from twin.risk.levels import BLUE, CODES, NAMES, NODATA, NONE, ORANGE, RED, YELLOW
 from twin.risk.rules import RuleSet, parse_rules, read_rules
 from twin.risk.sensors import SensorTable, read_sensors
 
-__all__ = ["BLUE", "CODES", "LEVEL_RGB", "NAMES", "NODATA", "NONE", "ORANGE", "RED", "YELLOW", "RiskService",
-           "RuleSet", "SensorTable", "level_colors", "parse_rules", "read_rules", "read_sensors"]
+__all__ = [
+    "BLUE",
+    "CODES",
+    "LEVEL_RGB",
+    "NAMES",
+    "NODATA",
+    "NONE",
+    "ORANGE",
+    "RED",
+    "YELLOW",
+    "RiskService",
+    "RuleSet",
+    "SensorTable",
+    "level_colors",
+    "parse_rules",
+    "read_rules",
+    "read_sensors",
+]
 
 
 def __getattr__(name: str):
     """``RiskService`` is imported on first use: the store imports the alert types from this package."""
     if name == "RiskService":
         from twin.risk.service import RiskService
+
         return RiskService
     raise AttributeError(name)

@@ -29,7 +29,7 @@ class Alert:
     id: int
     asset: str
     rule: str
-    state: str                 # pending, firing, acknowledged, resolved
+    state: str  # pending, firing, acknowledged, resolved
     level: int
     peak: int
     opened: float
@@ -118,8 +118,17 @@ class AlertBook:
             a.state, a.resolved, a.level = "firing", None, level
             self._event(a, now, "reopened", f"flapping ({a.flaps} reopenings)" if a.flapping else "")
         else:
-            a = Alert(id=next(self._ids), asset=key[0], rule=key[1], state="pending", level=level, peak=level,
-                      opened=now, updated=now, message=message)
+            a = Alert(
+                id=next(self._ids),
+                asset=key[0],
+                rule=key[1],
+                state="pending",
+                level=level,
+                peak=level,
+                opened=now,
+                updated=now,
+                message=message,
+            )
             self._event(a, now, "pending")
         self.open[key] = a
         self.by_id[a.id] = a

@@ -21,16 +21,17 @@ from twin.risk.static import RiskSources
 @dataclass
 class _Term:
     term: Term
-    slot: np.ndarray      # pair -> position in the rule's asset list
-    sensor: np.ndarray    # pair -> sensor row
-    fixed: np.ndarray | None = None   # per asset truth of a risk-source term
+    slot: np.ndarray  # pair -> position in the rule's asset list
+    sensor: np.ndarray  # pair -> sensor row
+    fixed: np.ndarray | None = None  # per asset truth of a risk-source term
 
 
 class CombinedRule:
     """One multivariable rule bound to the assets it applies to."""
 
-    def __init__(self, rule: CombineRule, assets: AssetTable, sensors: SensorTable,
-                 sources: RiskSources | None) -> None:
+    def __init__(
+        self, rule: CombineRule, assets: AssetTable, sensors: SensorTable, sources: RiskSources | None
+    ) -> None:
         self.rule = rule
         centres = assets.centres
         if rule.kinds:
@@ -40,8 +41,9 @@ class CombinedRule:
         self.assets = rows
         self.terms = [self._bind(t, rows, centres, sensors, sources) for t in rule.terms]
 
-    def _bind(self, term: Term, rows: np.ndarray, centres: np.ndarray, sensors: SensorTable,
-              sources: RiskSources | None) -> _Term:
+    def _bind(
+        self, term: Term, rows: np.ndarray, centres: np.ndarray, sensors: SensorTable, sources: RiskSources | None
+    ) -> _Term:
         if term.risk_source is not None:
             fixed = sources.near(term.risk_source, term.within_m or 0.0)[rows] if sources else np.zeros(len(rows), bool)
             return _Term(term, np.empty(0, np.int64), np.empty(0, np.int64), fixed)

@@ -8,7 +8,7 @@ or propagation) and turns them into the JSON the API and the app's inspector sho
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def iso(t: float | None) -> str | None:
     if t is None or not np.isfinite(t):
         return None
-    return datetime.fromtimestamp(float(t), tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(float(t), tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -41,7 +41,9 @@ class Layers:
     @classmethod
     def empty(cls, n: int, n_rules: int) -> Layers:
         z = np.zeros(n, LEVEL_DTYPE)
-        return cls(z, z.copy(), np.full(n, -1), [np.zeros(0, LEVEL_DTYPE)] * n_rules, z.copy(), np.full(n, -1), z.copy())
+        return cls(
+            z, z.copy(), np.full(n, -1), [np.zeros(0, LEVEL_DTYPE)] * n_rules, z.copy(), np.full(n, -1), z.copy()
+        )
 
     def compute(self, svc: RiskService, now: float) -> np.ndarray:
         eng, ai = svc.engine, svc.sensors.asset_index
@@ -84,8 +86,11 @@ class AlertKeys:
                 keys[s] = k
             self.of_sensor[signal] = keys
         self.names = list(self.index)
-        self.combine_index = {(str(svc.assets["id"][a]), rule.rule.name): (r, slot)
-                              for r, rule in enumerate(svc.combines) for slot, a in enumerate(rule.assets.tolist())}
+        self.combine_index = {
+            (str(svc.assets["id"][a]), rule.rule.name): (r, slot)
+            for r, rule in enumerate(svc.combines)
+            for slot, a in enumerate(rule.assets.tolist())
+        }
         self.level = np.zeros(len(self.names), LEVEL_DTYPE)
         self.target = np.zeros(len(self.names), LEVEL_DTYPE)
         self.combine_prev = [np.zeros(len(c.assets), LEVEL_DTYPE) for c in svc.combines]
@@ -109,11 +114,11 @@ class AlertKeys:
         low = self.svc.rules.alerts.min_level
         for key in self.svc.book.open:
             k = self.index.get(key)
-            if k is not None and (full or (k in mine and level[k] < low)):   # only clearing ones need a tick
+            if k is not None and (full or (k in mine and level[k] < low)):  # only clearing ones need a tick
                 todo.setdefault(k, False)
             elif key in self.combine_index:
                 r, slot = self.combine_index[key]
-                if full or self.svc.layers.combine_slots[r][slot] < low:   # clearing ones need a tick
+                if full or self.svc.layers.combine_slots[r][slot] < low:  # clearing ones need a tick
                     open_combine.add((r, slot))
         self.level, self.target = level, target
         for k, moved in todo.items():
@@ -149,9 +154,12 @@ def sensor_rows(svc: RiskService, rows: list[int]) -> list[dict[str, Any]]:
     for s in rows:
         seen = bool(np.isfinite(eng.last_ts[s]))
         row = svc.sensors.row(s)
-        row.update(level=NAMES[int(levels[s])], stale=bool(eng.stale[s]),
-                   latest={"ts": iso(eng.last_ts[s]), "value": float(eng.last_value[s])} if seen else None,
-                   rate_per_min=float(eng.rate[s]) if np.isfinite(eng.rate[s]) else None)
+        row.update(
+            level=NAMES[int(levels[s])],
+            stale=bool(eng.stale[s]),
+            latest={"ts": iso(eng.last_ts[s]), "value": float(eng.last_value[s])} if seen else None,
+            rate_per_min=float(eng.rate[s]) if np.isfinite(eng.rate[s]) else None,
+        )
         out.append(row)
     return out
 
@@ -163,8 +171,10 @@ def sensor_list(svc: RiskService) -> list[dict[str, Any]]:
         rule = svc.engine.rule_of("value", s)
         row = svc.sensors.row(s)
         row["direction"] = rule.direction if rule else None
-        row["thresholds"] = {c: (None if rule is None or np.isnan(rule.enter[i]) else float(rule.enter[i]))
-                             for i, c in enumerate(COLOURS)}
+        row["thresholds"] = {
+            c: (None if rule is None or np.isnan(rule.enter[i]) else float(rule.enter[i]))
+            for i, c in enumerate(COLOURS)
+        }
         row["rule"] = rule.name if rule else None
         out.append(row)
     return out
@@ -175,8 +185,13 @@ def asset(svc: RiskService, i: int) -> dict[str, Any]:
     asset_id = out["id"]
     level = int(svc.levels_array[i])
     reason, rule, readings = _explain(svc, i, level)
-    out["risk"] = {"level": NAMES[level], "reason": reason, "rule": rule, "readings": readings,
-                   "since": iso(svc.since[i])}
+    out["risk"] = {
+        "level": NAMES[level],
+        "reason": reason,
+        "rule": rule,
+        "readings": readings,
+        "since": iso(svc.since[i]),
+    }
     out["sensors"] = sensor_rows(svc, np.flatnonzero(svc.sensors.asset_index == i).tolist())
     out["alerts"] = [a.to_json() for a in svc.book.open.values() if a.asset == asset_id]
     grid = int(svc.grids.asset_grid[i]) if len(svc.grids.asset_grid) else -1
@@ -193,15 +208,27 @@ def _explain(svc: RiskService, i: int, level: int) -> tuple[str, str | None, lis
     if L.sensor[i] == level:
         levels = svc.engine.levels()
         hits = [s for s in mine if levels[s] == level]
-        readings = [{"sensor": str(svc.sensors.ids[s]), "ts": iso(svc.engine.last_ts[s]),
-                     "value": float(svc.engine.last_value[s]) if np.isfinite(svc.engine.last_value[s]) else None}
-                    for s in hits]
+        readings = [
+            {
+                "sensor": str(svc.sensors.ids[s]),
+                "ts": iso(svc.engine.last_ts[s]),
+                "value": float(svc.engine.last_value[s]) if np.isfinite(svc.engine.last_value[s]) else None,
+            }
+            for s in hits
+        ]
         if level == NODATA:
             return "no data: " + "; ".join(_reading(svc, s) for s in hits), None, readings
-        rules = [r.name for s in hits for r in (svc.engine.rule_of("value", s), svc.engine.rule_of("rate", s))
-                 if r is not None and svc.engine.channels[r.signal].level[s] == level]
-        return (f"rule {', '.join(dict.fromkeys(rules)) or '?'}: " + "; ".join(_reading(svc, s) for s in hits),
-                rules[0] if rules else None, readings)
+        rules = [
+            r.name
+            for s in hits
+            for r in (svc.engine.rule_of("value", s), svc.engine.rule_of("rate", s))
+            if r is not None and svc.engine.channels[r.signal].level[s] == level
+        ]
+        return (
+            f"rule {', '.join(dict.fromkeys(rules)) or '?'}: " + "; ".join(_reading(svc, s) for s in hits),
+            rules[0] if rules else None,
+            readings,
+        )
     if L.combine[i] == level and L.combine_rule[i] >= 0:
         rule = svc.combines[int(L.combine_rule[i])].rule
         terms = ", ".join(_term(t) for t in rule.terms)
@@ -212,8 +239,12 @@ def _explain(svc: RiskService, i: int, level: int) -> tuple[str, str | None, lis
     if L.prop[i] == level and L.prop_src[i] >= 0:
         src = int(L.prop_src[i])
         how = HOW[int(L.prop_how[i])].format(r=svc.rules.propagation.within_m)
-        return (f"propagated: {how} pipe {svc.assets['id'][src]} ({NAMES[int(svc.levels_array[src])]}), "
-                f"{svc.rules.propagation.steps} level(s) lower", "propagation", [])
+        return (
+            f"propagated: {how} pipe {svc.assets['id'][src]} ({NAMES[int(svc.levels_array[src])]}), "
+            f"{svc.rules.propagation.steps} level(s) lower",
+            "propagation",
+            [],
+        )
     return NAMES[level], None, []
 
 

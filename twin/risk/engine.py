@@ -32,16 +32,16 @@ class Channel:
     """
 
     signal: str
-    rule: np.ndarray          # rule index per sensor, -1 where no rule applies
-    sign: np.ndarray          # +1 for "above" rules, -1 for "below", NaN where no rule applies
-    enter: np.ndarray         # (n, 4) thresholds in "above" form (negated for "below" rules)
+    rule: np.ndarray  # rule index per sensor, -1 where no rule applies
+    sign: np.ndarray  # +1 for "above" rules, -1 for "below", NaN where no rule applies
+    enter: np.ndarray  # (n, 4) thresholds in "above" form (negated for "below" rules)
     hysteresis: np.ndarray
     for_s: np.ndarray
     clear_s: np.ndarray
-    level: np.ndarray         # committed level per sensor (NONE or BLUE..RED)
-    pending: np.ndarray       # higher level waiting for its minimum duration, -1 when none
-    up_since: np.ndarray      # (n, 4)
-    down_since: np.ndarray    # (n, 4)
+    level: np.ndarray  # committed level per sensor (NONE or BLUE..RED)
+    pending: np.ndarray  # higher level waiting for its minimum duration, -1 when none
+    up_since: np.ndarray  # (n, 4)
+    down_since: np.ndarray  # (n, 4)
 
     @classmethod
     def build(cls, signal: str, rules: list[LevelRule], rule_index: np.ndarray) -> Channel:
@@ -53,9 +53,19 @@ class Channel:
             sign = 1.0 if rule.direction == "above" else -1.0
             enter[rows], signs[rows] = sign * rule.enter, sign
             hyst[rows], for_s[rows], clear_s[rows] = rule.hysteresis, rule.for_s, rule.clear_s
-        return cls(signal=signal, rule=rule_index, sign=signs, enter=enter, hysteresis=hyst, for_s=for_s,
-                   clear_s=clear_s, level=np.zeros(n, LEVEL_DTYPE), pending=np.full(n, -1, LEVEL_DTYPE),
-                   up_since=np.full((n, 4), np.nan), down_since=np.full((n, 4), np.nan))
+        return cls(
+            signal=signal,
+            rule=rule_index,
+            sign=signs,
+            enter=enter,
+            hysteresis=hyst,
+            for_s=for_s,
+            clear_s=clear_s,
+            level=np.zeros(n, LEVEL_DTYPE),
+            pending=np.full(n, -1, LEVEL_DTYPE),
+            up_since=np.full((n, 4), np.nan),
+            down_since=np.full((n, 4), np.nan),
+        )
 
     def evaluate(self, idx: Index, signed: np.ndarray, now: float) -> None:
         """Move the sensors ``idx`` towards the level their current signal calls for."""
@@ -78,7 +88,6 @@ class Channel:
         self.down_since[idx] = np.where(known[:, None], down, self.down_since[idx])
         self.level[idx] = target
 
-
     def settle(self, signed: np.ndarray) -> None:
         """Take the level the signal calls for at once, as if held long enough (after a restart)."""
         with np.errstate(invalid="ignore"):
@@ -91,13 +100,12 @@ class Channel:
 class SensorEngine:
     """Latest state and graded levels of every sensor, updated a batch at a time."""
 
-    def __init__(self, sensors: SensorTable, rules: RuleSet, kinds: np.ndarray,
-                 clock: Callable[[], float]) -> None:
+    def __init__(self, sensors: SensorTable, rules: RuleSet, kinds: np.ndarray, clock: Callable[[], float]) -> None:
         self.sensors, self.rules, self.clock = sensors, rules, clock
         n = len(sensors)
         self.last_ts = np.full(n, -np.inf)
         self.last_value = np.full(n, np.nan)
-        self.rate = np.full(n, np.nan)          # units per minute
+        self.rate = np.full(n, np.nan)  # units per minute
         self.ref0_ts, self.ref1_ts = np.full(n, -np.inf), np.full(n, -np.inf)
         self.ref0_value, self.ref1_value = np.full(n, np.nan), np.full(n, np.nan)
         self.stale = np.ones(n, dtype=bool)
@@ -188,4 +196,3 @@ class SensorEngine:
         """
         graded = np.maximum(self.channels["value"].level, self.channels["rate"].level)
         return np.where(self.stale, np.maximum(graded, NODATA), graded).astype(LEVEL_DTYPE)
-

@@ -11,7 +11,7 @@ import io
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -21,11 +21,24 @@ import pyarrow.json as pa_json
 from twin.errors import InputError
 from twin.risk.sensors import SensorTable
 
-REASONS = ("", "wrong type: a reading must be an object", "missing sensor", "unknown sensor",
-           "missing value", "wrong type: value must be a number", "not a number", "NaN/inf",
-           "missing ts", "bad timestamp", "timestamp too far in the future", "timestamp too old",
-           "not valid JSON")
-WRONG_OBJECT, NO_SENSOR, UNKNOWN, NO_VALUE, VALUE_TYPE, NOT_NUMBER, NOT_FINITE, NO_TS, BAD_TS, FUTURE, OLD, BAD_JSON = range(1, 13)
+REASONS = (
+    "",
+    "wrong type: a reading must be an object",
+    "missing sensor",
+    "unknown sensor",
+    "missing value",
+    "wrong type: value must be a number",
+    "not a number",
+    "NaN/inf",
+    "missing ts",
+    "bad timestamp",
+    "timestamp too far in the future",
+    "timestamp too old",
+    "not valid JSON",
+)
+WRONG_OBJECT, NO_SENSOR, UNKNOWN, NO_VALUE, VALUE_TYPE, NOT_NUMBER, NOT_FINITE, NO_TS, BAD_TS, FUTURE, OLD, BAD_JSON = (
+    range(1, 13)
+)
 MAX_REPORTED = 1000
 
 
@@ -82,8 +95,10 @@ def _ndjson_columns(body: bytes) -> pa.Table | None:
     if not head.startswith(b"{") or b"\n" not in body.strip():
         return None
     try:
-        table = pa_json.read_json(io.BytesIO(body), parse_options=pa_json.ParseOptions(
-            explicit_schema=NDJSON_SCHEMA, unexpected_field_behavior="ignore"))
+        table = pa_json.read_json(
+            io.BytesIO(body),
+            parse_options=pa_json.ParseOptions(explicit_schema=NDJSON_SCHEMA, unexpected_field_behavior="ignore"),
+        )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     if any(table[c].null_count for c in NDJSON_SCHEMA.names):
@@ -118,19 +133,27 @@ def check(items: list[Any], sensors: SensorTable, now: float, max_age_s: float, 
     return _finish(code, sensor, ts, value, names, now, max_age_s, max_future_s)
 
 
-def check_table(table: pa.Table, sensors: SensorTable, now: float, max_age_s: float,
-                max_future_s: float) -> Batch:
+def check_table(table: pa.Table, sensors: SensorTable, now: float, max_age_s: float, max_future_s: float) -> Batch:
     """The columnar twin of :func:`check` for NDJSON read by Arrow (no nulls, numeric ts and value)."""
     code = np.zeros(table.num_rows, dtype=np.int8)
     value = table["value"].to_numpy()
     _mark(code, ~np.isfinite(value), NOT_FINITE)
     ts = table["ts"].to_numpy() / 1000.0
-    return _finish(code, sensors.lookup_arrow(table["sensor"]), ts, value, table["sensor"], now,
-                   max_age_s, max_future_s)
+    return _finish(
+        code, sensors.lookup_arrow(table["sensor"]), ts, value, table["sensor"], now, max_age_s, max_future_s
+    )
 
 
-def _finish(code: np.ndarray, sensor: np.ndarray, ts: np.ndarray, value: np.ndarray, names: Any,
-            now: float, max_age_s: float, max_future_s: float) -> Batch:
+def _finish(
+    code: np.ndarray,
+    sensor: np.ndarray,
+    ts: np.ndarray,
+    value: np.ndarray,
+    names: Any,
+    now: float,
+    max_age_s: float,
+    max_future_s: float,
+) -> Batch:
     """Checks common to both paths, then the accepted readings and the reasons for the rest."""
     n = len(code)
     _mark(code, sensor < 0, UNKNOWN)
@@ -141,8 +164,9 @@ def _finish(code: np.ndarray, sensor: np.ndarray, ts: np.ndarray, value: np.ndar
     for i in np.flatnonzero(~ok)[:MAX_REPORTED].tolist():
         name = names[i]
         name = name.as_py() if isinstance(name, pa.Scalar) else name
-        batch.rejections.append({"index": i, "sensor": name if isinstance(name, str) else None,
-                                 "reason": REASONS[code[i]]})
+        batch.rejections.append(
+            {"index": i, "sensor": name if isinstance(name, str) else None, "reason": REASONS[code[i]]}
+        )
     _drop_repeats(batch)
     return batch
 
@@ -212,7 +236,7 @@ def _iso(text: str) -> float:
     except ValueError:
         return math.nan
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 

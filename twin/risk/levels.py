@@ -2,7 +2,7 @@
 
 Codes are ordered so that ``np.maximum`` combines them: any real risk level beats "no data",
 and "no data" beats "none" (a silent sensor must never read as a quiet green).  The view
-maps the codes to colours with :func:`twin.risk.colors.level_colors`.
+maps the codes to colours with :func:`twin.risk.colours.level_colors`.
 """
 
 from __future__ import annotations

@@ -22,17 +22,26 @@ HOW = {NEAR: "within {r:g} m of", SECTION: "in the isolation section of"}
 
 
 class Propagator:
-    def __init__(self, assets: AssetTable, policy: Propagation,
-                 neighbours: Callable[[str], list[str]] | None = None) -> None:
+    def __init__(
+        self, assets: AssetTable, policy: Propagation, neighbours: Callable[[str], list[str]] | None = None
+    ) -> None:
         self.assets, self.policy, self.neighbours = assets, policy, neighbours
         kinds = assets["kind"]
-        self.is_source = np.isin(kinds, np.array(policy.from_kinds, dtype=kinds.dtype)) if len(kinds) else np.zeros(0, bool)
-        self.targets = np.flatnonzero(np.isin(kinds, np.array(policy.to_kinds, dtype=kinds.dtype))) if len(kinds) else np.zeros(0, np.int64)
+        self.is_source = (
+            np.isin(kinds, np.array(policy.from_kinds, dtype=kinds.dtype)) if len(kinds) else np.zeros(0, bool)
+        )
+        self.targets = (
+            np.flatnonzero(np.isin(kinds, np.array(policy.to_kinds, dtype=kinds.dtype)))
+            if len(kinds)
+            else np.zeros(0, np.int64)
+        )
         b = assets.bounds
         ok = np.isfinite(b[self.targets, :4]).all(axis=1)
         self.targets = self.targets[ok]
         tb = b[self.targets]
-        self._tree = cKDTree(np.column_stack([(tb[:, 0] + tb[:, 1]) / 2, (tb[:, 2] + tb[:, 3]) / 2])) if len(tb) else None
+        self._tree = (
+            cKDTree(np.column_stack([(tb[:, 0] + tb[:, 1]) / 2, (tb[:, 2] + tb[:, 3]) / 2])) if len(tb) else None
+        )
         self._target_reach = float(np.hypot(tb[:, 1] - tb[:, 0], tb[:, 3] - tb[:, 2]).max() / 2) if len(tb) else 0.0
         self._near: dict[int, np.ndarray] = {}
         self._section: dict[int, np.ndarray] = {}
@@ -46,7 +55,11 @@ class Propagator:
             else:
                 r = self.policy.within_m
                 reach = r + np.hypot(b[1] - b[0], b[3] - b[2]) / 2 + self._target_reach
-                cand = self.targets[np.asarray(self._tree.query_ball_point([(b[0] + b[1]) / 2, (b[2] + b[3]) / 2], reach), dtype=np.int64)]
+                cand = self.targets[
+                    np.asarray(
+                        self._tree.query_ball_point([(b[0] + b[1]) / 2, (b[2] + b[3]) / 2], reach), dtype=np.int64
+                    )
+                ]
                 tb = self.assets.bounds[cand]
                 gx = np.maximum(0, np.maximum(tb[:, 0] - b[1], b[0] - tb[:, 1]))
                 gy = np.maximum(0, np.maximum(tb[:, 2] - b[3], b[2] - tb[:, 3]))
@@ -77,7 +90,7 @@ class Propagator:
             return level, source, how
         tgt, lvl, src, kind = [], [], [], []
         for s in risky.tolist():
-            down = int(lower(direct[s:s + 1], self.policy.steps)[0])
+            down = int(lower(direct[s : s + 1], self.policy.steps)[0])
             for rows, k in ((self.near(s), NEAR), (self.section(s), SECTION)):
                 if len(rows) and down >= BLUE:
                     tgt.append(rows)

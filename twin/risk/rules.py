@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from twin.errors import InputError
-from twin.tomltables import TableReader
 from twin.risk.levels import CODES, COLOURS, RED
+from twin.tomltables import TableReader
 
 COMMON = {"name", "quantity", "asset_kind", "hysteresis", "for_s", "clear_s", *COLOURS}
 THRESHOLD_KEYS = COMMON | {"direction"}
@@ -61,7 +61,7 @@ class Term:
     op: str = "above"  # above, below, rate_above, rate_below, risk_source
     value: float = math.nan
     risk_source: str | None = None
-    within_m: float | None = None   # sensors: this far from the asset (None: the rule's near_m)
+    within_m: float | None = None  # sensors: this far from the asset (None: the rule's near_m)
     weight: float = 1.0
 
 
@@ -105,7 +105,7 @@ class RuleSet:
     max_age_s: float = 7 * 86400.0
     max_future_s: float = 600.0
     stall_s: float = 10.0
-    keep_days: float = 90.0   # raw readings older than this are rolled up hourly; 0 keeps them all
+    keep_days: float = 90.0  # raw readings older than this are rolled up hourly; 0 keeps them all
     path: Path | None = None
 
     def match(self, signal: str, quantity: str, kind: str) -> int:
@@ -182,7 +182,8 @@ def parse_rules(data: dict[str, Any], path: Path | None = None) -> RuleSet:
         raise InputError(path, f"two rules are named {duplicate!r}; rule names must be unique")
     ingest = r.table(data.get("ingest", {}), "ingest", INGEST_KEYS)
     return RuleSet(
-        rules=rules, combines=combines,
+        rules=rules,
+        combines=combines,
         propagation=_propagation(r, r.table(data.get("propagation", {}), "propagation", PROPAGATION_KEYS)),
         alerts=_alerts(r, r.table(data.get("alerts", {}), "alerts", ALERT_KEYS)),
         stale_factor=r.number(ingest.get("stale_factor", 3.0), "ingest.stale_factor", 1.0),
@@ -229,11 +230,15 @@ def _level_rule(r: _Reader, t: dict, where: str, signal: str) -> LevelRule:
         raise r.fail(where, f"thresholds must {order} from blue to red ({direction}), got {given.tolist()}")
     for_s = r.number(t.get("for_s", 0.0), f"{where}.for_s", 0.0)
     return LevelRule(
-        name=r.text(t["name"], f"{where}.name"), signal=signal,
+        name=r.text(t["name"], f"{where}.name"),
+        signal=signal,
         quantity=r.text(t["quantity"], f"{where}.quantity").lower(),
-        kinds=r.kinds(t.get("asset_kind"), f"{where}.asset_kind"), direction=direction, enter=enter,
+        kinds=r.kinds(t.get("asset_kind"), f"{where}.asset_kind"),
+        direction=direction,
+        enter=enter,
         hysteresis=r.number(t.get("hysteresis", 0.0), f"{where}.hysteresis", 0.0),
-        for_s=for_s, clear_s=r.number(t.get("clear_s", for_s), f"{where}.clear_s", 0.0),
+        for_s=for_s,
+        clear_s=r.number(t.get("clear_s", for_s), f"{where}.clear_s", 0.0),
         window_s=r.number(t.get("window_s", 60.0), f"{where}.window_s", 1.0),
     )
 
@@ -245,16 +250,21 @@ def _combine(r: _Reader, t: dict, where: str) -> CombineRule:
     terms_raw = t.get("term")
     if not isinstance(terms_raw, list) or not terms_raw:
         raise r.fail(f"{where}.term", "missing: add [[combine.term]] tables")
-    terms = [_term(r, r.table(x, f"{where}.term[{i}]", TERM_KEYS), f"{where}.term[{i}]")
-             for i, x in enumerate(terms_raw)]
-    rule = CombineRule(name=r.text(t["name"], f"{where}.name"), kinds=r.kinds(t.get("asset_kind"), f"{where}.asset_kind"),
-                       near_m=r.number(t.get("near_m", 0.0), f"{where}.near_m", 0.0), mode=mode, terms=terms)
+    terms = [
+        _term(r, r.table(x, f"{where}.term[{i}]", TERM_KEYS), f"{where}.term[{i}]") for i, x in enumerate(terms_raw)
+    ]
+    rule = CombineRule(
+        name=r.text(t["name"], f"{where}.name"),
+        kinds=r.kinds(t.get("asset_kind"), f"{where}.asset_kind"),
+        near_m=r.number(t.get("near_m", 0.0), f"{where}.near_m", 0.0),
+        mode=mode,
+        terms=terms,
+    )
     if mode == "score":
         levels = r.table(t.get("levels"), f"{where}.levels", set(COLOURS)) if "levels" in t else None
         if not levels:
             raise r.fail(f"{where}.levels", "missing: a score rule needs levels = {yellow = 0.5, red = 1.0, ...}")
-        rule.levels = np.array([r.number(levels[c], f"{where}.levels.{c}") if c in levels else np.nan
-                                for c in COLOURS])
+        rule.levels = np.array([r.number(levels[c], f"{where}.levels.{c}") if c in levels else np.nan for c in COLOURS])
     else:
         rule.level = r.level(t.get("level", "red"), f"{where}.level")
     return rule

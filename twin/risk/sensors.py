@@ -49,8 +49,9 @@ class SensorTable:
         return len(self.ids)
 
     @classmethod
-    def from_rows(cls, rows: list[dict[str, Any]], assets: AssetTable | None = None,
-                  path: Path | None = None) -> SensorTable:
+    def from_rows(
+        cls, rows: list[dict[str, Any]], assets: AssetTable | None = None, path: Path | None = None
+    ) -> SensorTable:
         """Validate plain rows (from any file format) and resolve their assets."""
         seen: set[str] = set()
         clean = [_row(r, i, path, seen) for i, r in enumerate(rows)]
@@ -61,16 +62,25 @@ class SensorTable:
         if unknown and assets is not None:
             shown = ", ".join(unknown[:8]) + (" ..." if len(unknown) > 8 else "")
             warnings.append(f"{path}: {len(unknown)} sensor asset(s) not in the scene: {shown}")
-        return cls(ids=np.array([r["id"] for r in clean], dtype=STR),
-                   asset=np.array(asset_ids, dtype=STR),
-                   quantity=np.array([r["quantity"] for r in clean], dtype=STR),
-                   unit=np.array([r["unit"] for r in clean], dtype=STR),
-                   period_s=np.array([r["period_s"] for r in clean], dtype=np.float64),
-                   asset_index=index, warnings=warnings, path=path)
+        return cls(
+            ids=np.array([r["id"] for r in clean], dtype=STR),
+            asset=np.array(asset_ids, dtype=STR),
+            quantity=np.array([r["quantity"] for r in clean], dtype=STR),
+            unit=np.array([r["unit"] for r in clean], dtype=STR),
+            period_s=np.array([r["period_s"] for r in clean], dtype=np.float64),
+            asset_index=index,
+            warnings=warnings,
+            path=path,
+        )
 
     def row(self, i: int) -> dict[str, Any]:
-        return {"id": str(self.ids[i]), "asset": str(self.asset[i]), "quantity": str(self.quantity[i]),
-                "unit": str(self.unit[i]), "period_s": float(self.period_s[i])}
+        return {
+            "id": str(self.ids[i]),
+            "asset": str(self.asset[i]),
+            "quantity": str(self.quantity[i]),
+            "unit": str(self.unit[i]),
+            "period_s": float(self.period_s[i]),
+        }
 
     def lookup_arrow(self, names: pa.ChunkedArray | pa.Array) -> np.ndarray:
         """Sensor row per name of an Arrow string column, by Arrow's hash lookup (-1 for unknown)."""
@@ -84,8 +94,7 @@ class SensorTable:
         get = self.index.get
         if set(map(type, names)) <= {str}:
             return np.fromiter(map(get, names, itertools.repeat(-1)), dtype=np.int64, count=len(names))
-        return np.fromiter((get(n, -1) if isinstance(n, str) else -1 for n in names),
-                           dtype=np.int64, count=len(names))
+        return np.fromiter((get(n, -1) if isinstance(n, str) else -1 for n in names), dtype=np.int64, count=len(names))
 
 
 def _index_of(assets: AssetTable | None, asset_id: str) -> int:
@@ -122,8 +131,12 @@ def _csv_rows(path: Path, text: str) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [f for f in FIELDS if f not in (reader.fieldnames or [])]
     if missing:
-        raise InputError(path, f"the header lacks column(s) {', '.join(missing)}", where="line 1",
-                         hint=f"the header must name {', '.join(FIELDS)}")
+        raise InputError(
+            path,
+            f"the header lacks column(s) {', '.join(missing)}",
+            where="line 1",
+            hint=f"the header must name {', '.join(FIELDS)}",
+        )
     rows = []
     for row in reader:
         row["_where"] = f"line {reader.line_num}"
@@ -150,7 +163,7 @@ def _json_rows(path: Path, text: str) -> list[dict[str, Any]]:
     if isinstance(data, dict):
         data = data.get("sensors")
     if not isinstance(data, list):
-        raise InputError(path, "expected a list of sensor objects (or {\"sensors\": [...]})")
+        raise InputError(path, 'expected a list of sensor objects (or {"sensors": [...]})')
     return [dict(r, _where=f"entry {i}") if isinstance(r, dict) else r for i, r in enumerate(data)]
 
 

@@ -1,6 +1,6 @@
 """The live risk service: store + engine + alerts + the per-asset level array the view colours.
 
-One object owns the state; the HTTP routes (:mod:`twin.api`), the simulator and the trame app
+One object owns the state; the HTTP routes (:mod:`twin.faces.api`), the simulator and the trame app
 all call it.  It is thread-safe: ingest is serialised (one DuckDB writer), reads take a short
 lock (or, on an event loop that must never block, read the last :class:`Snapshot`), and change callbacks run on the thread that made the change (the app hands them to its
 event loop with ``loop.call_soon_threadsafe``).
@@ -30,13 +30,13 @@ from twin.risk.propagation import Propagator
 from twin.risk.rules import RuleSet, read_rules
 from twin.risk.sensors import SensorTable, read_sensors
 from twin.risk.static import Feature, Grids, RiskSources, read_features
-from twin.store import Store
+from twin.risk.store import Store
 
 LevelsCallback = Callable[[np.ndarray], None]
 StatusCallback = Callable[[dict[str, Any]], None]
 #: how long a reader on an event loop waits for a running evaluation before it takes the last snapshot
 SNAPSHOT_WAIT_S = 0.05
-RETAIN_EVERY_S = 3600.0   # old readings are rolled up hourly
+RETAIN_EVERY_S = 3600.0  # old readings are rolled up hourly
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Snapshot:
     """
 
     version: int
-    levels: np.ndarray          # int8 per asset row (read-only)
+    levels: np.ndarray  # int8 per asset row (read-only)
     summary: dict[str, Any]
     alerts: list[dict[str, Any]]
     last_reading: float | None  # epoch seconds of the newest reading of any sensor
@@ -70,10 +70,19 @@ class RiskService:
         ``asset_id -> [asset_id]``: the other segments of a pipe segment's isolation section.
     """
 
-    def __init__(self, assets: AssetTable, sensors: SensorTable, rules: RuleSet, store: Store, *,
-                 clock: Callable[[], float] = time.time, neighbours: Callable[[str], list[str]] | None = None,
-                 risk_sources: list[Feature] | None = None, grids: list[Feature] | None = None,
-                 history: bool = True) -> None:
+    def __init__(
+        self,
+        assets: AssetTable,
+        sensors: SensorTable,
+        rules: RuleSet,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        neighbours: Callable[[str], list[str]] | None = None,
+        risk_sources: list[Feature] | None = None,
+        grids: list[Feature] | None = None,
+        history: bool = True,
+    ) -> None:
         self.assets, self.sensors, self.rules, self.store, self.clock = assets, sensors, rules, store, clock
         self.history = history  # record levels for replay (False: a report reads the store, it is no screen)
         n = len(assets)
@@ -107,14 +116,24 @@ class RiskService:
         self._seed()
         if store.set_aside:
             names = ", ".join(p.name for p in store.set_aside)
-            self.book.system("store", f"the store could not be opened ({store.open_error}); set aside as {names}; "
-                                      f"data may be lost", clock())
+            self.book.system(
+                "store",
+                f"the store could not be opened ({store.open_error}); set aside as {names}; data may be lost",
+                clock(),
+            )
         self.evaluate()
         self.snapshot()
 
     @classmethod
-    def from_twin(cls, twin: Any, *, clock: Callable[[], float] = time.time, store_path: Path | None = None,
-                  neighbours: Callable[[str], list[str]] | None = None, history: bool = True) -> RiskService:
+    def from_twin(
+        cls,
+        twin: Any,
+        *,
+        clock: Callable[[], float] = time.time,
+        store_path: Path | None = None,
+        neighbours: Callable[[str], list[str]] | None = None,
+        history: bool = True,
+    ) -> RiskService:
         """Build from a loaded twin's ``[live]`` table (sensors and rules are required).
 
         Without ``neighbours``, isolation sections come from the twin's pipe networks
@@ -128,9 +147,17 @@ class RiskService:
         sensors = read_sensors(live["sensors"], twin.assets)
         twin.warnings.extend(sensors.warnings)
         neighbours = neighbours or isolation_neighbours(twin)
-        return cls(twin.assets, sensors, read_rules(live["rules"]), Store(path), clock=clock, neighbours=neighbours,
-                   risk_sources=read_features(live["risk_sources"], True) if "risk_sources" in live else None,
-                   grids=read_features(live["grids"], False) if "grids" in live else None, history=history)
+        return cls(
+            twin.assets,
+            sensors,
+            read_rules(live["rules"]),
+            Store(path),
+            clock=clock,
+            neighbours=neighbours,
+            risk_sources=read_features(live["risk_sources"], True) if "risk_sources" in live else None,
+            grids=read_features(live["grids"], False) if "grids" in live else None,
+            history=history,
+        )
 
     def _seed(self) -> None:
         """Latest value per sensor from the store, so a restart does not start grey."""
@@ -167,14 +194,21 @@ class RiskService:
                 touched = self.engine.apply(batch.sensor, batch.ts, batch.value)
             if len(touched):
                 self.evaluate(touched)
-        return {"accepted": inserted, "duplicate": batch.duplicate_in_batch + len(batch.sensor) - inserted,
-                "conflicting": conflicts, "rejected": batch.rejected, "rejections": batch.rejections,
-                "rejections_truncated": batch.rejected > len(batch.rejections)}
+        return {
+            "accepted": inserted,
+            "duplicate": batch.duplicate_in_batch + len(batch.sensor) - inserted,
+            "conflicting": conflicts,
+            "rejected": batch.rejected,
+            "rejections": batch.rejections,
+            "rejections_truncated": batch.rejected > len(batch.rejections),
+        }
 
     def _commit(self, batch: Batch) -> tuple[int, int]:
         if not len(batch.sensor):
             return 0, 0
-        return self.store.insert_readings(self._sensor_keys[batch.sensor], np.round(batch.ts * 1000.0).astype(np.int64), batch.value)
+        return self.store.insert_readings(
+            self._sensor_keys[batch.sensor], np.round(batch.ts * 1000.0).astype(np.int64), batch.value
+        )
 
     def evaluate(self, touched: np.ndarray | None = None) -> None:
         """Re-grade sensors (``touched`` or all), re-combine asset levels, update alerts, notify."""
@@ -218,8 +252,9 @@ class RiskService:
     def sensor_list(self) -> list[dict[str, Any]]:
         return describe.sensor_list(self)
 
-    def readings(self, asset_id: str, since: float | None = None, until: float | None = None,
-                 limit: int = 10_000) -> list[dict[str, Any]] | None:
+    def readings(
+        self, asset_id: str, since: float | None = None, until: float | None = None, limit: int = 10_000
+    ) -> list[dict[str, Any]] | None:
         index = self.assets.index_of(asset_id)
         mine = self.sensors.asset == asset_id
         if index is None and not mine.any():
@@ -269,8 +304,9 @@ class RiskService:
                     last = self.engine.last_ts[np.isfinite(self.engine.last_ts)]
                     levels = self.levels_array.copy()
                     levels.flags.writeable = False
-                    self._snapshot = Snapshot(self._version, levels, self._counts(), self.alerts(),
-                                              float(last.max()) if len(last) else None)
+                    self._snapshot = Snapshot(
+                        self._version, levels, self._counts(), self.alerts(), float(last.max()) if len(last) else None
+                    )
             finally:
                 self._lock.release()
         if self._snapshot is None:  # stuck before the first snapshot: nothing known yet
@@ -291,10 +327,16 @@ class RiskService:
             states: dict[str, int] = {}
             for a in self.book.open.values():
                 states[a.state] = states.get(a.state, 0) + 1
-        return {"levels": {NAMES[i]: int(c) for i, c in enumerate(counts)},
-                "alerts": {"active": sum(states.values()), **states},
-                "sensors": {"total": len(self.sensors), "online": int((~stale).sum()),
-                            "stale": int((stale & seen).sum()), "never_reported": int((~seen).sum())}}
+        return {
+            "levels": {NAMES[i]: int(c) for i, c in enumerate(counts)},
+            "alerts": {"active": sum(states.values()), **states},
+            "sensors": {
+                "total": len(self.sensors),
+                "online": int((~stale).sum()),
+                "stale": int((stale & seen).sum()),
+                "never_reported": int((~seen).sum()),
+            },
+        }
 
     def health(self) -> dict[str, Any]:
         """Runs a real store query: a broken DuckDB instance turns health red."""
@@ -307,9 +349,16 @@ class RiskService:
         if self.store.set_aside:
             store["set_aside"] = [str(p) for p in self.store.set_aside]
         status = "error" if not store["ok"] else "degraded" if self.degraded else "ok"
-        return {"status": status, "store": store, "degraded": bool(self.degraded), "degraded_reason": self.degraded,
-                "last_evaluation_s_ago": round(time.monotonic() - self._last_eval, 3),
-                "sensors": len(self.sensors), "assets": len(self.assets), "readings_accepted": self.accepted_total}
+        return {
+            "status": status,
+            "store": store,
+            "degraded": bool(self.degraded),
+            "degraded_reason": self.degraded,
+            "last_evaluation_s_ago": round(time.monotonic() - self._last_eval, 3),
+            "sensors": len(self.sensors),
+            "assets": len(self.assets),
+            "readings_accepted": self.accepted_total,
+        }
 
     # -- background ----------------------------------------------------------------------------
     def check_stall(self) -> bool:
@@ -338,16 +387,19 @@ class RiskService:
 
     def start(self, tick_s: float = 1.0) -> None:
         """Start the clock tick and the stall watchdog (daemon threads)."""
+
         def loop(fn: Callable[[], Any], period: float) -> None:
             while not self._stop.wait(period):
                 try:
                     fn()
                 except Exception as exc:  # a failing tick must not kill the thread: report it
                     self.degraded = f"{fn.__name__} failed: {exc}"
-        self._threads = [threading.Thread(target=loop, args=(self.tick, tick_s), daemon=True, name="risk-tick"),
-                         threading.Thread(target=loop, args=(self.check_stall, 1.0), daemon=True, name="risk-watchdog"),
-                         threading.Thread(target=loop, args=(self.retain, RETAIN_EVERY_S), daemon=True,
-                                          name="risk-retention")]
+
+        self._threads = [
+            threading.Thread(target=loop, args=(self.tick, tick_s), daemon=True, name="risk-tick"),
+            threading.Thread(target=loop, args=(self.check_stall, 1.0), daemon=True, name="risk-watchdog"),
+            threading.Thread(target=loop, args=(self.retain, RETAIN_EVERY_S), daemon=True, name="risk-retention"),
+        ]
         for t in self._threads:
             t.start()
 
@@ -379,4 +431,5 @@ def isolation_neighbours(twin: Any) -> Callable[[str], list[str]] | None:
             return list(isolate(graph, asset_id)["isolated_segments"])
         except InputError:
             return []
+
     return neighbours

@@ -22,9 +22,17 @@ import numpy as np
 import pyarrow as pa
 
 #: Quiet value and noise per quantity.
-BASELINE = {"gas": (1.0, 0.3), "pressure": (320.0, 2.0), "flow": (120.0, 4.0), "water_level": (0.3, 0.02),
-            "water_depth": (0.0, 0.004),
-            "displacement": (1.0, 0.2), "strain": (300.0, 8.0), "vibration": (1.0, 0.2), "temperature": (22.0, 0.4)}
+BASELINE = {
+    "gas": (1.0, 0.3),
+    "pressure": (320.0, 2.0),
+    "flow": (120.0, 4.0),
+    "water_level": (0.3, 0.02),
+    "water_depth": (0.0, 0.004),
+    "displacement": (1.0, 0.2),
+    "strain": (300.0, 8.0),
+    "vibration": (1.0, 0.2),
+    "temperature": (22.0, 0.4),
+}
 SCENARIOS = ("gas_leak", "water_main_burst", "storm", "bridge")
 
 
@@ -48,8 +56,15 @@ class Simulator:
         None: each sensor once per its own period, as in the field.
     """
 
-    def __init__(self, service: Any, *, clock: Callable[[], float] = time.time, cycle_s: float = 600.0,
-                 seed: int = 0, rate: float | None = None) -> None:
+    def __init__(
+        self,
+        service: Any,
+        *,
+        clock: Callable[[], float] = time.time,
+        cycle_s: float = 600.0,
+        seed: int = 0,
+        rate: float | None = None,
+    ) -> None:
         if rate is not None and rate <= 0:
             raise ValueError(f"the simulator's rate must be positive, not {rate}")
         self.service, self.clock, self.cycle_s, self.rate = service, clock, cycle_s, rate
@@ -122,9 +137,13 @@ class Simulator:
             self._round_t = float(times[-1])
         n = len(self.ids)
         values = np.concatenate([self.values(t) for t in times]) if len(times) else np.zeros(0)
-        return pa.table({"sensor": pa.array(self.ids * len(times), pa.string()),
-                         "ts": pa.array(np.repeat(np.round(times * 1000), n).astype(np.int64)),
-                         "value": pa.array(values, pa.float64())})
+        return pa.table(
+            {
+                "sensor": pa.array(self.ids * len(times), pa.string()),
+                "ts": pa.array(np.repeat(np.round(times * 1000), n).astype(np.int64)),
+                "value": pa.array(values, pa.float64()),
+            }
+        )
 
     def step(self, now: float | None = None) -> dict[str, Any]:
         return self.service.ingest(self.readings(now) if self.rate is None else self.rounds(now))
@@ -137,6 +156,7 @@ class Simulator:
         def run() -> None:
             while not self._stop.wait(period_s):
                 self.step()
+
         self._thread = threading.Thread(target=run, daemon=True, name="risk-simulator")
         self._thread.start()
 

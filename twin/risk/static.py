@@ -23,8 +23,8 @@ from twin.risk.levels import CODES, COLOURS, LEVEL_DTYPE, NONE
 class Feature:
     id: str
     name: str
-    kind: str                  # "point" or "polygon"
-    coords: np.ndarray         # (1, 2) for a point, (m, 2) outer ring for a polygon
+    kind: str  # "point" or "polygon"
+    coords: np.ndarray  # (1, 2) for a point, (m, 2) outer ring for a polygon
     properties: dict[str, Any]
     level: int = NONE
     category: str = ""
@@ -66,9 +66,16 @@ def _feature(path: Path, f: Any, i: int, need_level: bool) -> Feature:
     level = props.get("level", "none")
     if level not in COLOURS and (need_level or level != "none"):
         raise InputError(path, f"level must be one of {', '.join(COLOURS)}, not {level!r}", where=where)
-    return Feature(id=str(props.get("id", f.get("id", i))), name=str(props.get("name", "")), kind=kind, coords=xy,
-                   properties=props, level=CODES.get(level, NONE), category=str(props.get("category", "")),
-                   radius_m=float(props.get("radius_m", 25.0)))
+    return Feature(
+        id=str(props.get("id", f.get("id", i))),
+        name=str(props.get("name", "")),
+        kind=kind,
+        coords=xy,
+        properties=props,
+        level=CODES.get(level, NONE),
+        category=str(props.get("category", "")),
+        radius_m=float(props.get("radius_m", 25.0)),
+    )
 
 
 def inside(feature: Feature, xy: np.ndarray, margin: float = 0.0) -> np.ndarray:

@@ -1,1 +1,0 @@
-"""Subcommands of ``twin``; see :mod:`twin.cli`."""

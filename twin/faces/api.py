@@ -1,0 +1,304 @@
+"""The REST API of the live risk service, as aiohttp routes.
+
+trame's server is wslink on aiohttp, so the app mounts these with
+``app.add_routes(routes(service))``; :func:`serve_api` runs them alone (tests, ingest-only
+deployments).  A bad request is answered with a JSON error and never stops the server; under
+overload ingest answers 503 with ``Retry-After`` instead of queueing without bound.
+
+Routes::
+
+    GET  /api/health                 store checked with a real query; 503 when broken
+    GET  /api/sensors                sensors with direction and thresholds
+    POST /api/readings               JSON array or NDJSON of {sensor, ts, value}
+    GET  /api/assets/{id}            attributes, risk {level, reason, since}, sensors, alerts
+    GET  /api/assets/{id}/readings   ?since=&until=&limit= (ISO-8601 or epoch ms)
+    GET  /api/alerts                 open alerts (?all=1 adds recently resolved ones)
+    GET  /api/alerts/{id}            one alert with its history (events)
+    POST /api/alerts/{id}/ack        body {"by": "name"} optional
+    GET  /api/risk/summary           counts per level, alerts, sensors online/stale
+    GET  /api/risk/grids             level per management grid cell
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from twin.errors import InputError
+from twin.faces.security import TOKEN_ENV, AccessPolicy
+from twin.risk.ingest import parse_body
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_BODY = 16 * 1024 * 1024
+
+
+class IngestGate:
+    """Bounds the bytes of readings waiting to be committed; past the bound, ingest says 503."""
+
+    def __init__(self, max_pending_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_pending = max_pending_bytes
+        self.pending = 0
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="risk-ingest")
+
+    def admit(self, size: int) -> bool:
+        if self.pending and self.pending + size > self.max_pending:
+            return False
+        self.pending += size
+        return True
+
+    def release(self, size: int) -> None:
+        self.pending -= size
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(
+        _finite(data), status=status, headers=headers, dumps=lambda d: json.dumps(d, default=str, allow_nan=False)
+    )
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities (missing attributes) as null: JSON has no NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _guard(handler: Handler) -> Handler:
+    """Turn any failure into a JSON error answer: a bad request never stops the server."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except InputError as exc:
+            return _json({"error": exc.problem}, status=400)
+        except Exception as exc:  # the server must keep serving whatever one request did
+            return _json({"error": f"{type(exc).__name__}: {exc}"}, status=500)
+
+    wrapped.__name__ = handler.__name__
+    return wrapped
+
+
+def _time_param(request: web.Request, name: str) -> float | None:
+    text = request.query.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        return float(text) / 1000.0
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(None, f"{name} must be ISO-8601 or epoch milliseconds, not {text!r}") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def routes(service: Any, gate: IngestGate | None = None) -> list[web.RouteDef]:
+    """The API's routes bound to one :class:`~twin.risk.service.RiskService`."""
+    gate = gate or IngestGate()
+
+    async def health(request: web.Request) -> web.Response:
+        report = await asyncio.get_running_loop().run_in_executor(None, service.health)
+        return _json(report, status=503 if report["status"] == "error" else 200)
+
+    async def sensors(request: web.Request) -> web.Response:
+        return _json(await asyncio.to_thread(service.sensor_list))
+
+    async def readings(request: web.Request) -> web.Response:
+        size = request.content_length or 0
+        if size > MAX_BODY:
+            return _json({"error": f"body larger than {MAX_BODY} bytes: send smaller batches"}, status=413)
+        body = await request.read()
+        if not gate.admit(len(body)):
+            return _json({"error": "ingest overloaded: retry later"}, status=503, headers={"Retry-After": "1"})
+        try:  # parsing up to 16 MB is work too: off the loop, with the ingest
+            result = await asyncio.get_running_loop().run_in_executor(
+                gate.executor, lambda: service.ingest(parse_body(body))
+            )
+        except InputError:
+            raise
+        except Exception as exc:  # the store failed: nothing was acknowledged
+            return _json({"error": f"readings not stored: {exc}"}, status=503, headers={"Retry-After": "5"})
+        finally:
+            gate.release(len(body))
+        return _json(result)
+
+    async def asset(request: web.Request) -> web.Response:
+        found = await asyncio.to_thread(service.asset, request.match_info["id"])
+        return _json(found) if found is not None else _json({"error": "no such asset"}, status=404)
+
+    async def asset_readings(request: web.Request) -> web.Response:
+        since, until = _time_param(request, "since"), _time_param(request, "until")
+        try:
+            limit = int(request.query.get("limit", "10000"))
+        except ValueError:
+            raise InputError(None, "limit must be an integer") from None
+        rows = await asyncio.get_running_loop().run_in_executor(
+            None, service.readings, request.match_info["id"], since, until, max(1, min(limit, 1_000_000))
+        )
+        if rows is None:
+            return _json({"error": "no such asset"}, status=404)
+        return _json(
+            {
+                "asset": request.match_info["id"],
+                "readings": [
+                    {
+                        **r,
+                        "ts": datetime.fromtimestamp(r["ts"], tz=UTC)
+                        .isoformat(timespec="milliseconds")
+                        .replace("+00:00", "Z"),
+                    }
+                    for r in rows
+                ],
+            }
+        )
+
+    async def alerts(request: web.Request) -> web.Response:
+        return _json(await asyncio.to_thread(service.alerts, request.query.get("all") in ("1", "true")))
+
+    async def alert(request: web.Request) -> web.Response:
+        try:
+            alert_id = int(request.match_info["id"])
+        except ValueError:
+            return _json({"error": "alert ids are integers"}, status=400)
+        found = await asyncio.get_running_loop().run_in_executor(None, service.alert, alert_id)
+        return _json(found) if found is not None else _json({"error": "no such alert"}, status=404)
+
+    async def ack(request: web.Request) -> web.Response:
+        try:
+            alert_id = int(request.match_info["id"])
+        except ValueError:
+            return _json({"error": "alert ids are integers"}, status=400)
+        by = ""
+        if request.can_read_body:
+            try:
+                body = json.loads(await request.read() or b"{}")
+                by = str(body.get("by", "")) if isinstance(body, dict) else ""
+            except json.JSONDecodeError:
+                return _json({"error": 'body must be JSON like {"by": "name"}'}, status=400)
+        result = await asyncio.get_running_loop().run_in_executor(gate.executor, service.ack, alert_id, by)
+        return _json(result) if result is not None else _json({"error": "no such alert"}, status=404)
+
+    async def summary(request: web.Request) -> web.Response:
+        return _json(service.summary())  # from the snapshot: never holds the loop, even if evaluation is stuck
+
+    async def grids(request: web.Request) -> web.Response:
+        return _json(service.grid_levels(service.snapshot().levels))
+
+    return [
+        web.get("/api/health", _guard(health)),
+        web.get("/api/sensors", _guard(sensors)),
+        web.post("/api/readings", _guard(readings)),
+        web.get("/api/assets/{id}", _guard(asset)),
+        web.get("/api/assets/{id}/readings", _guard(asset_readings)),
+        web.get("/api/alerts", _guard(alerts)),
+        web.get("/api/alerts/{id}", _guard(alert)),
+        web.post("/api/alerts/{id}/ack", _guard(ack)),
+        web.get("/api/risk/summary", _guard(summary)),
+        web.get("/api/risk/grids", _guard(grids)),
+    ]
+
+
+def make_app(service: Any, host: str = "127.0.0.1", token: str | None = None) -> web.Application:
+    """The routes alone, behind the same access guard as the app (a token is needed off loopback)."""
+    app = web.Application(client_max_size=MAX_BODY)
+    AccessPolicy(host, token if token is not None else os.environ.get(TOKEN_ENV)).install(app)
+    app.add_routes(routes(service))
+    return app
+
+
+async def start_api(service: Any, host: str = "127.0.0.1", port: int = 8080) -> tuple[web.AppRunner, int]:
+    """Start the routes on an aiohttp server in the running loop; return the runner and the bound port."""
+    runner = web.AppRunner(make_app(service, host), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]
+
+
+@contextlib.contextmanager
+def api_in_thread(service: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[int]:
+    """Serve the API on a background thread for the length of a ``with`` block; yields the port.
+
+    For tests and benchmarks that drive the API over real HTTP from the same process.
+    """
+    ready, done, bound = threading.Event(), threading.Event(), [0]
+
+    def run() -> None:
+        async def serve() -> None:
+            runner, bound[0] = await start_api(service, host, port)
+            ready.set()
+            while not done.is_set():
+                await asyncio.sleep(0.02)
+            await runner.cleanup()
+
+        asyncio.run(serve())
+
+    thread = threading.Thread(target=run, daemon=True, name="risk-api")
+    thread.start()
+    if not ready.wait(30):
+        raise RuntimeError("the API did not start within 30 s")
+    try:
+        yield bound[0]
+    finally:
+        done.set()
+        thread.join(10)
+
+
+def serve_api(service: Any, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Serve the API alone until interrupted (prints ``listening on http://host:port``)."""
+
+    async def run() -> None:
+        runner, bound = await start_api(service, host, port)
+        print(f"listening on http://{host}:{bound}", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    service.start()
+    try:
+        asyncio.run(run())
+    finally:
+        service.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m twin.faces.api SCENE [--store FILE] [--port N] [--simulate]``: the API without the 3D app."""
+    import twin
+    from twin.risk.service import RiskService
+
+    parser = argparse.ArgumentParser(prog="python -m twin.faces.api")
+    parser.add_argument("scene")
+    parser.add_argument("--store")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--simulate", action="store_true", help="feed the built-in incident simulator")
+    args = parser.parse_args(argv)
+    service = RiskService.from_twin(twin.load(args.scene), store_path=args.store)
+    if args.simulate:
+        from twin.risk.simulator import Simulator
+
+        Simulator(service).start()
+    serve_api(service, args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""The CIM Twin browser app (trame, Vuetify 3): the scene in a 3D view with its panels.
+
+Run ``twin serve [PATH]`` (or ``python app.py [PATH]`` in a checkout).  The app owns one :class:`twin.Twin`;
+each browser gets its own server-side render window over the shared layer data (server-side
+rendering) or renders the shared scene itself with vtk.js (client-side rendering).  The panels,
+triggers and views live beside this module in ``twin/faces/app/``; this module wires them to a
+trame server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+# browsers send small messages (clicks, camera, state): cap what one may declare (default 4 MiB)
+os.environ.setdefault("WSLINK_MAX_MSG_SIZE", str(1 << 20))
+
+from trame.app import get_server  # noqa: E402
+from trame_vtk.modules import vtk as vtk_module  # noqa: E402
+from trame_vtk.modules.vtk.protocols import vtkWebPublishImageDelivery  # noqa: E402
+
+from twin.faces.app import layout, tree  # noqa: E402
+from twin.faces.app.actions import Actions  # noqa: E402
+from twin.faces.app.client_views import default_config  # noqa: E402
+from twin.faces.app.connections import ConnectionWatch  # noqa: E402
+from twin.faces.app.pool import ViewPool
+from twin.faces.security import AccessPolicy  # noqa: E402
+from twin.scene import Twin  # noqa: E402
+
+log = logging.getLogger("twin.app")
+RENDERING_MODES = ("server", "client")
+UI_DIR = Path(__file__).resolve().parent  # client.js and risk.js, served as twin_ui/
+COLLECT_S, COLLECT_TRIES = 0.004, 100  # poll for an encoded image for up to 0.4 s
+FAST_RATIO, FAST_QUALITY = 0.5, 70  # the first picture of a live change (see TwinApp.push)
+
+
+class TwinApp:
+    """One trame server showing one twin to any number of browsers, each with its own view.
+
+    Every browser gets its own view from a pool, drawn server-side (an image stream bound to the
+    view's id) or client-side (vtk.js fed with that view's scene, kept in client-only state).
+    Shared, read-only state (scene, layer tree, legend) is declared once in :meth:`_init_state`;
+    everything a browser changes is client-only and reaches the server through the triggers of
+    :class:`twin.faces.app.actions.Actions`, which answer that browser alone.
+    """
+
+    def __init__(
+        self, twin: Twin, rendering: str = "server", server=None, max_views: int = 6, risk=None, briefing: bool = False
+    ) -> None:
+        if rendering not in RENDERING_MODES:
+            raise ValueError(f"rendering must be one of {RENDERING_MODES}, not {rendering!r}")
+        self.twin, self.rendering = twin, rendering
+        self.server = server or get_server(client_type="vue3")
+        self.server.enable_module({"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/client.js"]})
+        self.server.enable_module(vtk_module)
+        self.helper = vtk_module.get_helper(self.server)
+        self.pool = ViewPool(twin, self.helper.id, capacity=max_views)
+        self.pool.warm()
+        self._web_app = None  # wslink's web app: it knows the connection whose message runs now
+        self._fast: dict[str, dict] = {}  # view id -> its image settings while a fast picture goes out
+        self.server.controller.on_server_bind.add(self._bound)
+        self.server.add_protocol_to_configure(
+            lambda protocol: protocol.registerLinkProtocol(ConnectionWatch(self.pool.release))
+        )
+        self.actions = Actions(twin, self.pool, self.push, self.scene_of, caller=self._caller)
+        for name, function in self.actions.triggers().items():
+            self.server.trigger(name)(function)
+        self._init_state()
+        self.live = None if risk is None else self._live(risk, briefing)
+        self.layout = layout.build(
+            self.server, self.pool.get(self.pool.spares[0]).plotter.ren_win, live=self.live is not None
+        )
+
+    def _live(self, risk, briefing: bool):
+        """Live risk (twin/faces/app/live.py): recolouring, state push, alerts, briefing, replay triggers."""
+        from twin.faces.app.live import CLIENT_STATE, LiveRisk
+        from twin.faces.app.live_actions import LiveActions
+
+        live = LiveRisk(self.server, risk, self.pool, self.show)
+        for name, function in LiveActions(live, self.push, self.scene_of, caller=self._caller).triggers().items():
+            self.server.trigger(name)(function)
+        self.server.enable_module({"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/risk.js"]})
+        self.state.update({**CLIENT_STATE, "default_mode": "briefing" if briefing else "normal"})
+        self.state.client_only(*CLIENT_STATE)
+        return live
+
+    def _bound(self, wslink_server) -> None:
+        self._web_app = wslink_server
+
+    def _caller(self) -> str | None:
+        client = getattr(self._web_app, "last_active_client_id", None)
+        return None if client is None else str(client)
+
+    def show(self, view_id: str, fast: bool = False) -> None:
+        """A view's new look to its browser, unasked: an image (``fast``: a quick, coarser one), or a
+        scene delta for vtk.js.
+
+        Looked up without :meth:`ViewPool.get`: a live-risk redraw of every view is no use by a
+        browser, and must not keep an abandoned view from being the least recently used.
+        """
+        if self.pool.views[str(view_id)].client_side:
+            self.scene_of(view_id)
+        else:
+            self.push(view_id, fast)
+
+    @property
+    def state(self):
+        return self.server.state
+
+    def _init_state(self) -> None:
+        points = [layer.dataset.n_points for layer in self.twin.layers if layer.geometry == "points"]
+        self.state.update(
+            {
+                "scene_name": self.twin.name or "CIM Twin",
+                "scene_crs": self.twin.crs or "unknown CRS",
+                "asset_count": len(self.twin.assets),
+                "layer_groups": self.actions.layer_groups,
+                "legend": tree.legend(self.twin),
+                "bookmarks": [b.name for b in self.actions.bookmarks],
+                "points_total": int(sum(_point_totals(self.twin)) or sum(points)),
+                "points_loaded": int(sum(points)),
+                "trame__title": f"CIM Twin — {self.twin.name}",
+            }
+        )
+        per_browser = layout.client_state(default_config(self.twin), self.rendering)
+        self.state.update(per_browser)
+        self.state.client_only(*per_browser)
+
+    def scene_of(self, view_id: str) -> dict:
+        """A view's scene for vtk.js: the change goes out as a delta (only the browser showing this
+        view applies it), and the whole state comes back for a view about to mount.  Arrays travel
+        once, by hash, when the browser asks for them."""
+        window = self.pool.views[str(view_id)].plotter.ren_win
+        if self.server.protocol:
+            self.server.protocol.publish("trame.vtk.delta", self.helper.scene(window, new_state=False))
+        return self.helper.scene(window, new_state=True)
+
+    def push(self, view_id: str, fast: bool = False) -> None:
+        """Send a server-rendered view's new image to the image stream.
+
+        ``fast``: at ``FAST_RATIO`` of the size (a quarter of the pixels to render in software)
+        and a lower JPEG quality, as the first picture of a live change; a full one follows.
+        """
+        if not self.server.protocol:
+            return
+        view_id = str(view_id)
+        window = self.pool.views[view_id].plotter.ren_win
+        delivery = self._image_delivery()
+        if delivery is None:
+            self.helper.push_image(window)
+            return
+        tracked = delivery.tracking_views.get(view_id)
+        if tracked is not None and not fast and view_id in self._fast:  # a full picture: full size
+            tracked.update(self._fast.pop(view_id))
+        if tracked is not None and fast and view_id not in self._fast:
+            self._fast[view_id] = {"ratio": tracked.get("ratio", 1), "quality": tracked.get("quality", 100)}
+            tracked.update(ratio=FAST_RATIO, quality=FAST_QUALITY)
+        # trame-vtk holds back every push while ANY view is streaming an interaction: push this
+        # browser's image anyway, so one user orbiting never freezes the others' views
+        window.GetInteractor().EnableRenderOff()
+        delivery.app.InvalidateCache(window)
+        delivery.push_render(view_id, ignore_animation=True)
+        self._collect(delivery, view_id)
+
+    def _collect(self, delivery, view_id: str, left: int = COLLECT_TRIES) -> None:
+        """Publish a view's new image as soon as its JPEG is encoded, then restore its image settings.
+
+        vtkWebApplication encodes on a thread and, until that is done, hands back the previous
+        image and calls the view stale; trame-vtk then asks again only after 0.5 s, which made
+        every pushed picture (a live risk change, a click) half a second late.  Ask every few ms
+        (at the same size: a full size would render again at once).
+        """
+        if not delivery.last_stale_time.get(view_id) or left <= 0:
+            restore = self._fast.pop(view_id, None)  # a fast picture is out: back to the view's own
+            if restore and view_id in delivery.tracking_views:
+                delivery.tracking_views[view_id].update(restore)
+            return
+
+        def again() -> None:
+            delivery.push_render(view_id, ignore_animation=True)
+            self._collect(delivery, view_id, left - 1)
+
+        asyncio.get_event_loop().call_later(COLLECT_S, again)
+
+    def _image_delivery(self):
+        protocols = getattr(self.server.protocol, "getLinkProtocols", lambda: [])()
+        return next((p for p in protocols if isinstance(p, vtkWebPublishImageDelivery)), None)
+
+    def start(self, policy: AccessPolicy, port: int = 8080, on_ready=None) -> None:
+        """Serve until interrupted; never shut down when idle (trame's default does after 300 s)."""
+        self.server.controller.on_server_bind.add(lambda wslink_server: policy.install(wslink_server.app))
+        host = policy.host
+        if on_ready:
+            self.server.controller.on_server_ready.add(lambda **_: on_ready(self.server.port))
+        argv, sys.argv = sys.argv, sys.argv[:1]  # trame parses sys.argv itself: keep ours out of it
+        try:
+            self.server.start(host=host, port=port, open_browser=False, show_connection_info=False, timeout=0)
+        finally:
+            sys.argv = argv
+
+
+def _point_totals(twin: Twin) -> list[int]:
+    """Points in the source files (before the point budget), when loaders report them."""
+    totals = []
+    for record in twin.sources:
+        block = record.details if isinstance(record.details, dict) else {}
+        total = block.get("points_total") or block.get("point_count") or 0
+        if isinstance(total, (int, float)):
+            totals.append(int(total))
+    return totals

@@ -1,0 +1,225 @@
+"""The page: title bar, layer drawer, 3D view, inspector drawer, status line, dialogs, snackbar.
+
+Per-browser keys are client-only (see :func:`client_state`): trame never sends them to the server,
+so one browser's selection, search or settings never reach another.
+"""
+
+from __future__ import annotations
+
+import vtk
+from trame.ui.vuetify3 import VAppLayout
+from trame.widgets import client, html
+from trame.widgets import vtk as vtk_widgets
+from trame.widgets import vuetify3 as v3
+
+from twin.faces.app.panels import briefing, inspector, js, risk, status, testid, toolbar
+from twin.faces.app.panels import layer_tree as layers
+
+
+def client_state(config: dict, rendering: str) -> dict:
+    """Per-browser keys with their first values: client-only, never written by the server again
+    (each browser's own view, selection, tools and panels)."""
+    return {
+        "my_view": None,
+        "my_scene": None,
+        "cfg": config,
+        "inspector": None,
+        "analysis": None,
+        "measure": None,
+        "tool": "select",
+        "suggestions": [],
+        "search_text": "",
+        "search_choice": None,
+        "selected_tree": [],
+        "tree_opened": [],
+        "toast": {"show": False, "text": ""},
+        "busy": False,
+        "frame_ms": 0,
+        "rendering": rendering,
+        "ready": False,
+        "share_url": "",
+        "bookmark_dialog": False,
+        "bookmark_name": "",
+        "show_layers": True,
+        "show_inspector": True,
+        "mode": "normal",
+    }
+
+
+THEME = {
+    "defaultTheme": "twin",
+    "themes": {
+        "twin": {
+            "dark": True,
+            "colors": {
+                "background": "#12161d",
+                "surface": "#1a1f28",
+                "primary": "#4fc3f7",
+                "secondary": "#90a4ae",
+                "error": "#ff5252",
+                "warning": "#ffb300",
+                "info": "#4fc3f7",
+                "success": "#66bb6a",
+            },
+        }
+    },
+}
+VIEW_STYLE = "position: absolute; inset: 0;"
+#: server-side rendering draws at half the size while the camera moves (llvmpipe is fill-rate bound:
+#: a quarter of the pixels is about 4x the frame rate), then a full-size still when it stops
+INTERACTIVE_RATIO = 0.5
+
+
+def build(server, window, live: bool = False) -> VAppLayout:
+    """The whole page; ``window`` is any render window (each browser binds its own view by id).
+
+    With ``live`` the live-risk parts join in (:mod:`twin.faces.app.panels.risk`, :mod:`~.briefing`);
+    in briefing mode (``mode``) the title bar, drawers and status line give way to the kiosk.
+    """
+    with VAppLayout(server, vuetify_config={"theme": THEME}, full_height=True) as layout:
+        client.ClientTriggers(mounted=js("init"))
+        with v3.VAppBar(density="compact", flat=True, border="b", v_if="mode !== 'briefing'") as bar:
+            v3.VAppBarNavIcon(click="show_layers = !show_layers", density="comfortable")
+        toolbar.build(bar)
+        if live:
+            risk.toolbar(bar)
+        with v3.VNavigationDrawer(model_value=("show_layers",), width=300, raw_attrs=[testid("layers")]):
+            layers.build()
+        with v3.VNavigationDrawer(
+            location="right", width=360, model_value=("show_inspector",), raw_attrs=[testid("inspector-drawer")]
+        ):
+            if live:
+                risk.inspector_section()
+            inspector.build()
+        with v3.VMain():
+            with html.Div(style="position: relative; width: 100%; height: 100%;"):
+                _view(window)
+                if live:
+                    risk.overlays()
+                    briefing.build()
+        status.build(v3.VFooter(app=True, border="t", v_if="mode !== 'briefing'"))
+        _dialogs()
+        if live:
+            risk.banners()
+    return layout
+
+
+def _view(window) -> None:
+    with html.Div(
+        classes="twin-view",
+        style="position: relative; width: 100%; height: 100%;",
+        raw_attrs=[
+            '@pointerdown.capture="window.twinUI.down($event)"',
+            '@pointerup.capture="window.twinUI.up($event)"',
+            ":style=\"{cursor: tool === 'measure' ? 'crosshair' : 'default'}\"",
+        ],
+    ):
+        remote = vtk_widgets.VtkRemoteView(
+            window,
+            v_if="rendering === 'server' && my_view",
+            interactive_ratio=INTERACTIVE_RATIO,
+            interactive_quality=50,
+            still_quality=90,
+            picking_modes=("['click']",),
+            click=js("pick", "$event"),
+            style=VIEW_STYLE,
+        )
+        remote._attributes["view_id"] = ':viewId="my_view"'  # each browser streams its own render window
+        local = vtk_widgets.VtkLocalView(
+            _empty_window(),
+            ref="twin_local",
+            v_if="rendering === 'client' && my_scene",
+            picking_modes=("['click']",),
+            click=js("pick", "$event"),
+            style=VIEW_STYLE,
+        )
+        local._attributes["view_state"] = ':viewState="my_scene"'  # this browser's own view, client-only
+        _clip_card()
+        v3.VProgressLinear(v_if="!ready", indeterminate=True, color="primary", absolute=True, location="top")
+
+
+def _empty_window():
+    """A render window with nothing in it: the vtk.js widget needs one, each browser brings its own scene."""
+    window = vtk.vtkRenderWindow()
+    window.SetOffScreenRendering(True)
+    window.AddRenderer(vtk.vtkRenderer())
+    return window
+
+
+def _clip_card() -> None:
+    with v3.VCard(
+        v_if="cfg.clip.on",
+        width=260,
+        classes="pa-2",
+        elevation=6,
+        style="position: absolute; left: 12px; bottom: 12px; opacity: 0.92",
+        raw_attrs=[testid("clip-card")],
+    ):
+        html.Div("Section", classes="text-overline")
+        with html.Div(classes="d-flex align-center ga-2"):
+            with v3.VBtnToggle(
+                model_value=("cfg.clip.axis",),
+                mandatory=True,
+                density="compact",
+                divided=True,
+                variant="outlined",
+                update_modelValue=js("setClip", "{axis: $event}"),
+            ):
+                for axis in "xyz":
+                    v3.VBtn(axis.upper(), value=axis, size="small")
+            v3.VBtn(
+                icon="mdi-swap-vertical", size="small", variant="text", click=js("setClip", "{flip: !cfg.clip.flip}")
+            )
+        v3.VSlider(
+            model_value=("cfg.clip.at",),
+            min=0,
+            max=1,
+            step=0.01,
+            density="compact",
+            hide_details=True,
+            end=js("setClip", "{at: $event}"),
+            raw_attrs=[testid("clip-slider")],
+        )
+
+
+def _dialogs() -> None:
+    v3.VSnackbar(
+        model_value=("toast.show",),
+        text=("toast.text",),
+        timeout=8000,
+        color=("toast.color || 'error'",),
+        location="bottom right",
+        multi_line=True,
+        update_modelValue="toast = Object.assign({}, toast, {show: $event})",
+        raw_attrs=[testid("toast")],
+    )
+    with v3.VDialog(model_value=("bookmark_dialog",), max_width=420, update_modelValue="bookmark_dialog = $event"):
+        with v3.VCard(title="Save this view as a bookmark"):
+            with v3.VCardText():
+                v3.VTextField(
+                    v_model=("bookmark_name",),
+                    label="Name",
+                    autofocus=True,
+                    hide_details=True,
+                    raw_attrs=[testid("bookmark-name")],
+                )
+            with v3.VCardActions():
+                v3.VSpacer()
+                v3.VBtn("Cancel", click="bookmark_dialog = false")
+                v3.VBtn(
+                    "Save",
+                    color="primary",
+                    click="bookmark_dialog = false; " + js("saveBookmark", "bookmark_name"),
+                    raw_attrs=[testid("bookmark-save")],
+                )
+    with v3.VDialog(
+        model_value=("!!share_url",), max_width=640, update_modelValue="share_url = $event ? share_url : ''"
+    ):
+        with v3.VCard(title="Link to this view", subtitle="Copied to the clipboard when the browser allows it"):
+            with v3.VCardText():
+                v3.VTextField(
+                    model_value=("share_url",), readonly=True, hide_details=True, raw_attrs=[testid("share-url")]
+                )
+            with v3.VCardActions():
+                v3.VSpacer()
+                v3.VBtn("Close", click="share_url = ''")

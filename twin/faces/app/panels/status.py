@@ -1,0 +1,36 @@
+"""The status line: assets, points shown of total, frame time, rendering mode, CRS."""
+
+from __future__ import annotations
+
+from trame.widgets import html
+from trame.widgets import vuetify3 as v3
+
+from twin.faces.app.panels import testid
+
+POINTS_SHOWN = (
+    "layer_groups.flatMap(g => g.layers).filter(l => l.points && cfg.visible.includes(l.name))"
+    ".reduce((s, l) => s + (l.classes.length ? l.classes.filter(c => !(cfg.hidden_classes[l.name] || [])"
+    ".includes(c.code)).reduce((n, c) => n + c.count, 0) : l.points), 0)"
+)
+
+
+def build(footer) -> None:
+    with footer:
+        footer.classes = "text-caption py-0 px-3 d-flex ga-4"
+        footer.height = 28
+        html.Span("{{ asset_count.toLocaleString() }} assets", raw_attrs=[testid("status-assets")])
+        html.Span(
+            f"{{{{ ({POINTS_SHOWN}).toLocaleString() }}}} of {{{{ points_total.toLocaleString() }}}} points"
+            "{{ points_loaded < points_total ? ' (' + points_loaded.toLocaleString() + ' loaded)' : '' }}",
+            v_if="points_total",
+            raw_attrs=[testid("status-points")],
+        )
+        html.Span(
+            "frame {{ frame_ms ? frame_ms.toFixed(0) + ' ms' : '—' }}",
+            v_if="rendering === 'server'",
+            raw_attrs=[testid("status-frame")],
+        )
+        html.Span("{{ rendering === 'server' ? 'server-side rendering' : 'client-side rendering (vtk.js)' }}")
+        v3.VSpacer()
+        v3.VProgressCircular(v_if="busy", indeterminate=True, size=14, width=2)
+        html.Span("{{ scene_crs }}")

@@ -1,0 +1,1 @@
+"""Subcommands of ``twin``; see :mod:`twin.faces.cli`."""

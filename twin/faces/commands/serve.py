@@ -1,0 +1,114 @@
+"""``twin serve [PATH]``: the browser app on a scene (the demo district without PATH)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import webbrowser
+from pathlib import Path
+
+from twin.errors import InputError
+from twin.faces.security import TOKEN_ENV, AccessPolicy
+from twin.loading import load
+
+DEMO = Path(__file__).resolve().parents[3] / "scenes" / "demo.toml"
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("serve", help="serve the browser app on a scene")
+    parser.add_argument("path", nargs="?", help="a data file or scene manifest (default: the demo district)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1: this machine only; any other needs a token)",
+    )
+    parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
+    parser.add_argument("--token", help=f"access token for a non-loopback bind (better: set ${TOKEN_ENV})")
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="another origin allowed to open the websocket (e.g. behind a proxy)",
+    )
+    parser.add_argument(
+        "--rendering",
+        choices=("server", "client"),
+        default="server",
+        help="server: image stream (default, thin clients); client: vtk.js in the browser",
+    )
+    parser.add_argument("--open", action="store_true", help="open the app in the system's browser once ready")
+    parser.add_argument(
+        "--store",
+        metavar="FILE.duckdb",
+        help="the live-risk store (default: the scene's [live] store, else <scene>.risk.duckdb)",
+    )
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="feed the live risk with the built-in incident simulator (gas leak, burst main, ...)",
+    )
+    parser.add_argument(
+        "--simulate-rate",
+        type=float,
+        metavar="N",
+        help="run the simulator as a load test: N readings/s in all (implies --simulate)",
+    )
+    parser.add_argument(
+        "--briefing",
+        action="store_true",
+        help="every browser opens the full-screen briefing screen (also: any URL with ?mode=briefing)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.simulate_rate is not None and not args.simulate_rate > 0:
+        raise InputError(None, f"--simulate-rate must be a positive number of readings/s, not {args.simulate_rate:g}")
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    policy = AccessPolicy(host=args.host, token=token, allowed_origins=set(args.allow_origin))
+    twin = load(Path(args.path) if args.path else DEMO)
+    from twin.faces.app.application import TwinApp
+
+    simulate = args.simulate or args.simulate_rate is not None
+    risk = start_live_risk(twin, Path(args.store) if args.store else None, simulate, args.simulate_rate)
+    app = TwinApp(twin, rendering=args.rendering, risk=risk, briefing=args.briefing)
+    if risk is not None:
+        from twin.faces.api import routes
+
+        app.server.controller.on_server_bind.add(lambda wslink_server: wslink_server.app.add_routes(routes(risk)))
+
+    def ready(port: int) -> None:
+        url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{port}/"
+        note = " (access token required: open the URL once with ?token=<your token>)" if policy.token else ""
+        print(f"CIM Twin serving '{twin.name}' at {url}{note}", flush=True)
+        if args.open:
+            webbrowser.open(url)
+
+    try:
+        app.start(policy, port=args.port, on_ready=ready)
+    except OSError as exc:
+        raise InputError(None, f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    finally:
+        if risk is not None:
+            risk.stop()
+    return 0
+
+
+def start_live_risk(twin, store: Path | None, simulate: bool, rate: float | None = None):
+    """The scene's live-risk service (REST API, rules, alerts), or None for a scene without ``[live]``.
+
+    A store locked by another process or a bad rules file stops the start with a clear error.
+    """
+    if not twin.live:
+        if simulate:
+            raise InputError(twin.path, "--simulate needs a scene with a [live] table (sensors and rules)")
+        return None
+    from twin.risk.service import RiskService
+    from twin.risk.simulator import Simulator
+
+    service = RiskService.from_twin(twin, store_path=store)
+    service.start()
+    if simulate:
+        Simulator(service, rate=rate).start()
+    return service

@@ -1,0 +1,365 @@
+"""The embedded DuckDB store: readings, alerts and their history, and the history of every asset's
+level (what the screens showed, for replay), in one file next to the scene.
+
+DuckDB allows one writer process and fsyncs every commit, so readings go in as one Arrow batch
+per transaction (``executemany`` manages ~3,000 rows/s; an Arrow insert hundreds of thousands).
+Sensors get a stable integer key in the ``sensors`` table (an integer primary key indexes half
+again as fast as a string one).  ``readings`` is idempotent on (sensor, ts): the first value stored wins and a later duplicate is
+ignored (and counted as a conflict if its value differs).  Reads use their own cursor, so a
+query never waits for the ingest thread's Python lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from twin.errors import InputError
+from twin.risk.alerts import Alert, Event
+from twin.risk.levels import NAMES
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sensors (id VARCHAR PRIMARY KEY, key INTEGER NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS readings (sensor INTEGER NOT NULL, ts TIMESTAMP NOT NULL, value DOUBLE,
+    PRIMARY KEY (sensor, ts));
+CREATE TABLE IF NOT EXISTS alerts (id BIGINT PRIMARY KEY, asset VARCHAR, rule VARCHAR, state VARCHAR,
+    level TINYINT, peak TINYINT, opened DOUBLE, updated DOUBLE, message VARCHAR, fired DOUBLE, acked DOUBLE,
+    acked_level TINYINT, acked_by VARCHAR, resolved DOUBLE, clear_since DOUBLE, flaps INTEGER, flapping BOOLEAN);
+CREATE TABLE IF NOT EXISTS alert_events (alert BIGINT, ts DOUBLE, event VARCHAR, state VARCHAR, level TINYINT,
+    note VARCHAR);
+CREATE TABLE IF NOT EXISTS readings_hourly (sensor INTEGER NOT NULL, hour TIMESTAMP NOT NULL, n BIGINT,
+    min DOUBLE, max DOUBLE, mean DOUBLE, PRIMARY KEY (sensor, hour));
+CREATE TABLE IF NOT EXISTS assets (id VARCHAR PRIMARY KEY, key INTEGER NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS levels (asset INTEGER NOT NULL, ts DOUBLE NOT NULL, seq BIGINT NOT NULL,
+    level TINYINT NOT NULL);
+"""
+ALERT_COLUMNS = [f.name for f in fields(Alert)]
+MEMORY_LIMIT = "512MB"  # DuckDB's cache; larger queries spill to disk
+#: Words of DuckDB open errors that mean a damaged file (set aside); anything else (permissions,
+#: a newer format version) is reported and the file left alone.
+DAMAGE = ("wal", "corrupt", "checksum", "not a valid", "serializ", "internal error", "invalid")
+
+
+class StoreLockedError(InputError):
+    """Another process holds the store: DuckDB has a single writer."""
+
+
+class Store:
+    """One DuckDB database; ``path=None`` keeps it in memory (tests, benchmarks).
+
+    Attributes
+    ----------
+    set_aside
+        Files renamed because the store could not be opened (empty when it opened cleanly);
+        the service raises an operator alert for them.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = None if path is None else Path(path)
+        self.set_aside: list[Path] = []
+        self.open_error = ""
+        self._lock = threading.Lock()
+        self._seq: int | None = None  # the level history's last sequence number, read once
+        self.con = self._connect()
+        self.con.execute(SCHEMA)
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        if self.path is None:
+            return _open(":memory:")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return _open(str(self.path))
+        except duckdb.Error as exc:
+            text = str(exc).lower()
+            if "lock" in text:
+                raise StoreLockedError(
+                    self.path,
+                    "the store is in use by another process (DuckDB allows one writer)",
+                    hint="stop the other `twin serve`, or point [live] store elsewhere",
+                ) from None
+            if not any(word in text for word in DAMAGE):
+                raise InputError(self.path, f"cannot open the store ({str(exc).splitlines()[0]})") from None
+            self.open_error = str(exc).splitlines()[0]
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        for f in (self.path, Path(f"{self.path}.wal")):
+            if f.exists():
+                target = f.with_name(f"{f.name}.corrupt-{stamp}")
+                f.rename(target)
+                self.set_aside.append(target)
+        return _open(str(self.path))
+
+    def close(self) -> None:
+        with self._lock:
+            self.con.close()
+
+    # -- keys -------------------------------------------------------------------------------
+    def sensor_keys(self, ids: list[str]) -> np.ndarray:
+        """The integer key of each sensor id, registering new ids (keys never change once given)."""
+        return self._keys("sensors", ids)
+
+    def asset_keys(self, ids: list[str]) -> np.ndarray:
+        """The integer key of each asset id (the level history outlives a scene's row order)."""
+        return self._keys("assets", ids)
+
+    def _keys(self, table: str, ids: list[str]) -> np.ndarray:
+        with self._lock:
+            known = dict(self.con.execute(f"SELECT id, key FROM {table}").fetchall())
+            fresh = [i for i in dict.fromkeys(ids) if i not in known]
+            if fresh:
+                start = max(known.values(), default=-1) + 1
+                self._insert(
+                    table,
+                    pa.table(
+                        {
+                            "id": pa.array(fresh, pa.string()),
+                            "key": pa.array(np.arange(start, start + len(fresh), dtype=np.int32)),
+                        }
+                    ),
+                )
+                known.update(zip(fresh, range(start, start + len(fresh)), strict=True))
+        return np.array([known[i] for i in ids], dtype=np.int32)
+
+    # -- writes ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Several writes, one commit (DuckDB fsyncs each commit), under the writer lock."""
+        with self._lock:
+            self.con.execute("BEGIN")
+            try:
+                yield
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
+
+    def _insert(self, table: str, rows: pa.Table, verb: str = "INSERT") -> None:
+        self.con.execute(f"{verb} INTO {table} SELECT * FROM rows")  # DuckDB reads the local Arrow table
+
+    def save_evaluation(
+        self, alerts: list[Alert], events: list[Event], assets: np.ndarray, ts: float, levels: np.ndarray
+    ) -> None:
+        """What one evaluation changed, in one transaction: alerts and their events, and the new
+        levels of some assets (keys) at ``ts`` for the replay history."""
+        if not alerts and not events and not len(assets):
+            return
+        with self._transaction():
+            self._write_alerts(alerts, events)
+            if len(assets):
+                if self._seq is None:
+                    self._seq = int(self.con.execute("SELECT coalesce(max(seq), 0) FROM levels").fetchone()[0])
+                seq = np.arange(self._seq + 1, self._seq + 1 + len(assets), dtype=np.int64)
+                self._insert(
+                    "levels",
+                    pa.table(
+                        {
+                            "asset": pa.array(assets, pa.int32()),
+                            "ts": pa.array(np.full(len(assets), ts)),
+                            "seq": pa.array(seq),
+                            "level": pa.array(levels, pa.int8()),
+                        }
+                    ),
+                )
+        if len(assets):
+            self._seq = int(seq[-1])  # only once committed
+
+    def levels_at(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """(asset keys, level) of every asset's last change at or before ``t`` (epoch s)."""
+        columns = self._read(
+            "SELECT asset, arg_max(level, seq) AS level FROM levels WHERE ts <= $1 GROUP BY asset", [t]
+        ).fetchnumpy()
+        return np.asarray(columns["asset"], dtype=np.int64), np.asarray(columns["level"], dtype=np.int8)
+
+    def level_range(self) -> tuple[float, float] | None:
+        """Epoch seconds of the first and last recorded level change (None before any)."""
+        lo, hi = self._read("SELECT min(ts), max(ts) FROM levels").fetchone()
+        return None if lo is None else (float(lo), float(hi))
+
+    # -- readings -------------------------------------------------------------------------
+
+    def insert_readings(self, sensor: np.ndarray, ts_ms: np.ndarray, value: np.ndarray) -> tuple[int, int]:
+        """Commit a batch (sensor keys, epoch ms, values); return (rows inserted, duplicates whose
+        value differs from the stored one)."""
+        batch = pa.table(
+            {
+                "sensor": pa.array(sensor, pa.int32()),
+                "ts": pa.array(ts_ms, pa.timestamp("ms")),
+                "value": pa.array(value),
+            }
+        )
+        with self._lock:
+            inserted = self.con.execute("INSERT OR IGNORE INTO readings SELECT * FROM batch").fetchone()[0]
+            conflicts = 0
+            if inserted < len(batch):
+                conflicts = self.con.execute(
+                    "SELECT count(*) FROM batch b JOIN readings r ON r.sensor = b.sensor AND r.ts = b.ts "
+                    "WHERE r.value IS DISTINCT FROM b.value"
+                ).fetchone()[0]
+        return int(inserted), int(conflicts)
+
+    def latest(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Newest reading per sensor (to seed the in-memory state after a restart)."""
+        rows = self._read(
+            "SELECT s.id, epoch_ms(max(r.ts)), arg_max(r.value, r.ts) FROM readings r "
+            "JOIN sensors s ON s.key = r.sensor GROUP BY s.id"
+        ).fetchall()
+        return (
+            [r[0] for r in rows],
+            np.array([r[1] for r in rows], dtype=np.float64) / 1000.0,
+            np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64),
+        )
+
+    def readings(
+        self, sensors: list[str], since: float | None = None, until: float | None = None, limit: int = 10_000
+    ) -> list[dict[str, Any]]:
+        """Readings of some sensors, oldest first, times as epoch seconds."""
+        if not sensors:
+            return []
+        rows = self._read(
+            "SELECT s.id, epoch_ms(r.ts) / 1000.0, r.value FROM readings r JOIN sensors s ON s.key = r.sensor "
+            "WHERE list_contains($1, s.id) AND r.ts >= make_timestamp(CAST($2 * 1e6 AS BIGINT)) AND r.ts <= make_timestamp(CAST($3 * 1e6 AS BIGINT)) "
+            "ORDER BY r.ts DESC LIMIT $4",
+            [sensors, -1e10 if since is None else since, 1e11 if until is None else until, limit],
+        ).fetchall()
+        return [{"sensor": s, "ts": t, "value": v} for s, t, v in reversed(rows)]
+
+    def roll_up(self, before: float) -> int:
+        """Replace the raw readings older than ``before`` (epoch s, rounded down to the hour) by
+        hourly count, min, max and mean per sensor, in one transaction; returns the rows removed.
+
+        Why: at 1,000 readings/s the raw table grows by 86 M rows a day; the hourly summary keeps
+        what an audit needs from old data in a few thousand rows.
+        """
+        hour = math.floor(before / 3600.0) * 3600.0
+        cutoff = "make_timestamp(CAST($1 * 1e6 AS BIGINT))"
+        with self._transaction():
+            self.con.execute(
+                "INSERT INTO readings_hourly SELECT sensor, time_bucket(INTERVAL 1 HOUR, ts) AS hour, count(*), "
+                f"min(value), max(value), avg(value) FROM readings WHERE ts < {cutoff} GROUP BY ALL "
+                "ON CONFLICT DO UPDATE SET n = n + excluded.n, min = least(min, excluded.min), "
+                "max = greatest(max, excluded.max), "
+                "mean = (mean * n + excluded.mean * excluded.n) / (n + excluded.n)",
+                [hour],
+            )
+            removed = self.con.execute(f"DELETE FROM readings WHERE ts < {cutoff}", [hour]).fetchone()[0]
+        return int(removed)
+
+    def hourly(self, sensors: list[str]) -> list[dict[str, Any]]:
+        """The rolled-up hours of some sensors, oldest first (epoch seconds)."""
+        rows = self._read(
+            "SELECT s.id, epoch_ms(h.hour) / 1000.0, h.n, h.min, h.max, h.mean FROM readings_hourly h "
+            "JOIN sensors s ON s.key = h.sensor WHERE list_contains($1, s.id) ORDER BY h.hour",
+            [sensors],
+        ).fetchall()
+        return [dict(zip(("sensor", "hour", "n", "min", "max", "mean"), r, strict=True)) for r in rows]
+
+    def count(self) -> int:
+        return int(self._read("SELECT count(*) FROM readings").fetchone()[0])
+
+    def check(self) -> None:
+        """A real query (a DuckDB instance can be unusable after a fatal error); raises if broken."""
+        self._read("SELECT count(*) FROM (SELECT 1 FROM readings LIMIT 1)").fetchone()
+
+    def _read(self, sql: str, params: list | None = None) -> duckdb.DuckDBPyConnection:
+        cursor = self.con.cursor()
+        return cursor.execute(sql, params) if params is not None else cursor.execute(sql)
+
+    # -- alerts ---------------------------------------------------------------------------
+    def save_alerts(self, alerts: list[Alert], events: list[Event]) -> None:
+        """Upsert changed alerts and append their events, in one transaction."""
+        if alerts or events:
+            with self._transaction():
+                self._write_alerts(alerts, events)
+
+    def _write_alerts(self, alerts: list[Alert], events: list[Event]) -> None:
+        if alerts:
+            self._insert(
+                "alerts",
+                pa.table({c: [getattr(a, c) for a in alerts] for c in ALERT_COLUMNS}, schema=_alert_schema()),
+                verb="INSERT OR REPLACE",
+            )
+        if events:
+            self._insert(
+                "alert_events",
+                pa.table(
+                    {
+                        "alert": [e.alert for e in events],
+                        "ts": [e.ts for e in events],
+                        "event": [e.event for e in events],
+                        "state": [e.state for e in events],
+                        "level": pa.array([e.level for e in events], pa.int8()),
+                        "note": [e.note for e in events],
+                    },
+                    schema=pa.schema(
+                        [
+                            ("alert", pa.int64()),
+                            ("ts", pa.float64()),
+                            ("event", pa.string()),
+                            ("state", pa.string()),
+                            ("level", pa.int8()),
+                            ("note", pa.string()),
+                        ]
+                    ),
+                ),
+            )
+
+    def alerts_at(self, t: float) -> list[dict[str, Any]]:
+        """The alerts open at ``t`` with their state and level then (from their event history)."""
+        rows = self._read(
+            # events of one evaluation share a time: insertion order (rowid) breaks the tie
+            "WITH last AS (SELECT alert, state, level, min(ts) OVER (PARTITION BY alert) AS opened, "
+            "row_number() OVER (PARTITION BY alert ORDER BY ts DESC, rowid DESC) AS newest "
+            "FROM alert_events WHERE ts <= $1) "
+            "SELECT a.id, a.asset, a.rule, last.state, last.level, a.peak, last.opened, a.message, a.acked, "
+            "a.acked_by FROM last JOIN alerts a ON a.id = last.alert WHERE last.newest = 1 "
+            "AND last.state <> 'resolved' ORDER BY a.id",
+            [t],
+        ).fetchall()
+        names = ("id", "asset", "rule", "state", "level", "peak", "opened", "message", "acked", "acked_by")
+        out = [dict(zip(names, r, strict=True)) for r in rows]
+        for alert in out:  # acknowledged later than t: not yet then
+            alert["level"], alert["peak"] = NAMES[alert["level"]], NAMES[alert["peak"]]
+            if alert["acked"] is not None and alert["acked"] > t:
+                alert["acked"], alert["acked_by"] = None, ""
+        return out
+
+    def open_alerts(self) -> list[Alert]:
+        rows = self._read(f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts WHERE state <> 'resolved'").fetchall()
+        return [Alert(**dict(zip(ALERT_COLUMNS, r))) for r in rows]
+
+    def max_alert_id(self) -> int:
+        return int(self._read("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0])
+
+    def alert_history(self, alert_id: int) -> list[dict[str, Any]]:
+        rows = self._read(
+            "SELECT ts, event, state, level, note FROM alert_events WHERE alert = $1 ORDER BY ts", [alert_id]
+        ).fetchall()
+        return [dict(zip(("ts", "event", "state", "level", "note"), r)) for r in rows]
+
+
+def _open(database: str) -> duckdb.DuckDBPyConnection:
+    """A connection whose buffer cache is bounded: DuckDB's default (80 % of RAM) lets a server's
+    memory grow with its store for as long as it runs."""
+    return duckdb.connect(database, config={"memory_limit": MEMORY_LIMIT})
+
+
+def _alert_schema() -> pa.Schema:
+    types = {
+        "id": pa.int64(),
+        "level": pa.int8(),
+        "peak": pa.int8(),
+        "acked_level": pa.int8(),
+        "flaps": pa.int32(),
+        "flapping": pa.bool_(),
+    }
+    text = {"asset", "rule", "state", "message", "acked_by"}
+    return pa.schema([(c, types.get(c, pa.string() if c in text else pa.float64())) for c in ALERT_COLUMNS])
