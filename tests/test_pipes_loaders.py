@@ -11,8 +11,9 @@ import pytest
 from conftest import DATA, SCENES
 
 import twin
-from loaders.pipes.tubes import ring_centres, tube_mesh
+from loaders.pipes.tubes import tube_mesh
 from twin.colours.utilities import legend, network_color, network_kind
+from twin.nearby import ring_centres
 
 PIPES = DATA / "pipes"
 EPANET = ["Net1.inp", "Net3.inp", "Anytown.inp", "ky4.inp"]

@@ -2,7 +2,7 @@
 
 Works on the twin's own geometry, after placement and reprojection: the centre line of every
 segment is recovered from its tube mesh (the mean of each ring,
-:func:`loaders.pipes.tubes.ring_centres`), sampled every ``step`` metres, and searched with a k-d tree.
+:func:`ring_centres`), sampled every ``step`` metres, and searched with a k-d tree.
 Distances are 3D, so a gas main crossing 0.3 m above a power cable is found.  Clearances are
 between outer walls (centre-line distance minus both radii).
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyvista as pv
 from scipy.spatial import cKDTree
 
-from loaders.pipes.tubes import ring_centres
 from twin.colours.utilities import network_kind
 from twin.errors import InputError
 
@@ -239,3 +239,14 @@ def served_buildings(twin, layer, segment_ids: set[str], reach: float = 60.0) ->
                 {**_describe(twin, b, distance=d), "segment": segment, "address": str(twin.assets["address"][b])}
             )
     return out
+
+
+def ring_centres(mesh: pv.PolyData) -> tuple[np.ndarray, np.ndarray]:
+    """Centre-line vertices of a pipe tube mesh (in the mesh's current coordinates) and their owners.
+
+    Reads the layout the pipe loader records on the mesh (``tube_sides`` rings per vertex row,
+    ``ring_owner``), so the core needs no loader code to walk a tube.
+    """
+    sides = int(mesh.field_data["tube_sides"][0])
+    points = np.asarray(mesh.points, dtype=np.float64).reshape(-1, sides, 3)
+    return points.mean(axis=1), np.asarray(mesh.field_data["ring_owner"])

@@ -97,13 +97,6 @@ def tube_mesh(
     return mesh, cell_owner
 
 
-def ring_centres(mesh: pv.PolyData) -> tuple[np.ndarray, np.ndarray]:
-    """Centre-line vertices of a tube mesh (in the mesh's current coordinates) and their owners."""
-    sides = int(mesh.field_data["tube_sides"][0])
-    points = np.asarray(mesh.points, dtype=np.float64).reshape(-1, sides, 3)
-    return points.mean(axis=1), np.asarray(mesh.field_data["ring_owner"])
-
-
 # -- glyphs ------------------------------------------------------------------------------
 
 
