@@ -144,7 +144,11 @@ def triangulation_paths(n: int = 50_000) -> None:
     for name, shape in (("convex quads (numpy fan)", square), ("concave L-shapes (earcut)", ell)):
         points = np.concatenate([shape + [3 * i, 0, 0] for i in range(n)])
         flat = np.arange(len(points))
-        seconds, result = best_time(lambda: triangulate(points, flat, np.full(n, len(shape)), np.ones(n, int)))
+        seconds, result = best_time(
+            lambda points=points, flat=flat, shape=shape: triangulate(
+                points, flat, np.full(n, len(shape)), np.ones(n, int)
+            )
+        )
         print(f"  triangulate {name}: {n / seconds:,.0f} rings/s ({len(result.ids):,} triangles)", flush=True)
 
 

@@ -50,7 +50,7 @@ def raw_iterator(path: Path, threads: int) -> int:
 def bench_file(path: Path, repeat: int) -> None:
     from loaders.ifc import load
 
-    raw = {threads: best_time(lambda: raw_iterator(path, threads), repeat)[0] for threads in (1, 2)}
+    raw = {threads: best_time(lambda threads=threads: raw_iterator(path, threads), repeat)[0] for threads in (1, 2)}
     threads = min(raw, key=raw.get)
     cache = Path(tempfile.mkdtemp(prefix="bench-ifc-"))
 

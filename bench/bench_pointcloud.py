@@ -106,12 +106,14 @@ def main() -> None:
         las_path, laz_path = write_cloud(Path(folder), N)
         print(f"files: LAS {las_path.stat().st_size / 1e6:.0f} MB, LAZ {laz_path.stat().st_size / 1e6:.0f} MB")
         for label, path, target in (("LAS", las_path, 1.3), ("LAZ", laz_path, 1.15)):
-            raw_s, ours_s, loaded = paired_best(lambda: raw(path), lambda: ours(path), repeat=5)
+            raw_s, ours_s, loaded = paired_best(lambda path=path: raw(path), lambda path=path: ours(path), repeat=5)
             assert loaded.details["points_shown"] == N
             report(f"{label} load vs laspy.read", ours_s, raw_s, target)
             print(f"  throughput: ours {N / ours_s / 1e6:.1f} M points/s, laspy {N / raw_s / 1e6:.1f} M points/s")
             # paired with its own raw reads, like the load: a shared machine slows both alike
-            scene_raw_s, scene_s, _ = paired_best(lambda: raw(path), lambda: into_scene(path), repeat=3)
+            scene_raw_s, scene_s, _ = paired_best(
+                lambda path=path: raw(path), lambda path=path: into_scene(path), repeat=3
+            )
             report(
                 f"{label} load + Twin.add_source (origin shift, float32, asset bounds) vs laspy.read",
                 scene_s,
@@ -127,7 +129,9 @@ def main() -> None:
             ("LAS streamed", las_path, streamed),
             ("LAZ", laz_path, None),
         ):
-            full_s, budget_s, loaded = paired_best(lambda: ours(path), lambda: ours(path, budget, stream), repeat=3)
+            full_s, budget_s, loaded = paired_best(
+                lambda path=path: ours(path), lambda path=path, stream=stream: ours(path, budget, stream), repeat=3
+            )
             report(f"{label} budgeted load (10x over a budget of {budget:,}) vs full load", budget_s, full_s)
             print(f"  {loaded.warnings[0]}")
             report(

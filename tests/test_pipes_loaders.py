@@ -295,11 +295,13 @@ def test_info_json_has_the_networks_block(capsys):
 
 
 def test_one_file_several_networks_sharing_a_node(tmp_path):
-    line = lambda ident, net, coords: {
-        "type": "Feature",
-        "properties": {"id": ident, "network": net, "diameter": 0.1},
-        "geometry": {"type": "LineString", "coordinates": coords},
-    }
+    def line(ident, net, coords):
+        return {
+            "type": "Feature",
+            "properties": {"id": ident, "network": net, "diameter": 0.1},
+            "geometry": {"type": "LineString", "coordinates": coords},
+        }
+
     doc = {
         "type": "FeatureCollection",
         "features": [line("h1", "heat", [[1000, 0], [1010, 0]]), line("t1", "telecom", [[1010, 0], [1020, 5]])],

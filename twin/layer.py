@@ -1,7 +1,8 @@
 """Layers: one merged dataset per source and kind, mapped to assets by an index array.
 
 A loader hands back :class:`LayerPart` objects in float64 world coordinates (or, for big point
-clouds, float32 coordinates relative to a given ``origin``); the twin turns each into a :class:`Layer` in small float32 coordinates relative to the scene origin.
+clouds, float32 coordinates relative to a given ``origin``); the twin turns each into a
+:class:`Layer` in small float32 coordinates relative to the scene origin.
 """
 
 from __future__ import annotations

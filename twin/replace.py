@@ -72,7 +72,11 @@ def _is_building(twin: Twin, rows: np.ndarray) -> bool:
 def _overlapping(twin: Twin, layer_names: list[str], city: np.ndarray, overlap: float) -> np.ndarray:
     """City rows whose footprint shares at least ``overlap`` of the smaller box with the IFC model."""
     layers = [twin.layer(name) for name in layer_names]
-    rows = np.concatenate([np.arange(l.asset_start, l.asset_stop) for l in layers]) if layers else np.empty(0, int)
+    rows = (
+        np.concatenate([np.arange(layer.asset_start, layer.asset_stop) for layer in layers])
+        if layers
+        else np.empty(0, int)
+    )
     if not len(rows) or not _is_building(twin, rows):
         return np.empty(0, dtype=np.int64)
     bounds = twin.assets.bounds[rows]

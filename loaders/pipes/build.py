@@ -160,21 +160,21 @@ class _Network:
             cov = np.where(np.isfinite(cov), cov, node_cover[which])
             return end_heights(drawn, self.ground[which], inv, cov, np.full(len(which), default_cover))
 
-        self.head = end(self.start, [l.invert_start for l in links], [l.cover_start for l in links])
-        self.tail = end(self.end, [l.invert_end for l in links], [l.cover_end for l in links])
+        self.head = end(self.start, [link.invert_start for link in links], [link.cover_start for link in links])
+        self.tail = end(self.end, [link.invert_end for link in links], [link.cover_end for link in links])
         if self.head.ground_guessed.any() or self.tail.ground_guessed.any():
             self.data.warnings.append(
                 f"{self.name}: no ground elevation for some nodes: taken as 0 m "
                 "(set the option ground, or map an elevation field)"
             )
         self.points, self.offsets = self._polylines()
-        file_length = np.array([l.length for l in links], dtype=np.float64)
+        file_length = np.array([link.length for link in links], dtype=np.float64)
         self.length = np.where(np.isfinite(file_length), file_length, self._polyline_lengths())
         self.radius = drawn / 2 * self.scale
 
     def _polylines(self) -> tuple[np.ndarray, np.ndarray]:
         """Concatenated 3D polylines (start node, vertices, end node), heights interpolated."""
-        counts = np.array([len(l.vertices) + 2 for l in self.links], dtype=np.int64)
+        counts = np.array([len(link.vertices) + 2 for link in self.links], dtype=np.int64)
         offsets = np.r_[0, np.cumsum(counts)]
         if not len(self.links):
             return np.empty((0, 3)), offsets
@@ -204,13 +204,13 @@ class _Network:
     # -- assets and meshes -----------------------------------------------------------------
     def segment_assets(self) -> AssetTable:
         links = self.links
-        year = np.array([l.install_year for l in links], dtype=np.float64)
+        year = np.array([link.install_year for link in links], dtype=np.float64)
         ids = [n.id for n in self.nodes]
         attrs = {
             "network_kind": self.kind,
             "diameter_m": self.diameter,
             "length_m": self.length,
-            "material": [l.material for l in links],
+            "material": [link.material for link in links],
             "install_year": year,
             "age_years": datetime.date.today().year - year,
             "from_node": [ids[i] for i in self.start],
@@ -225,17 +225,17 @@ class _Network:
             "ground_end_m": self.tail.ground,
             "slope": slope(self.head.invert, self.tail.invert, self.length),
             "depth_assumed": self.head.assumed | self.tail.assumed,
-            "pressure_class": [l.pressure_class for l in links],
-            "owner": [l.owner for l in links],
-            "shape": [l.shape for l in links],
+            "pressure_class": [link.pressure_class for link in links],
+            "owner": [link.owner for link in links],
+            "shape": [link.shape for link in links],
             "display_scale": self.scale,
         }
-        attrs.update(_free_columns([l.attrs for l in links]))
+        attrs.update(_free_columns([link.attrs for link in links]))
         return AssetTable.build(
-            [l.id for l in links],
-            [l.kind for l in links],
+            [link.id for link in links],
+            [link.kind for link in links],
             network=self.name,
-            address=[l.address for l in links],
+            address=[link.address for link in links],
             attrs=attrs,
         )
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from twin.errors import InputError
 
+NEWLINE = b"\n"
+
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -60,4 +62,4 @@ def _decode(path: Path, raw: bytes, encoding: str) -> str:
 
 
 def _line_of(raw: bytes, offset: int) -> str:
-    return "line %d" % (raw.count(b"\n", 0, offset) + 1)
+    return f"line {raw.count(NEWLINE, 0, offset) + 1}"
