@@ -62,10 +62,9 @@ class AssetTable:
         if len(lengths) > 1:
             raise ValueError(f"asset columns differ in length: {sorted(lengths)}")
         n = lengths.pop() if lengths else 0
-        self._columns: dict[str, np.ndarray] = {name: columns.get(name) for name in CORE_COLUMNS}
-        for name in CORE_COLUMNS:
-            if self._columns[name] is None:
-                self._columns[name] = _as_column("", n)
+        self._columns: dict[str, np.ndarray] = {
+            name: columns[name] if name in columns else _as_column("", n) for name in CORE_COLUMNS
+        }
         self._columns.update(columns)
         self.bounds = np.full((n, 6), np.nan) if bounds is None else np.asarray(bounds, dtype=np.float64)
         self._sorted_ids: np.ndarray | None = None
@@ -129,7 +128,8 @@ class AssetTable:
 
     def centre(self, index: int) -> np.ndarray:
         """One asset's centre, without computing the whole table's."""
-        return _centres(self.bounds[index : index + 1])[0]
+        centre: np.ndarray = _centres(self.bounds[index : index + 1])[0]
+        return centre
 
     def index_of(self, asset_id: str) -> int | None:
         """Row of an asset id, by binary search over a lazily sorted copy of the ids.
@@ -138,14 +138,15 @@ class AssetTable:
         ``searchsorted`` on StringDType fails ("Failed to load string in string comparison")
         once ids longer than 15 bytes, such as IFC GlobalIds, are compared.
         """
-        if self._sorted_ids is None:
+        if self._sorted_ids is None or self._order is None:
             encoded = np.strings.encode(self._columns["id"], "utf-8")
             self._order = np.argsort(encoded, kind="stable")
             self._sorted_ids = encoded[self._order]
+        sorted_ids, order = self._sorted_ids, self._order
         key = asset_id.encode("utf-8")
-        pos = int(np.searchsorted(self._sorted_ids, key))
-        if pos < len(self._sorted_ids) and self._sorted_ids[pos] == key:
-            return int(self._order[pos])
+        pos = int(np.searchsorted(sorted_ids, key))
+        if pos < len(sorted_ids) and sorted_ids[pos] == key:
+            return int(order[pos])
         return None
 
     def row(self, index: int) -> dict[str, Any]:
@@ -193,11 +194,13 @@ class AssetTable:
 
 
 def _centres(bounds: np.ndarray) -> np.ndarray:
-    return (bounds[:, 0::2] + bounds[:, 1::2]) / 2
+    centres: np.ndarray = (bounds[:, 0::2] + bounds[:, 1::2]) / 2
+    return centres
 
 
-def _format(column: np.ndarray) -> list:
+def _format(column: np.ndarray) -> list[Any]:
     """A column chunk as CSV cell values; NaN becomes an empty cell."""
     if column.dtype.kind == "f":
-        return np.where(np.isnan(column), "", np.char.mod("%.6g", column)).tolist()
-    return column.tolist()
+        column = np.where(np.isnan(column), "", np.char.mod("%.6g", column))
+    cells: list[Any] = column.tolist()
+    return cells

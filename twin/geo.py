@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from pyproj import CRS, Transformer
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ def normalise_crs(crs: str | None) -> str | None:
 
 
 @lru_cache(maxsize=64)
-def _parse_crs(text: str):
+def _parse_crs(text: str) -> CRS:
     from pyproj import CRS
 
     return CRS.from_user_input(text)
@@ -55,11 +59,11 @@ def _parse_crs(text: str):
 def same_crs(a: str | None, b: str | None) -> bool:
     if a is None or b is None or a == b:
         return True
-    return _parse_crs(a) == _parse_crs(b)
+    return bool(_parse_crs(a) == _parse_crs(b))
 
 
 @lru_cache(maxsize=64)
-def _transformer(source: str, target: str):
+def _transformer(source: str, target: str) -> Transformer:
     from pyproj import Transformer
 
     return Transformer.from_crs(_parse_crs(source), _parse_crs(target), always_xy=True)

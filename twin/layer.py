@@ -8,7 +8,7 @@ clouds, float32 coordinates relative to a given ``origin``); the twin turns each
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyvista as pv
@@ -30,7 +30,7 @@ class LayerStyle:
     #: name of a point/cell array coloured directly as RGB (uint8, 3 components), if any
     rgb_array: str | None = None
 
-    def merged(self, overrides: dict) -> LayerStyle:
+    def merged(self, overrides: dict[str, Any]) -> LayerStyle:
         values = {**self.__dict__, **{k: v for k, v in overrides.items() if v is not None}}
         return LayerStyle(**values)
 
@@ -98,7 +98,7 @@ class Layer:
         data = self.dataset.cell_data if self.association == "cell" else self.dataset.point_data
         return data["asset_index"]
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "kind": self.kind,

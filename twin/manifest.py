@@ -68,6 +68,10 @@ class _Checker(TableReader):
 
     error = ManifestError
 
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.manifest = path  # relative source paths resolve against the manifest's folder
+
     def text(self, value: Any, key: str) -> str:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(key, "must be a non-empty string")
@@ -89,7 +93,7 @@ class _Checker(TableReader):
         return (x, y, z)
 
     def file(self, value: Any, key: str, must_exist: bool = True) -> Path:
-        path = (self.path.parent / self.text(value, key)).resolve()
+        path = (self.manifest.parent / self.text(value, key)).resolve()
         if must_exist and not path.exists():
             raise self.fail(key, f"no such file: {path}")
         return path

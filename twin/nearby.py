@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyvista as pv
@@ -19,6 +19,10 @@ from scipy.spatial import cKDTree
 
 from twin.colours.utilities import network_kind
 from twin.errors import InputError
+
+if TYPE_CHECKING:
+    from twin.layer import Layer
+    from twin.scene import Twin
 
 #: minimum clearance between outer walls of two networks' pipes, m (indicative values after the
 #: crossing clearances of GB 50289-2016; pass ``rules`` to use a utility's own table)
@@ -67,7 +71,7 @@ class Samples:
         return cKDTree(self.points)
 
 
-def centre_lines(twin, layers: list | None = None, step: float = 0.5) -> Samples:
+def centre_lines(twin: Twin, layers: list[Layer] | None = None, step: float = 0.5) -> Samples:
     """Sample the centre lines of the twin's pipe layers every ``step`` metres (at least the vertices)."""
     points, owners = [], []
     for layer in layers if layers is not None else pipe_layers(twin):
@@ -81,7 +85,7 @@ def centre_lines(twin, layers: list | None = None, step: float = 0.5) -> Samples
     return Samples(np.concatenate(points), owner, float(_radius(twin, np.unique(owner)).max(initial=0.0)))
 
 
-def pipe_layers(twin) -> list:
+def pipe_layers(twin: Twin) -> list[Layer]:
     return [layer for layer in twin.layers if layer.kind == "pipes" and "tube_sides" in layer.dataset.field_data]
 
 
@@ -96,7 +100,7 @@ def _densify(vertices: np.ndarray, owner: np.ndarray, step: float) -> tuple[np.n
     return np.vstack([inner, vertices]), np.concatenate([owner[:-1][same][edge], owner])
 
 
-def _radius(twin, rows: np.ndarray) -> np.ndarray:
+def _radius(twin: Twin, rows: np.ndarray) -> np.ndarray:
     if "diameter_m" not in twin.assets:
         return np.zeros(len(rows))
     d = np.asarray(twin.assets["diameter_m"], dtype=np.float64)[rows]
@@ -115,7 +119,11 @@ def _box_distance(points: np.ndarray, bounds: np.ndarray) -> np.ndarray:
 
 
 def nearby(
-    twin, row: int, radius: float, rules: dict[frozenset[str], float] | None = None, samples: Samples | None = None
+    twin: Twin,
+    row: int,
+    radius: float,
+    rules: dict[frozenset[str], float] | None = None,
+    samples: Samples | None = None,
 ) -> dict[str, Any]:
     """Assets within ``radius`` metres of the asset at ``row``, and the clearance violations."""
     if not radius > 0:
@@ -150,7 +158,9 @@ def nearby(
     }
 
 
-def _near_pipes(twin, samples: Samples, target: np.ndarray, row: int, my_radius: float, radius: float) -> list[dict]:
+def _near_pipes(
+    twin: Twin, samples: Samples, target: np.ndarray, row: int, my_radius: float, radius: float
+) -> list[dict[str, Any]]:
     """Other segments whose outer wall comes within ``radius`` of this one's."""
     if not (samples.owner != row).any():
         return []
@@ -175,7 +185,7 @@ def _near_pipes(twin, samples: Samples, target: np.ndarray, row: int, my_radius:
     ]
 
 
-def _near_other(twin, samples: Samples, target: np.ndarray, row: int, radius: float) -> list[dict]:
+def _near_other(twin: Twin, samples: Samples, target: np.ndarray, row: int, radius: float) -> list[dict[str, Any]]:
     bounds = twin.assets.bounds
     pipe_rows = np.zeros(len(bounds), dtype=bool)
     pipe_rows[samples.owner] = True
@@ -200,9 +210,9 @@ def _near_other(twin, samples: Samples, target: np.ndarray, row: int, radius: fl
     return [_describe(twin, r, distance=d) for r, d in zip(rows[keep][order], dist[keep][order])]
 
 
-def _describe(twin, row: int, **numbers: float) -> dict[str, Any]:
+def _describe(twin: Twin, row: int, **numbers: float) -> dict[str, Any]:
     a = twin.assets
-    out = {
+    out: dict[str, Any] = {
         "id": str(a["id"][row]),
         "kind": str(a["kind"][row]),
         "name": str(a["name"][row]),
@@ -213,7 +223,7 @@ def _describe(twin, row: int, **numbers: float) -> dict[str, Any]:
     return out
 
 
-def served_buildings(twin, layer, segment_ids: set[str], reach: float = 60.0) -> list[dict[str, Any]]:
+def served_buildings(twin: Twin, layer: Layer, segment_ids: set[str], reach: float = 60.0) -> list[dict[str, Any]]:
     """Buildings whose nearest segment of this network (within ``reach`` m) is among ``segment_ids``.
 
     A service connection is assumed to come from the nearest main: the usual stand-in where the

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import networkx as nx
 
 from twin.errors import InputError
+
+if TYPE_CHECKING:
+    from twin.scene import Twin
 
 SOURCE_KINDS = ("reservoir", "tank", "source")
 GRAVITY_KINDS = ("drainage", "sewer", "storm")
@@ -53,7 +57,7 @@ class Valve:
 # -- finding networks and elements ----------------------------------------------------------
 
 
-def networks_of(twin) -> list[NetworkRef]:
+def networks_of(twin: Twin) -> list[NetworkRef]:
     """Every network graph of every source of a twin."""
     return [
         NetworkRef(i, name, graph)
@@ -62,7 +66,9 @@ def networks_of(twin) -> list[NetworkRef]:
     ]
 
 
-def find_element(twin, element_id: str, network: str | None = None, prefer: str = "segment") -> tuple[NetworkRef, str]:
+def find_element(
+    twin: Twin, element_id: str, network: str | None = None, prefer: str = "segment"
+) -> tuple[NetworkRef, str]:
     """The network holding a segment or node id, and which of the two it is.
 
     Segments are looked up before nodes (EPANET files reuse ids between pipes and junctions)
@@ -97,18 +103,18 @@ def segment_index(graph: nx.MultiGraph) -> dict[str, tuple[str, str]]:
     if index is None:
         index = {key: (u, v) for u, v, key in graph.edges(keys=True)}
         graph.graph["_segments"] = index
-    return index
+    return cast(dict[str, tuple[str, str]], index)
 
 
-def _length(graph: nx.MultiGraph, segments) -> float:
+def _length(graph: nx.MultiGraph, segments: Iterable[str]) -> float:
     """Total stated length of some segments (those without one count nothing)."""
     lengths = (edge(graph, k)["length"] for k in segments)
-    return sum(x for x in lengths if math.isfinite(x))
+    return float(sum(x for x in lengths if math.isfinite(x)))
 
 
 def edge(graph: nx.MultiGraph, segment_id: str) -> dict[str, Any]:
     u, v = segment_index(graph)[segment_id]
-    return graph.edges[u, v, segment_id]
+    return cast(dict[str, Any], graph.edges[u, v, segment_id])
 
 
 def sources(graph: nx.MultiGraph) -> list[str]:
@@ -178,7 +184,7 @@ def valve_areas(graph: nx.MultiGraph, strategy: str) -> tuple[dict[tuple[str, st
             if a != b:
                 areas.add_edge(a, b, valve=v)
         cache[strategy] = (area_of, areas)
-    return cache[strategy]
+    return cast(tuple[dict[tuple[str, str], int], nx.MultiGraph], cache[strategy])
 
 
 def isolate(graph: nx.MultiGraph, segment_id: str, strategy: str | None = None) -> dict[str, Any]:
@@ -218,7 +224,14 @@ def isolate(graph: nx.MultiGraph, segment_id: str, strategy: str | None = None) 
 
 
 def _isolation_result(
-    graph, segment_id, strategy, closing, area_of, lost_areas, target, holds_source
+    graph: nx.MultiGraph,
+    segment_id: str,
+    strategy: str,
+    closing: list[Valve],
+    area_of: dict[tuple[str, str], int],
+    lost_areas: set[int],
+    target: int,
+    holds_source: bool,
 ) -> dict[str, Any]:
     lost_segments = sorted(k for (what, k), a in area_of.items() if what == "s" and a in lost_areas)
     own = sorted(k for (what, k), a in area_of.items() if what == "s" and a == target)

@@ -56,10 +56,10 @@ def hide_replaced(
 
 def _city_rows(twin: Twin) -> np.ndarray:
     """Rows of city-model buildings (in city or citygml layers)."""
-    rows = [np.arange(layer.asset_start, layer.asset_stop) for layer in twin.layers if layer.kind == "city"]
-    if not rows:
+    ranges = [np.arange(layer.asset_start, layer.asset_stop) for layer in twin.layers if layer.kind == "city"]
+    if not ranges:
         return np.empty(0, dtype=np.int64)
-    rows = np.concatenate(rows)
+    rows = np.concatenate(ranges)
     return rows[np.isin(twin.assets["kind"][rows].astype(object), CITY_BUILDING_KINDS)]
 
 
@@ -108,6 +108,6 @@ def _apply(twin: Twin, replaced: dict[int, str]) -> None:
             continue
         hidden = np.isin(layer.asset_index, rows)
         if hidden.any():
-            layer.dataset = layer.dataset.remove_cells(np.flatnonzero(hidden), inplace=False)
+            layer.dataset = layer.dataset.remove_cells(np.flatnonzero(hidden).tolist(), inplace=False)
     names = sorted(set(replaced.values()))
     twin.warnings.append(f"{len(replaced)} city buildings replaced by IFC ({', '.join(names)}): not drawn")

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from twin.assets import AssetTable
 from twin.geo import Placement, choose_origin, normalise_crs, reproject, same_crs
-from twin.layer import Layer, LayerPart, part_asset_bounds
+from twin.layer import Layer, LayerPart, LayerStyle, part_asset_bounds
 from twin.source import LoadedSource
+
+if TYPE_CHECKING:
+    from twin.manifest import Bookmark
 
 
 @dataclass
@@ -39,7 +43,9 @@ class Twin:
     scene set it.
     """
 
-    def __init__(self, name: str = "", crs: str | None = None, origin: np.ndarray | None = None) -> None:
+    def __init__(
+        self, name: str = "", crs: str | None = None, origin: Sequence[float] | np.ndarray | None = None
+    ) -> None:
         self.name = name
         self.crs = normalise_crs(crs)
         self.origin: np.ndarray | None = None if origin is None else np.asarray(origin, dtype=np.float64)
@@ -49,7 +55,7 @@ class Twin:
         self.warnings: list[str] = []
         self.path: Path | None = None
         self.kind = "scene"
-        self.bookmarks: list = []
+        self.bookmarks: list[Bookmark] = []
         self.live: dict[str, Path] = {}
         self.palette = "china"
 
@@ -61,7 +67,7 @@ class Twin:
         name: str | None = None,
         crs: str | None = None,
         placement: Placement | None = None,
-        styles: dict[str, dict] | None = None,
+        styles: dict[str, dict[str, Any]] | None = None,
         seconds: float = 0.0,
     ) -> SourceRecord:
         """Place a loader's output in the scene: placement, reprojection, origin shift, float32."""
@@ -79,7 +85,8 @@ class Twin:
         )
         if self.crs is None and source_crs is not None:
             self.crs = source_crs
-        reprojecting = source_crs is not None and not same_crs(source_crs, self.crs)
+        target_crs = self.crs
+        reprojecting = source_crs is not None and target_crs is not None and not same_crs(source_crs, target_crs)
         if source_crs is None and self.crs is not None and (placement is None or placement.is_identity):
             record.warnings.append(f"{loaded.path.name} declares no CRS: taken as the scene's ({self.crs})")
         moving = reprojecting or (placement is not None and not placement.is_identity)
@@ -88,8 +95,8 @@ class Twin:
                 points = part.world_points()
                 if placement is not None and not placement.is_identity:
                     points = placement.apply(points)
-                if reprojecting:
-                    points = reproject(points, source_crs, self.crs)
+                if reprojecting and source_crs is not None and target_crs is not None:
+                    points = reproject(points, source_crs, target_crs)
                 part.dataset.points = points
                 part.bounds, part.origin = None, None  # measured before the move: measure again
             layer_name = self._unique_layer_name(f"{record.name}/{part.name}")
@@ -111,7 +118,7 @@ class Twin:
             candidate, n = f"{name} ({n})", n + 1
         return candidate
 
-    def _add_part(self, part: LayerPart, name: str, kind: str, style, source: str) -> None:
+    def _add_part(self, part: LayerPart, name: str, kind: str, style: LayerStyle, source: str) -> None:
         assets = part.assets
         assets.bounds = part_asset_bounds(part)
         assets.set_column("layer", name)
@@ -123,7 +130,7 @@ class Twin:
             )
         start = len(self.assets)
         dataset = part.dataset
-        self._localise(part)
+        self._localise(part, self.origin)
         # one pass from the loader's integer type (a cloud's uint8) straight to the offset index
         index = np.add(part.asset_index, start, dtype=np.int32 if start + len(assets) < 2**31 else np.int64)
         target = dataset.cell_data if part.association == "cell" else dataset.point_data
@@ -143,7 +150,8 @@ class Twin:
             )
         )
 
-    def _localise(self, part: LayerPart) -> None:
+    @staticmethod
+    def _localise(part: LayerPart, origin: np.ndarray) -> None:
         """Points of a part as float32 relative to the scene origin, in at most one pass.
 
         A part already local to the scene origin (a loader fused the shift into its read) is
@@ -152,9 +160,9 @@ class Twin:
         """
         dataset = part.dataset
         points = np.asarray(dataset.points)
-        if part.origin is not None and np.array_equal(part.origin, self.origin) and points.dtype == np.float32:
+        if part.origin is not None and np.array_equal(part.origin, origin) and points.dtype == np.float32:
             return
-        shift = self.origin if part.origin is None else self.origin - np.asarray(part.origin, dtype=np.float64)
+        shift = origin if part.origin is None else origin - np.asarray(part.origin, dtype=np.float64)
         local = np.empty(points.shape, dtype=np.float32)
         np.subtract(points, shift, out=local, dtype=np.float64, casting="same_kind")  # no float64 temporary
         dataset.points = local
@@ -193,7 +201,7 @@ class Twin:
         return np.asarray(local, dtype=np.float64) + (self.origin if self.origin is not None else 0.0)
 
 
-def _nan_bounds(bounds: np.ndarray, points) -> np.ndarray:
+def _nan_bounds(bounds: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Overall bounds from asset bounds, or from the raw points when no asset has geometry."""
     if len(bounds) and np.isfinite(bounds).any():
         return np.array(

@@ -122,7 +122,7 @@ def numeric_colors(
         legend = [
             LegendEntry(
                 f"{_fmt(edges[i])} – {_fmt(edges[i + 1])}",
-                tuple(int(c) for c in colours[i]),
+                _rgb(colours[i]),
                 int(counts[i]),
                 float(edges[i]),
                 float(edges[i + 1]),
@@ -152,7 +152,14 @@ def _ramp(n: int) -> np.ndarray:
     t = np.linspace(0, len(SEQUENTIAL) - 1, max(n, 1))
     i = np.minimum(t.astype(np.int64), len(SEQUENTIAL) - 2)
     f = (t - i)[:, None]
-    return np.rint(SEQUENTIAL[i] * (1 - f) + SEQUENTIAL[i + 1] * f).astype(np.uint8)
+    colours: np.ndarray = np.rint(SEQUENTIAL[i] * (1 - f) + SEQUENTIAL[i + 1] * f).astype(np.uint8)
+    return colours
+
+
+def _rgb(colour: np.ndarray) -> tuple[int, int, int]:
+    """One uint8 colour row as the legend's plain-int triple."""
+    red, green, blue = (int(c) for c in colour[:3])
+    return red, green, blue
 
 
 def _fmt(value: float) -> str:
@@ -174,7 +181,7 @@ def categorical_colors(
     legend = []
     for k, i in enumerate(shown):
         lookup[i] = CATEGORICAL[k % len(CATEGORICAL)]
-        legend.append(LegendEntry(str(names[i]), tuple(int(c) for c in lookup[i]), int(counts[i])))
+        legend.append(LegendEntry(str(names[i]), _rgb(lookup[i]), int(counts[i])))
     if folded:
         lookup[folded] = OTHER
         legend.append(LegendEntry("other", OTHER, int(counts[folded].sum())))
@@ -191,7 +198,7 @@ def surface_colors(codes: np.ndarray, surface_types: Sequence[str]) -> tuple[np.
     codes = np.clip(np.asarray(codes, dtype=np.int64), 0, len(lookup) - 1)
     counts = np.bincount(codes, minlength=len(lookup))
     legend = [
-        LegendEntry(name or "unclassified", tuple(int(c) for c in lookup[i]), int(counts[i]))
+        LegendEntry(name or "unclassified", _rgb(lookup[i]), int(counts[i]))
         for i, name in enumerate(surface_types)
         if counts[i]
     ]
@@ -200,4 +207,5 @@ def surface_colors(codes: np.ndarray, surface_types: Sequence[str]) -> tuple[np.
 
 def layer_rgb(coloring: Coloring, asset_index: np.ndarray) -> np.ndarray:
     """Per-cell (or per-point) RGB of a layer whose ``asset_index`` indexes the same table."""
-    return coloring.rgb[np.asarray(asset_index)]
+    rgb: np.ndarray = coloring.rgb[np.asarray(asset_index)]
+    return rgb

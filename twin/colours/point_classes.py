@@ -136,7 +136,8 @@ def ramp(values: np.ndarray, table: np.ndarray = ELEVATION_RAMP) -> np.ndarray:
     position = np.clip(values, 0.0, 1.0) * (len(table) - 1)
     low = np.minimum(position.astype(np.intp), len(table) - 2)
     t = (position - low)[:, None]
-    return (table[low] * (1 - t) + table[low + 1] * t + 0.5).astype(np.uint8)
+    rgb: np.ndarray = (table[low] * (1 - t) + table[low + 1] * t + 0.5).astype(np.uint8)
+    return rgb
 
 
 def class_mask(classification: np.ndarray, hidden_classes: Iterable[int]) -> np.ndarray:
