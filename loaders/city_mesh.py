@@ -9,6 +9,8 @@ work per ring), checks every vertex id in one vectorised pass, triangulates
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import methodcaller
@@ -62,14 +64,14 @@ class CityObjects:
 
     ids: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
-    attributes: list[dict] = field(default_factory=list)
+    attributes: list[dict[str, Any]] = field(default_factory=list)
     parents: list[str] = field(default_factory=list)
     children: list[int] = field(default_factory=list)
     addresses: list[str] = field(default_factory=list)
     lods: list[str] = field(default_factory=list)
     n_surfaces: list[int] = field(default_factory=list)
     vertex_limit: list[tuple[int, int]] = field(default_factory=list)
-    surfaces: list[list] = field(default_factory=list)
+    surfaces: list[list[Any]] = field(default_factory=list)
     #: per surface, an index into its object's semantic types (None for none)
     semantic_values: list[int | None] = field(default_factory=list)
     #: per object, where its semantic types start in ``semantic_codes``
@@ -80,10 +82,11 @@ class CityObjects:
 
     def surface_code(self, name: str | None) -> int:
         """Code of a semantic surface type (``RoofSurface``...) in ``surface_types``; 0 for none."""
-        code = self._codes.get(name or "")
+        key = name or ""
+        code = self._codes.get(key)
         if code is None:
-            code = self._codes[name] = len(self.surface_types)
-            self.surface_types.append(name)
+            code = self._codes[key] = len(self.surface_types)
+            self.surface_types.append(key)
         return code
 
     def add(
@@ -91,13 +94,13 @@ class CityObjects:
         object_id: str,
         kind: str,
         *,
-        attributes: dict | None = None,
+        attributes: dict[str, Any] | None = None,
         parent: str = "",
         children: int = 0,
         address: str = "",
         lod: str = "",
-        surfaces: list | None = None,
-        semantic_types: list[str] = (),
+        surfaces: list[Any] | None = None,
+        semantic_types: Sequence[str] = (),
         semantic_values: list[int | None] | None = None,
         vertices: tuple[int, int] = (0, 2**62),
     ) -> None:
@@ -162,7 +165,7 @@ def flatten(objects: CityObjects) -> tuple[Flat, dict[int, str]]:
     return _check_range(flat, objects, {})
 
 
-def _flatten(surfaces: list[list]) -> Flat:
+def _flatten(surfaces: list[list[Any]]) -> Flat:
     surface_rings = np.fromiter(map(len, surfaces), dtype=np.int64, count=len(surfaces))
     rings = list(chain.from_iterable(surfaces))
     ring_len = np.fromiter(map(len, rings), dtype=np.int64, count=len(rings))
@@ -208,7 +211,7 @@ def _check_range(flat: Flat, objects: CityObjects, bad: dict[int, str]) -> tuple
 
 
 def build_parts(
-    points: np.ndarray, objects: CityObjects, flat: Flat, exclude: set[int] = frozenset()
+    points: np.ndarray, objects: CityObjects, flat: Flat, exclude: AbstractSet[int] = frozenset()
 ) -> list[LayerPart]:
     """One triangle mesh per layer (object type, parts with their parent's type); ``exclude``d objects
     (skipped ones) get no asset row."""
@@ -249,7 +252,8 @@ def _surface_positions(objects: CityObjects, flat: Flat) -> np.ndarray:
     owner = flat.surface_owner
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else np.empty(0, dtype=np.int64)
     within = np.arange(len(owner)) - np.repeat(starts, np.diff(np.r_[starts, len(owner)]))
-    return first[owner] + within
+    result: np.ndarray = first[owner] + within
+    return result
 
 
 def _object_heights(points: np.ndarray, flat: Flat, n: int) -> np.ndarray:
@@ -268,7 +272,8 @@ def _mesh(points: np.ndarray, triangles: np.ndarray) -> pv.PolyData:
     if not len(triangles):
         return pv.PolyData()
     used, inverse = np.unique(triangles, return_inverse=True)
-    return pv.PolyData.from_regular_faces(points[used], inverse.reshape(-1, 3))
+    result: pv.PolyData = pv.PolyData.from_regular_faces(points[used], inverse.reshape(-1, 3))  # type: ignore[arg-type]  # pyvista's stub wants dtype[int], any integer array works
+    return result
 
 
 def _assets(objects: CityObjects, members: np.ndarray, height: np.ndarray) -> AssetTable:
@@ -295,7 +300,7 @@ def _assets(objects: CityObjects, members: np.ndarray, height: np.ndarray) -> As
     )
 
 
-def _name(attributes: dict) -> str:
+def _name(attributes: dict[str, Any]) -> str:
     return str(attributes.get("name") or attributes.get("identificatie") or "")
 
 

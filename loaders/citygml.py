@@ -137,9 +137,9 @@ class _Reader:
     def _visit(
         self,
         node: ET.Element,
-        attributes: dict,
-        polygons: list,
-        children: list,
+        attributes: dict[str, Any],
+        polygons: list[Any],
+        children: list[Any],
         semantic: str,
         lod: int,
         top: bool = False,
@@ -174,7 +174,7 @@ class _Reader:
                 self.srs = child.get("srsName")
         return address
 
-    def _polygon(self, element: ET.Element, polygons: list, semantic: str, lod: int) -> None:
+    def _polygon(self, element: ET.Element, polygons: list[Any], semantic: str, lod: int) -> None:
         polygon_id = element.get("{http://www.opengis.net/gml}id") or element.get("{http://www.opengis.net/gml/3.2}id")
         if polygon_id:
             if polygon_id in self.seen_polygons:
@@ -189,7 +189,7 @@ class _Reader:
         if rings:
             polygons.append((rings, semantic, lod))
 
-    def _surfaces(self, polygons: list) -> tuple[list, list[str], int]:
+    def _surfaces(self, polygons: list[Any]) -> tuple[list[Any], list[str], int]:
         """Surfaces (rings of new vertex ids) at the chosen LoD, and their semantic types."""
         lods = {lod for _, _, lod in polygons}
         if not lods:
@@ -247,7 +247,7 @@ def _value(text: str | None) -> Any:
     return float(text) if NUMBER.match(text) else text
 
 
-def _generic(element: ET.Element, attributes: dict) -> None:
+def _generic(element: ET.Element, attributes: dict[str, Any]) -> None:
     name = element.get("name")
     value = None
     for child in element:
@@ -259,7 +259,7 @@ def _generic(element: ET.Element, attributes: dict) -> None:
         attributes[name] = _value(value)
 
 
-def _sensor(dynamizer: ET.Element, attributes: dict) -> None:
+def _sensor(dynamizer: ET.Element, attributes: dict[str, Any]) -> None:
     """A Dynamizer's sensor link, so risk rules can bind live readings to the asset."""
     for node in dynamizer.iter():
         name = _local(node.tag)

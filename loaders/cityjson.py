@@ -89,7 +89,7 @@ def _load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     )
 
 
-def _read(path: Path) -> tuple[dict, Iterator[tuple[str, dict]]]:
+def _read(path: Path) -> tuple[dict[str, Any], Iterator[tuple[str, dict[str, Any]]]]:
     """The header document and its features (the document itself for plain CityJSON)."""
     try:
         raw = path.read_bytes()  # once: a minified CityJSON is one long line
@@ -109,7 +109,7 @@ def _read(path: Path) -> tuple[dict, Iterator[tuple[str, dict]]]:
     return document, iter([("vertices", document)])
 
 
-def _sequence(path: Path, header: dict, lines: list[str]) -> Iterator[tuple[str, dict]]:
+def _sequence(path: Path, header: dict[str, Any], lines: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
     yield "line 1", header
     for number, line in enumerate(lines[1:], start=2):
         if line.strip():
@@ -132,7 +132,7 @@ def _expect(path: Path, document: Any, kind: str, where: str | None) -> None:
         raise InputError(path, '"CityObjects" must be an object', where=where)
 
 
-def _transform(path: Path, header: dict) -> tuple[np.ndarray, np.ndarray] | None:
+def _transform(path: Path, header: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
     transform = header.get("transform")
     if transform is None:
         if not str(header.get("version", "")).startswith("1.0"):
@@ -146,7 +146,7 @@ def _transform(path: Path, header: dict) -> tuple[np.ndarray, np.ndarray] | None
     return scale, translate
 
 
-def _raw_vertices(path: Path, document: dict, where: str) -> np.ndarray:
+def _raw_vertices(path: Path, document: dict[str, Any], where: str) -> np.ndarray:
     vertices = document.get("vertices") or []
     try:
         if not isinstance(vertices, list) or set(map(len, vertices)) - {3}:
@@ -157,7 +157,7 @@ def _raw_vertices(path: Path, document: dict, where: str) -> np.ndarray:
         raise InputError(path, '"vertices" must be a list of [x, y, z] numbers', where=where) from None
 
 
-def _crs(header: dict) -> str | None:
+def _crs(header: dict[str, Any]) -> str | None:
     reference = (header.get("metadata") or {}).get("referenceSystem")
     if not reference:
         return None
@@ -181,7 +181,7 @@ class _VertexStore:
         return self.size - len(world), self.size
 
 
-def _templates(path: Path, header: dict) -> tuple[list, np.ndarray]:
+def _templates(path: Path, header: dict[str, Any]) -> tuple[list[Any], np.ndarray]:
     """Geometry templates and their vertices (real coordinates, not transformed)."""
     section = header.get("geometry-templates") or {}
     return section.get("templates") or [], _raw_vertices(
@@ -191,10 +191,10 @@ def _templates(path: Path, header: dict) -> tuple[list, np.ndarray]:
 
 def _add_objects(
     objects: CityObjects,
-    document: dict,
+    document: dict[str, Any],
     block: tuple[tuple[int, int], np.ndarray],
     store: _VertexStore,
-    templates: tuple[list, np.ndarray],
+    templates: tuple[list[Any], np.ndarray],
     lod_wanted: Any,
     skipped: list[dict[str, str]],
     ignored: Counter[str],
@@ -235,30 +235,34 @@ def _add_objects(
         )
 
 
-def _instance_vertices(instance: dict, template_vertices: np.ndarray, world: np.ndarray) -> np.ndarray:
+def _instance_vertices(instance: dict[str, Any], template_vertices: np.ndarray, world: np.ndarray) -> np.ndarray:
     """A template's vertices placed by the instance: matrix, then its reference point (of ``world``)."""
     reference = int(instance["boundaries"][0])
     if not 0 <= reference < len(world):
         raise ValueError(f"vertex index {reference} out of range (reference point of a GeometryInstance)")
     matrix = np.asarray(instance.get("transformationMatrix", np.eye(4).ravel()), dtype=np.float64).reshape(4, 4)
-    return template_vertices @ matrix[:3, :3].T + matrix[:3, 3] + world[reference]
+    result: np.ndarray = template_vertices @ matrix[:3, :3].T + matrix[:3, 3] + world[reference]
+    return result
 
 
-def _lod(geometry: dict) -> float:
+def _lod(geometry: dict[str, Any]) -> float:
     try:
         return float(geometry.get("lod", 0))
     except (TypeError, ValueError):
         return 0.0
 
 
-def _choose(geometries: list, lod_wanted: Any, ignored: Counter[str], templates: list) -> dict | None:
+def _choose(
+    geometries: list[Any], lod_wanted: Any, ignored: Counter[str], templates: list[Any]
+) -> dict[str, Any] | None:
     """The geometry at the wanted LoD (else the highest below it, else the lowest above), or the highest.
 
     A GeometryInstance stands for its template (with ``_instance`` pointing back at it).
     """
     if len(geometries) == 1 and geometries[0].get("type") in SURFACE_DEPTH:
-        return geometries[0]  # the common case, whatever LoD was wanted
-    usable = []
+        first: dict[str, Any] = geometries[0]  # the common case, whatever LoD was wanted
+        return first
+    usable: list[dict[str, Any]] = []
     for geometry in geometries:
         kind = geometry.get("type")
         if kind in SURFACE_DEPTH:
@@ -282,7 +286,7 @@ def _choose(geometries: list, lod_wanted: Any, ignored: Counter[str], templates:
     return min(usable, key=lambda g: (_lod(g) > wanted, abs(_lod(g) - wanted)))
 
 
-def _surfaces(geometry: dict) -> tuple[list, list[str], list | None]:
+def _surfaces(geometry: dict[str, Any]) -> tuple[list[Any], list[str], list[Any] | None]:
     """The geometry's surfaces (lists of rings), its semantic surface types and their index per surface."""
     depth = SURFACE_DEPTH[geometry["type"]]
     surfaces = geometry.get("boundaries") or []
@@ -298,7 +302,7 @@ def _surfaces(geometry: dict) -> tuple[list, list[str], list | None]:
     return surfaces, types, values
 
 
-def _address(city_object: dict) -> str:
+def _address(city_object: dict[str, Any]) -> str:
     """A one-line address: the attribute ``address`` or CityJSON 2.0's structured ``address``."""
     attributes = city_object.get("attributes") or {}
     if isinstance(attributes.get("address"), (str, int)):
@@ -322,7 +326,7 @@ def _warnings(skipped: list[dict[str, str]], ignored: Counter[str]) -> list[str]
     return warnings
 
 
-def _details(header: dict, objects: CityObjects, bad: dict[int, str], features_read: int) -> dict:
+def _details(header: dict[str, Any], objects: CityObjects, bad: dict[int, str], features_read: int) -> dict[str, Any]:
     loaded = [k for i, k in enumerate(objects.kinds) if i not in bad]
     details = {
         "version": header.get("version"),

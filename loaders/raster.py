@@ -10,11 +10,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from twin.errors import InputError
 from twin.geo import normalise_crs, reproject, same_crs
+
+if TYPE_CHECKING:
+    from rasterio.io import DatasetReader
+    from rasterio.windows import Window
 
 
 @dataclass
@@ -62,8 +67,9 @@ class Grid:
     def own_xy(self, x: np.ndarray, y: np.ndarray, crs: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """x, y in the grid's CRS (reprojected when ``crs`` is another)."""
         x, y = np.atleast_1d(np.asarray(x, dtype=np.float64)), np.atleast_1d(np.asarray(y, dtype=np.float64))
-        if crs and self.crs and not same_crs(normalise_crs(crs), self.crs):
-            moved = reproject(np.column_stack([x, y, np.zeros_like(x)]), normalise_crs(crs), self.crs)
+        source = normalise_crs(crs)
+        if source and self.crs and not same_crs(source, self.crs):
+            moved = reproject(np.column_stack([x, y, np.zeros_like(x)]), source, self.crs)
             x, y = moved[:, 0], moved[:, 1]
         return x, y
 
@@ -137,7 +143,7 @@ def read_grid(
     return Grid(values, (t.a, t.b, t.c, t.d, t.e, t.f), crs, bands, factor, (h, w))
 
 
-def _every_nth(dataset, window, factor: int, strip_pixels: int = 8_000_000) -> np.ndarray:
+def _every_nth(dataset: DatasetReader, window: Window, factor: int, strip_pixels: int = 8_000_000) -> np.ndarray:
     """Every ``factor``-th pixel of every ``factor``-th row of a window (NaN for nodata), read in strips."""
     from rasterio.windows import Window
 

@@ -59,7 +59,7 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
         rows, cols, step = _sample_lines(grid, budget, box)
         mesh = _grid_mesh(grid, rows, cols, _nodata_near(grid.values, step))
     rows_read, cols_read = grid.source_shape or grid.shape
-    details = {
+    details: dict[str, Any] = {
         "size": [cols_read, rows_read],
         "pixel": [abs(grid.affine[0]) / grid.decimation, abs(grid.affine[4]) / grid.decimation],
         "step": step * grid.decimation,
@@ -125,7 +125,8 @@ def ground_of(scene: Any) -> Grid | None:
     """The ground sampler of a loaded scene's first terrain source (for analyses after loading)."""
     for record in scene.sources:
         if record.kind == "terrain" and isinstance(record.extras.get("ground"), Grid):
-            return record.extras["ground"]
+            result: Grid | None = record.extras["ground"]
+            return result
     return None
 
 
@@ -198,7 +199,7 @@ def _with_detail(
     if coarse.n_cells:
         centre = coarse.cell_centers().points
         inside = (centre[:, 0] > box[0]) & (centre[:, 0] < box[2]) & (centre[:, 1] > box[1]) & (centre[:, 1] < box[3])
-        coarse = coarse.remove_cells(np.flatnonzero(inside), inplace=False) if inside.any() else coarse
+        coarse = coarse.remove_cells(inside, inplace=False) if inside.any() else coarse
     return _merge(coarse, detail), step
 
 
@@ -206,8 +207,9 @@ def _merge(a: pv.PolyData, b: pv.PolyData) -> pv.PolyData:
     """Two triangle meshes as one (no point welding: the seam is where detail meets coarse)."""
     if not a.n_cells or not b.n_cells:
         return a if a.n_cells else b
-    faces = np.concatenate([a.regular_faces, b.regular_faces + a.n_points])
-    return pv.PolyData.from_regular_faces(np.concatenate([a.points, b.points]), faces)
+    faces = np.concatenate([a.regular_faces, np.asarray(b.regular_faces) + a.n_points])
+    result: pv.PolyData = pv.PolyData.from_regular_faces(np.concatenate([a.points, b.points]), faces)
+    return result
 
 
 def _snap(pixels: np.ndarray, step: int, n: int) -> tuple[int, int]:
@@ -219,18 +221,20 @@ def _snap(pixels: np.ndarray, step: int, n: int) -> tuple[int, int]:
 
 def _nodata_near(values: np.ndarray, step: int) -> np.ndarray:
     """Pixels with nodata within half a step: a thinned vertex there would bridge a hole."""
-    missing = np.isnan(values)
+    missing: np.ndarray = np.isnan(values)
     if step == 1 or not missing.any():
         return missing
     from scipy.ndimage import maximum_filter
 
-    return maximum_filter(missing, size=step, mode="nearest")
+    result: np.ndarray = maximum_filter(missing, size=step, mode="nearest")
+    return result
 
 
 def _dense(lines: np.ndarray) -> np.ndarray:
     """Kept lines with a kept neighbour one pixel away (full resolution there)."""
     gap = np.diff(lines) == 1
-    return np.r_[gap, False] | np.r_[False, gap]
+    result: np.ndarray = np.r_[gap, False] | np.r_[False, gap]
+    return result
 
 
 def _grid_mesh(grid: Grid, rows: np.ndarray, cols: np.ndarray, unusable: np.ndarray) -> pv.PolyData:
@@ -254,10 +258,11 @@ def _grid_mesh(grid: Grid, rows: np.ndarray, cols: np.ndarray, unusable: np.ndar
     used, inverse = np.unique(triangles, return_inverse=True)
     if not len(used):
         return pv.PolyData()
-    return pv.PolyData.from_regular_faces(points[used], inverse.reshape(-1, 3))
+    result: pv.PolyData = pv.PolyData.from_regular_faces(points[used], inverse.reshape(-1, 3))  # type: ignore[arg-type]  # pyvista's stub wants dtype[int], any integer array works
+    return result
 
 
-def _drape(mesh: pv.PolyData, path: Path, dem_crs: str | None, value_range: Any) -> dict:
+def _drape(mesh: pv.PolyData, path: Path, dem_crs: str | None, value_range: Any) -> dict[str, Any]:
     """Colour the mesh points from a raster: its RGB, or a blue ramp of its single band."""
     grid = _read(path, colour=True)
     points = np.asarray(mesh.points)
@@ -283,4 +288,5 @@ def ramp(values: np.ndarray, low: float, high: float) -> np.ndarray:
     t = np.clip((values - low) / (high - low if high > low else 1.0), 0, 1) * (len(HAZARD_RAMP) - 1)
     i = np.minimum(t.astype(np.int64), len(HAZARD_RAMP) - 2)
     f = (t - i)[:, None]
-    return np.rint(HAZARD_RAMP[i] * (1 - f) + HAZARD_RAMP[i + 1] * f).astype(np.uint8)
+    result: np.ndarray = np.rint(HAZARD_RAMP[i] * (1 - f) + HAZARD_RAMP[i + 1] * f).astype(np.uint8)
+    return result

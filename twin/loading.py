@@ -95,7 +95,7 @@ def _source_name(entry: SourceEntry) -> str:
     return entry.name or entry.path.stem.split(".")[0]
 
 
-def _load_entry(twin: Twin, entry: SourceEntry, styles: dict[str, dict]):
+def _load_entry(twin: Twin, entry: SourceEntry, styles: dict[str, dict[str, Any]]):
     spec = registry().find(entry.path, entry.kind)
     function = spec.function()
     started = time.perf_counter()

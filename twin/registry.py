@@ -47,7 +47,8 @@ class LoaderSpec:
                 f"the {self.name} loader cannot be imported ({exc})",
                 hint=f"install its dependencies: {', '.join(self.requires) or exc.name}",
             ) from exc
-        return module.load
+        result: LoadFunction = module.load
+        return result
 
 
 def _normalise_suffix(suffix: str) -> str:

@@ -15,8 +15,9 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+import pyvista as pv
 
-from loaders.pipes.depth import DEFAULT_COVER, end_heights, slope
+from loaders.pipes.depth import DEFAULT_COVER, EndHeights, end_heights, slope
 from loaders.pipes.model import SOURCE_KINDS, Link, NetworkData, Node, Problems
 from loaders.pipes.tubes import glyph_mesh, tube_mesh
 from twin.assets import AssetTable
@@ -153,7 +154,7 @@ class _Network:
         node_invert = np.array([n.invert for n in nodes], dtype=np.float64)
         node_cover = np.array([n.cover for n in nodes], dtype=np.float64)
 
-        def end(which: np.ndarray, invert: list[float], cover: list[float]):
+        def end(which: np.ndarray, invert: list[float], cover: list[float]) -> EndHeights:
             inv = np.array(invert, dtype=np.float64).reshape(-1)
             inv = np.where(np.isfinite(inv), inv, node_invert[which])
             cov = np.array(cover, dtype=np.float64).reshape(-1)
@@ -274,7 +275,7 @@ class _Network:
         np.maximum.at(out, np.r_[self.start, self.end], np.r_[d, d])
         return np.where(out > 0, out, FALLBACK_DIAMETER)
 
-    def glyphs(self):
+    def glyphs(self) -> tuple[pv.PolyData, np.ndarray]:
         """One glyph per node: manholes stand from invert to ground, junctions and valves sit on the pipe."""
         kinds = np.array([n.kind for n in self.nodes], dtype=object)
         centre = self.node_centre_z()

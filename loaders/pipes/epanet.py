@@ -89,7 +89,7 @@ def _option_line(rows: dict[str, list[Row]], key: str) -> str | None:
     return next((r.where for r in rows.get("OPTIONS", []) if r.fields[0].upper() == key), None)
 
 
-def _nodes(data: NetworkData, rows: dict[str, list[Row]], coords: dict, length: float) -> None:
+def _nodes(data: NetworkData, rows: dict[str, list[Row]], coords: dict[str, Any], length: float) -> None:
     """Junctions (elevation = ground, base demand), reservoirs (head) and tanks (bottom elevation)."""
     for section, kind, fields in (
         ("JUNCTIONS", "junction", "ID, elevation"),
@@ -117,7 +117,9 @@ def _nodes(data: NetworkData, rows: dict[str, list[Row]], coords: dict, length: 
             )
 
 
-def _links(data: NetworkData, rows: dict[str, list[Row]], bends: dict, length: float, diameter: float) -> None:
+def _links(
+    data: NetworkData, rows: dict[str, list[Row]], bends: dict[str, Any], length: float, diameter: float
+) -> None:
     """Pipes (length, diameter, roughness, status), pumps and control valves."""
     read = RowReader(data.path, "PIPES")
     for row in rows.get("PIPES", []):

@@ -34,7 +34,7 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     data = NetworkData(path=path, format="geojson", network=str(options.get("network", "unknown")))
     problems = Problems(data, options, strict_default=False)
     features = _features(path, options, data)
-    node_features: list[tuple[str, dict]] = []
+    node_features: list[tuple[str, dict[str, Any]]] = []
     if options.get("nodes"):
         nodes_path = (path.parent / str(options["nodes"])).resolve()
         node_features = [
@@ -63,7 +63,7 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     return build(data, options, problems)
 
 
-def _features(path: Path, options: Mapping[str, Any], data: NetworkData) -> list[dict]:
+def _features(path: Path, options: Mapping[str, Any], data: NetworkData) -> list[dict[str, Any]]:
     text = read_text(path, options, data.warnings)
     _check_depth(path, text)
     try:
@@ -93,7 +93,7 @@ def _check_depth(path: Path, text: str) -> None:
         raise InputError(path, f"JSON nested more than {MAX_DEPTH} levels deep", where=f"line {line}")
 
 
-def _crs(document: dict, features: list) -> str | None:
+def _crs(document: dict[str, Any], features: list[Any]) -> str | None:
     named = (
         (document.get("crs") or {}).get("properties", {}).get("name") if isinstance(document.get("crs"), dict) else None
     )
@@ -118,12 +118,12 @@ def _type(feature: Any) -> str | None:
     return geometry.get("type") if isinstance(geometry, dict) else None
 
 
-def _props(feature: Any) -> dict:
+def _props(feature: Any) -> dict[str, Any]:
     props = feature.get("properties") if isinstance(feature, dict) else None
     return props if isinstance(props, dict) else {}
 
 
-def _positions(feature: Any) -> list:
+def _positions(feature: Any) -> list[Any]:
     geometry = feature.get("geometry") if isinstance(feature, dict) else None
     coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
     if not isinstance(coords, list):
@@ -148,7 +148,8 @@ class _Joiner:
     """Finds or makes the node at a segment's end point (snapped to a grid of ``snap``)."""
 
     def __init__(self, data: NetworkData, snap: float) -> None:
-        self.data, self.snap, self.at = data, snap, {}
+        self.data, self.snap = data, snap
+        self.at: dict[tuple[int, int], str] = {}
 
     def key(self, x: float, y: float) -> tuple[int, int]:
         return round(x / self.snap), round(y / self.snap)
@@ -175,7 +176,7 @@ class _Joiner:
 
 
 def _add_node(
-    data: NetworkData, fields: FieldMap, joiner: _Joiner, feature: dict, where: str, problems: Problems
+    data: NetworkData, fields: FieldMap, joiner: _Joiner, feature: dict[str, Any], where: str, problems: Problems
 ) -> None:
     props = _props(feature)
     node_id = fields.text(props, "id") or where.replace(" ", "")
@@ -193,7 +194,7 @@ def _add_node(
 
 
 def _add_links(
-    data: NetworkData, fields: FieldMap, joiner: _Joiner, feature: dict, where: str, problems: Problems
+    data: NetworkData, fields: FieldMap, joiner: _Joiner, feature: dict[str, Any], where: str, problems: Problems
 ) -> None:
     props = _props(feature)
     geometry = feature["geometry"]

@@ -123,11 +123,12 @@ def _structs(
 
 def _center(struct: ET.Element) -> tuple[float, float]:
     center = _child(struct, "Center")
-    if center is None or not (center.text or "").split():
+    words = (center.text or "").split() if center is not None else []
+    if not words:
         raise ValueError("no <Center> coordinates")
-    values = [float(v) for v in center.text.split()]
+    values = [float(v) for v in words]
     if len(values) < 2:
-        raise ValueError(f"<Center> needs northing and easting, got {center.text!r}")
+        raise ValueError(f"<Center> needs northing and easting, got {' '.join(words)!r}")
     return values[1], values[0]  # LandXML writes northing first
 
 
@@ -169,4 +170,4 @@ def _invert(data: NetworkData, node_id: str, link_id: str) -> float:
     node = data.nodes.get(node_id)
     if node is None:
         return math.nan
-    return node.attrs.get("inverts", {}).get(link_id, node.invert)
+    return float(node.attrs.get("inverts", {}).get(link_id, node.invert))

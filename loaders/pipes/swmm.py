@@ -125,7 +125,7 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     return build(data, options, problems)
 
 
-def _nodes(data: NetworkData, rows: dict[str, list[Row]], coords: dict, unit: float) -> None:
+def _nodes(data: NetworkData, rows: dict[str, list[Row]], coords: dict[str, Any], unit: float) -> None:
     for section, (kind, depth_column) in NODE_SECTIONS.items():
         read = RowReader(data.path, section)
         for row in rows.get(section, []):
@@ -177,8 +177,8 @@ def _xsections(path: Path, rows: list[Row], unit: float) -> dict[str, tuple[str,
 def _links(
     data: NetworkData,
     rows: dict[str, list[Row]],
-    bends: dict,
-    xsections: dict,
+    bends: dict[str, Any],
+    xsections: dict[str, Any],
     unit: float,
     offsets_are_elevations: bool,
 ) -> None:

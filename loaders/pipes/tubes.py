@@ -164,5 +164,5 @@ def glyph_mesh(shape: np.ndarray, base: np.ndarray, scale: np.ndarray) -> tuple[
         first += len(rows) * len(template)
     if not all_points:
         return pv.PolyData(), np.empty(0, dtype=np.int64)
-    mesh = pv.PolyData.from_regular_faces(np.vstack(all_points), np.vstack(all_faces))
+    mesh = pv.PolyData.from_regular_faces(np.vstack(all_points), np.vstack(all_faces))  # type: ignore[arg-type]  # pyvista's stub wants dtype[int], any integer array works
     return mesh, np.concatenate(owners)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyvista as pv
 from vtkmodules.util.numpy_support import numpy_to_vtk
+from vtkmodules.vtkCommonCore import vtkDataArray
 from vtkmodules.vtkCommonDataModel import vtkCellArray
 
 from twin.assets import AssetTable
@@ -35,7 +36,8 @@ def vertex_cells(n: int) -> vtkCellArray:
     cells = vtkCellArray()
     kind = "int32" if n < 2**31 - 1 else "int64"
     try:
-        if cells.SetData(_affine(n + 1, kind), _affine(n, kind)) and cells.GetNumberOfCells() == n:
+        cells.SetData(_affine(n + 1, kind), _affine(n, kind))  # on failure it holds no cells
+        if cells.GetNumberOfCells() == n:
             return cells
     except (ImportError, TypeError, KeyError):
         pass  # a VTK without implicit arrays in cell arrays (before 9.5): store the ids
@@ -45,15 +47,16 @@ def vertex_cells(n: int) -> vtkCellArray:
     return cells
 
 
-def _affine(length: int, kind: str):
+def _affine(length: int, kind: str) -> vtkDataArray:
     """The integers 0, 1, ..., length - 1 without storing them (VTK's implicit affine array)."""
     from vtkmodules.vtkCommonCore import vtkAffineArray
 
-    values = vtkAffineArray[kind]()
+    values = vtkAffineArray[kind]()  # type: ignore[index]  # the stubs know no template lookup by name
     values.ConstructBackend(1, 0)
     values.SetNumberOfComponents(1)
     values.SetNumberOfTuples(length)
-    return values
+    array: vtkDataArray = values
+    return array
 
 
 def class_assets(

@@ -185,16 +185,19 @@ class Columns:
             self._scratch, self._flags = np.empty(k), np.empty(k, dtype=bool)
         scratch, flags, keep = self._scratch[:k], self._flags[:k], None
         outside = None if guard is None else np.zeros(k, dtype=bool)
+        origin = self.origin
+        if origin is None:
+            raise RuntimeError("coordinates converted before the origin was chosen")
         for axis, name in enumerate("XYZ"):
             np.multiply(rec[name], lay.scales[axis], out=scratch)
             if self.box is None:
-                scratch -= self.origin[axis] - lay.offsets[axis]
+                scratch -= origin[axis] - lay.offsets[axis]
             else:
                 scratch += lay.offsets[axis]
                 inside = (scratch >= self.box[2 * axis]) & (scratch <= self.box[2 * axis + 1])
                 keep = inside if keep is None else keep & inside
-                scratch -= self.origin[axis]
-            if outside is not None:
+                scratch -= origin[axis]
+            if outside is not None and guard is not None:
                 outside |= np.less(scratch, guard.lo[axis], out=flags)
                 outside |= np.greater(scratch, guard.hi[axis], out=flags)
             self.xyz[a:b, axis] = scratch
@@ -264,7 +267,8 @@ def in_box(xyz: np.ndarray, box: np.ndarray) -> np.ndarray:
     keep = (xyz[:, 0] >= box[0]) & (xyz[:, 0] <= box[1])
     keep &= (xyz[:, 1] >= box[2]) & (xyz[:, 1] <= box[3])
     keep &= (xyz[:, 2] >= box[4]) & (xyz[:, 2] <= box[5])
-    return keep
+    result: np.ndarray = keep
+    return result
 
 
 def _grown(values: np.ndarray, size: int, filled: int) -> np.ndarray:

@@ -53,7 +53,7 @@ def _clipped(box: np.ndarray, header: laspy.LasHeader) -> Bounds:
     return Bounds(lo.astype(np.float64), hi.astype(np.float64))
 
 
-def _check_nodes(path: Path, nodes: list, point_count: int) -> None:
+def _check_nodes(path: Path, nodes: list[Any], point_count: int) -> None:
     """Each octree node's byte range inside the file and its points within the header's count
     (laspy allocates what the hierarchy claims before decoding)."""
     size = path.stat().st_size

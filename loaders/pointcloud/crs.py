@@ -40,7 +40,7 @@ def declared_crs(header: laspy.LasHeader) -> tuple[str | None, str | None, list[
 def _degrees(header: laspy.LasHeader) -> bool:
     (x0, y0, _), (x1, y1, _) = header.mins, header.maxs
     in_range = -180 <= x0 <= x1 <= 360 and -90 <= y0 <= y1 <= 90
-    return in_range and (x1 - x0) <= MAX_GEOGRAPHIC_EXTENT and (y1 - y0) <= MAX_GEOGRAPHIC_EXTENT
+    return bool(in_range and (x1 - x0) <= MAX_GEOGRAPHIC_EXTENT and (y1 - y0) <= MAX_GEOGRAPHIC_EXTENT)
 
 
 def _extent(header: laspy.LasHeader) -> str:

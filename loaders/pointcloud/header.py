@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from twin.errors import InputError
 
@@ -89,7 +90,7 @@ def check_header(path: Path, partial: bool = False) -> HeaderInfo:
 
 
 def _count(head: bytes, offset: int, fmt: str) -> int:
-    return struct.unpack_from(fmt, head, offset)[0]
+    return int(struct.unpack_from(fmt, head, offset)[0])
 
 
 def _public_block(path: Path, head: bytes, size: int) -> HeaderInfo:
@@ -173,7 +174,7 @@ def _vlr_chain(path: Path, data: bytes, start: int, count: int) -> list[Vlr]:
     return records
 
 
-def _evlrs(path: Path, handle, head: bytes, size: int) -> list[Vlr]:
+def _evlrs(path: Path, handle: BinaryIO, head: bytes, size: int) -> list[Vlr]:
     """The EVLR chain at the end of a LAS 1.4 file, walked header by header (never read whole)."""
     first, count = struct.unpack_from("<QI", head, 235)
     if count == 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -26,6 +27,8 @@ def check_chunk_table(path: Path, info: HeaderInfo) -> tuple[bool, list[str]]:
     import lazrs
 
     vlr = info.find_vlr(LASZIP_USER, LASZIP_RECORD)
+    if vlr is None:
+        raise InputError(path, "compressed points but no LASzip VLR", where="VLRs")
     with open(path, "rb") as handle:
         _check_table_position(path, info, handle)
         handle.seek(vlr.start)
@@ -58,7 +61,7 @@ def check_chunk_table(path: Path, info: HeaderInfo) -> tuple[bool, list[str]]:
     return True, []
 
 
-def _check_table_position(path: Path, info: HeaderInfo, handle) -> None:
+def _check_table_position(path: Path, info: HeaderInfo, handle: BinaryIO) -> None:
     """Check the chunk table's offset and chunk count with ``struct``."""
     handle.seek(info.offset_to_points)
     raw = handle.read(8)

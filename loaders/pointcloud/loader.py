@@ -141,7 +141,10 @@ def _read(
         details = read_copc(path, columns, budget, level, box)
         return _Read(columns, columns.count, columns.class_counts, details=details)
     counted, warnings = check_chunk_table(path, info) if info.compressed else (True, [])
-    chunks = lambda: record_chunks(path, info, header)  # noqa: E731 - read once, or twice to stream
+
+    def chunks() -> Iterator[np.ndarray]:  # read once, or twice to stream
+        return record_chunks(path, info, header)
+
     if info.point_count > budget and _streams(info):
         return _read_streaming(info, layout, chunks, budget, box, origin, warnings)
     # without a LAZ chunk table the count is unchecked: start small and let the arrays grow
@@ -221,7 +224,7 @@ def _stem(path: Path) -> str:
     return name
 
 
-def _why(decimated: bool, budget: int, box: np.ndarray | None, details: dict) -> str:
+def _why(decimated: bool, budget: int, box: np.ndarray | None, details: dict[str, Any]) -> str:
     reasons = []
     if box is not None:
         reasons.append("inside the box")
@@ -239,7 +242,7 @@ def _details(
     shown: int,
     budget: int,
     box: np.ndarray | None,
-    arrays: dict,
+    arrays: dict[str, Any],
 ) -> dict[str, Any]:
     """The ``pointcloud`` block of ``twin info --json`` (like ``pdal info`` / ``lasinfo``)."""
     class_counts = read.class_counts

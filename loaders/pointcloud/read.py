@@ -12,6 +12,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import laspy
 import numpy as np
@@ -104,7 +105,8 @@ def record_dtype(header: laspy.LasHeader, record_length: int) -> np.dtype:
             f"{dtype.itemsize} bytes of point format {header.point_format.id} and extra bytes"
         )
     if record_length == dtype.itemsize:
-        return dtype
+        result: np.dtype[Any] = dtype
+        return result
     return np.dtype(
         {
             "names": dtype.names,

@@ -14,8 +14,10 @@ the kept points: a cloud far above the budget never has to fit in memory.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 #: most voxels used for the stratification (the bincount stays a few tens of MB)
 MAX_VOXELS = 1 << 22
@@ -39,7 +41,7 @@ class VoxelGrid:
 
     def ids(self, xyz: np.ndarray) -> np.ndarray:
         """Voxel id of each point (int32 while the grid allows), worked out in cache-sized blocks."""
-        ids = np.zeros(len(xyz), dtype=np.int32 if self.size < 2**31 else np.int64)
+        ids: npt.NDArray[np.signedinteger[Any]] = np.zeros(len(xyz), dtype=np.int32 if self.size < 2**31 else np.int64)
         for start in range(0, len(xyz), BLOCK):
             chunk, out = xyz[start : start + BLOCK], ids[start : start + BLOCK]
             for axis in np.flatnonzero(self.dims > 1):
@@ -112,10 +114,13 @@ class StreamSampler:
         """Second pass: the mask of the points of chunk ``index`` that the sample keeps."""
         xyz = self.xyz_of(chunk)
         u = np.random.default_rng((self.seed, index)).random(len(chunk))
+        if self.probability is None:
+            raise RuntimeError("draw() before count(): the sample has no probabilities yet")
         keep = u < self.probability[self.grid.ids(xyz)]
         if self.mask_of is not None:
             keep &= self.mask_of(xyz)
-        return keep
+        result: np.ndarray = keep
+        return result
 
 
 def keep_probability(counts: np.ndarray, budget: int) -> np.ndarray:
@@ -123,7 +128,8 @@ def keep_probability(counts: np.ndarray, budget: int) -> np.ndarray:
     occupied = counts[counts > 0]
     if occupied.sum() <= budget:
         return np.ones(len(counts))
-    return np.minimum(1.0, _quota(occupied, budget) / np.maximum(counts, 1))
+    result: np.ndarray = np.minimum(1.0, _quota(occupied, budget) / np.maximum(counts, 1))
+    return result
 
 
 def trim(keep: np.ndarray, budget: int, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -151,4 +157,4 @@ def _quota(counts: np.ndarray, budget: int) -> float:
     i = int(np.searchsorted(totals, budget))
     if i >= len(ordered):
         return float(ordered[-1])
-    return (budget - below[i]) / remaining[i]
+    return float((budget - below[i]) / remaining[i])

@@ -8,6 +8,7 @@ rebuilding actors.  Class names and colours follow the ASPRS LAS 1.4 specificati
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -87,7 +88,7 @@ ELEVATION_RAMP = np.array(
 MODES = ("rgb", "classification", "elevation", "intensity")
 
 
-def class_name(code: int) -> str:
+def class_name(code: int | np.integer[Any]) -> str:
     """The ASPRS name of a class code (``"Class 64"`` for codes the standard leaves open)."""
     return ASPRS_CLASSES.get(int(code), f"Reserved class {code}" if code < 64 else f"Class {code}")
 
