@@ -36,6 +36,7 @@ from loaders.raster import Grid, read_grid
 from twin.assets import AssetTable
 from twin.errors import InputError
 from twin.layer import LayerPart, LayerStyle
+from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
 DEFAULT_TRIANGLES = 400_000
@@ -290,3 +291,19 @@ def ramp(values: np.ndarray, low: float, high: float) -> np.ndarray:
     f = (t - i)[:, None]
     result: np.ndarray = np.rint(HAZARD_RAMP[i] * (1 - f) + HAZARD_RAMP[i + 1] * f).astype(np.uint8)
     return result
+
+
+LOADER = LoaderSpec(
+    "terrain",
+    "terrain",
+    (".tif", ".tiff"),
+    load,
+    options={
+        "triangles": int,
+        "max_pixels": int,
+        "box": (list, str),
+        "z_scale": float,
+        "drape": str,
+        "drape_range": (list, str),
+    },
+)

@@ -65,14 +65,8 @@ def offenders(paths: list[Path], forbidden: tuple[str, ...]) -> list[tuple[str, 
     ]
 
 
-# The one known exception, to go when the registry finds loaders through entry points (issue 13):
-# twin/loading.py looks the loader table up lazily, inside the function that loads a scene.
-KNOWN = [("loading.py", "loaders")]
-
-
 def test_the_core_imports_no_loader_risk_face_screen_or_format_library() -> None:
-    found = offenders(parts()["core"], ("loaders", "twin.risk", "twin.faces", *SCREEN, *SERVER, *FORMATS))
-    assert [f for f in found if f not in KNOWN] == []
+    assert offenders(parts()["core"], ("loaders", "twin.risk", "twin.faces", *SCREEN, *SERVER, *FORMATS)) == []
 
 
 def test_the_risk_side_imports_no_face_screen_loader_or_format_library() -> None:

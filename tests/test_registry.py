@@ -2,9 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from loaders import REGISTRY
 from twin.errors import InputError, UnsupportedInputError
-from twin.registry import LoaderSpec, Registry
+from twin.registry import LoaderSpec, Registry, installed
+
+REGISTRY = installed()
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -47,19 +48,44 @@ def test_unknown_kind_lists_the_known_kinds(tmp_path):
         REGISTRY.find(write(tmp_path, "a.ifc", ""), kind="nope")
 
 
+def _never(path, options):
+    raise AssertionError("not called")
+
+
 def test_duplicate_loader_names_are_an_error():
-    registry = Registry([LoaderSpec("city", "x", (".x",), "m")])
+    registry = Registry([LoaderSpec("city", "x", (".x",), _never)])
     with pytest.raises(ValueError, match="registered already"):
-        registry.register(LoaderSpec("city", "x", (".y",), "m"))
+        registry.register(LoaderSpec("city", "x", (".y",), _never))
 
 
-def test_missing_loader_module_is_a_clear_error(tmp_path):
-    registry = Registry([LoaderSpec("city", "ghost", (".ghost",), "loaders.does_not_exist", requires=("ghostlib",))])
-    spec = registry.find(write(tmp_path, "a.ghost", ""))
-    with pytest.raises(InputError, match="(?s)ghost loader cannot be imported.*ghostlib"):
-        spec.function()
+def test_every_built_in_loader_is_an_entry_point():
+    names = {loader.name for loader in REGISTRY.loaders}
+    assert names == {
+        "ifc",
+        "las",
+        "cityjson",
+        "citygml",
+        "terrain",
+        "swmm",
+        "epanet",
+        "geojson",
+        "landxml",
+        "pipes-csv",
+    }
+    assert not REGISTRY.unavailable
 
 
-def test_suffixes_are_normalised():
-    registry = Registry([LoaderSpec("city", "x", ("XYZ",), "m")])
-    assert registry.suffixes() == [".xyz"]
+def test_a_loader_that_cannot_be_imported_is_named_in_the_error(tmp_path):
+    registry = Registry([], unavailable={"ghost": "cannot be imported (No module named 'ghostlib')"})
+    with pytest.raises(UnsupportedInputError, match="(?s)ghost.*ghostlib"):
+        registry.find(write(tmp_path, "a.ghost", ""))
+
+
+def test_unknown_or_mistyped_options_name_the_key(tmp_path):
+    from twin import load
+
+    path = write(tmp_path, "a.geojson", '{"type": "FeatureCollection", "features": []}')
+    with pytest.raises(InputError, match="(?s)options.diameter_units.*takes no option"):
+        load(path, options={"diameter_units": "mm"})
+    with pytest.raises(InputError, match="(?s)options.snap.*must be float"):
+        load(path, options={"snap": "near"})

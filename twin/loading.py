@@ -10,19 +10,14 @@ from typing import Any
 
 from twin.errors import InputError, TwinError
 from twin.manifest import Manifest, SourceEntry, read_manifest
+from twin.registry import check_options, installed
 from twin.replace import hide_replaced
-from twin.scene import Twin
+from twin.scene import SourceRecord, Twin
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
 MANIFEST_SUFFIXES = (".toml",)
-
-
-def registry():
-    from loaders import REGISTRY
-
-    return REGISTRY
 
 
 def load(
@@ -95,9 +90,9 @@ def _source_name(entry: SourceEntry) -> str:
     return entry.name or entry.path.stem.split(".")[0]
 
 
-def _load_entry(twin: Twin, entry: SourceEntry, styles: dict[str, dict[str, Any]]):
-    spec = registry().find(entry.path, entry.kind)
-    function = spec.function()
+def _load_entry(twin: Twin, entry: SourceEntry, styles: dict[str, dict[str, Any]]) -> SourceRecord:
+    loader = installed().find(entry.path, entry.kind)
+    check_options(loader, entry.path, entry.options)
     started = time.perf_counter()
     # context loaders may use (others ignore the keys): the scene's palette (pipes colour by it),
     # whether the manifest places the source (then its own georeferencing must not apply), and
@@ -109,7 +104,7 @@ def _load_entry(twin: Twin, entry: SourceEntry, styles: dict[str, dict[str, Any]
         "placed": placed,
         "origin": None if twin.origin is None or placed else twin.origin.copy(),
     }
-    loaded = function(entry.path, {**context, **entry.options})
+    loaded = loader.load(entry.path, {**context, **entry.options})
     seconds = time.perf_counter() - started
     name = _source_name(entry)
     layer_styles = {

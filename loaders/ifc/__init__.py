@@ -35,6 +35,7 @@ from loaders.ifc.georef import MODES, resolve
 from loaders.ifc.merge import merge
 from loaders.ifc.properties import properties
 from twin.errors import InputError
+from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
 __all__ = ["load", "properties"]
@@ -197,3 +198,29 @@ def _skipped(arrays: dict[str, np.ndarray], log: dict[str, str]) -> list[dict[st
         }
         for step, r in zip(missing.tolist(), rows.tolist())
     ]
+
+
+def sniff(head: bytes) -> bool:
+    """An IFC-SPF file opens with the STEP magic."""
+    return b"ISO-10303-21" in head
+
+
+LOADER = LoaderSpec(
+    "ifc",
+    "ifc",
+    (".ifc",),
+    load,
+    sniff,
+    options={
+        "georeference": str,
+        "cache": bool,
+        "cache_dir": str,
+        "deflection": float,
+        "spaces": bool,
+        "threads": int,
+        "processes": int,
+        "memory_mb": int,
+        "timeout_s": float,
+        "_fault": str,  # the tests' hook: make the geometry worker crash, hang or fail
+    },
+)

@@ -24,9 +24,10 @@ from typing import Any
 
 from loaders.pipes.build import build
 from loaders.pipes.fields import FieldMap
-from loaders.pipes.model import NetworkData, Problems
+from loaders.pipes.model import FIELD_OPTIONS, NetworkData, Problems
 from loaders.pipes.text import read_text
 from twin.errors import InputError
+from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
 _WKT = re.compile(r"^\s*LINESTRING\s*Z?\s*\((.*)\)\s*$", re.IGNORECASE)
@@ -109,3 +110,6 @@ def _pair(text: str) -> tuple[float, float]:
     if not (math.isfinite(x) and math.isfinite(y)):
         raise ValueError(f"bad point {text!r}")
     return x, y
+
+
+LOADER = LoaderSpec("pipes", "pipes-csv", (".csv",), load, options={**FIELD_OPTIONS, "nodes": str})

@@ -18,11 +18,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from loaders.pipes import swmm
 from loaders.pipes.build import build
 from loaders.pipes.inp import Row, RowReader, coordinates, options_table, sections, vertices
-from loaders.pipes.model import Link, NetworkData, Node, Problems
+from loaders.pipes.model import INP_OPTIONS, Link, NetworkData, Node, Problems
 from loaders.pipes.text import read_text
 from twin.errors import InputError
+from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
 SECTIONS = frozenset(
@@ -168,3 +170,11 @@ def _links(
                 attrs={"valve_type": row.fields[4].upper()},
             )
         )
+
+
+def sniff(head: bytes) -> bool:
+    """An .inp file that is not SWMM's."""
+    return not swmm.sniff(head)
+
+
+LOADER = LoaderSpec("pipes", "epanet", (".inp",), load, sniff, options=INP_OPTIONS)

@@ -17,9 +17,10 @@ from typing import Any
 
 from loaders.pipes.build import build
 from loaders.pipes.inp import Row, RowReader, coordinates, options_table, sections, vertices
-from loaders.pipes.model import Link, NetworkData, Node, Problems
+from loaders.pipes.model import INP_OPTIONS, Link, NetworkData, Node, Problems
 from loaders.pipes.text import read_text
 from twin.errors import InputError
+from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
 SECTIONS = frozenset(
@@ -217,3 +218,12 @@ def _end_invert(
         return node_invert
     offset = read.number(row, column, "offset", 0.0) * unit
     return offset if as_elevation else node_invert + offset
+
+
+def sniff(head: bytes) -> bool:
+    """SWMM names its flow units in [OPTIONS] near the top; any other .inp is EPANET's."""
+    upper = head.upper()
+    return any(marker in upper for marker in (b"FLOW_UNITS", b"[CONDUITS]", b"[SUBCATCHMENTS]"))
+
+
+LOADER = LoaderSpec("pipes", "swmm", (".inp",), load, sniff, options=INP_OPTIONS)
