@@ -51,7 +51,8 @@ class Elements:
         return cls(arrays, np.flatnonzero(matched), pos[matched])
 
     def column(self, name: str) -> np.ndarray:
-        return self.arrays[f"r_{name}"][self.rows]
+        result: np.ndarray = self.arrays[f"r_{name}"][self.rows]
+        return result
 
 
 def expand(arrays: dict[str, np.ndarray], elements: np.ndarray, georef: Georeference):
@@ -87,7 +88,8 @@ def glass_share(arrays: dict[str, np.ndarray], elements: np.ndarray) -> np.ndarr
     counts = np.diff(arrays["g_fstart"])
     per_geom_glass = np.where(counts > 0, per_geom_glass, 0)
     share = per_geom_glass / np.maximum(counts, 1)
-    return share[geom[elements]]
+    result: np.ndarray = share[geom[elements]]
+    return result
 
 
 def part(name: str, joined: Elements, members: np.ndarray, georef: Georeference) -> LayerPart:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -87,7 +88,7 @@ def _face_colours(geometry, n_faces: int) -> tuple[np.ndarray, np.ndarray]:
     return table[ids], styled_table[ids]
 
 
-def settings(options: dict):
+def settings(options: dict[str, Any]):
     """Iterator settings: object coordinates, no invented default colours, optional deflection."""
     import ifcopenshell.geom
 
@@ -99,7 +100,7 @@ def settings(options: dict):
     return s
 
 
-def iterate(model, options: dict, include: list | None, threads: int) -> tuple[Geometry, dict[int, str]]:
+def iterate(model, options: dict[str, Any], include: list[Any] | None, threads: int) -> tuple[Geometry, dict[int, str]]:
     """Run the iterator over ``include`` (entity instances) or every product but the excluded.
 
     Returns the geometry and, per step id, the last message the kernel logged about it.

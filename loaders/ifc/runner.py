@@ -90,7 +90,7 @@ class ForkServer:
             self._process.wait()
         self._process = None
 
-    def _read(self, process: subprocess.Popen, deadline: float) -> dict | None:
+    def _read(self, process: subprocess.Popen, deadline: float) -> dict[str, Any] | None:
         """The server's next JSON line, or None at the deadline (unbuffered: select sees every byte)."""
         fd = process.stdout.fileno()
         while b"\n" not in self._buffer:
@@ -102,7 +102,8 @@ class ForkServer:
                 raise OSError("the fork server ended")
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
-        return json.loads(line)
+        result: dict[Any, Any] | None = json.loads(line)
+        return result
 
 
 def _kill(pid: int) -> None:

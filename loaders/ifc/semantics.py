@@ -80,7 +80,7 @@ def has_body(product) -> bool:
     return False
 
 
-def shaped_products(model, spaces: bool) -> list:
+def shaped_products(model, spaces: bool) -> list[Any]:
     """Every product that may get geometry: it has a representation and is not an opening."""
     return [
         product
@@ -104,7 +104,7 @@ class Relations:
         self.parent: dict[int, Any] = {}
         self.type: dict[int, Any] = {}
         self.material: dict[int, Any] = {}
-        self.systems: dict[int, list] = {}
+        self.systems: dict[int, list[Any]] = {}
         for rel in model.by_type("IfcRelContainedInSpatialStructure"):
             for element in rel.RelatedElements or ():
                 self.container[element.id()] = rel.RelatingStructure
@@ -174,10 +174,10 @@ def text(value) -> str:
     value = "" if value is None else str(value)
     if any(c in value for c in "ÃÂÅ") and max(map(ord, value)) < 256:
         try:
-            return value.encode("latin-1").decode("utf-8")
+            return str(value.encode("latin-1").decode("utf-8"))
         except UnicodeError:
-            return value
-    return value
+            return str(value)
+    return str(value)
 
 
 def _material_names(definition) -> str:
@@ -204,10 +204,10 @@ def _object_type(product) -> str:
     return text(predefined or object_type)
 
 
-def rows(model, products: list) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def rows(model, products: list[Any]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Columns per product (text, and ``body``: has a body representation), and their sorted step ids."""
     relations = Relations(model)
-    columns: dict[str, list] = {c: [] for c in (*COLUMNS, "body")}
+    columns: dict[str, list[Any]] = {c: [] for c in (*COLUMNS, "body")}
     steps = []
     for product in products:
         columns["body"].append(has_body(product))
@@ -259,7 +259,7 @@ def spatial_tree(model, shaped: set[int]) -> dict[str, Any] | None:
     if not projects:
         return None
 
-    def parts(element) -> list:
+    def parts(element) -> list[Any]:
         return [p for rel in attr(element, "IsDecomposedBy", ()) for p in rel.RelatedObjects]
 
     def node(entity) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def dropped_entities(path: Path, schema: str) -> dict[str, int]:
     return dict(sorted(dropped.items()))
 
 
-def shard(products: list, index: int, count: int) -> list:
+def shard(products: list[Any], index: int, count: int) -> list[Any]:
     """This worker's share: biggest estimated cost first, each to the least loaded worker."""
 
     def cost(product) -> int:
@@ -127,7 +127,7 @@ def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _meaning(model, products: list, path: Path, fallback: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def _meaning(model, products: list[Any], path: Path, fallback: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Rows per product, the spatial tree, units and georeferencing, port connections."""
     columns, steps = semantics.rows(model, products)
     arrays = {f"r_{name}": values for name, values in columns.items()}
