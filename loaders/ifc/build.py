@@ -7,6 +7,7 @@ unique shapes with index arithmetic and placed with one ``einsum``, never a loop
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyvista as pv
@@ -55,7 +56,7 @@ class Elements:
         return result
 
 
-def expand(arrays: dict[str, np.ndarray], elements: np.ndarray, georef: Georeference):
+def expand(arrays: dict[str, np.ndarray], elements: np.ndarray, georef: Georeference) -> Any:
     """World points, triangles, per-face RGBA and styled flags, per-face element, for ``elements``."""
     geom = arrays["e_geom"][elements]
     vstart, fstart = arrays["g_vstart"], arrays["g_fstart"]

@@ -54,5 +54,5 @@ def read(file: Path) -> dict[str, np.ndarray] | None:
 def write(file: Path, arrays: Mapping[str, np.ndarray]) -> None:
     file.parent.mkdir(parents=True, exist_ok=True)
     partial = file.with_name(f".{file.stem}.{os.getpid()}.partial.npz")
-    np.savez(partial, **arrays)
+    np.savez(partial, **arrays)  # type: ignore[arg-type]  # numpy's stub takes **kwds for allow_pickle
     os.replace(partial, file)

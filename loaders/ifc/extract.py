@@ -29,10 +29,10 @@ class Geometry:
     styled: list[np.ndarray] = field(default_factory=list)
     element_step: list[int] = field(default_factory=list)
     element_geom: list[int] = field(default_factory=list)
-    element_matrix: list[tuple] = field(default_factory=list)
+    element_matrix: list[tuple[Any, ...]] = field(default_factory=list)
     index: dict[str, int] = field(default_factory=dict)
 
-    def add(self, shape) -> None:
+    def add(self, shape: Any) -> None:
         geometry = shape.geometry
         slot = self.index.get(geometry.id)
         if slot is None:
@@ -49,10 +49,10 @@ class Geometry:
     def arrays(self) -> dict[str, np.ndarray]:
         """Flat arrays for the npz file (``g_*`` per unique shape, ``e_*`` per element)."""
 
-        def starts(chunks):
+        def starts(chunks: list[np.ndarray]) -> np.ndarray:
             return np.concatenate([[0], np.cumsum([len(c) for c in chunks])]).astype(np.int64)
 
-        def cat(chunks, shape, dtype):
+        def cat(chunks: list[np.ndarray], shape: tuple[int, ...], dtype: Any) -> np.ndarray:
             return np.concatenate(chunks).astype(dtype) if chunks else np.empty(shape, dtype)
 
         # ifcopenshell's matrix is column-major: reshape(4, 4) gives its transpose
@@ -70,7 +70,7 @@ class Geometry:
         }
 
 
-def _face_colours(geometry, n_faces: int) -> tuple[np.ndarray, np.ndarray]:
+def _face_colours(geometry: Any, n_faces: int) -> tuple[np.ndarray, np.ndarray]:
     """RGBA per face from the shape's surface styles; unstyled faces are flagged, not coloured."""
     materials = geometry.materials
     ids = np.frombuffer(geometry.material_ids_buffer, "i")
@@ -88,7 +88,7 @@ def _face_colours(geometry, n_faces: int) -> tuple[np.ndarray, np.ndarray]:
     return table[ids], styled_table[ids]
 
 
-def settings(options: dict[str, Any]):
+def settings(options: dict[str, Any]) -> Any:
     """Iterator settings: object coordinates, no invented default colours, optional deflection."""
     import ifcopenshell.geom
 
@@ -100,7 +100,9 @@ def settings(options: dict[str, Any]):
     return s
 
 
-def iterate(model, options: dict[str, Any], include: list[Any] | None, threads: int) -> tuple[Geometry, dict[int, str]]:
+def iterate(
+    model: Any, options: dict[str, Any], include: list[Any] | None, threads: int
+) -> tuple[Geometry, dict[int, str]]:
     """Run the iterator over ``include`` (entity instances) or every product but the excluded.
 
     Returns the geometry and, per step id, the last message the kernel logged about it.

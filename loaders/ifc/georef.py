@@ -24,7 +24,7 @@ import numpy as np
 MODES = ("auto", "map", "site", "local")
 
 
-def read(model) -> dict[str, Any]:
+def read(model: Any) -> dict[str, Any]:
     """What the file declares about units and its place on Earth (worker side)."""
     import ifcopenshell.util.unit as uu
 
@@ -39,7 +39,7 @@ def read(model) -> dict[str, Any]:
     return out
 
 
-def _unit_name(model) -> str:
+def _unit_name(model: Any) -> str:
     import ifcopenshell.util.unit as uu
 
     unit = uu.get_project_unit(model, "LENGTHUNIT")
@@ -50,7 +50,7 @@ def _unit_name(model) -> str:
     return str(getattr(unit, "Name", "")) or unit.is_a()
 
 
-def _named_unit_scale(unit) -> float | None:
+def _named_unit_scale(unit: Any) -> float | None:
     """Metres per unit of an IfcSIUnit or IfcConversionBasedUnit (US survey feet...)."""
     import ifcopenshell.util.unit as uu
 
@@ -65,7 +65,7 @@ def _named_unit_scale(unit) -> float | None:
     return float(factor.ValueComponent.wrappedValue) * base
 
 
-def _map_conversion(model, unit_scale: float) -> dict[str, Any] | None:
+def _map_conversion(model: Any, unit_scale: float) -> dict[str, Any] | None:
     import ifcopenshell.util.element as ue
 
     if model.schema == "IFC2X3":
@@ -100,7 +100,7 @@ def _map_conversion(model, unit_scale: float) -> dict[str, Any] | None:
     return None
 
 
-def _dms(value) -> float | None:
+def _dms(value: Any) -> float | None:
     if not value:
         return None
     parts = list(value) + [0] * (4 - len(value))
@@ -108,7 +108,7 @@ def _dms(value) -> float | None:
     return degrees + minutes / 60 + seconds / 3600 + millionths / 3.6e9
 
 
-def _site(model, unit_scale: float) -> dict[str, Any] | None:
+def _site(model: Any, unit_scale: float) -> dict[str, Any] | None:
     for site in model.by_type("IfcSite"):
         lat, lon = _dms(site.RefLatitude), _dms(site.RefLongitude)
         if lat is None or lon is None:
@@ -122,7 +122,7 @@ def _site(model, unit_scale: float) -> dict[str, Any] | None:
     return None
 
 
-def _true_north(model) -> float | None:
+def _true_north(model: Any) -> float | None:
     """Angle of true north from the model's +Y axis, degrees counter-clockwise."""
     for context in model.by_type("IfcGeometricRepresentationContext"):
         north = getattr(context, "TrueNorth", None)

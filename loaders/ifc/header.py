@@ -89,6 +89,8 @@ def fallback_copy(path: Path, header: Header, target: Path) -> Path:
     """
     data = path.read_bytes()
     match = _SCHEMA.search(data, 0, HEAD_BYTES)
+    if match is None:
+        raise InputError(path, "no schema to rewrite", where="FILE_SCHEMA")
     start, stop = match.span(1)
     target.write_bytes(data[:start] + header.read_as.encode() + data[stop:])
     return target

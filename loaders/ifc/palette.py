@@ -57,7 +57,8 @@ GLASS_ALPHA = 230
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
-    return tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    red, green, blue = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return red, green, blue
 
 
 def base_class(name: str) -> str:
@@ -72,7 +73,7 @@ def class_colours(classes: np.ndarray) -> np.ndarray:
     """RGB (uint8) for each entry of an array of class names; one dict lookup per distinct class."""
     unique, inverse = np.unique(np.asarray(classes, dtype=str), return_inverse=True)
     table = np.array(
-        [_rgb(CLASS_COLOURS.get(base_class(c), DEFAULT_COLOUR)) for c in unique] or [[0, 0, 0]], dtype=np.uint8
+        [_rgb(CLASS_COLOURS.get(base_class(c), DEFAULT_COLOUR)) for c in unique] or [(0, 0, 0)], dtype=np.uint8
     )
     return table[inverse.reshape(-1)] if len(unique) else np.empty((0, 3), np.uint8)
 

@@ -16,7 +16,7 @@ from twin.errors import InputError
 
 
 @lru_cache(maxsize=4)
-def _model(path: str, mtime_ns: int, size: int):
+def _model(path: str, mtime_ns: int, size: int) -> Any:
     import ifcopenshell
 
     source = Path(path)

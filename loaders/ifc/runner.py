@@ -36,11 +36,11 @@ class ForkServer:
     """The long-lived ``worker.py`` process, restarted if it ever dies."""
 
     def __init__(self) -> None:
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._buffer = b""
 
-    def _ensure(self) -> subprocess.Popen:
+    def _ensure(self) -> subprocess.Popen[bytes]:
         if self._process is None or self._process.poll() is not None:
             env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
             self._process = subprocess.Popen(
@@ -66,9 +66,14 @@ class ForkServer:
 
     def _run(self, requests: list[dict[str, Any]], timeout_s: float) -> tuple[dict[int, int], bool]:
         process = self._ensure()
+        if process.stdin is None:
+            raise ValueError("no input pipe")  # reported below as the server failing
         process.stdin.write((json.dumps({"requests": requests}) + "\n").encode())
         deadline = time.monotonic() + timeout_s
-        pids = self._read(process, deadline + 60)["pids"]
+        started = self._read(process, deadline + 60)
+        if started is None:
+            raise ValueError("no answer")  # reported below as the server failing
+        pids = started["pids"]
         codes: dict[int, int] = {}
         timed_out = False
         while len(codes) < len(pids):
@@ -90,8 +95,10 @@ class ForkServer:
             self._process.wait()
         self._process = None
 
-    def _read(self, process: subprocess.Popen, deadline: float) -> dict[str, Any] | None:
+    def _read(self, process: subprocess.Popen[bytes], deadline: float) -> dict[str, Any] | None:
         """The server's next JSON line, or None at the deadline (unbuffered: select sees every byte)."""
+        if process.stdout is None:
+            raise ValueError("no output pipe")  # reported by run() as the server failing
         fd = process.stdout.fileno()
         while b"\n" not in self._buffer:
             ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))

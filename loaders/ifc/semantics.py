@@ -50,7 +50,7 @@ COLUMNS = (
 _ATTRIBUTES: dict[str, frozenset[str]] = {}
 
 
-def attr(entity, name: str, default: Any = None) -> Any:
+def attr(entity: Any, name: str, default: Any = None) -> Any:
     """``getattr`` that asks the class's attribute names first: ifcopenshell needs ~85 us to say
     an attribute is absent (an exception via its derived-attribute rules), ~13 us to return one."""
     cls = entity.is_a()
@@ -65,7 +65,7 @@ def attr(entity, name: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
-def has_body(product) -> bool:
+def has_body(product: Any) -> bool:
     """Whether a product has a 3D body representation the iterator would mesh."""
     shape = attr(product, "Representation")
     if shape is None or not shape.is_a("IfcProductDefinitionShape"):
@@ -80,7 +80,7 @@ def has_body(product) -> bool:
     return False
 
 
-def shaped_products(model, spaces: bool) -> list[Any]:
+def shaped_products(model: Any, spaces: bool) -> list[Any]:
     """Every product that may get geometry: it has a representation and is not an opening."""
     return [
         product
@@ -91,7 +91,7 @@ def shaped_products(model, spaces: bool) -> list[Any]:
     ]
 
 
-def _is_any(entity, classes: tuple[str, ...]) -> bool:
+def _is_any(entity: Any, classes: tuple[str, ...]) -> bool:
     """Whether the entity is of any of the classes (a class the schema lacks is simply no match)."""
     return any(entity.is_a(name) for name in classes)
 
@@ -99,7 +99,7 @@ def _is_any(entity, classes: tuple[str, ...]) -> bool:
 class Relations:
     """Every relationship the rows need, read once: a dict lookup per element, not a model query."""
 
-    def __init__(self, model) -> None:
+    def __init__(self, model: Any) -> None:
         self.container: dict[int, Any] = {}
         self.parent: dict[int, Any] = {}
         self.type: dict[int, Any] = {}
@@ -125,12 +125,12 @@ class Relations:
         self._levels: dict[int, tuple[str, str]] = {}
         self._material_names: dict[int, str] = {}
 
-    def spatial_parent(self, entity):
+    def spatial_parent(self, entity: Any) -> Any:
         """The container of an element, or what an element or spatial node is a part of."""
         key = entity.id()
         return self.container.get(key) or self.parent.get(key)
 
-    def levels(self, product) -> tuple[str, str]:
+    def levels(self, product: Any) -> tuple[str, str]:
         """(storey, facility) names of a product, memoised per container."""
         container = self.spatial_parent(product)
         while container is not None and not _is_any(container, SPATIAL):
@@ -150,7 +150,7 @@ class Relations:
             self._levels[key] = (storey, facility)
         return self._levels[key]
 
-    def materials(self, product) -> str:
+    def materials(self, product: Any) -> str:
         """Names of the product's materials (or its type's), memoised per material definition."""
         definition = self.material.get(product.id())
         if definition is None and product.id() in self.type:
@@ -162,14 +162,14 @@ class Relations:
             self._material_names[key] = _material_names(definition)
         return self._material_names[key]
 
-    def system_columns(self, product) -> tuple[str, str]:
+    def system_columns(self, product: Any) -> tuple[str, str]:
         systems = self.systems.get(product.id(), [])
         names = "; ".join(dict.fromkeys(text(s.Name or s.GlobalId) for s in systems))
         kinds = (str(attr(s, "PredefinedType") or attr(s, "ObjectType") or "") for s in systems)
         return names, "; ".join(dict.fromkeys(k for k in kinds if k))
 
 
-def text(value) -> str:
+def text(value: Any) -> str:
     """An IFC string, with UTF-8 that an exporter wrote twice (``HulevesiviemÃ¤ri``) repaired."""
     value = "" if value is None else str(value)
     if any(c in value for c in "ÃÂÅ") and max(map(ord, value)) < 256:
@@ -180,7 +180,7 @@ def text(value) -> str:
     return str(value)
 
 
-def _material_names(definition) -> str:
+def _material_names(definition: Any) -> str:
     """Names of the materials inside any IfcMaterialSelect (layers, profiles, constituents, lists)."""
     pending, names = [definition], []
     while pending:
@@ -196,7 +196,7 @@ def _material_names(definition) -> str:
     return "; ".join(dict.fromkeys(n for n in names if n))
 
 
-def _object_type(product) -> str:
+def _object_type(product: Any) -> str:
     predefined = attr(product, "PredefinedType")
     object_type = attr(product, "ObjectType")
     if object_type and (predefined in (None, "USERDEFINED", "NOTDEFINED")):
@@ -204,7 +204,7 @@ def _object_type(product) -> str:
     return text(predefined or object_type)
 
 
-def rows(model, products: list[Any]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def rows(model: Any, products: list[Any]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Columns per product (text, and ``body``: has a body representation), and their sorted step ids."""
     relations = Relations(model)
     columns: dict[str, list[Any]] = {c: [] for c in (*COLUMNS, "body")}
@@ -236,7 +236,7 @@ def rows(model, products: list[Any]) -> tuple[dict[str, np.ndarray], np.ndarray]
     return out, steps_array[order]
 
 
-def connections(model) -> list[list[str]]:
+def connections(model: Any) -> list[list[str]]:
     """Pairs of GlobalIds of elements joined port to port (pipes to chambers, ducts to fittings)."""
     import ifcopenshell.util.system as us
 
@@ -248,7 +248,7 @@ def connections(model) -> list[list[str]]:
     return pairs
 
 
-def spatial_tree(model, shaped: set[int]) -> dict[str, Any] | None:
+def spatial_tree(model: Any, shaped: set[int]) -> dict[str, Any] | None:
     """Project -> Site -> Building -> Storey -> Space as nested dicts of plain values.
 
     ``elements`` lists the GlobalIds of the products in ``shaped`` (step ids) that sit directly
@@ -259,10 +259,10 @@ def spatial_tree(model, shaped: set[int]) -> dict[str, Any] | None:
     if not projects:
         return None
 
-    def parts(element) -> list[Any]:
+    def parts(element: Any) -> list[Any]:
         return [p for rel in attr(element, "IsDecomposedBy", ()) for p in rel.RelatedObjects]
 
-    def node(entity) -> dict[str, Any]:
+    def node(entity: Any) -> dict[str, Any]:
         children = [
             node(child)
             for rel in attr(entity, "IsDecomposedBy", ())

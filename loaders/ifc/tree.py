@@ -26,7 +26,7 @@ def finish(node: dict[str, Any] | None, classes: dict[str, str]) -> dict[str, An
     """
     if node is None:
         return None
-    children = [finish(child, classes) for child in node["children"]]
+    children = [c for c in (finish(child, classes) for child in node["children"]) if c is not None]
     elements = [guid for guid in node["elements"] if guid in classes]
     counts: dict[str, int] = {}
     for guid in elements:

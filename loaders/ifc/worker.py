@@ -28,9 +28,10 @@ import numpy as np
 if __package__:
     from loaders.ifc import extract, georef, semantics
 else:  # run as a script: the siblings only
-    import extract
-    import georef
-    import semantics
+    # mypy checks the package form above; this one exists only inside the worker process
+    import extract  # type: ignore[import-not-found, no-redef]
+    import georef  # type: ignore[import-not-found, no-redef]
+    import semantics  # type: ignore[import-not-found, no-redef]
 
 EXIT_UNDERSTOOD = 3
 _ENTITY = re.compile(rb"^\s*#\d+\s*=\s*(IFC\w+)\s*\(", re.MULTILINE | re.IGNORECASE)
@@ -81,7 +82,7 @@ def dropped_entities(path: Path, schema: str) -> dict[str, int]:
 def shard(products: list[Any], index: int, count: int) -> list[Any]:
     """This worker's share: biggest estimated cost first, each to the least loaded worker."""
 
-    def cost(product) -> int:
+    def cost(product: Any) -> int:
         return 1 + 4 * len(semantics.attr(product, "HasOpenings", ()))
 
     loads = [0] * count
@@ -127,7 +128,9 @@ def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _meaning(model, products: list[Any], path: Path, fallback: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def _meaning(
+    model: Any, products: list[Any], path: Path, fallback: bool
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Rows per product, the spatial tree, units and georeferencing, port connections."""
     columns, steps = semantics.rows(model, products)
     arrays = {f"r_{name}": values for name, values in columns.items()}
@@ -150,7 +153,7 @@ def job(request: dict[str, Any]) -> int:
         fault(request.get("fault"), request.get("memory_mb"))
         arrays = run(request)
         partial = out.with_suffix(".partial.npz")
-        np.savez(partial, **arrays)
+        np.savez(partial, **arrays)  # type: ignore[arg-type]  # numpy's stub takes **kwds for allow_pickle
         os.replace(partial, out)
         return 0
     except FileProblem as exc:
