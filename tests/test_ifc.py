@@ -185,7 +185,7 @@ def test_unstyled_faces_get_the_class_palette(loaded):
     part = source.parts[0]
     kerb = int(np.flatnonzero(np.asarray(part.assets["ifc_class"]) == "IfcKerb")[0])
     rgb = part.dataset.cell_data["rgb"][np.asarray(part.asset_index) == kerb][0]
-    assert "#%02x%02x%02x" % tuple(rgb) == CLASS_COLOURS["IfcKerb"]
+    assert "#{:02x}{:02x}{:02x}".format(*rgb) == CLASS_COLOURS["IfcKerb"]
 
 
 def test_ifc2x3_duplex_with_hidden_spaces(loaded):

@@ -15,7 +15,7 @@ from twin.risk.levels import BLUE, NAMES, NODATA, ORANGE, RED, YELLOW
 
 #: level name -> (colour, icon, label): colour is always paired with an icon and a label
 LEVELS = tuple(
-    (NAMES[code], "#%02x%02x%02x" % tuple(LEVEL_RGB[code]), icon, LEVEL_LABELS[code])
+    (NAMES[code], "#{:02x}{:02x}{:02x}".format(*LEVEL_RGB[code]), icon, LEVEL_LABELS[code])
     for code, icon in (
         (RED, "mdi-alert-octagon"),
         (ORANGE, "mdi-alert"),
