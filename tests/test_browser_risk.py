@@ -151,7 +151,12 @@ def test_a_red_reading_reaches_two_browsers_within_a_second(chromium, server, ar
         # when each page received its first image with the red building (the stream's own timing)
         pictured = [first_red_frame(page, posted_ms, red + 40) for page, red in zip(pages, reds, strict=True)]
         after = [
-            wait_until(p, artifacts / f"risk_red_{i}.png", lambda px, floor=before[i] + 0.002: red_share(px) > floor, timeout=15)
+            wait_until(
+                p,
+                artifacts / f"risk_red_{i}.png",
+                lambda px, floor=before[i] + 0.002: red_share(px) > floor,
+                timeout=15,
+            )
             for i, p in enumerate(pages)
         ]
         (artifacts / "risk_latency.json").write_text(json.dumps({"alert_seen_s": seen, "red_picture_s": pictured}))
