@@ -88,7 +88,10 @@ def latency() -> None:
         started_load, accepted_before = time.monotonic(), accepted(served.url)
         waits, states, posts = [], [], []
         red_now = "() => window.twinRisk.get('risk').summary.levels.red"
-        last = "() => [window.__frames.length, window.__frames.length ? window.__frames[window.__frames.length - 1][1] : 0]"
+        last = (
+            "() => [window.__frames.length, "
+            "window.__frames.length ? window.__frames[window.__frames.length - 1][1] : 0]"
+        )
         for _ in range(SAMPLES):
             time.sleep(1.0)
             marks = [page.evaluate(last) for page in pages]

@@ -49,7 +49,7 @@ def build_service(n: int, store: Path | None) -> RiskService:
         [{"id": f"s{i:06d}", "asset": ids[i], "quantity": "gas", "unit": "%LEL", "period_s": 1.0} for i in range(n)],
         assets,
     )
-    return RiskService(assets, sensors, parse_rules(RULES), Store(store))
+    return RiskService(assets, sensors, parse_rules(RULES), Store(store)).open()
 
 
 def bodies(n_batches: int, t0_ms: int) -> list[bytes]:
@@ -163,7 +163,7 @@ def bench_inprocess() -> None:
         for body in payloads[1:]:
             svc.ingest(parse_body(body))
         took = time.perf_counter() - started
-        svc.store.close()
+        svc.close()
     print(f"ingest in process (parse + check + commit + rules, no HTTP): {10 * BATCH / took:,.0f} readings/s")
 
 

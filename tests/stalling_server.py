@@ -7,7 +7,6 @@ the rules file's, so the test does not wait for it.  Only the tests run this.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import threading
 import time
@@ -24,15 +23,15 @@ _start_live_risk, _routes = serve_command.start_live_risk, twin.faces.api.routes
 
 def start_live_risk(*args, **kwargs):
     service = _start_live_risk(*args, **kwargs)
-    service.rules = dataclasses.replace(service.rules, stall_s=3.0)  # ticks come every 1 s
-    compute = service.layers.compute
+    service.watchdog.limit_s = 3.0  # ticks come every 1 s
+    evaluate = service.state.evaluate
 
     def hanging(*a, **k):
         while STALL.is_set():
             time.sleep(0.05)
-        return compute(*a, **k)
+        return evaluate(*a, **k)
 
-    service.layers.compute = hanging
+    service.state.evaluate = hanging
     return service
 
 

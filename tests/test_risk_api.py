@@ -44,7 +44,7 @@ async def with_server(svc, body):
 
 
 def test_mixed_batch_duplicates_and_out_of_order(demo, tmp_path):
-    svc = RiskService.from_twin(demo, store_path=tmp_path / "s.duckdb")
+    svc = RiskService.from_twin(demo, store_path=tmp_path / "s.duckdb").open()
     now = int(time.time() * 1000)
     batch = [
         {"sensor": "GAS-B006", "ts": now, "value": 1.5},
@@ -105,7 +105,9 @@ def test_red_reading_shows_within_a_second_and_alert_ack(demo, tmp_path):
     rules = read_rules(demo.live["rules"])
     for rule in rules.rules:
         rule.for_s = 0.0  # red at once, no minimum duration
-    svc = RiskService(demo.assets, read_sensors(demo.live["sensors"], demo.assets), rules, Store(tmp_path / "s.duckdb"))
+    svc = RiskService(
+        demo.assets, read_sensors(demo.live["sensors"], demo.assets), rules, Store(tmp_path / "s.duckdb")
+    ).open()
     svc.start(tick_s=0.2)
 
     async def body(http):
@@ -153,8 +155,8 @@ def test_red_reading_shows_within_a_second_and_alert_ack(demo, tmp_path):
 
 
 def test_second_writer_fails_fast(tmp_path):
-    store = Store(tmp_path / "s.duckdb")
-    code = f"from twin.risk.store import Store; Store({str(tmp_path / 's.duckdb')!r})"
+    store = Store(tmp_path / "s.duckdb").open()
+    code = f"from twin.risk.store import Store; Store({str(tmp_path / 's.duckdb')!r}).open()"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode != 0 and "in use by another process" in out.stderr
     store.close()
@@ -173,16 +175,16 @@ def test_corrupt_store_is_set_aside_with_an_operator_alert(demo, tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     duckdb.connect(str(path)).close()
     (tmp_path / "s.duckdb.wal").write_bytes((tmp_path / "other.duckdb.wal").read_bytes())
-    svc = RiskService.from_twin(demo, store_path=path)
-    assert svc.store.set_aside and all(p.exists() for p in svc.store.set_aside)
+    svc = RiskService.from_twin(demo, store_path=path).open()
+    assert svc.history.store.set_aside and all(p.exists() for p in svc.history.store.set_aside)
     (alert,) = [a for a in svc.alerts() if a["asset"] == "system"]
     assert "data may be lost" in alert["message"] and alert["level"] == "red"
     assert svc.health()["status"] == "ok" and svc.health()["store"]["set_aside"]
 
 
 def test_broken_store_turns_health_red(demo, tmp_path):
-    svc = RiskService.from_twin(demo, store_path=tmp_path / "s.duckdb")
-    svc.store.con.close()
+    svc = RiskService.from_twin(demo, store_path=tmp_path / "s.duckdb").open()
+    svc.history.store.con.close()
     assert svc.health()["status"] == "error"
 
 
@@ -296,14 +298,14 @@ def test_overload_answers_503_with_retry_after_and_loses_nothing_acknowledged():
 
 
 def test_ndjson_fast_path_reports_unknown_and_nan(demo, tmp_path):
-    svc = RiskService.from_twin(demo, store_path=tmp_path / "s.duckdb")
+    svc = RiskService.from_twin(demo, store_path=tmp_path / "s.duckdb").open()
     now = int(time.time() * 1000)
     lines = [
         {"sensor": "GAS-B006", "ts": now, "value": 1.0},
         {"sensor": "NOPE", "ts": now, "value": 1.0},
         {"sensor": "GAS-B013", "ts": now + 86_400_000, "value": 1.0},
     ]
-    body = "\n".join(json.dumps(x) for x in lines) + '\n{"sensor": "GAS-B015", "ts": %d, "value": NaN}\n' % now
+    body = "\n".join(json.dumps(x) for x in lines) + f'\n{{"sensor": "GAS-B015", "ts": {now:d}, "value": NaN}}\n'
 
     async def post(http):
         async with http.post("/api/readings", data=body) as r:

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_replay_csv_into_a_running_server(tmp_path, capsys):
-    svc = RiskService.from_twin(twin.load(ROOT / "scenes" / "demo.toml"), store_path=tmp_path / "s.duckdb")
+    svc = RiskService.from_twin(twin.load(ROOT / "scenes" / "demo.toml"), store_path=tmp_path / "s.duckdb").open()
     csv = tmp_path / "readings.csv"
     rows = ["sensor,ts,value"] + [f"GAS-B006,{1_700_000_000_000 + i * 1000},{i / 10}" for i in range(50)]
     rows += ["NOPE,1700000000000,1", "GAS-B006,2023-11-14T22:13:20Z,1"]
@@ -28,7 +28,7 @@ def test_replay_csv_into_a_running_server(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "50 accepted, 1 duplicate, 1 rejected" in out and "unknown sensor" in out  # ISO == epoch ms
-    assert svc.store.count() == 50
+    assert svc.history.store.count() == 50
 
 
 def test_replay_unreachable_server_is_one_line_error(tmp_path, capsys):
@@ -49,7 +49,9 @@ def test_simulator_incidents_escalate_and_recover(tmp_path, rate):
             return self.t
 
     clock = Clock()
-    svc = RiskService.from_twin(twin.load(ROOT / "scenes" / "demo.toml"), clock=clock, store_path=tmp_path / "s.duckdb")
+    svc = RiskService.from_twin(
+        twin.load(ROOT / "scenes" / "demo.toml"), clock=clock, store_path=tmp_path / "s.duckdb"
+    ).open()
     sim = Simulator(svc, clock=clock, rate=rate)
     bridge, gas = svc.assets.index_of("road-x3"), svc.assets.index_of("bldg-013")
     seen = {bridge: [], gas: []}
@@ -57,9 +59,9 @@ def test_simulator_incidents_escalate_and_recover(tmp_path, rate):
         clock.t += 5
         sim.step()
         levels = svc.levels()
-        for asset in seen:
-            seen[asset].append(NAMES[levels[asset]])
-    for asset, history in seen.items():
+        for asset, history in seen.items():
+            history.append(NAMES[levels[asset]])
+    for history in seen.values():
         assert {"yellow", "orange", "red"} <= set(history), history
         assert history[-1] == history[0] != "red", history  # back where it started by the end of the cycle
     assert np.isin(["red"], [a["peak"] for a in svc.alerts(include_resolved=True)]).all()

@@ -93,7 +93,7 @@ def service(rules: dict | None = None, neighbours=None, sources=None) -> tuple[R
         clock=clock,
         neighbours=neighbours,
         risk_sources=sources,
-    )
+    ).open()
     return svc, clock
 
 
@@ -193,7 +193,7 @@ def test_alert_lifecycle_pending_firing_acknowledged_resolved():
     assert svc.alerts()[0]["state"] == "acknowledged"
     send(svc, clock, "g1", 1, dt=61)  # clear for keep_firing_s
     assert svc.alerts() == []
-    history = svc.store.alert_history(alert_id)
+    history = svc.history.alert_history(alert_id)
     assert [h["event"] for h in history] == ["pending", "firing", "acknowledged", "resolved"]
     assert svc.ack(999) is None
 
@@ -280,10 +280,10 @@ def test_stall_marks_the_service_degraded():
     svc.on_status_changed(statuses.append)
     import time
 
-    svc._eval_started = time.monotonic() - 60
+    svc.watchdog.started = time.monotonic() - 60
     assert svc.check_stall() and svc.health()["status"] == "degraded"
     assert svc.summary()["degraded"] and statuses[-1]["degraded"]
-    svc._eval_started = None
+    svc.watchdog.started = None
     assert not svc.check_stall() and not statuses[-1]["degraded"]
 
 
@@ -316,7 +316,7 @@ def test_demo_files_load(tmp_path):
     import twin
 
     t = twin.load("scenes/demo.toml")
-    svc = RiskService.from_twin(t, store_path=tmp_path / "demo.duckdb")
+    svc = RiskService.from_twin(t, store_path=tmp_path / "demo.duckdb").open()
     assert len(svc.sensors) >= 15 and read_rules(t.live["rules"]).rules
     assert level(svc, "bldg-021") == "orange"  # inside the LPG store polygon
     grids = {g["id"]: g["level"] for g in svc.grid_levels()}
@@ -379,14 +379,14 @@ def test_restart_takes_back_levels_and_open_alerts(tmp_path):
             parse_rules(RULES),
             Store(tmp_path / "s.duckdb"),
             clock=clock,
-        )
+        ).open()
 
     svc = start()
     send(svc, clock, "g1", 30)
     send(svc, clock, "g1", 30, dt=11)
     alert = svc.alerts()[0]
     svc.ack(alert["id"])
-    svc.store.close()
+    svc.close()
     clock.t += 2
     again = start()
     assert level(again, "b1") == "red"  # no second wait for the minimum duration
@@ -429,7 +429,7 @@ def test_rate_spans_half_a_window_or_more_at_one_hertz():
     rates = []
     for i in range(120):
         send(svc, clock, "pr1", 400 - 0.5 * i + (0.3 if i % 2 else -0.3), dt=1)  # -30 kPa/min with jitter
-        rates.append(svc.engine.rate[s])
+        rates.append(svc.state.engine.rate[s])
     late = np.array(rates[20:])
     assert np.all(np.abs(late + 30) < 3), late  # jitter of +-0.3 kPa never reads as +-36 kPa/min
 
@@ -442,13 +442,13 @@ def test_demo_isolation_sections_come_from_the_pipe_networks(tmp_path):
     neighbours = isolation_neighbours(t)
     assert neighbours is not None and "W-P023" in neighbours("W-P023")
     assert neighbours("bldg-001") == []
-    svc = RiskService.from_twin(t, store_path=tmp_path / "s.duckdb")
+    svc = RiskService.from_twin(t, store_path=tmp_path / "s.duckdb").open()
     assert not [w for w in t.warnings if "not in the scene" in w]  # every demo sensor has its asset
-    assert svc.propagator.neighbours is not None
+    assert svc.state.propagator.neighbours is not None
 
 
 def test_old_readings_are_rolled_up_hourly_and_the_recent_ones_kept(tmp_path):
-    store = Store(tmp_path / "s.duckdb")
+    store = Store(tmp_path / "s.duckdb").open()
     keys = store.sensor_keys(["A", "B"])
     t0 = 1_700_000_000 - 1_700_000_000 % 3600  # on the hour
     ts = t0 + np.arange(0, 3 * 3600, 60)  # three hours, a reading a minute
@@ -472,14 +472,14 @@ def test_a_service_keeps_raw_readings_for_its_rules_keep_days():
     assert parse_rules(RULES).keep_days == 90
     send(svc, clock, SENSORS[0]["id"], 1.0)
     clock.t += 9 * 86400  # nine days later the reading is history
-    assert svc.retain() == 1 and svc.store.count() == 0
-    assert svc.store.hourly([SENSORS[0]["id"]])[0]["n"] == 1
+    assert svc.retain() == 1 and svc.history.store.count() == 0
+    assert svc.history.store.hourly([SENSORS[0]["id"]])[0]["n"] == 1
 
 
 def test_alerts_at_a_time_take_the_last_event_even_when_two_share_it(tmp_path):
     from twin.risk.alerts import Alert, Event
 
-    store = Store(tmp_path / "s.duckdb")
+    store = Store(tmp_path / "s.duckdb").open()
     alert = Alert(
         id=1,
         asset="b1",

@@ -29,9 +29,9 @@ def twin():
 
 @pytest.fixture
 def service(twin, tmp_path):
-    svc = RiskService.from_twin(twin, store_path=tmp_path / "risk.duckdb")
+    svc = RiskService.from_twin(twin, store_path=tmp_path / "risk.duckdb").open()
     yield svc
-    svc.store.close()
+    svc.close()
 
 
 def red_reading(svc, sensor="GAS-B006", value=30.0, ago=0.0):
@@ -120,7 +120,7 @@ def test_replay_shows_the_levels_and_alerts_as_they_were_without_touching_the_li
             return self.t
 
     clock = Clock()
-    service = RiskService.from_twin(twin, store_path=tmp_path / "replay.duckdb", clock=clock)
+    service = RiskService.from_twin(twin, store_path=tmp_path / "replay.duckdb", clock=clock).open()
     started = clock.t
     row = twin.assets.index_of("bldg-006")
 
@@ -135,9 +135,9 @@ def test_replay_shows_the_levels_and_alerts_as_they_were_without_touching_the_li
     service.ack(service.alerts(include_resolved=True)[0]["id"], "duty officer")
     clock.t += 60
     live_before, alerts_before = service.levels().copy(), service.alerts(include_resolved=True)
-    from twin.risk.playback import Replay
+    from twin.risk.playback import Playback
 
-    replay = Replay(service, started, clock.t)
+    replay = Playback(service.history, started, clock.t)
     assert replay.seek(started + 30)[row] < RED
     assert replay.seek(red_at + 10)[row] == RED
     then = replay.snapshot()
@@ -148,7 +148,7 @@ def test_replay_shows_the_levels_and_alerts_as_they_were_without_touching_the_li
     assert replay.seek(red_at + 1)[row] == RED  # ... and back again
     assert replay.seek(started - 3600)[row] == replay.seek(started)[row]  # clamped to the window
     assert (service.levels() == live_before).all() and service.alerts(include_resolved=True) == alerts_before
-    service.store.close()
+    service.close()
 
 
 def test_the_sparkline_draws_threshold_bands_and_the_readings():
@@ -175,10 +175,10 @@ def test_the_snapshot_adds_legend_time_and_alerts(twin, service):
 
 def test_twin_render_risk_colours_the_picture_from_the_store(tmp_path, twin):
     store = tmp_path / "risk.duckdb"
-    svc = RiskService.from_twin(twin, store_path=store)
+    svc = RiskService.from_twin(twin, store_path=store).open()
     red_reading(svc)
-    history = svc.store.level_range()
-    svc.store.close()
+    history = svc.history.level_range()
+    svc.close()
     out = tmp_path / "risk.png"
     done = subprocess.run(
         [
@@ -205,7 +205,7 @@ def test_twin_render_risk_colours_the_picture_from_the_store(tmp_path, twin):
     assert pixels.shape[1] == 800 + snapshot.PANEL_W
     reds = (pixels[:, :800, 0] > 100) & (pixels[:, :800, 1] < 40) & (pixels[:, :800, 2] < 40)
     assert reds.mean() > 0.001
-    assert Store(store).level_range() == history  # a report is no screen: the replay history is untouched
+    assert Store(store).open().level_range() == history  # a report is no screen: the replay history is untouched
 
 
 class FakeState(dict):
@@ -259,7 +259,7 @@ def test_a_flush_redraws_only_the_views_showing_risk_and_publishes_the_state(twi
     live.server.state["risk"] = {"alerts": []}  # a browser writing the server-owned key ...
     live._guard(risk={"alerts": []})
     assert live.server.state["risk"]["alerts"]  # ... is overruled
-    service.degraded = "rule evaluation has been running for 12 s"
+    service.watchdog.degraded = "rule evaluation has been running for 12 s"
     assert live.risk_state()["degraded"] and "12 s" in live.risk_state()["degraded_reason"]
 
 
@@ -296,17 +296,19 @@ def test_a_stuck_evaluation_never_holds_the_screens(twin, service):
     red_reading(service)
     live.flush()
     held, release = threading.Event(), threading.Event()
+    evaluate = service.state.evaluate
 
-    def stuck() -> None:
-        with service._lock:
-            held.set()
-            release.wait(30)
+    def hanging(*args, **kwargs):
+        held.set()
+        release.wait(30)
+        return evaluate(*args, **kwargs)
 
-    thread = threading.Thread(target=stuck)
+    service.state.evaluate = hanging  # the next evaluation hangs, holding the service's lock
+    thread = threading.Thread(target=service.tick)
     thread.start()
     held.wait(5)
     try:
-        service._eval_started = time.monotonic() - 60  # what the watchdog sees of a hung evaluation
+        service.watchdog.started = time.monotonic() - 60  # the hung evaluation, a minute on
         assert service.check_stall()
         started = time.monotonic()
         state = live.risk_state()
@@ -315,9 +317,9 @@ def test_a_stuck_evaluation_never_holds_the_screens(twin, service):
         assert state["degraded"] and "running for" in state["degraded_reason"]
         assert state["summary"]["levels"]["red"] == 1 and state["alerts"][0]["asset"] == "bldg-006"
     finally:
-        service._eval_started = None
         release.set()
         thread.join()
+        service.state.evaluate = evaluate
     assert not service.check_stall()
 
 

@@ -38,6 +38,7 @@ from aiohttp import web
 from twin.errors import InputError
 from twin.faces.security import TOKEN_ENV, AccessPolicy
 from twin.risk.ingest import parse_body
+from twin.risk.interface import RiskRuntime
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 16 * 1024 * 1024
@@ -110,7 +111,7 @@ def _time_param(request: web.Request, name: str) -> float | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def routes(service: Any, gate: IngestGate | None = None) -> list[web.RouteDef]:
+def routes(service: RiskRuntime, gate: IngestGate | None = None) -> list[web.RouteDef]:
     """The API's routes bound to one :class:`~twin.risk.service.RiskService`."""
     gate = gate or IngestGate()
 
@@ -216,7 +217,7 @@ def routes(service: Any, gate: IngestGate | None = None) -> list[web.RouteDef]:
     ]
 
 
-def make_app(service: Any, host: str = "127.0.0.1", token: str | None = None) -> web.Application:
+def make_app(service: RiskRuntime, host: str = "127.0.0.1", token: str | None = None) -> web.Application:
     """The routes alone, behind the same access guard as the app (a token is needed off loopback)."""
     app = web.Application(client_max_size=MAX_BODY)
     AccessPolicy(host, token if token is not None else os.environ.get(TOKEN_ENV)).install(app)
@@ -224,17 +225,17 @@ def make_app(service: Any, host: str = "127.0.0.1", token: str | None = None) ->
     return app
 
 
-async def start_api(service: Any, host: str = "127.0.0.1", port: int = 8080) -> tuple[web.AppRunner, int]:
+async def start_api(service: RiskRuntime, host: str = "127.0.0.1", port: int = 8080) -> tuple[web.AppRunner, int]:
     """Start the routes on an aiohttp server in the running loop; return the runner and the bound port."""
     runner = web.AppRunner(make_app(service, host), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]
+    return runner, int(runner.addresses[0][1])
 
 
 @contextlib.contextmanager
-def api_in_thread(service: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[int]:
+def api_in_thread(service: RiskRuntime, host: str = "127.0.0.1", port: int = 0) -> Iterator[int]:
     """Serve the API on a background thread for the length of a ``with`` block; yields the port.
 
     For tests and benchmarks that drive the API over real HTTP from the same process.
@@ -262,7 +263,7 @@ def api_in_thread(service: Any, host: str = "127.0.0.1", port: int = 0) -> Itera
         thread.join(10)
 
 
-def serve_api(service: Any, host: str = "127.0.0.1", port: int = 8080) -> None:
+def serve_api(service: RiskRuntime, host: str = "127.0.0.1", port: int = 8080) -> None:
     """Serve the API alone until interrupted (prints ``listening on http://host:port``)."""
 
     async def run() -> None:
@@ -277,7 +278,7 @@ def serve_api(service: Any, host: str = "127.0.0.1", port: int = 8080) -> None:
     try:
         asyncio.run(run())
     finally:
-        service.stop()
+        service.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -99,13 +99,17 @@ class AccessPolicy:
         return parts.netloc == request.host or origin in self.allowed_origins
 
     def authenticated(self, request: web.BaseRequest) -> bool:
+        """Whether the request carries the token (by cookie, bearer header or query); True without one."""
+        token = self.token
+        if not token:
+            return True
         cookie = request.cookies.get(COOKIE, "")
         if cookie and hmac.compare_digest(cookie, self._cookie_value):
             return True
         bearer = request.headers.get("Authorization", "")
-        if bearer.startswith("Bearer ") and hmac.compare_digest(bearer[7:].strip(), self.token):
+        if bearer.startswith("Bearer ") and hmac.compare_digest(bearer[7:].strip(), token):
             return True
-        return hmac.compare_digest(request.query.get("token", ""), self.token)
+        return hmac.compare_digest(request.query.get("token", ""), token)
 
     # -- aiohttp ---------------------------------------------------------------------------
     def middleware(self):

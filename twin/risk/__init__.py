@@ -1,14 +1,16 @@
 """Live risk: sensors, rules, the four-colour level of every asset, alerts and propagation.
 
 Pure Python and numpy: nothing here knows of VTK or trame.  The app and the HTTP routes talk to
-one :class:`RiskService`; the view turns :meth:`RiskService.levels` into colours with
-:func:`twin.risk.colours.level_colors`.
+one :class:`RiskService` (typed as :class:`~twin.risk.interface.RiskView` /
+:class:`~twin.risk.interface.RiskRuntime`); the view turns :meth:`RiskService.levels` into
+colours with :func:`twin.risk.colours.level_colors`.
 """
 
 from twin.risk.colours import LEVEL_RGB, level_colors
 from twin.risk.levels import BLUE, CODES, NAMES, NODATA, NONE, ORANGE, RED, YELLOW
 from twin.risk.rules import RuleSet, parse_rules, read_rules
 from twin.risk.sensors import SensorTable, read_sensors
+from twin.risk.service import RiskService
 
 __all__ = [
     "BLUE",
@@ -28,12 +30,3 @@ __all__ = [
     "read_rules",
     "read_sensors",
 ]
-
-
-def __getattr__(name: str):
-    """``RiskService`` is imported on first use: the store imports the alert types from this package."""
-    if name == "RiskService":
-        from twin.risk.service import RiskService
-
-        return RiskService
-    raise AttributeError(name)

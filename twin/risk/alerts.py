@@ -75,8 +75,10 @@ class AlertBook:
         self.events: list[Event] = []
         self.dirty: dict[int, Alert] = {}
 
-    def restore(self, alerts: list[Alert]) -> None:
-        """Take back the alerts that were open when the store was last written."""
+    def restore(self, alerts: list[Alert], next_id: int) -> None:
+        """Take back the alerts that were open when the store was last written; new alerts get ids
+        from ``next_id`` on (past the store's highest, so an id is never given twice)."""
+        self._ids = itertools.count(next_id)
         for a in alerts:
             self.open[(a.asset, a.rule)] = a
             self.by_id[a.id] = a

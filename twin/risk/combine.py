@@ -1,7 +1,10 @@
-"""Multivariable rules: several sensors on or near one asset, combined with all / any / a weighted score.
+"""How an asset's level is combined: from its own sensors, the multivariable rules, the static risk
+sources and propagation, the highest cause wins (:class:`Causes`).
 
-The pairing of assets with the sensors near them is worked out once at start (a k-d tree over
-the sensors' asset centres); each evaluation is then a handful of ``bincount`` calls per term.
+A multivariable rule (:class:`CombinedRule`) combines several sensors on or near one asset with
+all / any / a weighted score.  The pairing of assets with the sensors near them is worked out once
+at start (a k-d tree over the sensors' asset centres); each evaluation is then a handful of
+``bincount`` calls per term.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from twin.assets import AssetTable
+from twin.risk.engine import SensorEngine
 from twin.risk.levels import LEVEL_DTYPE, NONE, highest_crossed
+from twin.risk.propagation import Propagator
 from twin.risk.rules import CombineRule, Term
 from twin.risk.sensors import SensorTable
 from twin.risk.static import RiskSources
@@ -85,3 +90,56 @@ class CombinedRule:
         weights = np.array([t.term.weight for t in self.terms])
         score = weights @ truth
         return highest_crossed(score[:, None] >= self.rule.levels[None, :]).astype(LEVEL_DTYPE)
+
+
+class Causes:
+    """Each asset's level from each kind of cause, and the asset's level: the highest of them.
+
+    Kept per cause, not only combined, because the inspector and the alerts say *why* an asset
+    has its level (:mod:`twin.risk.describe`): which sensor, which multivariable rule, which
+    static risk source, or which pipe it was propagated from.
+
+    Attributes
+    ----------
+    sensor
+        Highest effective level of the asset's own sensors.
+    combine, combine_rule
+        Highest level of the multivariable rules, and the index of the rule that gave it (-1: none).
+    combine_slots
+        Per multivariable rule, its level on each of the assets it applies to (the alert keys').
+    prop, prop_src, prop_how
+        Propagated level, the asset row it came from (-1: none) and how (:data:`~twin.risk.propagation.HOW`).
+    """
+
+    def __init__(
+        self,
+        n_assets: int,
+        sensor_asset: np.ndarray,
+        rules: list[CombinedRule],
+        sources: RiskSources,
+        propagator: Propagator,
+    ) -> None:
+        self.sensor_asset, self.rules, self.sources, self.propagator = sensor_asset, rules, sources, propagator
+        z = np.zeros(n_assets, LEVEL_DTYPE)
+        self.sensor, self.combine, self.prop, self.prop_how = z, z.copy(), z.copy(), z.copy()
+        self.combine_rule, self.prop_src = np.full(n_assets, -1), np.full(n_assets, -1)
+        self.combine_slots = [np.zeros(0, LEVEL_DTYPE)] * len(rules)
+
+    def combine_levels(self, engine: SensorEngine) -> np.ndarray:
+        """Re-combine every asset's level from the engine's current sensor state."""
+        ai = self.sensor_asset
+        self.sensor = np.zeros(len(self.sensor), LEVEL_DTYPE)
+        ok = ai >= 0
+        np.maximum.at(self.sensor, ai[ok], engine.levels()[ok])
+        self.combine = np.zeros_like(self.sensor)
+        self.combine_rule = np.full(len(self.sensor), -1)
+        fresh = ~engine.stale
+        for r, rule in enumerate(self.rules):
+            slots = rule.evaluate(engine.last_value, engine.rate, fresh)
+            self.combine_slots[r] = slots
+            up = slots > self.combine[rule.assets]
+            self.combine[rule.assets[up]] = slots[up]
+            self.combine_rule[rule.assets[up]] = r
+        direct = np.maximum(np.maximum(self.sensor, self.combine), self.sources.asset_level)
+        self.prop, self.prop_src, self.prop_how = self.propagator.apply(direct)
+        return np.maximum(direct, self.prop)

@@ -99,9 +99,10 @@ class Propagator:
                     kind.append(np.full(len(rows), k))
         if not tgt:
             return level, source, how
-        t, l, s_, k = (np.concatenate(x) for x in (tgt, lvl, src, kind))
-        order = np.lexsort((-l, t))
-        t, l, s_, k = t[order], l[order], s_[order], k[order]
-        first = np.r_[True, t[1:] != t[:-1]]
-        level[t[first]], source[t[first]], how[t[first]] = l[first], s_[first], k[first]
+        targets, levels, sources, kinds = (np.concatenate(x) for x in (tgt, lvl, src, kind))
+        order = np.lexsort((-levels, targets))  # per target, the highest propagated level first
+        targets, levels, sources, kinds = targets[order], levels[order], sources[order], kinds[order]
+        first = np.r_[True, targets[1:] != targets[:-1]]
+        at = targets[first]
+        level[at], source[at], how[at] = levels[first], sources[first], kinds[first]
         return level, source, how

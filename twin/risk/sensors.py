@@ -179,7 +179,7 @@ def _row(row: Any, i: int, path: Path | None, seen: set[str]) -> dict[str, Any]:
         out[key] = value.strip()
     out["quantity"] = out["quantity"].lower()
     out["unit"] = str(row.get("unit") or "").strip()
-    period = row.get("period_s")
+    period: Any = row.get("period_s")
     try:
         period = float(period)
     except (TypeError, ValueError):

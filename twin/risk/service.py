@@ -1,9 +1,10 @@
-"""The live risk service: store + engine + alerts + the per-asset level array the view colours.
+"""The live risk service: the runtime over the engine state, the alert lifecycle and the history.
 
-One object owns the state; the HTTP routes (:mod:`twin.faces.api`), the simulator and the trame app
-all call it.  It is thread-safe: ingest is serialised (one DuckDB writer), reads take a short
-lock (or, on an event loop that must never block, read the last :class:`Snapshot`), and change callbacks run on the thread that made the change (the app hands them to its
-event loop with ``loop.call_soon_threadsafe``).
+One object runs them; the HTTP routes (:mod:`twin.faces.api`), the simulator and the trame app
+all call it (typed by :mod:`twin.risk.interface`).  It is thread-safe: ingest is serialised (one
+DuckDB writer), reads take a short lock (or, on an event loop that must never block, read the
+last :class:`Snapshot`), and change callbacks run on the thread that made the change (the app
+hands them to its event loop with ``loop.call_soon_threadsafe``).
 """
 
 from __future__ import annotations
@@ -21,14 +22,12 @@ import pyarrow as pa
 from twin.assets import AssetTable
 from twin.errors import InputError, ManifestError
 from twin.risk import describe
-from twin.risk.alerts import AlertBook
-from twin.risk.combine import CombinedRule
-from twin.risk.engine import SensorEngine
-from twin.risk.ingest import Batch, check, check_table
-from twin.risk.levels import LEVEL_DTYPE, NAMES
-from twin.risk.propagation import Propagator
+from twin.risk.alerting import Alerting
+from twin.risk.history import History
+from twin.risk.ingest import check, check_table
 from twin.risk.rules import RuleSet, read_rules
 from twin.risk.sensors import SensorTable, read_sensors
+from twin.risk.state import RiskState
 from twin.risk.static import Feature, Grids, RiskSources, read_features
 from twin.risk.store import Store
 
@@ -55,7 +54,18 @@ class Snapshot:
 
 
 class RiskService:
-    """Live four-colour risk of every asset of a twin.
+    """Live four-colour risk of every asset of a twin: the runtime that owns the parts and the threads.
+
+    The parts, one job each: :attr:`state` (readings and levels per sensor and asset,
+    :class:`~twin.risk.state.RiskState`), :attr:`alerting` (raise, acknowledge, clear,
+    :class:`~twin.risk.alerting.Alerting`) and :attr:`history` (the store,
+    :class:`~twin.risk.history.History`).  This class serialises ingest and evaluation, persists
+    what changed, takes snapshots for event loops, runs the clock tick, the stall watchdog and
+    retention on daemon threads, and reports health.
+
+    Building one does nothing else: :meth:`open` (or ``with``) connects the store, seeds the state
+    and runs the first evaluation; :meth:`start` also starts the threads; :meth:`close` stops them
+    and closes the store.
 
     :meth:`levels` gives one int8 code per asset row (:mod:`twin.risk.levels`): 0 none, 1 no data,
     2 blue, 3 yellow, 4 orange, 5 red; ordered so that the highest code is the most urgent.
@@ -64,10 +74,14 @@ class RiskService:
     ----------
     assets
         The twin's asset table; :meth:`levels` has one entry per row.
+    store
+        The store (not yet open: :meth:`open` opens it).
     clock
         Epoch seconds; injectable so tests run rules on a fake clock.
     neighbours
         ``asset_id -> [asset_id]``: the other segments of a pipe segment's isolation section.
+    record_levels
+        Record every level change for playback (False: a report reads the store, it is no screen).
     """
 
     def __init__(
@@ -81,48 +95,24 @@ class RiskService:
         neighbours: Callable[[str], list[str]] | None = None,
         risk_sources: list[Feature] | None = None,
         grids: list[Feature] | None = None,
-        history: bool = True,
+        record_levels: bool = True,
     ) -> None:
-        self.assets, self.sensors, self.rules, self.store, self.clock = assets, sensors, rules, store, clock
-        self.history = history  # record levels for replay (False: a report reads the store, it is no screen)
-        n = len(assets)
-        all_kinds = assets["kind"].tolist()
-        kinds = np.array([all_kinds[a] if a >= 0 else "" for a in sensors.asset_index.tolist()], dtype=object)
-        self.engine = SensorEngine(sensors, rules, kinds, clock)
-        self.sources = RiskSources(risk_sources or [], assets.centres)
-        self.grids = Grids(grids or [], assets.centres)
-        self.combines = [CombinedRule(r, assets, sensors, self.sources) for r in rules.combines]
-        self.propagator = Propagator(assets, rules.propagation, neighbours)
-        self._sensor_keys = store.sensor_keys(sensors.ids.tolist())
-        self.asset_keys = store.asset_keys(assets["id"].tolist())
+        self.rules, self.clock, self.record_levels = rules, clock, record_levels
+        self.state = RiskState(
+            assets, sensors, rules, clock, neighbours=neighbours, risk_sources=risk_sources, grids=grids
+        )
+        self.alerting = Alerting(self.state, rules.alerts)
+        self.history = History(store, sensors.ids.tolist(), assets["id"].tolist())
+        self.watchdog = Watchdog(rules.stall_s)
         self._lock = threading.RLock()
         self._ingest_lock = threading.Lock()
         self.accepted_total = 0  # readings committed since start (health: the feed's rate)
         self._level_callbacks: list[LevelsCallback] = []
-        self._status_callbacks: list[StatusCallback] = []
-        self.layers = describe.Layers.empty(n, len(self.combines))
-        self.levels_array = np.zeros(n, LEVEL_DTYPE)
-        self.since = np.full(n, clock())
-        self.keys = describe.AlertKeys(self)
-        self.book = AlertBook(rules.alerts, first_id=store.max_alert_id() + 1)
-        self.book.restore(store.open_alerts())
-        self.degraded = ""
-        self._eval_started: float | None = None
-        self._last_eval = time.monotonic()
         self._version = 0
         self._snapshot: Snapshot | None = None
+        self._opened = False
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._seed()
-        if store.set_aside:
-            names = ", ".join(p.name for p in store.set_aside)
-            self.book.system(
-                "store",
-                f"the store could not be opened ({store.open_error}); set aside as {names}; data may be lost",
-                clock(),
-            )
-        self.evaluate()
-        self.snapshot()
 
     @classmethod
     def from_twin(
@@ -132,9 +122,9 @@ class RiskService:
         clock: Callable[[], float] = time.time,
         store_path: Path | None = None,
         neighbours: Callable[[str], list[str]] | None = None,
-        history: bool = True,
+        record_levels: bool = True,
     ) -> RiskService:
-        """Build from a loaded twin's ``[live]`` table (sensors and rules are required).
+        """Build (not open) from a loaded twin's ``[live]`` table (sensors and rules are required).
 
         Without ``neighbours``, isolation sections come from the twin's pipe networks
         (:func:`isolation_neighbours`).
@@ -156,16 +146,92 @@ class RiskService:
             neighbours=neighbours,
             risk_sources=read_features(live["risk_sources"], True) if "risk_sources" in live else None,
             grids=read_features(live["grids"], False) if "grids" in live else None,
-            history=history,
+            record_levels=record_levels,
         )
 
-    def _seed(self) -> None:
-        """Latest value per sensor from the store, so a restart does not start grey."""
-        names, ts, value = self.store.latest()
-        idx = self.sensors.lookup(names)
-        ok = idx >= 0
-        self.engine.apply(idx[ok], ts[ok], value[ok])
-        self.engine.settle(self.clock())
+    # -- life cycle -----------------------------------------------------------------------------
+    def open(self) -> RiskService:
+        """Connect the store, take back the latest readings and open alerts, evaluate once.
+
+        Once only (later calls do nothing); returns the service.
+        """
+        if self._opened:
+            return self
+        self.history.open()
+        names, ts, value = self.history.latest()
+        self.state.seed(names, ts, value, self.clock())
+        self.alerting.restore(self.history.open_alerts(), self.history.next_alert_id())
+        store = self.history.store
+        if store.set_aside:
+            names_aside = ", ".join(p.name for p in store.set_aside)
+            self.alerting.system(
+                "store",
+                f"the store could not be opened ({store.open_error}); set aside as {names_aside}; data may be lost",
+                self.clock(),
+            )
+        self._opened = True
+        self.evaluate()
+        self.snapshot()
+        return self
+
+    def start(self, tick_s: float = 1.0) -> None:
+        """Open (if not yet) and start the clock tick, the stall watchdog and retention (daemon threads)."""
+        self.open()
+
+        def loop(fn: Callable[[], Any], period: float) -> None:
+            while not self._stop.wait(period):
+                try:
+                    fn()
+                except Exception as exc:  # a failing tick must not kill the thread: report it
+                    self.watchdog.degraded = f"{fn.__name__} failed: {exc}"
+
+        self._threads = [
+            threading.Thread(target=loop, args=(self.tick, tick_s), daemon=True, name="risk-tick"),
+            threading.Thread(target=loop, args=(self.check_stall, 1.0), daemon=True, name="risk-watchdog"),
+            threading.Thread(target=loop, args=(self.retain, RETAIN_EVERY_S), daemon=True, name="risk-retention"),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        """Stop the threads (the store stays open: :meth:`close` closes it)."""
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=5)
+        self._threads = []
+
+    def close(self) -> None:
+        """Stop the threads and close the store."""
+        self.stop()
+        self.history.close()
+
+    def __enter__(self) -> RiskService:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the parts' tables, for the screens -----------------------------------------------------
+    @property
+    def assets(self) -> AssetTable:
+        return self.state.assets
+
+    @property
+    def sensors(self) -> SensorTable:
+        return self.state.sensors
+
+    @property
+    def grids(self) -> Grids:
+        return self.state.grids
+
+    @property
+    def sources(self) -> RiskSources:
+        return self.state.sources
+
+    @property
+    def degraded(self) -> str:
+        """Why the service is degraded now ("" when it is not)."""
+        return self.watchdog.degraded
 
     # -- hooks ----------------------------------------------------------------------------
     def on_levels_changed(self, callback: LevelsCallback) -> None:
@@ -174,7 +240,7 @@ class RiskService:
 
     def on_status_changed(self, callback: StatusCallback) -> None:
         """Call ``callback(health_dict)`` when the service becomes degraded or recovers."""
-        self._status_callbacks.append(callback)
+        self.watchdog.callbacks.append(callback)
 
     # -- ingest and evaluation ---------------------------------------------------------------
     def ingest(self, items: list[Any] | pa.Table) -> dict[str, Any]:
@@ -187,11 +253,11 @@ class RiskService:
         with self._ingest_lock:
             now = self.clock()
             checker = check_table if isinstance(items, pa.Table) else check
-            batch = checker(items, self.sensors, now, self.rules.max_age_s, self.rules.max_future_s)
-            inserted, conflicts = self._commit(batch)
+            batch = checker(items, self.state.sensors, now, self.rules.max_age_s, self.rules.max_future_s)
+            inserted, conflicts = self.history.commit(batch.sensor, batch.ts, batch.value)
             self.accepted_total += inserted
             with self._lock:
-                touched = self.engine.apply(batch.sensor, batch.ts, batch.value)
+                touched = self.state.apply(batch.sensor, batch.ts, batch.value)
             if len(touched):
                 self.evaluate(touched)
         return {
@@ -203,30 +269,19 @@ class RiskService:
             "rejections_truncated": batch.rejected > len(batch.rejections),
         }
 
-    def _commit(self, batch: Batch) -> tuple[int, int]:
-        if not len(batch.sensor):
-            return 0, 0
-        return self.store.insert_readings(
-            self._sensor_keys[batch.sensor], np.round(batch.ts * 1000.0).astype(np.int64), batch.value
-        )
-
     def evaluate(self, touched: np.ndarray | None = None) -> None:
-        """Re-grade sensors (``touched`` or all), re-combine asset levels, update alerts, notify."""
+        """Re-grade sensors (``touched`` or all), re-combine asset levels, update alerts, persist, notify."""
         with self._lock:
-            self._eval_started = time.monotonic()
+            self.watchdog.begin()
             now = self.clock()
-            self.engine.evaluate(slice(None) if touched is None else touched, now)
-            final = self.layers.compute(self, now)
-            changed = np.flatnonzero(final != self.levels_array)
-            self.levels_array = final
-            self.since[changed] = now
-            self.keys.update(now, touched)
-            dirty, events = self.book.drain()
-            self._last_eval, self._eval_started = time.monotonic(), None
-            # the first evaluation records every asset: a replay's picture begins complete
-            record = (changed if self._version else np.arange(len(final))) if self.history else changed[:0]
+            changed = self.state.evaluate(touched, now)
+            dirty, events = self.alerting.update(now, touched)
+            self.watchdog.end()
+            final = self.state.levels
+            # the first evaluation records every asset: a playback's picture begins complete
+            record = (changed if self._version else np.arange(len(final))) if self.record_levels else changed[:0]
             # under the lock, so saves stay in order; one commit for the alerts and the levels
-            self.store.save_evaluation(dirty, events, self.asset_keys[record], now, final[record])
+            self.history.record(dirty, events, record, now, final[record])
             self._version += 1
         if len(changed):
             for callback in list(self._level_callbacks):
@@ -240,56 +295,64 @@ class RiskService:
     def levels(self) -> np.ndarray:
         """int8 level code per asset (see :mod:`twin.risk.levels`); a copy safe to keep."""
         with self._lock:
-            return self.levels_array.copy()
+            return self.state.levels.copy()
+
+    def last_values(self) -> np.ndarray:
+        """The latest value of every sensor (NaN where none); a copy safe to keep.
+
+        Without the lock, as an event loop reads it (one array copy; a value being replaced by an
+        ingest is either the old or the new)."""
+        return self.state.last_values()
 
     def asset(self, asset_id: str) -> dict[str, Any] | None:
-        index = self.assets.index_of(asset_id)
+        """One asset with its level, the reason for it, its sensors and open alerts (None: no such asset)."""
+        index = self.state.assets.index_of(asset_id)
         if index is None:
             return None
         with self._lock:
-            return describe.asset(self, index)
+            return describe.asset(self.state, index, self.alerting.open())
 
     def sensor_list(self) -> list[dict[str, Any]]:
-        return describe.sensor_list(self)
+        """Each sensor with the direction and entry values of the threshold rule that applies."""
+        return describe.sensor_list(self.state)
 
     def readings(
         self, asset_id: str, since: float | None = None, until: float | None = None, limit: int = 10_000
     ) -> list[dict[str, Any]] | None:
-        index = self.assets.index_of(asset_id)
-        mine = self.sensors.asset == asset_id
+        """The stored readings of an asset's sensors, oldest first (None: no such asset or sensor)."""
+        sensors = self.state.sensors
+        index = self.state.assets.index_of(asset_id)
+        mine = sensors.asset == asset_id
         if index is None and not mine.any():
             return None
-        return self.store.readings(self.sensors.ids[mine].tolist(), since, until, limit)
+        return self.history.readings(sensors.ids[mine].tolist(), since, until, limit)
 
     def alerts(self, include_resolved: bool = False) -> list[dict[str, Any]]:
         with self._lock:
-            return [a.to_json() for a in self.book.listing(include_resolved)]
+            return self.alerting.listing(include_resolved)
 
     def alert(self, alert_id: int) -> dict[str, Any] | None:
         """One alert (open, or resolved and still remembered) with its stored history."""
         with self._lock:
-            found = self.book.by_id.get(alert_id)
-            out = None if found is None else found.to_json()
+            out = self.alerting.get(alert_id)
         if out is None:
             return None
-        out["history"] = self.store.alert_history(alert_id)
+        out["history"] = self.history.alert_history(alert_id)
         return out
 
     def ack(self, alert_id: int, by: str = "") -> dict[str, Any] | None:
+        """Acknowledge an open alert at its current level (None: no such alert)."""
         with self._lock:
-            alert = self.book.ack(alert_id, self.clock(), by)
-            dirty, events = self.book.drain()
-            self.store.save_alerts(dirty, events)
+            alert, dirty, events = self.alerting.ack(alert_id, self.clock(), by)
+            self.history.save_alerts(dirty, events)
             self._version += 1
         return None if alert is None else alert.to_json()
 
     def grid_levels(self, levels: np.ndarray | None = None) -> list[dict[str, Any]]:
         """Each grid cell's level, from the asset ``levels`` given (a snapshot's) or the live ones."""
         if levels is None:
-            with self._lock:
-                levels = self.levels_array.copy()
-        cells = self.grids.levels(levels)
-        return [{"id": f.id, "name": f.name, "level": NAMES[int(lv)]} for f, lv in zip(self.grids.features, cells)]
+            levels = self.levels()
+        return self.state.grid_levels(levels)
 
     def snapshot(self, wait_s: float = SNAPSHOT_WAIT_S) -> Snapshot:
         """Levels, counts and open alerts as of the last evaluation, for an event loop.
@@ -301,11 +364,16 @@ class RiskService:
         if self._lock.acquire(timeout=wait_s):
             try:
                 if self._snapshot is None or self._snapshot.version != self._version:
-                    last = self.engine.last_ts[np.isfinite(self.engine.last_ts)]
-                    levels = self.levels_array.copy()
+                    levels = self.state.levels.copy()
                     levels.flags.writeable = False
+                    counts = self.state.counts()
+                    summary = {
+                        "levels": counts["levels"],
+                        "alerts": self.alerting.counts(),
+                        "sensors": counts["sensors"],
+                    }
                     self._snapshot = Snapshot(
-                        self._version, levels, self._counts(), self.alerts(), float(last.max()) if len(last) else None
+                        self._version, levels, summary, self.alerting.listing(), self.state.last_reading()
                     )
             finally:
                 self._lock.release()
@@ -317,97 +385,82 @@ class RiskService:
         """Counts per level, of alerts and of sensors as of the last evaluation (``snap``, else the
         latest snapshot: this never blocks for long), and whether the service is degraded now."""
         snap = snap or self.snapshot()
-        return {**snap.summary, "degraded": bool(self.degraded), "degraded_reason": self.degraded}
-
-    def _counts(self) -> dict[str, Any]:
-        with self._lock:
-            counts = np.bincount(self.levels_array, minlength=len(NAMES))
-            seen = np.isfinite(self.engine.last_ts)
-            stale = self.engine.stale
-            states: dict[str, int] = {}
-            for a in self.book.open.values():
-                states[a.state] = states.get(a.state, 0) + 1
-        return {
-            "levels": {NAMES[i]: int(c) for i, c in enumerate(counts)},
-            "alerts": {"active": sum(states.values()), **states},
-            "sensors": {
-                "total": len(self.sensors),
-                "online": int((~stale).sum()),
-                "stale": int((stale & seen).sum()),
-                "never_reported": int((~seen).sum()),
-            },
-        }
+        degraded = self.watchdog.degraded
+        return {**snap.summary, "degraded": bool(degraded), "degraded_reason": degraded}
 
     def health(self) -> dict[str, Any]:
         """Runs a real store query: a broken DuckDB instance turns health red."""
         self.check_stall()
-        store: dict[str, Any] = {"ok": True, "path": str(self.store.path) if self.store.path else ":memory:"}
+        path = self.history.path
+        store: dict[str, Any] = {"ok": True, "path": str(path) if path else ":memory:"}
         try:
-            self.store.check()
+            self.history.check()
         except Exception as exc:  # any DuckDB failure is what health must report
             store.update(ok=False, error=str(exc).splitlines()[0])
-        if self.store.set_aside:
-            store["set_aside"] = [str(p) for p in self.store.set_aside]
-        status = "error" if not store["ok"] else "degraded" if self.degraded else "ok"
+        if self.history.set_aside:
+            store["set_aside"] = [str(p) for p in self.history.set_aside]
+        degraded = self.watchdog.degraded
+        status = "error" if not store["ok"] else "degraded" if degraded else "ok"
         return {
             "status": status,
             "store": store,
-            "degraded": bool(self.degraded),
-            "degraded_reason": self.degraded,
-            "last_evaluation_s_ago": round(time.monotonic() - self._last_eval, 3),
-            "sensors": len(self.sensors),
-            "assets": len(self.assets),
+            "degraded": bool(degraded),
+            "degraded_reason": degraded,
+            "last_evaluation_s_ago": round(self.watchdog.since_last(), 3),
+            "sensors": len(self.state.sensors),
+            "assets": len(self.state.assets),
             "readings_accepted": self.accepted_total,
         }
 
     # -- background ----------------------------------------------------------------------------
     def check_stall(self) -> bool:
         """Mark the service degraded if rule evaluation is stuck; notify on every change."""
-        started, limit = self._eval_started, self.rules.stall_s
+        return self.watchdog.check(running=bool(self._threads))
+
+    def retain(self) -> int:
+        """Roll raw readings older than the rules' ``keep_days`` up into hourly summaries."""
+        if not self.rules.keep_days:
+            return 0
+        return self.history.roll_up(self.clock() - self.rules.keep_days * 86400.0)
+
+
+class Watchdog:
+    """Whether rule evaluation is stuck: one running too long, or none for too long while the
+    tick runs.  ``limit_s`` is the rules' ``stall_s``; ``callbacks`` hear every flip."""
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.started: float | None = None  # monotonic start of the running evaluation
+        self.last = time.monotonic()  # monotonic end of the last one
+        self.degraded = ""
+        self.callbacks: list[StatusCallback] = []
+
+    def begin(self) -> None:
+        self.started = time.monotonic()
+
+    def end(self) -> None:
+        self.last, self.started = time.monotonic(), None
+
+    def since_last(self) -> float:
+        return time.monotonic() - self.last
+
+    def check(self, running: bool) -> bool:
+        """Update :attr:`degraded` (``running``: the tick thread is meant to evaluate); True if stuck."""
+        started, limit = self.started, self.limit_s
         now = time.monotonic()
         if started is not None and now - started > limit:
             reason = f"rule evaluation has been running for {now - started:.0f} s"
-        elif self._threads and now - self._last_eval > limit:
-            reason = f"no rule evaluation for {now - self._last_eval:.0f} s"
+        elif running and now - self.last > limit:
+            reason = f"no rule evaluation for {now - self.last:.0f} s"
         else:
             reason = ""
         flipped = bool(reason) != bool(self.degraded)
         self.degraded = reason
         if flipped:
             status = {"degraded": bool(reason), "degraded_reason": reason}
-            for callback in list(self._status_callbacks):
+            for callback in list(self.callbacks):
                 callback(status)
         return bool(reason)
-
-    def retain(self) -> int:
-        """Roll raw readings older than the rules' ``keep_days`` up into hourly summaries."""
-        if not self.rules.keep_days:
-            return 0
-        return self.store.roll_up(self.clock() - self.rules.keep_days * 86400.0)
-
-    def start(self, tick_s: float = 1.0) -> None:
-        """Start the clock tick and the stall watchdog (daemon threads)."""
-
-        def loop(fn: Callable[[], Any], period: float) -> None:
-            while not self._stop.wait(period):
-                try:
-                    fn()
-                except Exception as exc:  # a failing tick must not kill the thread: report it
-                    self.degraded = f"{fn.__name__} failed: {exc}"
-
-        self._threads = [
-            threading.Thread(target=loop, args=(self.tick, tick_s), daemon=True, name="risk-tick"),
-            threading.Thread(target=loop, args=(self.check_stall, 1.0), daemon=True, name="risk-watchdog"),
-            threading.Thread(target=loop, args=(self.retain, RETAIN_EVERY_S), daemon=True, name="risk-retention"),
-        ]
-        for t in self._threads:
-            t.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=5)
-        self._threads = []
 
 
 def isolation_neighbours(twin: Any) -> Callable[[str], list[str]] | None:

@@ -16,10 +16,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from twin.risk.service import RiskService
 
 #: Quiet value and noise per quantity.
 BASELINE = {
@@ -58,7 +61,7 @@ class Simulator:
 
     def __init__(
         self,
-        service: Any,
+        service: RiskService,
         *,
         clock: Callable[[], float] = time.time,
         cycle_s: float = 600.0,
@@ -127,6 +130,8 @@ class Simulator:
         The rounds due since the last call are spread evenly in time, each with its own values,
         so the incidents play as usual and the rate rules (windowed) see a dense but sane signal.
         """
+        if self.rate is None:
+            raise ValueError("load-test rounds need a simulator built with a rate")
         now = self.clock() if now is None else now
         gap = len(self.ids) / self.rate
         if self._round_t is None:

@@ -51,7 +51,8 @@ def _feature(path: Path, f: Any, i: int, need_level: bool) -> Feature:
     if not isinstance(geom, dict):
         raise InputError(path, "a feature needs a geometry", where=where)
     props = f.get("properties") or {}
-    gtype, coords = geom.get("type"), geom.get("coordinates")
+    gtype = geom.get("type")
+    coords: Any = geom.get("coordinates")  # any shape: a malformed one fails below
     try:
         if gtype == "Point":
             kind, xy = "point", np.asarray([coords[:2]], dtype=np.float64)

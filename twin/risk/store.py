@@ -4,9 +4,9 @@ level (what the screens showed, for replay), in one file next to the scene.
 DuckDB allows one writer process and fsyncs every commit, so readings go in as one Arrow batch
 per transaction (``executemany`` manages ~3,000 rows/s; an Arrow insert hundreds of thousands).
 Sensors get a stable integer key in the ``sensors`` table (an integer primary key indexes half
-again as fast as a string one).  ``readings`` is idempotent on (sensor, ts): the first value stored wins and a later duplicate is
-ignored (and counted as a conflict if its value differs).  Reads use their own cursor, so a
-query never waits for the ingest thread's Python lock.
+again as fast as a string one).  ``readings`` is idempotent on (sensor, ts): the first value
+stored wins and a later duplicate is ignored (and counted as a conflict if its value differs).
+Reads use their own cursor, so a query never waits for the ingest thread's Python lock.
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ class StoreLockedError(InputError):
 class Store:
     """One DuckDB database; ``path=None`` keeps it in memory (tests, benchmarks).
 
+    Constructing one touches no file: :meth:`open` connects (and sets a damaged file aside), so a
+    service can be built, checked and wired before anything is written to disk.
+
     Attributes
     ----------
     set_aside
@@ -70,8 +73,21 @@ class Store:
         self.open_error = ""
         self._lock = threading.Lock()
         self._seq: int | None = None  # the level history's last sequence number, read once
-        self.con = self._connect()
-        self.con.execute(SCHEMA)
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def open(self) -> Store:
+        """Connect and create the tables (once; later calls do nothing); returns the store."""
+        if self._con is None:
+            self._con = self._connect()
+            self._con.execute(SCHEMA)
+        return self
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The open connection; using a store before :meth:`open` is a programming error."""
+        if self._con is None:
+            raise RuntimeError("the store is not open: call Store.open() first")
+        return self._con
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         if self.path is None:
@@ -99,8 +115,11 @@ class Store:
         return _open(str(self.path))
 
     def close(self) -> None:
+        """Close the connection (a store never opened, or closed already, is left alone)."""
         with self._lock:
-            self.con.close()
+            if self._con is not None:
+                self._con.close()
+                self._con = None
 
     # -- keys -------------------------------------------------------------------------------
     def sensor_keys(self, ids: list[str]) -> np.ndarray:
@@ -156,7 +175,7 @@ class Store:
             self._write_alerts(alerts, events)
             if len(assets):
                 if self._seq is None:
-                    self._seq = int(self.con.execute("SELECT coalesce(max(seq), 0) FROM levels").fetchone()[0])
+                    self._seq = int(_one(self.con.execute("SELECT coalesce(max(seq), 0) FROM levels"))[0])
                 seq = np.arange(self._seq + 1, self._seq + 1 + len(assets), dtype=np.int64)
                 self._insert(
                     "levels",
@@ -181,7 +200,7 @@ class Store:
 
     def level_range(self) -> tuple[float, float] | None:
         """Epoch seconds of the first and last recorded level change (None before any)."""
-        lo, hi = self._read("SELECT min(ts), max(ts) FROM levels").fetchone()
+        lo, hi = _one(self._read("SELECT min(ts), max(ts) FROM levels"))
         return None if lo is None else (float(lo), float(hi))
 
     # -- readings -------------------------------------------------------------------------
@@ -197,13 +216,15 @@ class Store:
             }
         )
         with self._lock:
-            inserted = self.con.execute("INSERT OR IGNORE INTO readings SELECT * FROM batch").fetchone()[0]
+            inserted = _one(self.con.execute("INSERT OR IGNORE INTO readings SELECT * FROM batch"))[0]
             conflicts = 0
             if inserted < len(batch):
-                conflicts = self.con.execute(
-                    "SELECT count(*) FROM batch b JOIN readings r ON r.sensor = b.sensor AND r.ts = b.ts "
-                    "WHERE r.value IS DISTINCT FROM b.value"
-                ).fetchone()[0]
+                conflicts = _one(
+                    self.con.execute(
+                        "SELECT count(*) FROM batch b JOIN readings r ON r.sensor = b.sensor AND r.ts = b.ts "
+                        "WHERE r.value IS DISTINCT FROM b.value"
+                    )
+                )[0]
         return int(inserted), int(conflicts)
 
     def latest(self) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -226,7 +247,8 @@ class Store:
             return []
         rows = self._read(
             "SELECT s.id, epoch_ms(r.ts) / 1000.0, r.value FROM readings r JOIN sensors s ON s.key = r.sensor "
-            "WHERE list_contains($1, s.id) AND r.ts >= make_timestamp(CAST($2 * 1e6 AS BIGINT)) AND r.ts <= make_timestamp(CAST($3 * 1e6 AS BIGINT)) "
+            "WHERE list_contains($1, s.id) AND r.ts >= make_timestamp(CAST($2 * 1e6 AS BIGINT)) "
+            "AND r.ts <= make_timestamp(CAST($3 * 1e6 AS BIGINT)) "
             "ORDER BY r.ts DESC LIMIT $4",
             [sensors, -1e10 if since is None else since, 1e11 if until is None else until, limit],
         ).fetchall()
@@ -250,7 +272,7 @@ class Store:
                 "mean = (mean * n + excluded.mean * excluded.n) / (n + excluded.n)",
                 [hour],
             )
-            removed = self.con.execute(f"DELETE FROM readings WHERE ts < {cutoff}", [hour]).fetchone()[0]
+            removed = _one(self.con.execute(f"DELETE FROM readings WHERE ts < {cutoff}", [hour]))[0]
         return int(removed)
 
     def hourly(self, sensors: list[str]) -> list[dict[str, Any]]:
@@ -263,7 +285,7 @@ class Store:
         return [dict(zip(("sensor", "hour", "n", "min", "max", "mean"), r, strict=True)) for r in rows]
 
     def count(self) -> int:
-        return int(self._read("SELECT count(*) FROM readings").fetchone()[0])
+        return int(_one(self._read("SELECT count(*) FROM readings"))[0])
 
     def check(self) -> None:
         """A real query (a DuckDB instance can be unusable after a fatal error); raises if broken."""
@@ -337,7 +359,7 @@ class Store:
         return [Alert(**dict(zip(ALERT_COLUMNS, r))) for r in rows]
 
     def max_alert_id(self) -> int:
-        return int(self._read("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0])
+        return int(_one(self._read("SELECT coalesce(max(id), 0) FROM alerts"))[0])
 
     def alert_history(self, alert_id: int) -> list[dict[str, Any]]:
         rows = self._read(
@@ -350,6 +372,14 @@ def _open(database: str) -> duckdb.DuckDBPyConnection:
     """A connection whose buffer cache is bounded: DuckDB's default (80 % of RAM) lets a server's
     memory grow with its store for as long as it runs."""
     return duckdb.connect(database, config={"memory_limit": MEMORY_LIMIT})
+
+
+def _one(cursor: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """The single row of an aggregate query (DuckDB types ``fetchone`` as optional)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("an aggregate query returned no row")
+    return row
 
 
 def _alert_schema() -> pa.Schema:

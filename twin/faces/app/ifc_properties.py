@@ -47,6 +47,8 @@ class PropertyReader:
     def _discard(self) -> None:
         """Drop a hung or dead worker (shutdown alone would wait for a hung one)."""
         pool, self._pool = self._pool, None
+        if pool is None:
+            return
         for process in list(getattr(pool, "_processes", {}).values()):  # no public way to kill a worker
             process.kill()
         pool.shutdown(wait=False, cancel_futures=True)

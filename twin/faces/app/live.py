@@ -26,6 +26,7 @@ from typing import Any
 
 from twin.faces.app.panels.risk import LEVEL_STATE
 from twin.faces.app.risk_paint import RiskPaint, ViewRisk, alert_rows
+from twin.risk.interface import RiskView
 from twin.risk.levels import ORANGE
 from twin.risk.service import Snapshot
 
@@ -61,7 +62,7 @@ CLIENT_STATE = {
 class LiveRisk:
     """Wires a :class:`~twin.risk.service.RiskService` to the views and the shared trame state."""
 
-    def __init__(self, server, service, pool, show: Callable[[str, bool], None]) -> None:
+    def __init__(self, server, service: RiskView, pool, show: Callable[[str, bool], None]) -> None:
         self.server, self.service, self.pool, self.show = server, service, pool, show
         twin = pool.twin
         self.twin = twin

@@ -21,7 +21,7 @@ from twin.faces.app.actions import Triggers, camera_state, replies
 from twin.faces.app.live import LiveRisk
 from twin.risk.colours import LEVEL_LABELS
 from twin.risk.levels import CODES
-from twin.risk.playback import Replay
+from twin.risk.playback import Playback
 
 CHART_S = 3600.0  # the inspector's charts show the last hour
 CHART_POINTS = 400
@@ -40,7 +40,7 @@ class LiveActions(Triggers):
     ) -> None:
         super().__init__(live.pool, push, scene_of, caller)
         self.live, self.service, self.twin = live, live.service, live.twin
-        self.replays: dict[str, Replay] = {}
+        self.replays: dict[str, Playback] = {}
         self.pool.on_release.append(self._forget)
 
     def _forget(self, view_id: str) -> None:
@@ -151,13 +151,13 @@ class LiveActions(Triggers):
     # -- replay -----------------------------------------------------------------------------------
     @replies
     def twin_replay_open(self, view_id: str, seconds: float = REPLAY_DEFAULT_S) -> dict:
-        span = self.service.store.level_range()
+        span = self.service.history.level_range()
         if span is None:
             raise TwinError("no recorded history to replay yet")
         end = max(span[1], time.time())
         start = max(span[0], end - float(seconds or REPLAY_DEFAULT_S))
         self.twin_replay_close(view_id)
-        self.replays[view_id] = Replay(self.service, start, end)
+        self.replays[view_id] = Playback(self.service.history, start, end)
         return {"replay": {"start": start, "end": end, "first": span[0]}, **self._seek(view_id, start)}
 
     @replies

@@ -16,6 +16,7 @@ import pyvista as pv
 
 from twin.faces.rendering import DEFAULT_COLORS
 from twin.risk.colours import LEVEL_RGB, level_colors
+from twin.risk.interface import RiskView
 from twin.risk.levels import CODES, NAMES, NONE, RED
 from twin.scene import Twin
 
@@ -280,11 +281,11 @@ def _direct(mapper, name: str, association: str) -> None:
     mapper.ScalarVisibilityOn()
 
 
-def alert_rows(twin: Twin, service, alerts: list[dict], limit: int = 50) -> list[dict]:
+def alert_rows(twin: Twin, service: RiskView, alerts: list[dict], limit: int = 50) -> list[dict]:
     """Alerts for people: most severe then oldest first, with the asset's row, name and latest values."""
     order = {name: code for code, name in enumerate(NAMES)}
     alerts = sorted(alerts, key=lambda a: (-order.get(a["level"], 0), a["opened"]))[:limit]
-    sensors, last = service.sensors, service.engine.last_value
+    sensors, last = service.sensors, service.last_values()
     rows = []
     for alert in alerts:
         index = twin.assets.index_of(alert["asset"]) if alert["asset"] else None

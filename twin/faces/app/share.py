@@ -46,7 +46,10 @@ def parse_fragment(fragment: str, layer_names: list[str], base: dict) -> dict:
     :class:`InputError` naming the parameter.
     """
     query = parse_qs(fragment.lstrip("#"), keep_blank_values=True)
-    get = lambda key: query[key][0] if key in query else None  # noqa: E731
+
+    def get(key: str) -> str:
+        return query[key][0] if key in query else ""
+
     config = {**base, "clip": dict(base.get("clip", {}))}
     out: dict = {"config": config, "camera": None, "selection": get("sel"), "rendering": None}
     try:
@@ -55,7 +58,7 @@ def parse_fragment(fragment: str, layer_names: list[str], base: dict) -> dict:
             if len(v) != 9:
                 raise ValueError("cam needs 9 numbers")
             out["camera"] = {"position": v[0:3], "focal_point": v[3:6], "view_up": v[6:9]}
-        if get("layers") is not None:
+        if "layers" in query:
             config["visible"] = [n for n in get("layers").split("|") if n in layer_names]
         if get("clip"):
             axis, at, flip = get("clip").split(",")

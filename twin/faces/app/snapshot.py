@@ -14,6 +14,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from twin.risk.colours import LEVEL_LABELS, LEVEL_RGB
+from twin.risk.interface import RiskView
 from twin.risk.levels import BLUE, CODES, NODATA, ORANGE, RED, YELLOW
 
 PANEL_W = 380
@@ -24,7 +25,7 @@ MUTED = (150, 160, 175)
 LEGEND = (RED, ORANGE, YELLOW, BLUE, NODATA)
 
 
-def _font(size: int, bold: bool = False) -> ImageFont.ImageFont:
+def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     path = FONT_DIR / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")
     try:
         return ImageFont.truetype(str(path), size)
@@ -85,7 +86,12 @@ def compose(
 
 
 def render_risk(
-    twin, service, out: str, size: tuple[int, int] = (1280, 800), view: str = "iso", bookmark: str | None = None
+    twin,
+    service: RiskView,
+    out: str,
+    size: tuple[int, int] = (1280, 800),
+    view: str = "iso",
+    bookmark: str | None = None,
 ) -> None:
     """``twin render --risk``: the scene in risk colours with legend, time and alerts, as a PNG file."""
     from twin.faces.app.risk_paint import RiskPaint, alert_rows, show_risk

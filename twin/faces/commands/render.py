@@ -60,8 +60,6 @@ def _render_risk(twin, args: argparse.Namespace, size: tuple[int, int]) -> None:
 
     if not twin.live:
         raise InputError(twin.path, "--risk needs a scene with a [live] table (sensors and rules)")
-    service = RiskService.from_twin(twin, store_path=Path(args.store) if args.store else None, history=False)
-    try:
+    service = RiskService.from_twin(twin, store_path=Path(args.store) if args.store else None, record_levels=False)
+    with service.open():
         render_risk(twin, service, args.output, size=size, view=args.view, bookmark=args.bookmark)
-    finally:
-        service.store.close()

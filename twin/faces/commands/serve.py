@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     finally:
         if risk is not None:
-            risk.stop()
+            risk.close()
     return 0
 
 
