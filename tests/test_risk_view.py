@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, SCENES
+from conftest import SCENES
 from PIL import Image
 
 from twin.faces.app import chart, snapshot
@@ -195,7 +195,7 @@ def test_twin_render_risk_colours_the_picture_from_the_store(tmp_path, twin):
             "--size",
             "800x500",
         ],
-        cwd=ROOT,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=300,
@@ -235,14 +235,14 @@ class FakeServer:
 
 
 def live_app(twin, service):
-    from twin.faces.app.live import LiveRisk
-    from twin.faces.app.live_actions import LiveActions
+    from twin.faces.app.live_risk import LiveRisk
+    from twin.faces.app.risk_actions import RiskActions
 
     ids = iter(range(1, 100))
     pool = ViewPool(twin, lambda window: str(next(ids)), capacity=3, size=(320, 200))
     shown = []
     live = LiveRisk(FakeServer(), service, pool, lambda view_id, fast=False: shown.append(view_id))
-    return live, LiveActions(live, shown.append, lambda view_id: {}), pool, shown
+    return live, RiskActions(live, shown.append, lambda view_id: {}), pool, shown
 
 
 def test_a_flush_redraws_only_the_views_showing_risk_and_publishes_the_state(twin, service):
@@ -266,7 +266,7 @@ def test_a_flush_redraws_only_the_views_showing_risk_and_publishes_the_state(twi
 def test_served_views_redraw_one_per_turn_fast_first_then_full(twin, service):
     """On the event loop: each view showing risk gets a fast picture, then (no view waiting for a
     fast one) its full picture; a change soon after is drawn in full at once."""
-    from twin.faces.app.live import LiveRisk
+    from twin.faces.app.live_risk import LiveRisk
 
     ids, drawn = iter(range(1, 100)), []
     pool = ViewPool(twin, lambda window: str(next(ids)), capacity=3, size=(320, 200))

@@ -1,11 +1,15 @@
 """The app's server half without a browser: search, picking, per-browser views, share links, bookmarks."""
 
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from conftest import DEMO
 
 from twin.errors import InputError
-from twin.faces.app import bookmarks, inspector, share
+from twin.faces.app import asset_details, bookmarks, share
 from twin.faces.app.actions import Actions
 from twin.faces.app.client_views import default_config
 from twin.faces.app.pool import ViewPool
@@ -19,11 +23,29 @@ def twin():
     return load(DEMO)
 
 
+def browser_triggers(twin, pool, **callbacks) -> SimpleNamespace:
+    """Every feature's triggers by name, as the browser calls them, with the pool and the twin."""
+    triggers = Actions.build(twin, pool, push=lambda view_id: None, **callbacks).triggers()
+    return SimpleNamespace(**triggers, pool=pool, twin=twin)
+
+
 @pytest.fixture(scope="module")
 def actions(twin):
     ids = iter(range(1, 100))
     pool = ViewPool(twin, lambda window: str(next(ids)), capacity=2, size=(400, 300))
-    return Actions(twin, pool, push=lambda view_id: None, scene_of=lambda view_id: {"id": view_id})
+    return browser_triggers(twin, pool, scene_of=lambda view_id: {"id": view_id})
+
+
+def test_every_trigger_the_browser_calls_exists(actions):
+    from twin.faces.app.risk_actions import RiskActions
+
+    ui = Path(asset_details.__file__).parent
+    called = set(re.findall(r'"(twin_[a-z_]+)"', (ui / "client.js").read_text() + (ui / "risk.js").read_text()))
+    buttons = {f"twin_{name}" for name in ("fly_to", "isolate", "nearby")}  # client.js: "twin_" + the action
+    app = {name for name in vars(actions) if name.startswith("twin_")} | {
+        name for name in dir(RiskActions) if name.startswith("twin_")
+    }
+    assert called | buttons <= app, sorted((called | buttons) - app)
 
 
 def test_search_ranks_exact_ids_then_prefixes_then_substrings(twin):
@@ -65,7 +87,7 @@ def test_a_closed_connection_gives_its_view_back_but_not_one_taken_from_it(twin)
 def test_a_view_answers_only_the_browser_that_claimed_it(twin):
     ids, caller = iter(range(1, 100)), ["A"]
     pool = ViewPool(twin, lambda window: str(next(ids)), capacity=2, size=(400, 300))
-    actions = Actions(twin, pool, push=lambda view_id: None, scene_of=lambda view_id: {}, caller=lambda: caller[0])
+    actions = browser_triggers(twin, pool, scene_of=lambda view_id: {}, caller=lambda: caller[0])
     view_id = actions.twin_claim()["view"]
     assert "error" not in actions.twin_look(view_id, "top")
     caller[0] = "B"  # another browser guessing the id
@@ -111,7 +133,7 @@ def test_errors_come_back_as_replies_not_exceptions(actions):
     view_id = actions.twin_claim()["view"]
     assert "error" in actions.twin_apply("no-such-view", {})
     assert "error" in actions.twin_restore(view_id, "cam=1,2,3")
-    assert "error" in actions.twin_action(view_id, "explode", 0)
+    assert "error" in actions.twin_isolate(view_id, int(np.flatnonzero(actions.twin.assets["id"] == "bldg-005")[0]))
 
 
 def test_a_client_side_browser_gets_its_scene_and_camera_in_the_reply(actions):
@@ -154,11 +176,11 @@ def test_bookmarks_are_saved_to_a_sidecar_next_to_the_scene(tmp_path):
 
 def test_the_inspector_lists_every_attribute_with_units(twin):
     index = int(np.flatnonzero(twin.assets["id"] == "bldg-005")[0])
-    described = inspector.describe(twin, index)
+    described = asset_details.describe(twin, index)
     rows = {r[0]: r[1] for s in described["sections"] for r in s["rows"]}
     assert rows["Id"] == "bldg-005" and rows["yearOfConstruction"] == "1980" and "measuredHeight" in rows
-    assert inspector.fmt("diameter_m", 0.3) == "300 mm" and inspector.fmt("depth_start_m", 1.2) == "1.20 m"
-    assert inspector.fmt("x", float("nan")) is None and "fly_to" in described["actions"]
+    assert asset_details.fmt("diameter_m", 0.3) == "300 mm" and asset_details.fmt("depth_start_m", 1.2) == "1.20 m"
+    assert asset_details.fmt("x", float("nan")) is None and "fly_to" in described["actions"]
 
 
 def test_isolate_and_nearby_on_a_demo_water_main(actions, twin):
@@ -169,11 +191,11 @@ def test_isolate_and_nearby_on_a_demo_water_main(actions, twin):
     described = actions.twin_select(view_id, index)["inspector"]
     rows = {r[0]: r[1] for s in described["sections"] for r in s["rows"]}
     assert rows["Diameter"] == "300 mm" and rows["Depth at start"].endswith(" m") and "isolate" in described["actions"]
-    isolated = actions.twin_action(view_id, "isolate", index)["analysis"]
+    isolated = actions.twin_isolate(view_id, index)["analysis"]
     assert isolated["valves"] and "W-P001" in isolated["segments"]
     overlays = actions.pool.get(view_id).overlays
     assert "valves:0" in overlays and any(key.startswith("lost:") for key in overlays)
-    near = actions.twin_action(view_id, "nearby", index)["analysis"]
+    near = actions.twin_nearby(view_id, index)["analysis"]
     assert near["kind"] == "nearby" and near["rows"]
 
 
@@ -181,7 +203,7 @@ def test_the_inspector_shows_ifc_property_sets_read_in_a_worker(twin):
     walls = np.flatnonzero(twin.assets["ifc_class"] == "IfcWallStandardCase") if "ifc_class" in twin.assets else []
     if not len(walls):
         pytest.skip("the demo has no IFC walls")
-    described = inspector.describe(twin, int(walls[0]))
+    described = asset_details.describe(twin, int(walls[0]))
     titles = [s["title"] for s in described["sections"]]
     assert "Pset_WallCommon" in titles and "BaseQuantities" in titles, titles
 

@@ -1,6 +1,8 @@
-"""The browser app's user interface: the only part of ``twin`` that imports trame.
+"""The browser app: the only part of ``twin`` that imports trame.
 
-``twin.faces.app.app.TwinUI`` wires a :class:`twin.Twin` to a trame server: a pool of per-browser views
-(:mod:`twin.faces.app.client_views`), the triggers every browser calls (:mod:`twin.faces.app.actions`) and the layout
-with its panels (:mod:`twin.faces.app.layout`, :mod:`twin.faces.app.panels`).
+:class:`twin.faces.app.application.TwinApp` wires a :class:`twin.Twin` to a trame server: a pool of
+per-browser views (:mod:`twin.faces.app.client_views`), the state every browser starts from
+(:mod:`twin.faces.app.state`), the triggers every browser calls, one module per feature
+(:mod:`twin.faces.app.actions` lists them), and the layout with its panels
+(:mod:`twin.faces.app.layout`, :mod:`twin.faces.app.panels`).
 """

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
@@ -27,7 +28,8 @@ from twin.faces.app import layout, tree  # noqa: E402
 from twin.faces.app.actions import Actions  # noqa: E402
 from twin.faces.app.client_views import default_config  # noqa: E402
 from twin.faces.app.connections import ConnectionWatch  # noqa: E402
-from twin.faces.app.pool import ViewPool
+from twin.faces.app.pool import ViewPool  # noqa: E402
+from twin.faces.app.state import declare, per_browser, shared  # noqa: E402
 from twin.faces.security import AccessPolicy  # noqa: E402
 from twin.scene import Twin  # noqa: E402
 
@@ -43,9 +45,9 @@ class TwinApp:
 
     Every browser gets its own view from a pool, drawn server-side (an image stream bound to the
     view's id) or client-side (vtk.js fed with that view's scene, kept in client-only state).
-    Shared, read-only state (scene, layer tree, legend) is declared once in :meth:`_init_state`;
-    everything a browser changes is client-only and reaches the server through the triggers of
-    :class:`twin.faces.app.actions.Actions`, which answer that browser alone.
+    Every state key, shared (scene, layer tree, legend) or per browser (client-only), is declared
+    once in :mod:`twin.faces.app.state`; what a browser changes reaches the server through the
+    triggers of the app's features (:mod:`twin.faces.app.actions`), which answer that browser alone.
     """
 
     def __init__(
@@ -66,27 +68,36 @@ class TwinApp:
         self.server.add_protocol_to_configure(
             lambda protocol: protocol.registerLinkProtocol(ConnectionWatch(self.pool.release))
         )
-        self.actions = Actions(twin, self.pool, self.push, self.scene_of, caller=self._caller)
-        for name, function in self.actions.triggers().items():
-            self.server.trigger(name)(function)
-        self._init_state()
-        self.live = None if risk is None else self._live(risk, briefing)
-        self.layout = layout.build(
-            self.server, self.pool.get(self.pool.spares[0]).plotter.ren_win, live=self.live is not None
+        self.actions = Actions.build(twin, self.pool, self.push, self.scene_of, caller=self._caller)
+        self.bind(self.actions.triggers())
+        self.live = None if risk is None else self._live(risk)
+        declare(
+            self.state,
+            shared(
+                twin,
+                self.actions.layer_groups,
+                [b.name for b in self.actions.views.bookmarks],
+                tree.legend(twin),
+                briefing=None if self.live is None else briefing,
+            ),
+            per_browser(default_config(twin), rendering, live=self.live is not None),
         )
+        self.layout = layout.build(self.server, self.pool.get(self.pool.spares[0]).window, live=self.live is not None)
 
-    def _live(self, risk, briefing: bool):
-        """Live risk (twin/faces/app/live.py): recolouring, state push, alerts, briefing, replay triggers."""
-        from twin.faces.app.live import CLIENT_STATE, LiveRisk
-        from twin.faces.app.live_actions import LiveActions
+    def _live(self, risk):
+        """Live risk (:mod:`twin.faces.app.live_risk`): recolouring and state push, and its triggers."""
+        from twin.faces.app.live_risk import LiveRisk
+        from twin.faces.app.risk_actions import RiskActions
 
         live = LiveRisk(self.server, risk, self.pool, self.show)
-        for name, function in LiveActions(live, self.push, self.scene_of, caller=self._caller).triggers().items():
-            self.server.trigger(name)(function)
+        self.bind(RiskActions(live, self.push, self.scene_of, caller=self._caller).triggers())
         self.server.enable_module({"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/risk.js"]})
-        self.state.update({**CLIENT_STATE, "default_mode": "briefing" if briefing else "normal"})
-        self.state.client_only(*CLIENT_STATE)
         return live
+
+    def bind(self, triggers: dict[str, Callable]) -> None:
+        """Make each ``twin_*`` method a trigger the browser calls by that name."""
+        for name, function in triggers.items():
+            self.server.trigger(name)(function)
 
     def _bound(self, wslink_server) -> None:
         self._web_app = wslink_server
@@ -111,30 +122,11 @@ class TwinApp:
     def state(self):
         return self.server.state
 
-    def _init_state(self) -> None:
-        points = [layer.dataset.n_points for layer in self.twin.layers if layer.geometry == "points"]
-        self.state.update(
-            {
-                "scene_name": self.twin.name or "CIM Twin",
-                "scene_crs": self.twin.crs or "unknown CRS",
-                "asset_count": len(self.twin.assets),
-                "layer_groups": self.actions.layer_groups,
-                "legend": tree.legend(self.twin),
-                "bookmarks": [b.name for b in self.actions.bookmarks],
-                "points_total": int(sum(_point_totals(self.twin)) or sum(points)),
-                "points_loaded": int(sum(points)),
-                "trame__title": f"CIM Twin — {self.twin.name}",
-            }
-        )
-        per_browser = layout.client_state(default_config(self.twin), self.rendering)
-        self.state.update(per_browser)
-        self.state.client_only(*per_browser)
-
     def scene_of(self, view_id: str) -> dict:
         """A view's scene for vtk.js: the change goes out as a delta (only the browser showing this
         view applies it), and the whole state comes back for a view about to mount.  Arrays travel
         once, by hash, when the browser asks for them."""
-        window = self.pool.views[str(view_id)].plotter.ren_win
+        window = self.pool.views[str(view_id)].window
         if self.server.protocol:
             self.server.protocol.publish("trame.vtk.delta", self.helper.scene(window, new_state=False))
         return self.helper.scene(window, new_state=True)
@@ -148,7 +140,7 @@ class TwinApp:
         if not self.server.protocol:
             return
         view_id = str(view_id)
-        window = self.pool.views[view_id].plotter.ren_win
+        window = self.pool.views[view_id].window
         delivery = self._image_delivery()
         if delivery is None:
             self.helper.push_image(window)
@@ -186,8 +178,8 @@ class TwinApp:
 
         asyncio.get_event_loop().call_later(COLLECT_S, again)
 
-    def _image_delivery(self):
-        protocols = getattr(self.server.protocol, "getLinkProtocols", lambda: [])()
+    def _image_delivery(self) -> vtkWebPublishImageDelivery | None:
+        protocols: list = getattr(self.server.protocol, "getLinkProtocols", lambda: [])()
         return next((p for p in protocols if isinstance(p, vtkWebPublishImageDelivery)), None)
 
     def start(self, policy: AccessPolicy, port: int = 8080, on_ready=None) -> None:
@@ -201,14 +193,3 @@ class TwinApp:
             self.server.start(host=host, port=port, open_browser=False, show_connection_info=False, timeout=0)
         finally:
             sys.argv = argv
-
-
-def _point_totals(twin: Twin) -> list[int]:
-    """Points in the source files (before the point budget), when loaders report them."""
-    totals = []
-    for record in twin.sources:
-        block = record.details if isinstance(record.details, dict) else {}
-        total = block.get("points_total") or block.get("point_count") or 0
-        if isinstance(total, (int, float)):
-            totals.append(int(total))
-    return totals

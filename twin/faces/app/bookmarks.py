@@ -13,6 +13,7 @@ from pathlib import Path
 
 from twin.errors import InputError
 from twin.manifest import Bookmark
+from twin.resources import writable_location
 
 SUFFIX = ".bookmarks.toml"
 
@@ -21,7 +22,7 @@ def sidecar(scene_path: Path | None) -> Path | None:
     if scene_path is None:
         return None
     path = Path(scene_path)
-    return path.with_name(path.name.removesuffix(".toml") + SUFFIX)
+    return writable_location(path.with_name(path.name.removesuffix(".toml") + SUFFIX))
 
 
 def load(scene_path: Path | None) -> list[Bookmark]:

@@ -102,10 +102,11 @@ window.twinUI = (function () {
     set(trame, "suggestions", []);
     return select(trame, index, true);
   }
+  // an inspector button: fly_to, isolate or nearby, each its own trigger
   async function action(trame, name) {
     const ins = S(trame, "inspector");
     if (!ins) return;
-    const reply = await call(trame, "twin_action", [viewId(trame), name, ins.index, localCamera(trame)]);
+    const reply = await call(trame, "twin_" + name, [viewId(trame), ins.index, localCamera(trame)]);
     if (reply && reply.analysis !== undefined) set(trame, "analysis", reply.analysis);
   }
   function look(trame, name) { return call(trame, "twin_look", [viewId(trame), name, localCamera(trame)]); }

@@ -16,6 +16,7 @@ import pyvista as pv
 import vtk
 
 from twin.colours.point_classes import class_mask
+from twin.errors import TwinError
 from twin.faces.app import picking
 from twin.faces.app.view_colours import DEPTH_RANGE, depth_lut, ensure_depth_array, point_colours
 from twin.faces.rendering import SceneView, set_standard_view
@@ -64,7 +65,7 @@ class ClientView:
     def __init__(self, twin: Twin, scene: SceneView) -> None:
         self.twin, self.scene = twin, scene
         self.config = default_config(twin)
-        self.overlays: dict[str, object] = {}
+        self.overlays: dict[str, pv.Actor] = {}
         self.hooks: list[Callable[[ClientView], None]] = []  # run after apply (the risk colouring)
         self.shown_points: dict[str, np.ndarray] = {}  # per point layer: what its class filter shows
         self._point_state: dict[str, tuple] = {}
@@ -78,7 +79,7 @@ class ClientView:
         # again would fit the last browser's window shape, and two new browsers would differ)
         self.home = vtk.vtkCamera()
         self.home.DeepCopy(scene.plotter.camera)
-        window = scene.plotter.ren_win
+        window = self.window
         window.AddObserver("StartEvent", lambda *_: setattr(self, "_started", time.perf_counter()))
         window.AddObserver("EndEvent", lambda *_: self._ended())
 
@@ -100,6 +101,14 @@ class ClientView:
     @property
     def plotter(self) -> pv.Plotter:
         return self.scene.plotter
+
+    @property
+    def window(self) -> vtk.vtkRenderWindow:
+        """The view's render window (pyvista drops it when a plotter closes; a pooled view never does)."""
+        window = self.plotter.ren_win
+        if window is None:
+            raise TwinError("this view's render window is closed")
+        return window
 
     # -- settings -------------------------------------------------------------------------
     def apply(self, config: dict) -> None:
@@ -235,7 +244,8 @@ class ClientView:
                 continue
             cells = np.flatnonzero(np.isin(layer.asset_index, inside))
             if len(cells):
-                pieces.append((layer, _inflated(layer.dataset.extract_cells(cells).extract_surface(algorithm=None))))
+                surface = layer.dataset.extract_cells(cells).extract_surface(algorithm=None)  # type: ignore[arg-type]
+                pieces.append((layer, _inflated(surface)))
         self.clear(name)
         for i, (layer, mesh) in enumerate(pieces):
             colour = PIPE_SELECTION if name == "selection" and layer.kind == "pipes" else None
@@ -315,9 +325,14 @@ class ClientView:
         cam.position = tuple(centre + direction * (fit + 10.0))
         self.plotter.reset_camera_clipping_range()
 
+    def marker_radius(self, least: float = 0.15) -> float:
+        """A marker size that reads at the current zoom: a fraction of the distance to the focal point."""
+        cam = self.plotter.camera
+        return max(least, float(np.linalg.norm(np.array(cam.position) - np.array(cam.focal_point))) * 0.006)
+
     def ray(self, x: float, y: float, size: list | None) -> tuple[np.ndarray, np.ndarray, float]:
         """The ray under a click on the browser's image, and the angle of one pixel."""
-        width, height = self.plotter.ren_win.GetSize()
+        width, height = self.window.GetSize()
         if size and size[0] and size[1]:
             x, y = x * width / size[0], y * height / size[1]
         start, end = picking.display_ray(self.plotter.renderer, x, y)
@@ -325,9 +340,9 @@ class ClientView:
 
     def screenshot(self) -> bytes:
         """The current view as PNG bytes."""
-        self.plotter.ren_win.Render()  # not plotter.render(): the interactor's rendering is off
+        self.window.Render()  # not plotter.render(): the interactor's rendering is off
         grab = vtk.vtkWindowToImageFilter()
-        grab.SetInput(self.plotter.ren_win)
+        grab.SetInput(self.window)
         grab.ReadFrontBufferOff()
         grab.Update()
         writer = vtk.vtkPNGWriter()

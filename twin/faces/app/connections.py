@@ -12,10 +12,10 @@ from collections.abc import Callable
 from wslink.websocket import LinkProtocol
 
 
-class ConnectionWatch(LinkProtocol):
+class ConnectionWatch(LinkProtocol):  # type: ignore[misc]  # wslink has no type hints
     """Calls ``closed(client_id)`` when a browser's websocket closes (wslink tells link protocols)."""
 
-    def __init__(self, closed: Callable[[str], None]) -> None:
+    def __init__(self, closed: Callable[[str], object]) -> None:
         super().__init__()
         self.closed = closed
 

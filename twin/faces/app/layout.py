@@ -1,7 +1,6 @@
 """The page: title bar, layer drawer, 3D view, inspector drawer, status line, dialogs, snackbar.
 
-Per-browser keys are client-only (see :func:`client_state`): trame never sends them to the server,
-so one browser's selection, search or settings never reach another.
+The templates read the state keys declared in :mod:`twin.faces.app.state`.
 """
 
 from __future__ import annotations
@@ -12,39 +11,7 @@ from trame.widgets import client, html
 from trame.widgets import vtk as vtk_widgets
 from trame.widgets import vuetify3 as v3
 
-from twin.faces.app.panels import briefing, inspector, js, risk, status, testid, toolbar
-from twin.faces.app.panels import layer_tree as layers
-
-
-def client_state(config: dict, rendering: str) -> dict:
-    """Per-browser keys with their first values: client-only, never written by the server again
-    (each browser's own view, selection, tools and panels)."""
-    return {
-        "my_view": None,
-        "my_scene": None,
-        "cfg": config,
-        "inspector": None,
-        "analysis": None,
-        "measure": None,
-        "tool": "select",
-        "suggestions": [],
-        "search_text": "",
-        "search_choice": None,
-        "selected_tree": [],
-        "tree_opened": [],
-        "toast": {"show": False, "text": ""},
-        "busy": False,
-        "frame_ms": 0,
-        "rendering": rendering,
-        "ready": False,
-        "share_url": "",
-        "bookmark_dialog": False,
-        "bookmark_name": "",
-        "show_layers": True,
-        "show_inspector": True,
-        "mode": "normal",
-    }
-
+from twin.faces.app.panels import briefing, inspector, js, layer_tree, risk, status, testid, toolbar
 
 THEME = {
     "defaultTheme": "twin",
@@ -84,7 +51,7 @@ def build(server, window, live: bool = False) -> VAppLayout:
         if live:
             risk.toolbar(bar)
         with v3.VNavigationDrawer(model_value=("show_layers",), width=300, raw_attrs=[testid("layers")]):
-            layers.build()
+            layer_tree.build()
         with v3.VNavigationDrawer(
             location="right", width=360, model_value=("show_inspector",), raw_attrs=[testid("inspector-drawer")]
         ):
@@ -124,6 +91,8 @@ def _view(window) -> None:
             click=js("pick", "$event"),
             style=VIEW_STYLE,
         )
+        # trame-vtk binds viewId / viewState to one key of shared state and takes no other: its
+        # attribute table (a library internal, no public setter) is rebound to the per-browser keys
         remote._attributes["view_id"] = ':viewId="my_view"'  # each browser streams its own render window
         local = vtk_widgets.VtkLocalView(
             _empty_window(),

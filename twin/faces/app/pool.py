@@ -26,16 +26,16 @@ class ViewPool:
     def warm(self) -> None:
         """Build and draw one view ahead of time, so the first browser gets its picture at once."""
         view_id = self.add()
-        self.views[view_id].plotter.ren_win.Render()
+        self.views[view_id].window.Render()
         self.spares.append(view_id)
 
     def add(self, scene: SceneView | None = None) -> str:
         view = ClientView(self.twin, scene or build_view(self.twin, off_screen=True, size=self.size))
         view.hooks = self.hooks
-        interactor = view.plotter.ren_win.GetInteractor()
+        interactor = view.window.GetInteractor()
         if interactor is not None:  # mouse events only move the camera; the image stream renders (once)
             interactor.EnableRenderOff()
-        view_id = self.id_of(view.plotter.ren_win)
+        view_id = self.id_of(view.window)
         self.views[view_id] = view
         return view_id
 

@@ -96,8 +96,8 @@ class RiskPaint:
             self.painted = True
         if self.areas is not None and grid_levels is not None:
             grid_levels = np.asarray(grid_levels, dtype=np.int8)
-            if not np.array_equal(grid_levels, self.grid_levels):
-                self._paint_areas(grid_levels)
+            if self.grid_levels is None or not np.array_equal(grid_levels, self.grid_levels):
+                self._paint_areas(self.areas, grid_levels)
                 changed = True
         return changed
 
@@ -118,7 +118,7 @@ class RiskPaint:
             data = layer.dataset.cell_data if layer.association == "cell" else layer.dataset.point_data
             if name not in data.keys():
                 data[name] = np.zeros((len(layer.asset_index), 3), dtype=np.uint8)
-            out = data[name]
+            out: np.ndarray = data[name]
             level = np.take(levels, layer.asset_index)
             level_colors(level, self.base[layer.name], out=out)
             if minimum > NONE:
@@ -139,7 +139,8 @@ class RiskPaint:
         if not features:
             return None
         ground = float(np.nanmin(self.twin.assets.bounds[:, 4])) if len(self.twin.assets) else 0.0
-        points, faces = [], []
+        points: list[np.ndarray] = []
+        faces: list[np.ndarray] = []
         for i, feature in enumerate(features):
             ring = _ring(feature)
             z = np.full((len(ring), 1), ground + (0.3 if i < len(self.grid_features) else 0.6))
@@ -152,14 +153,14 @@ class RiskPaint:
         self.source_levels = np.array([f.level for f in self.source_features], dtype=np.int8)
         return mesh
 
-    def _paint_areas(self, grid_levels: np.ndarray) -> None:
+    def _paint_areas(self, areas: pv.PolyData, grid_levels: np.ndarray) -> None:
         self.grid_levels = grid_levels
         per_feature = np.r_[grid_levels, self.source_levels].astype(np.int8)
-        level = per_feature[np.asarray(self.areas.cell_data["feature"])]
+        level = per_feature[np.asarray(areas.cell_data["feature"])]
         self.area_levels = level
-        out = self.areas.cell_data["risk_area_rgb"]
+        out = areas.cell_data["risk_area_rgb"]
         level_colors(level, AREA_NONE_RGB, out=out)
-        self.areas.cell_data.GetArray("risk_area_rgb").Modified()
+        areas.cell_data.GetArray("risk_area_rgb").Modified()
 
 
 class ViewRisk:
@@ -176,7 +177,8 @@ class ViewRisk:
     def __call__(self, view) -> None:
         """Hook run after every :meth:`ClientView.apply`: follow ``config["risk"]``."""
         risk = view.config.get("risk") or {}
-        on, minimum = bool(risk.get("on")), int(CODES.get(risk.get("min"), risk.get("min") or 0) or 0)
+        wanted = risk.get("min")  # a level name or its code
+        on, minimum = bool(risk.get("on")), int(CODES.get(str(wanted), wanted or 0) or 0)
         key = id(view)
         was_on = key in self.painted
         self.mode[key] = (on, minimum)
@@ -192,7 +194,7 @@ class ViewRisk:
                     mapper.GetArrayName(),
                     mapper.GetColorMode(),
                 )
-            if on:
+            if on and name is not None:  # on: a risk array is named
                 _direct(mapper, name, layer.association)
             elif was_on and layer.kind != "pipes":  # pipes: apply() has just set their own colouring
                 visible, mode, array, colour_mode = self.saved[(layer.name, key)]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from twin.errors import TwinError
 from twin.risk.colours import LEVEL_LABELS, LEVEL_RGB
 from twin.risk.interface import RiskView
 from twin.risk.levels import BLUE, CODES, NODATA, ORANGE, RED, YELLOW
@@ -74,7 +75,7 @@ def compose(
         if y > view.height - 50:
             draw.text((x, y), f"… and {len(active) - active.index(alert)} more", font=_font(14), fill=MUTED)
             break
-        code = CODES.get(alert.get("level"), NODATA)
+        code = CODES.get(str(alert.get("level")), NODATA)
         draw.rectangle((x, y + 2, x + 10, y + 36), fill=tuple(LEVEL_RGB[code].tolist()))
         head = f"{str(alert.get('level', '')).upper()}  {alert.get('name') or alert.get('asset', '')}"
         draw.text((x + 18, y), head, font=_font(15, True), fill=TEXT)
@@ -103,6 +104,8 @@ def render_risk(
     paint.paint(levels, service.grids.levels(levels))
     show_risk(scene, paint)
     png = scene.plotter.screenshot(None, return_img=True)
+    if png is None:
+        raise TwinError("the offscreen render gave no picture")
     scene.plotter.close()
     buffer = io.BytesIO()
     Image.fromarray(png).save(buffer, format="PNG")

@@ -76,7 +76,7 @@ def _rows(row: dict, fields) -> list[list[str]]:
 def describe(twin: Twin, index: int, point: dict | None = None) -> dict[str, Any]:
     """The inspector's content for asset row ``index`` (and the picked point's values, if any)."""
     row = twin.assets.row(index)
-    graph = _network_graph(twin, row) if _present(row, "diameter_m") else None
+    graph = network_graph(twin, row) if _present(row, "diameter_m") else None
     sections = []
     if point:
         sections.append({"title": "Point", "icon": "mdi-dots-hexagon", "rows": point_rows(point)})
@@ -180,7 +180,8 @@ def valves_of(graph, row: dict) -> list[str]:
         return []
 
 
-def _network_graph(twin: Twin, row: dict):
+def network_graph(twin: Twin, row: dict):
+    """The pipe network an asset row is a segment of (``None`` for anything else)."""
     for ref in networks.networks_of(twin):
         if ref.name == row["network"] and row["id"] in networks.segment_index(ref.graph):
             return ref.graph

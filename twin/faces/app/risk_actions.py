@@ -1,15 +1,14 @@
 """Triggers of the live-risk UI: acknowledge, the live inspector, the briefing tour, snapshot, replay.
 
-Like :mod:`twin.faces.app.actions` each trigger answers its caller only.  Acknowledging goes through
-the service (the same path as ``POST /api/alerts/{id}/ack``) and then flushes, so every browser
-sees the new alert state at once.
+Like the app's other features (:mod:`twin.faces.app.actions`) each trigger answers its caller
+only.  Acknowledging goes through the service (the same path as ``POST /api/alerts/{id}/ack``)
+and then flushes, so every browser sees the new alert state at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -17,8 +16,9 @@ from datetime import UTC, datetime
 
 from twin.errors import TwinError
 from twin.faces.app import chart, snapshot
-from twin.faces.app.actions import Triggers, camera_state, replies
-from twin.faces.app.live import LiveRisk
+from twin.faces.app.live_risk import LiveRisk
+from twin.faces.app.triggers import Triggers, camera_state, replies
+from twin.faces.app.view_actions import file_stem
 from twin.risk.colours import LEVEL_LABELS
 from twin.risk.levels import CODES
 from twin.risk.playback import Playback
@@ -28,8 +28,8 @@ CHART_POINTS = 400
 REPLAY_DEFAULT_S = 3600.0
 
 
-class LiveActions(Triggers):
-    """Triggers named ``twin_*`` (registered beside :class:`twin.faces.app.actions.Actions`)."""
+class RiskActions(Triggers):
+    """Triggers named ``twin_*``, registered beside the app's other features (:mod:`twin.faces.app.actions`)."""
 
     def __init__(
         self,
@@ -50,7 +50,7 @@ class LiveActions(Triggers):
 
     def _reply_camera(self, view_id: str) -> dict:
         view = self.pool.get(view_id)
-        self._show(view_id)
+        self.show(view_id)
         return {"camera": view.camera(), **(camera_state(view) if view.client_side else {})}
 
     def twin_ping(self) -> dict:
@@ -144,9 +144,9 @@ class LiveActions(Triggers):
             counts, alerts = shown["summary"]["levels"], self.live.alert_rows(shown["alerts"])
             when, note = shown["t"], "REPLAY (recorded history)"
         png = snapshot.compose(view.screenshot(), self.twin.name or "CIM Twin", counts, alerts, when, note)
-        stem = re.sub(r"[^A-Za-z0-9]+", "-", self.twin.name or "scene").strip("-").lower()
         stamp = datetime.fromtimestamp(when, tz=UTC).strftime("%Y%m%d-%H%M%S")
-        return {"png": base64.b64encode(png).decode("ascii"), "filename": f"{stem}-situation-{stamp}.png"}
+        filename = f"{file_stem(self.twin)}-situation-{stamp}.png"
+        return {"png": base64.b64encode(png).decode("ascii"), "filename": filename}
 
     # -- replay -----------------------------------------------------------------------------------
     @replies
@@ -172,7 +172,7 @@ class LiveActions(Triggers):
         name = f"risk_replay_{abs(hash(view_id)) % 10**8}"
         self.live.paint.write(name, levels)
         self.live.views.show(self.pool.get(view_id), name)
-        self._show(view_id)
+        self.show(view_id)
         shown = replay.snapshot()
         return {
             "replay_state": {
@@ -187,5 +187,5 @@ class LiveActions(Triggers):
         replay = self.replays.pop(view_id, None)
         if replay is not None:
             self.live.views.show(self.pool.get(view_id), None)
-            self._show(view_id)
+            self.show(view_id)
         return {"replay": None}

@@ -39,24 +39,6 @@ FAST_AFTER_S = 1.0  # a view quiet this long gets a fast, coarse picture first
 VIEW_GAP_S = 0.25  # a view redraws for live changes at most this often (the CPU is shared)
 STATUS_S = 2.0  # summary, health and "last reading" refresh even without level changes
 MAX_ALERTS = 50
-#: per-browser keys of the live UI (client-only: never sent to the server or to other browsers)
-CLIENT_STATE = {
-    "asset_risk": None,
-    "show_alerts": True,
-    "disconnected": False,
-    "clock": "",
-    "reading_age": None,
-    "tour_target": None,
-    "tour_camera": None,
-    "tour_step": 0,
-    "replay": None,
-    "replay_t": 0,
-    "replay_state": None,
-    "replay_playing": False,
-    "replay_speed": 60,
-    "replay_minutes": 60,
-    "ack_by": "browser",
-}
 
 
 class LiveRisk:
