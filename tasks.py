@@ -1,8 +1,10 @@
 """The two Quick start commands, with nothing but Python 3.11+ and pip on the machine.
 
 ``python3 tasks.py demo``  installs CIM Twin in ``.venv`` and serves the demo district in the browser.
-``python3 tasks.py test``  installs it with the test tools (and Debian's ``chromium`` for the browser
-                           tests) and runs the whole test suite.
+``python3 tasks.py test``  what CI runs (``.ci/run``): installs ``.venv`` with the test tools (and Debian's
+                           ``chromium`` for the browser tests), runs ruff (lint and format) and mypy, builds
+                           the wheel, installs it in a fresh ``.venv-test`` and runs the test suite against
+                           that installed package, not the source tree.  Extra arguments go to pytest.
 """
 
 from __future__ import annotations
@@ -11,13 +13,23 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+TEST_VENV = ROOT / ".venv-test"
+DIST = ROOT / "dist"
 CHROMIUM = Path("/usr/bin/chromium")
+
+
+def bin_dir(env: Path) -> Path:
+    return env / ("Scripts" if os.name == "nt" else "bin")
+
+
+BIN = bin_dir(VENV)
 
 
 def run(*command: str | Path, **kwargs) -> None:
@@ -25,11 +37,15 @@ def run(*command: str | Path, **kwargs) -> None:
     subprocess.run([str(c) for c in command], check=True, **kwargs)
 
 
+def create_venv(env: Path) -> None:
+    venv.create(env, with_pip=True)
+    run(bin_dir(env) / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+
+
 def install(extras: str = "") -> None:
     """A virtual environment with CIM Twin installed in editable mode (idempotent, quick when done)."""
     if not (BIN / "python").exists():
-        venv.create(VENV, with_pip=True)
-        run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+        create_venv(VENV)
     run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", f"{ROOT}{extras}")
 
 
@@ -45,6 +61,57 @@ def install_chromium() -> None:
     run(*sudo, "apt-get", "install", "-y", "-qq", "chromium", env=env)
 
 
+def lint() -> None:
+    """ruff (lint, then format) and mypy with the configuration in pyproject.toml; any finding fails."""
+    run(BIN / "ruff", "check", ".", cwd=ROOT)
+    run(BIN / "ruff", "format", "--check", ".", cwd=ROOT)
+    run(BIN / "mypy", cwd=ROOT)
+
+
+def build_wheel() -> Path:
+    """The wheel users get, built from scratch (a stale ``build/`` could carry removed modules into it)."""
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
+    shutil.rmtree(DIST, ignore_errors=True)
+    run(BIN / "python", "-m", "build", "--wheel", "--outdir", DIST, ROOT)
+    (wheel,) = DIST.glob("*.whl")
+    check_wheel(wheel)
+    return wheel
+
+
+def check_wheel(wheel: Path) -> None:
+    """Every package and package file of the source tree is in the wheel, and the bundled demo scene.
+
+    pyproject.toml names the packages one by one (the bundled demo needs that), so one added to the
+    tree and not to that list would otherwise only show as an ImportError for users.
+    """
+    names = set(zipfile.ZipFile(wheel).namelist())
+    wanted = {"twin/bundled/scenes/demo.toml"}
+    for top in ("twin", "loaders"):
+        for path in (ROOT / top).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                wanted.add(path.relative_to(ROOT).as_posix())
+    missing = sorted(wanted - names)
+    if missing:
+        sys.exit(
+            f"tasks.py: {wheel.name} lacks {len(missing)} file(s) of the source tree, e.g. {missing[:5]}\n"
+            "(a new package goes in [tool.setuptools] packages, a new data file in package-data, pyproject.toml)"
+        )
+    print(f"{wheel.name}: {len(names)} files, {wheel.stat().st_size / 1e6:.1f} MB", flush=True)
+
+
+def install_wheel(wheel: Path) -> Path:
+    """A fresh ``.venv-test`` (recreated each run) with the wheel and its test extras; its bin folder."""
+    shutil.rmtree(TEST_VENV, ignore_errors=True)
+    create_venv(TEST_VENV)
+    test_bin = bin_dir(TEST_VENV)
+    run(test_bin / "python", "-m", "pip", "install", "--quiet", f"{wheel}[test]")
+    # the bundled demo's manifest names only files that are there (read from outside the checkout)
+    with tempfile.TemporaryDirectory() as elsewhere:
+        check = "import twin.manifest as m, twin.resources as r; m.read_manifest(r.demo_scene())"
+        run(test_bin / "python", "-c", check, cwd=elsewhere)
+    return test_bin
+
+
 def demo() -> int:
     install()
     return subprocess.call([str(BIN / "twin"), "serve", "--open", *sys.argv[2:]])
@@ -53,8 +120,12 @@ def demo() -> int:
 def test() -> int:
     install("[test]")
     install_chromium()
-    env = {**os.environ, "VTK_DEFAULT_OPENGL_WINDOW": "vtkEGLRenderWindow"}
-    return subprocess.call([str(BIN / "python"), "-m", "pytest", *sys.argv[2:]], cwd=ROOT, env=env)
+    lint()
+    test_bin = install_wheel(build_wheel())
+    env = {**os.environ, "VTK_DEFAULT_OPENGL_WINDOW": "vtkEGLRenderWindow", "TWIN_TEST_INSTALLED": "1"}
+    # pytest's own script (not ``python -m``, which would put the checkout on sys.path): the tests
+    # import the installed twin; tests/conftest.py refuses to run if it is the checkout's
+    return subprocess.call([str(test_bin / "pytest"), *sys.argv[2:]], cwd=ROOT, env=env)
 
 
 if __name__ == "__main__":

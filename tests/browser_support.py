@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from conftest import USER_CWD
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -49,7 +49,7 @@ def serve(
         args = (*args, "--store", str(Path(tempfile.mkdtemp(prefix="twin-store-")) / "risk.duckdb"))
     process = subprocess.Popen(
         [sys.executable, *program, "serve", "--port", "0", *args],
-        cwd=ROOT,
+        cwd=USER_CWD,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -1,8 +1,19 @@
-"""Shared test fixtures: paths to the real sample files carried in ``data_samples/``."""
+"""Shared test fixtures: paths to the real sample files carried in ``data_samples/``, and the
+``twin`` command run as a user runs it.
+
+The suite runs against whichever ``twin`` is installed: ``python3 tasks.py test`` installs the built
+wheel in a fresh venv and sets ``TWIN_TEST_INSTALLED=1``, and then a ``twin`` imported from this
+checkout is an error (the tests would check the source tree, not the package users get).
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,8 +23,31 @@ DATA = ROOT / "data_samples"
 SCENES = ROOT / "scenes"
 DEMO = SCENES / "demo.toml"
 ARTIFACTS = ROOT / "artifacts"
+#: The working folder of every ``twin`` subprocess: empty and outside the checkout, so ``python -m``
+#: cannot pick the source tree up from the current folder (paths given to ``twin`` are absolute).
+USER_CWD = Path(tempfile.mkdtemp(prefix="twin-cwd-"))
+atexit.register(shutil.rmtree, USER_CWD, True)
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to test the checkout's sources when the run is meant for the installed package."""
+    import twin
+
+    if os.environ.get("TWIN_TEST_INSTALLED") == "1" and Path(twin.__file__).resolve().is_relative_to(ROOT):
+        raise pytest.UsageError(f"TWIN_TEST_INSTALLED=1 but twin is imported from the checkout: {twin.__file__}")
+
+
+def twin_cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``twin ARGS`` in a subprocess of this Python (its installed ``twin``), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "twin.faces.cli", *map(str, args)],
+        cwd=USER_CWD,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -2,20 +2,12 @@
 
 import csv
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import DEMO, ROOT
+from conftest import DEMO, ROOT, twin_cli
 
 INFO_KEYS = {"path", "kind", "assets", "bounds", "origin", "crs", "seconds", "warnings", "skipped", "layers"}
-
-
-def twin_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "twin.faces.cli", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
 
 
 def test_info_json_has_the_documented_keys():

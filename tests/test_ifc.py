@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DATA, ROOT
+from conftest import DATA, twin_cli
 
 from loaders.ifc import header, load, properties
 from twin.errors import InputError, LoaderFailure
@@ -230,13 +228,7 @@ def test_broken_files_give_a_clear_error(name, problem, where, tmp_path):
 
 
 def test_the_command_line_exits_2_on_a_broken_file():
-    result = subprocess.run(
-        [sys.executable, "-m", "twin.faces.cli", "info", str(IFC / "broken" / "truncated.ifc")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = twin_cli("info", IFC / "broken" / "truncated.ifc", timeout=120)
     assert result.returncode == 2
     assert result.stderr.startswith(f"twin: error: {IFC / 'broken' / 'truncated.ifc'}: byte 40000: truncated")
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import laspy
 import numpy as np
 import pytest
+from conftest import DATA, twin_cli
 
 from loaders.pointcloud import BUDGET_SERVER, load
-from tests.conftest import DATA, ROOT
 from twin.colours import point_classes as pointcolors
 
 PC = DATA / "pointcloud"
@@ -207,12 +205,7 @@ def test_copc_reads_by_level_and_box():
 
 
 def test_twin_info_reports_the_cloud():
-    run = subprocess.run(
-        [sys.executable, "-m", "twin.faces.cli", "info", str(PC / "sample_c.las"), "--json", "--budget", "5000"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    run = twin_cli("info", PC / "sample_c.las", "--json", "--budget", "5000")
     assert run.returncode == 0, run.stderr
     info = json.loads(run.stdout)
     block = info["pointcloud"]
@@ -283,23 +276,7 @@ def test_empty_box_is_an_empty_layer_with_a_warning():
 
 def test_cli_options_box_and_render():
     box = "674540,674570,1206750,1206790"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "twin.faces.cli",
-            "info",
-            str(PC / "sample_c.las"),
-            "--json",
-            "-O",
-            f"box={box}",
-            "-O",
-            "render=server",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    run = twin_cli("info", PC / "sample_c.las", "--json", "-O", f"box={box}", "-O", "render=server")
     assert run.returncode == 0, run.stderr
     block = json.loads(run.stdout)["pointcloud"]
     assert block["box"][:4] == [float(v) for v in box.split(",")] and block["budget"] == BUDGET_SERVER

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import shutil
 import struct
-import subprocess
-import sys
 import time
 
 import laspy
 import pytest
+from conftest import DATA, twin_cli
 
 from loaders.pointcloud import load
-from tests.conftest import DATA, ROOT
 from twin.errors import InputError
 
 PC = DATA / "pointcloud"
@@ -135,12 +133,7 @@ def test_bad_options(options):
 
 
 def test_cli_error_line_and_status(tmp_path):
-    run = subprocess.run(
-        [sys.executable, "-m", "twin.faces.cli", "info", str(PC / "garbage_nVariableLength.las")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    run = twin_cli("info", PC / "garbage_nVariableLength.las")
     assert run.returncode == 2
     assert run.stderr.startswith(f"twin: error: {PC / 'garbage_nVariableLength.las'}: byte 100: header claims")
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import laspy
 import numpy as np
 import pytest
+from conftest import DATA
 
 from loaders.pointcloud import load
-from tests.conftest import DATA
 from twin.geo import reproject
 from twin.loading import load as load_twin
 from twin.scene import Twin

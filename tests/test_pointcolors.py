@@ -82,9 +82,8 @@ def test_the_survey_renders_in_its_own_colours(artifacts):
     import subprocess
     import sys
 
+    from conftest import USER_CWD
     from PIL import Image
-
-    from tests.conftest import ROOT
 
     out = artifacts / "render_survey_top.png"
     run = subprocess.run(
@@ -105,7 +104,7 @@ def test_the_survey_renders_in_its_own_colours(artifacts):
         ],
         capture_output=True,
         text=True,
-        cwd=ROOT,
+        cwd=USER_CWD,
     )
     assert run.returncode == 0, run.stderr
     image = np.asarray(Image.open(out).convert("RGB")).astype(int)

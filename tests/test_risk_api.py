@@ -157,7 +157,7 @@ def test_red_reading_shows_within_a_second_and_alert_ack(demo, tmp_path):
 def test_second_writer_fails_fast(tmp_path):
     store = Store(tmp_path / "s.duckdb").open()
     code = f"from twin.risk.store import Store; Store({str(tmp_path / 's.duckdb')!r}).open()"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert out.returncode != 0 and "in use by another process" in out.stderr
     store.close()
     assert issubclass(StoreLockedError, Exception)
@@ -203,7 +203,7 @@ def test_kill_mid_ingest_loses_no_acknowledged_reading(tmp_path):
     ]
 
     def launch() -> tuple[subprocess.Popen, str]:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
         line = proc.stdout.readline()
         assert line.startswith("listening on"), line
         return proc, line.split()[-1]

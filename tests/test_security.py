@@ -7,7 +7,8 @@ import urllib.error
 import urllib.request
 
 import pytest
-from browser_support import ROOT, browser, serve
+from browser_support import browser, serve
+from conftest import USER_CWD
 
 from twin.faces.security import AccessPolicy, TokenError, check_token
 
@@ -39,7 +40,7 @@ def test_loopback_needs_no_token_but_other_binds_do():
 def test_serve_refuses_to_start_on_a_network_address_without_a_token():
     result = subprocess.run(
         [sys.executable, "-m", "twin.faces.cli", "serve", "--host", "0.0.0.0", "--port", "0"],
-        cwd=ROOT,
+        cwd=USER_CWD,
         capture_output=True,
         text=True,
         timeout=60,

@@ -60,7 +60,7 @@ class SceneView:
 
 def build_view(twin: Twin, off_screen: bool = True, size: tuple[int, int] = (1280, 800)) -> SceneView:
     plotter = pv.Plotter(off_screen=off_screen, window_size=list(size))
-    plotter.set_background(BACKGROUND)
+    plotter.set_background(BACKGROUND)  # type: ignore[arg-type]  # pyvista wraps the method; its stub loses the bound self
     actors = {layer.name: _add_layer(plotter, layer) for layer in twin.layers}
     set_standard_view(plotter, "iso")
     return SceneView(twin, plotter, actors)
@@ -91,7 +91,7 @@ def set_standard_view(plotter: pv.Plotter, view: str) -> None:
     plotter.camera.focal_point = (0.0, 0.0, 0.0)
     plotter.camera.position = tuple(direction)
     plotter.camera.up = (0.0, 1.0, 0.0) if view == "top" else (0.0, 0.0, 1.0)
-    plotter.reset_camera()
+    plotter.reset_camera()  # type: ignore[call-arg]  # same decorator stub gap as above
     plotter.camera.zoom(1.4)  # reset_camera frames the bounding sphere: generous for a flat district
 
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from twin.assets import AssetTable
 from twin.errors import InputError, ManifestError
+from twin.resources import writable_location
 from twin.risk import describe
 from twin.risk.alerting import Alerting
 from twin.risk.history import History
@@ -133,7 +134,7 @@ class RiskService:
         for key in ("sensors", "rules"):
             if key not in live:
                 raise ManifestError(twin.path, f"missing: the scene has no [live] {key} file", where=f"key live.{key}")
-        path = store_path or live.get("store") or Path(twin.path).with_suffix(".risk.duckdb")
+        path = store_path or writable_location(live.get("store") or Path(twin.path).with_suffix(".risk.duckdb"))
         sensors = read_sensors(live["sensors"], twin.assets)
         twin.warnings.extend(sensors.warnings)
         neighbours = neighbours or isolation_neighbours(twin)

@@ -10,8 +10,7 @@ from pathlib import Path
 from twin.errors import InputError
 from twin.faces.security import TOKEN_ENV, AccessPolicy
 from twin.loading import load
-
-DEMO = Path(__file__).resolve().parents[3] / "scenes" / "demo.toml"
+from twin.resources import demo_scene
 
 
 def register(subparsers) -> None:
@@ -41,7 +40,8 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--store",
         metavar="FILE.duckdb",
-        help="the live-risk store (default: the scene's [live] store, else <scene>.risk.duckdb)",
+        help="the live-risk store (default: the scene's [live] store, else <scene>.risk.duckdb; beside a"
+        " read-only or bundled scene, in the state folder: $TWIN_STATE_DIR, else ~/.local/state/cim-twin)",
     )
     parser.add_argument(
         "--simulate",
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, f"--simulate-rate must be a positive number of readings/s, not {args.simulate_rate:g}")
     token = args.token or os.environ.get(TOKEN_ENV) or None
     policy = AccessPolicy(host=args.host, token=token, allowed_origins=set(args.allow_origin))
-    twin = load(Path(args.path) if args.path else DEMO)
+    twin = load(Path(args.path) if args.path else demo_scene())
     from twin.faces.app.application import TwinApp
 
     simulate = args.simulate or args.simulate_rate is not None
