@@ -35,7 +35,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Refuse to test the checkout's sources when the run is meant for the installed package."""
     import twin
 
-    if os.environ.get("TWIN_TEST_INSTALLED") == "1" and Path(twin.__file__).resolve().is_relative_to(ROOT):
+    source = (ROOT / "twin" / "__init__.py").resolve()  # the checkout's (.venv-test may live inside it)
+    if os.environ.get("TWIN_TEST_INSTALLED") == "1" and Path(twin.__file__).resolve() == source:
         raise pytest.UsageError(f"TWIN_TEST_INSTALLED=1 but twin is imported from the checkout: {twin.__file__}")
 
 
