@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from loaders.pointcloud import load
-from tests.conftest import DATA
+from conftest import DATA
 from twin.colours import point_classes as pointcolors
 
 SURVEY = DATA / "demo" / "survey.laz"
