@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import DATA
 
 from loaders.pointcloud import load
-from conftest import DATA
 from twin.colours import point_classes as pointcolors
 
 SURVEY = DATA / "demo" / "survey.laz"
