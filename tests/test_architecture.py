@@ -30,8 +30,11 @@ SERVER = ("aiohttp",)
 
 
 def parts() -> dict[str, list[Path]]:
-    """The source files of each part, by where they sit in the package."""
-    core = [p for p in TWIN.rglob("*.py") if p.relative_to(TWIN).parts[0] not in ("faces", "risk")]
+    """The source files of each part, by where they sit in the package.
+
+    ``twin/bundled`` (in the wheel) is the demo's data with the scripts that made it, not code of the twin.
+    """
+    core = [p for p in TWIN.rglob("*.py") if p.relative_to(TWIN).parts[0] not in ("faces", "risk", "bundled")]
     return {
         "core": core,
         "risk": sorted((TWIN / "risk").rglob("*.py")),

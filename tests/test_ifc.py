@@ -299,11 +299,11 @@ def test_a_killed_fork_server_is_replaced_on_the_next_load(tmp_path):
     import os
     import signal
 
-    from loaders.ifc.runner import SERVER
+    from loaders.ifc.runner import WORKERS
 
     load(BASIC, {"cache": False})
-    os.kill(SERVER._process.pid, signal.SIGKILL)
-    SERVER._process.wait()
+    assert WORKERS.pid is not None
+    os.kill(WORKERS.pid, signal.SIGKILL)
     assert load(BASIC, {"cache": False}).details["elements"] == 1
 
 

@@ -212,8 +212,13 @@ def test_a_crashing_property_reader_costs_one_answer_not_the_server(tmp_path):
     from twin.faces.app.ifc_properties import PropertyReader
 
     reader = PropertyReader(timeout_s=30)
-    missing = reader.read(str(tmp_path / "nope.ifc"), "0abc")
-    assert "error" in missing
-    reader._pool = None
-    reader.timeout_s = 0.001  # a worker that cannot answer in time is replaced
-    assert "timed out" in reader.read(str(tmp_path / "nope.ifc"), "0abc")["error"]
+    try:
+        missing = reader.read(str(tmp_path / "nope.ifc"), "0abc")
+        assert "nope.ifc" in missing["error"]
+        reader.close()
+        reader.timeout_s = 0.001  # a fresh worker cannot even start in time: it is replaced
+        assert "timed out" in reader.read(str(tmp_path / "nope.ifc"), "0abc")["error"]
+        reader.timeout_s = 30
+        assert "nope.ifc" in reader.read(str(tmp_path / "nope.ifc"), "0abc")["error"]
+    finally:
+        reader.close()

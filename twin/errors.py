@@ -57,3 +57,62 @@ class ManifestError(InputError):
 
 class LoaderFailure(InputError):
     """A loader's worker crashed, hung or ran out of memory on a file."""
+
+
+class WorkerFailure(TwinError):
+    """A worker process (:mod:`twin.workers`) could not give a task's result."""
+
+    def __init__(self, task: str, problem: str) -> None:
+        self.task = task
+        self.problem = problem
+        super().__init__(f"{task}: {problem}")
+
+
+class TaskError(WorkerFailure):
+    """The task raised an exception: its type name, its message and the line it came from."""
+
+    def __init__(self, task: str, kind: str, message: str, where: str | None = None) -> None:
+        self.kind = kind
+        self.message = message
+        self.where = where
+        super().__init__(task, f"{kind}: {message}" + (f" ({where})" if where else ""))
+
+
+class WorkerTimeout(WorkerFailure):
+    """The task outlived its time limit and was killed."""
+
+    def __init__(self, task: str, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        super().__init__(task, f"timed out after {timeout_s:g} s")
+
+
+class WorkerOutOfMemory(WorkerFailure):
+    """The task failed to allocate within its memory limit."""
+
+    def __init__(self, task: str, memory_mb: int | None) -> None:
+        self.memory_mb = memory_mb
+        limit = f" (limit {memory_mb} MB)" if memory_mb else ""
+        super().__init__(task, f"ran out of memory{limit}")
+
+
+class WorkerCrash(WorkerFailure):
+    """The worker ended without a result: killed by ``signal`` or exiting with ``exit_code``.
+
+    A native allocation past the memory limit often ends this way rather than as a
+    :class:`WorkerOutOfMemory`.  ``stderr`` holds the last lines the worker wrote.
+    """
+
+    def __init__(
+        self,
+        task: str,
+        signal: int | None,
+        stderr: str = "",
+        exit_code: int | None = None,
+        memory_mb: int | None = None,
+    ) -> None:
+        self.signal = signal
+        self.stderr = stderr
+        self.exit_code = exit_code
+        self.memory_mb = memory_mb
+        how = f"signal {signal}" if signal is not None else f"exit status {exit_code}"
+        super().__init__(task, f"worker crashed ({how})" + (f"; last output: {stderr}" if stderr else ""))

@@ -1,7 +1,7 @@
 """IFC buildings and infrastructure: fast, faithful and crash-proof.
 
 ``load(path, options)`` checks the STEP header, then runs ifcopenshell's geometry iterator in
-worker processes with a time and a memory limit (:mod:`loaders.ifc.runner`), caches their
+worker processes with a time and a memory limit (:mod:`loaders.ifc.runner`, on :mod:`twin.workers`), caches their
 numpy output on disk (:mod:`loaders.ifc.cache`) and turns it into three layers: ``elements``,
 translucent ``glazing`` and hidden ``spaces`` (:mod:`loaders.ifc.build`).  Every product with
 body geometry is an asset whose id is its GlobalId.  ``properties(path, global_id)`` reads
@@ -37,21 +37,13 @@ from loaders.ifc.properties import properties
 from twin.errors import InputError
 from twin.registry import LoaderSpec
 from twin.source import LoadedSource
+from twin.workers import half_the_memory_mb
 
 __all__ = ["load", "properties"]
 
 DEFAULT_TIMEOUT_S = 600.0
 #: files smaller than this are converted by one worker: a second one would cost more than it saves
 SPLIT_BYTES = 1 << 20
-
-
-def _memory_default() -> int:
-    """Half the machine's memory, in MB: a worker may use a lot, never all of it."""
-    try:
-        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-        return max(1024, int(pages * size / 2**20 / 2))
-    except (ValueError, OSError):
-        return 8192
 
 
 def _processes(options: Mapping[str, Any], size: int) -> int:
@@ -107,7 +99,7 @@ def convert(path: Path, info: header.Header, options: Mapping[str, Any], process
     One job does everything, or (``processes`` > 1) one job reads the meaning of the elements
     while ``processes`` jobs mesh shares of them, side by side.
     """
-    memory_mb = int(options.get("memory_mb") or _memory_default())
+    memory_mb = int(options.get("memory_mb") or half_the_memory_mb())
     timeout_s = float(options.get("timeout_s") or DEFAULT_TIMEOUT_S)
     with tempfile.TemporaryDirectory(prefix="cim-twin-ifc-") as tmp:
         folder = Path(tmp)

@@ -1,14 +1,12 @@
-"""The worker process: parse the IFC file and run the geometry kernel, inside limits.
+"""The IFC job that runs inside a worker process: parse the file and run the geometry kernel.
 
-Run as ``python loaders/ifc/worker.py``: a small fork server that imports ifcopenshell once
-and then, for each batch of requests read from stdin, forks one child per request, reports
-their pids and, as each ends, its exit status (JSON lines on stdout).  Each job is a fresh
-fork (no state carries over from one load to the next) that starts in milliseconds.  As a
-script it imports only its sibling modules, not the app, pyvista or VTK.  The kernel (OpenCASCADE through
-ifcopenshell) can segfault, abort, loop or eat memory on unlucky files; here that only ends
-this process.  The address-space limit is set before ifcopenshell is imported.  Results go to
-the ``.npz`` file named in the request; a problem the worker understood goes, as JSON, to
-``<out>.error.json`` and the exit status is 3.
+:mod:`loaders.ifc.runner` runs :func:`job` in children of a :class:`twin.workers.ForkServer`
+whose :func:`warm` imported ifcopenshell once, so each load is a fresh fork that starts in
+milliseconds, under the load's time and memory limits.  The module is imported there by its
+folder, as a script with its siblings only: not the twin, pyvista or VTK, so the memory limit
+measures the kernel.  The kernel (OpenCASCADE through ifcopenshell) can segfault, abort, loop
+or eat memory on unlucky files; there that only ends the child.  Results go to the ``.npz``
+file named in the request; a problem with the file is raised as :class:`FileProblem`.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ import json
 import os
 import re
 import resource
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -33,19 +30,11 @@ else:  # run as a script: the siblings only
     import georef  # type: ignore[import-not-found, no-redef]
     import semantics  # type: ignore[import-not-found, no-redef]
 
-EXIT_UNDERSTOOD = 3
 _ENTITY = re.compile(rb"^\s*#\d+\s*=\s*(IFC\w+)\s*\(", re.MULTILINE | re.IGNORECASE)
 
 
 class FileProblem(Exception):
     """A problem with the file's content that the worker can put in words."""
-
-
-def limit_memory(megabytes: int | None) -> None:
-    """Cap this process's address space, so a runaway allocation fails here, not in the server."""
-    if megabytes:
-        size = int(megabytes) << 20
-        resource.setrlimit(resource.RLIMIT_AS, (size, size))
 
 
 def fault(kind: str | None, megabytes: int | None) -> None:
@@ -145,44 +134,20 @@ def _meaning(
     return arrays, meta
 
 
-def job(request: dict[str, Any]) -> int:
-    """One conversion, in a forked child: limits, then the work; returns the exit status."""
+def job(request: dict[str, Any]) -> None:
+    """One conversion in a forked child: the work, its arrays written whole to ``request["out"]``."""
+    fault(request.get("fault"), request.get("memory_mb"))
+    arrays = run(request)
     out = Path(request["out"])
-    limit_memory(request.get("memory_mb"))
-    try:
-        fault(request.get("fault"), request.get("memory_mb"))
-        arrays = run(request)
-        partial = out.with_suffix(".partial.npz")
-        np.savez(partial, **arrays)  # type: ignore[arg-type]  # numpy's stub takes **kwds for allow_pickle
-        os.replace(partial, out)
-        return 0
-    except FileProblem as exc:
-        problem = {"kind": "error", "problem": str(exc)}
-    except MemoryError:
-        problem = {"kind": "memory", "problem": "ran out of memory"}
-    except Exception as exc:  # reported to the parent as a clear error about the file
-        problem = {"kind": "error", "problem": f"ifcopenshell cannot read it ({type(exc).__name__}: {exc})"}
-    Path(f"{out}.error.json").write_text(json.dumps(problem))
-    return EXIT_UNDERSTOOD
+    partial = out.with_suffix(".partial.npz")
+    np.savez(partial, **arrays)  # type: ignore[arg-type]  # numpy's stub takes **kwds for allow_pickle
+    os.replace(partial, out)
 
 
-def _child(request: dict[str, Any]) -> None:
-    """In the forked child: own stdout/stderr, run the job, leave without running the server's cleanup."""
-    code = 1
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)
-        err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.dup2(err, 2)
-        code = job(request)
-    finally:
-        os._exit(code)
-
-
-def serve() -> None:
-    """The fork server loop: one JSON line of ``{"requests": [...]}`` in, pid and status lines out."""
-    # loaded once, shared by every fork: the kernel, the utilities, and the compiled EXPRESS rules that
-    # ifcopenshell imports the first time an absent or derived attribute is asked for (~45 ms each)
+def warm() -> None:
+    """Run once in the fork server, so that every fork has them: the kernel, the utilities, and the
+    compiled EXPRESS rules ifcopenshell imports the first time an absent or derived attribute is
+    asked for (~45 ms each)."""
     import importlib
 
     import ifcopenshell.geom  # noqa: F401
@@ -192,23 +157,3 @@ def serve() -> None:
 
     for schema in ("IFC2X3", "IFC4", "IFC4X3", "IFC4X3_ADD2"):
         importlib.import_module(f"ifcopenshell.express.rules.{schema}")
-
-    for line in sys.stdin:
-        batch = json.loads(line)["requests"]
-        children = []
-        for request in batch:
-            pid = os.fork()
-            if pid == 0:
-                _child(request)
-            children.append(pid)
-        print(json.dumps({"pids": children}), flush=True)
-        pending = set(children)
-        while pending:
-            pid, status = os.wait()
-            if pid in pending:
-                pending.discard(pid)
-                print(json.dumps({"pid": pid, "code": os.waitstatus_to_exitcode(status)}), flush=True)
-
-
-if __name__ == "__main__":
-    serve()

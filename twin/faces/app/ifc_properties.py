@@ -1,57 +1,49 @@
 """IFC property sets and quantities for the inspector, read in a separate process.
 
 ifcopenshell is native code that can crash or hang on unlucky files, and the server must
-survive that: the parse runs in one worker process (kept, with its parsed files, for the next
-question) under a time limit; a crash or a hang costs that answer and a fresh worker, nothing else.
+survive that: the parse runs in a :class:`twin.workers.ResidentWorker` (kept, with its parsed
+files, for the next question) under a time and a memory limit; a crash or a hang costs that
+answer and a fresh worker, nothing else.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
+import loaders
+from twin.errors import TaskError, WorkerCrash, WorkerOutOfMemory, WorkerTimeout
+from twin.workers import ResidentWorker, Task, half_the_memory_mb
+
 TIMEOUT_S = 60.0
-
-
-def _read(path: str, global_id: str) -> dict[str, Any]:
-    from loaders.ifc import properties
-
-    return properties(path, global_id)
+#: ``loaders.ifc.properties``, importable in the worker wherever the twin is installed or checked out
+PROPERTIES = Task("loaders.ifc.properties", "properties", Path(loaders.__file__).resolve().parent.parent)
 
 
 class PropertyReader:
     """Asks a worker process for one element's property sets and quantities."""
 
-    def __init__(self, timeout_s: float = TIMEOUT_S) -> None:
+    def __init__(self, timeout_s: float = TIMEOUT_S, memory_mb: int | None = None) -> None:
         self.timeout_s = timeout_s
-        self._pool: ProcessPoolExecutor | None = None
+        self._worker = ResidentWorker(memory_mb=memory_mb or half_the_memory_mb())
 
     def read(self, path: str, global_id: str) -> dict[str, Any]:
         """``{"psets": {...}, "quantities": {...}}``, or ``{"error": "..."}`` when the worker could not tell."""
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         try:
-            return self._pool.submit(_read, path, global_id).result(self.timeout_s)
-        except FutureTimeout:
-            self._discard()
+            reply: dict[str, Any] = self._worker.call(PROPERTIES, path, global_id, timeout_s=self.timeout_s)
+            return reply
+        except WorkerTimeout:
             return {"error": f"reading the properties timed out after {self.timeout_s:g} s"}
-        except BrokenProcessPool:
-            self._discard()
+        except WorkerOutOfMemory:
+            return {"error": "reading the properties ran out of memory"}
+        except WorkerCrash:
             return {"error": "the property reader crashed on this file"}
-        except Exception as exc:  # an InputError from the loader, shown in the inspector
-            return {"error": str(exc)}
+        except TaskError as exc:  # an InputError from the loader, shown in the inspector
+            return {"error": exc.message}
 
-    def _discard(self) -> None:
-        """Drop a hung or dead worker (shutdown alone would wait for a hung one)."""
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        for process in list(getattr(pool, "_processes", {}).values()):  # no public way to kill a worker
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+    def close(self) -> None:
+        """End the worker process (a later read starts a new one)."""
+        self._worker.stop()
 
 
 def property_sections(reply: dict[str, Any]) -> list[dict[str, Any]]:
