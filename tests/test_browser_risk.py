@@ -1,8 +1,8 @@
 """Live risk in real headless Chromium: red readings reach every browser, acknowledge, the live
-inspector, the read-only risk state, briefing mode (KPI tiles, tour, disconnection) and replay.
+inspector, the read-only risk state, briefing mode (KPI tiles, tour, disconnection) and playback.
 
 One ``twin serve`` (fresh store, no simulator) serves the module; the tests run in file order
-because they build on the same live state: replay first (before anything is red), then the
+because they build on the same live state: playback first (before anything is red), then the
 red reading, acknowledge and inspector, then briefing.  Screenshots go to artifacts/.
 """
 
@@ -68,14 +68,14 @@ def red_share(pixels: np.ndarray) -> float:
     return float(((r > 100) & (g < 45) & (b < 45)).mean())
 
 
-def replay_samples(page, timeout: float = 30.0) -> list[tuple[float, int]]:
-    """(time, red count) of the replay while it plays, until it stops."""
+def playback_samples(page, timeout: float = 30.0) -> list[tuple[float, int]]:
+    """(time, red count) of the playback while it plays, until it stops."""
     seen, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
         t, red, playing = page.evaluate(
-            "() => [window.twinRisk.get('replay_t'), "
-            "window.twinRisk.get('replay_state').levels.red, "
-            "window.twinRisk.get('replay_playing')]"
+            "() => [window.twinRisk.get('playback_t'), "
+            "window.twinRisk.get('playback_state').levels.red, "
+            "window.twinRisk.get('playback_playing')]"
         )
         seen.append((t, red))
         if not playing and len(seen) > 1:
@@ -84,52 +84,54 @@ def replay_samples(page, timeout: float = 30.0) -> list[tuple[float, int]]:
     return seen
 
 
-def test_replay_shows_the_level_as_it_was(chromium, server, artifacts):
+def test_playback_shows_the_level_as_it_was(chromium, server, artifacts):
     page = open_live(chromium, server.url + "?risk=on")
     try:
-        wait_for_drawing(page, artifacts / "risk_replay_live.png")
+        wait_for_drawing(page, artifacts / "risk_playback_live.png")
         page.get_by_test_id("view-top").click()  # the whole district from above
         time.sleep(3)
-        live = red_share(view_pixels(page, artifacts / "risk_replay_live.png"))
+        live = red_share(view_pixels(page, artifacts / "risk_playback_live.png"))
         red_at = time.time()
         post(server, "GAS-B021", 30.0)  # a short incident: red for four seconds
         time.sleep(4)
         post(server, "GAS-B021", 1.0)
         time.sleep(2)
-        page.get_by_test_id("replay-open").click()
-        page.get_by_test_id("replay").wait_for(timeout=30_000)
-        window = state(page, "replay")
+        page.get_by_test_id("playback-open").click()
+        page.get_by_test_id("playback").wait_for(timeout=30_000)
+        window = state(page, "playback")
         assert window["start"] < red_at < window["end"]
         page.evaluate(f"() => window.twinRisk.seek(window.twinRisk.trame, {red_at + 2})")
-        page.wait_for_function("() => window.twinRisk.get('replay_state').levels.red === 1", timeout=30_000)
-        past = wait_until(page, artifacts / "risk_replay_past.png", lambda p: red_share(p) > live + 0.0005, timeout=20)
-        assert page.get_by_test_id("replay-red").inner_text().strip().endswith("1")
-        assert any(a["asset"] == "bldg-021" for a in state(page, "replay_state")["alerts"])
+        page.wait_for_function("() => window.twinRisk.get('playback_state').levels.red === 1", timeout=30_000)
+        past = wait_until(
+            page, artifacts / "risk_playback_past.png", lambda p: red_share(p) > live + 0.0005, timeout=20
+        )
+        assert page.get_by_test_id("playback-red").inner_text().strip().endswith("1")
+        assert any(a["asset"] == "bldg-021" for a in state(page, "playback_state")["alerts"])
         page.evaluate(f"() => window.twinRisk.seek(window.twinRisk.trame, {window['end']})")
-        page.wait_for_function("() => window.twinRisk.get('replay_state').levels.red === 0", timeout=30_000)
+        page.wait_for_function("() => window.twinRisk.get('playback_state').levels.red === 0", timeout=30_000)
         now = wait_until(
-            page, artifacts / "risk_replay_now.png", lambda p: red_share(p) < red_share(past) - 0.0004, timeout=20
+            page, artifacts / "risk_playback_now.png", lambda p: red_share(p) < red_share(past) - 0.0004, timeout=20
         )
         assert red_share(past) > live + 0.0005 and red_share(now) < red_share(past) - 0.0004
         assert api(server, "assets/bldg-021")["risk"]["level"] != "red"  # the live service was not disturbed
         # play it at 1x from just before the incident: red comes and goes, 0.5 s per half second
         page.evaluate(f"() => window.twinRisk.seek(window.twinRisk.trame, {red_at - 1})")
-        page.wait_for_function("() => window.twinRisk.get('replay_state').levels.red === 0", timeout=30_000)
-        page.evaluate("() => window.twinRisk.trame.state.set('replay_speed', 1)")
-        page.get_by_test_id("replay-play").click()
-        seen = replay_samples(page)
+        page.wait_for_function("() => window.twinRisk.get('playback_state').levels.red === 0", timeout=30_000)
+        page.evaluate("() => window.twinRisk.trame.state.set('playback_speed', 1)")
+        page.get_by_test_id("playback-play").click()
+        seen = playback_samples(page)
         steps = {round(b[0] - a[0], 1) for a, b in zip(seen, seen[1:], strict=False) if b[0] != a[0]}
         assert 1 in {red for _, red in seen} and seen[-1][1] == 0, seen
         assert 0.5 in steps and max(steps) <= 0.5, steps
         assert seen[-1][0] >= window["end"] - 0.01, (seen[-1], window)
         # a shorter window from the picker: it opens again, ending now
-        page.get_by_test_id("replay-window").click()
+        page.get_by_test_id("playback-window").click()
         page.get_by_role("option", name="last 15 min").click()
-        page.wait_for_function(f"() => window.twinRisk.get('replay').end > {window['end']}", timeout=30_000)
-        opened = state(page, "replay_state")["levels"]  # the window's start: every asset has its level
+        page.wait_for_function(f"() => window.twinRisk.get('playback').end > {window['end']}", timeout=30_000)
+        opened = state(page, "playback_state")["levels"]  # the window's start: every asset has its level
         assert opened["nodata"] < sum(opened.values()) / 2, opened
-        page.screenshot(path=str(artifacts / "risk_replay_bar.png"))
-        page.get_by_test_id("replay-close").click()
+        page.screenshot(path=str(artifacts / "risk_playback_bar.png"))
+        page.get_by_test_id("playback-close").click()
     finally:
         page.context.close()
 

@@ -1,4 +1,4 @@
-"""The risk view without a browser: colour arrays, filter, markers, areas, replay, chart, snapshot, render."""
+"""The risk view without a browser: colour arrays, filter, markers, areas, playback, chart, snapshot, render."""
 
 import asyncio
 import io
@@ -110,8 +110,8 @@ def test_grid_cells_and_risk_sources_are_coloured_areas(twin, service):
     assert (colours == LEVEL_RGB[RED]).all(axis=1).any()
 
 
-def test_replay_shows_the_levels_and_alerts_as_they_were_without_touching_the_live_service(twin, tmp_path):
-    """The service records levels and alert events as they happen; a replay reads them back."""
+def test_playback_shows_the_levels_and_alerts_as_they_were_without_touching_the_live_service(twin, tmp_path):
+    """The service records levels and alert events as they happen; a playback reads them back."""
 
     class Clock:
         t = time.time() - 600
@@ -120,7 +120,7 @@ def test_replay_shows_the_levels_and_alerts_as_they_were_without_touching_the_li
             return self.t
 
     clock = Clock()
-    service = RiskService.from_twin(twin, store_path=tmp_path / "replay.duckdb", clock=clock).open()
+    service = RiskService.from_twin(twin, store_path=tmp_path / "playback.duckdb", clock=clock).open()
     started = clock.t
     row = twin.assets.index_of("bldg-006")
 
@@ -137,16 +137,16 @@ def test_replay_shows_the_levels_and_alerts_as_they_were_without_touching_the_li
     live_before, alerts_before = service.levels().copy(), service.alerts(include_resolved=True)
     from twin.risk.playback import Playback
 
-    replay = Playback(service.history, started, clock.t)
-    assert replay.seek(started + 30)[row] < RED
-    assert replay.seek(red_at + 10)[row] == RED
-    then = replay.snapshot()
+    playback = Playback(service.history, started, clock.t)
+    assert playback.seek(started + 30)[row] < RED
+    assert playback.seek(red_at + 10)[row] == RED
+    then = playback.snapshot()
     assert [a["asset"] for a in then["alerts"]] == ["bldg-006"] and then["alerts"][0]["level"] == "red"
     assert then["alerts"][0]["acked"] is None  # acknowledged only later
     assert then["summary"]["levels"]["red"] == 1
-    assert replay.seek(red_at + 150)[row] < RED  # forward past the clear ...
-    assert replay.seek(red_at + 1)[row] == RED  # ... and back again
-    assert replay.seek(started - 3600)[row] == replay.seek(started)[row]  # clamped to the window
+    assert playback.seek(red_at + 150)[row] < RED  # forward past the clear ...
+    assert playback.seek(red_at + 1)[row] == RED  # ... and back again
+    assert playback.seek(started - 3600)[row] == playback.seek(started)[row]  # clamped to the window
     assert (service.levels() == live_before).all() and service.alerts(include_resolved=True) == alerts_before
     service.close()
 
@@ -205,7 +205,7 @@ def test_twin_render_risk_colours_the_picture_from_the_store(tmp_path, twin):
     assert pixels.shape[1] == 800 + snapshot.PANEL_W
     reds = (pixels[:, :800, 0] > 100) & (pixels[:, :800, 1] < 40) & (pixels[:, :800, 2] < 40)
     assert reds.mean() > 0.001
-    assert Store(store).open().level_range() == history  # a report is no screen: the replay history is untouched
+    assert Store(store).open().level_range() == history  # a report is no screen: the playback history is untouched
 
 
 class FakeState(dict):

@@ -1,5 +1,5 @@
 """The embedded DuckDB store: readings, alerts and their history, and the history of every asset's
-level (what the screens showed, for replay), in one file next to the scene.
+level (what the screens showed, for playback), in one file next to the scene.
 
 DuckDB allows one writer process and fsyncs every commit, so readings go in as one Arrow batch
 per transaction (``executemany`` manages ~3,000 rows/s; an Arrow insert hundreds of thousands).
@@ -168,7 +168,7 @@ class Store:
         self, alerts: list[Alert], events: list[Event], assets: np.ndarray, ts: float, levels: np.ndarray
     ) -> None:
         """What one evaluation changed, in one transaction: alerts and their events, and the new
-        levels of some assets (keys) at ``ts`` for the replay history."""
+        levels of some assets (keys) at ``ts`` for the playback history."""
         if not alerts and not events and not len(assets):
             return
         with self._transaction():

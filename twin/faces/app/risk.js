@@ -1,5 +1,5 @@
 // CIM Twin live risk in the browser: risk view switch, alerts, live inspector, briefing mode (tour,
-// clock, connection watch), replay and snapshot.  Risk data arrive in the server-written `risk`
+// clock, connection watch), playback and snapshot.  Risk data arrive in the server-written `risk`
 // state key; this browser only reads it and calls triggers.
 (function () {
   // Watch every websocket this page opens, so a lost connection shows at once.
@@ -81,8 +81,8 @@ window.twinRisk = (function () {
     }
   }
   async function snapshot(trame) {
-    const replay = S(trame, "replay");
-    const reply = await call(trame, "twin_snapshot", [viewId(trame), replay ? S(trame, "replay_t") : null]);
+    const playback = S(trame, "playback");
+    const reply = await call(trame, "twin_snapshot", [viewId(trame), playback ? S(trame, "playback_t") : null]);
     if (!reply) return;
     const bytes = Uint8Array.from(atob(reply.png), (c) => c.charCodeAt(0));
     trame.utils.download(reply.filename, bytes, "image/png");
@@ -143,40 +143,40 @@ window.twinRisk = (function () {
     if (answer === "timeout" || answer === "failed") disconnected(trame);
   }
 
-  // -- replay ------------------------------------------------------------------------------
-  async function openReplay(trame, minutes) {
+  // -- playback ------------------------------------------------------------------------------
+  async function openPlayback(trame, minutes) {
     stopPlay();
-    const reply = await call(trame, "twin_replay_open", [viewId(trame), (minutes || 60) * 60]);
+    const reply = await call(trame, "twin_playback_open", [viewId(trame), (minutes || 60) * 60]);
     if (!reply) return;
-    set(trame, "replay", reply.replay);
-    set(trame, "replay_t", reply.replay.start);
-    set(trame, "replay_state", reply.replay_state);
+    set(trame, "playback", reply.playback);
+    set(trame, "playback_t", reply.playback.start);
+    set(trame, "playback_state", reply.playback_state);
   }
   async function seek(trame, t) {
-    set(trame, "replay_t", Number(t));
-    const reply = await call(trame, "twin_replay_seek", [viewId(trame), Number(t)]);
-    if (reply) set(trame, "replay_state", reply.replay_state);
+    set(trame, "playback_t", Number(t));
+    const reply = await call(trame, "twin_playback_seek", [viewId(trame), Number(t)]);
+    if (reply) set(trame, "playback_state", reply.playback_state);
   }
   function stopPlay() { if (playTimer) { window.clearInterval(playTimer); playTimer = null; } }
   function play(trame) {
     stopPlay();
-    set(trame, "replay_playing", true);
+    set(trame, "playback_playing", true);
     let busy = false;
     playTimer = window.setInterval(async () => {
-      const replay = S(trame, "replay");
-      if (!replay || busy) return;
-      const next = Math.min(replay.end, S(trame, "replay_t") + 0.5 * (S(trame, "replay_speed") || 60));
+      const playback = S(trame, "playback");
+      if (!playback || busy) return;
+      const next = Math.min(playback.end, S(trame, "playback_t") + 0.5 * (S(trame, "playback_speed") || 60));
       busy = true;
       await seek(trame, next);
       busy = false;
-      if (next >= replay.end) pause(trame);
+      if (next >= playback.end) pause(trame);
     }, 500);
   }
-  function pause(trame) { stopPlay(); set(trame, "replay_playing", false); }
-  async function closeReplay(trame) {
+  function pause(trame) { stopPlay(); set(trame, "playback_playing", false); }
+  async function closePlayback(trame) {
     pause(trame);
-    await call(trame, "twin_replay_close", [viewId(trame)]);
-    set(trame, "replay", null); set(trame, "replay_state", null);
+    await call(trame, "twin_playback_close", [viewId(trame)]);
+    set(trame, "playback", null); set(trame, "playback_state", null);
   }
 
   // -- start -------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ window.twinRisk = (function () {
     window.setInterval(() => heartbeat(trame), 2000);
   }
 
-  const api = { init, setRisk, selectAlert, ack, refreshAsset, snapshot, startTour, tourStep, openReplay, seek, play,
-           pause, closeReplay, get: (key) => api.trame && api.trame.state.get(key) };
+  const api = { init, setRisk, selectAlert, ack, refreshAsset, snapshot, startTour, tourStep, openPlayback, seek, play,
+           pause, closePlayback, get: (key) => api.trame && api.trame.state.get(key) };
   return api;
 })();

@@ -1,4 +1,4 @@
-"""Triggers of the live-risk UI: acknowledge, the live inspector, the briefing tour, snapshot, replay.
+"""Triggers of the live-risk UI: acknowledge, the live inspector, the briefing tour, snapshot, playback.
 
 Like the app's other features (:mod:`twin.faces.app.actions`) each trigger answers its caller
 only.  Acknowledging goes through the service (the same path as ``POST /api/alerts/{id}/ack``)
@@ -25,7 +25,7 @@ from twin.risk.playback import Playback
 
 CHART_S = 3600.0  # the inspector's charts show the last hour
 CHART_POINTS = 400
-REPLAY_DEFAULT_S = 3600.0
+PLAYBACK_DEFAULT_S = 3600.0
 
 
 class RiskActions(Triggers):
@@ -40,12 +40,12 @@ class RiskActions(Triggers):
     ) -> None:
         super().__init__(live.pool, push, scene_of, caller)
         self.live, self.service, self.twin = live, live.service, live.twin
-        self.replays: dict[str, Playback] = {}
+        self.playbacks: dict[str, Playback] = {}
         self.pool.on_release.append(self._forget)
 
     def _forget(self, view_id: str) -> None:
-        """A released view (its browser closed) ends its replay."""
-        if self.replays.pop(view_id, None) is not None:
+        """A released view (its browser closed) ends its playback."""
+        if self.playbacks.pop(view_id, None) is not None:
             self.live.views.override.pop(id(self.pool.views[view_id]), None)
 
     def _reply_camera(self, view_id: str) -> dict:
@@ -134,48 +134,48 @@ class RiskActions(Triggers):
 
     # -- snapshot for situation reports ---------------------------------------------------------
     @replies
-    def twin_snapshot(self, view_id: str, replay_t: float | None = None) -> dict:
+    def twin_snapshot(self, view_id: str, playback_t: float | None = None) -> dict:
         view = self.pool.get(view_id)
         state = self.live.risk_state()
         counts, alerts, note = state["summary"]["levels"], state["alerts"], ""
         when = time.time()
-        if view_id in self.replays and replay_t is not None:
-            shown = self.replays[view_id].snapshot()
+        if view_id in self.playbacks and playback_t is not None:
+            shown = self.playbacks[view_id].snapshot()
             counts, alerts = shown["summary"]["levels"], self.live.alert_rows(shown["alerts"])
-            when, note = shown["t"], "REPLAY (recorded history)"
+            when, note = shown["t"], "PLAYBACK (recorded history)"
         png = snapshot.compose(view.screenshot(), self.twin.name or "CIM Twin", counts, alerts, when, note)
         stamp = datetime.fromtimestamp(when, tz=UTC).strftime("%Y%m%d-%H%M%S")
         filename = f"{file_stem(self.twin)}-situation-{stamp}.png"
         return {"png": base64.b64encode(png).decode("ascii"), "filename": filename}
 
-    # -- replay -----------------------------------------------------------------------------------
+    # -- playback -----------------------------------------------------------------------------------
     @replies
-    def twin_replay_open(self, view_id: str, seconds: float = REPLAY_DEFAULT_S) -> dict:
+    def twin_playback_open(self, view_id: str, seconds: float = PLAYBACK_DEFAULT_S) -> dict:
         span = self.service.history.level_range()
         if span is None:
-            raise TwinError("no recorded history to replay yet")
+            raise TwinError("no recorded history to play back yet")
         end = max(span[1], time.time())
-        start = max(span[0], end - float(seconds or REPLAY_DEFAULT_S))
-        self.twin_replay_close(view_id)
-        self.replays[view_id] = Playback(self.service.history, start, end)
-        return {"replay": {"start": start, "end": end, "first": span[0]}, **self._seek(view_id, start)}
+        start = max(span[0], end - float(seconds or PLAYBACK_DEFAULT_S))
+        self.twin_playback_close(view_id)
+        self.playbacks[view_id] = Playback(self.service.history, start, end)
+        return {"playback": {"start": start, "end": end, "first": span[0]}, **self._seek(view_id, start)}
 
     @replies
-    def twin_replay_seek(self, view_id: str, t: float) -> dict:
-        if view_id not in self.replays:
-            raise TwinError("the replay was closed; open it again")
+    def twin_playback_seek(self, view_id: str, t: float) -> dict:
+        if view_id not in self.playbacks:
+            raise TwinError("the playback was closed; open it again")
         return self._seek(view_id, float(t))
 
     def _seek(self, view_id: str, t: float) -> dict:
-        replay = self.replays[view_id]
-        levels = replay.seek(t)
-        name = f"risk_replay_{abs(hash(view_id)) % 10**8}"
+        playback = self.playbacks[view_id]
+        levels = playback.seek(t)
+        name = f"risk_playback_{abs(hash(view_id)) % 10**8}"
         self.live.paint.write(name, levels)
         self.live.views.show(self.pool.get(view_id), name)
         self.show(view_id)
-        shown = replay.snapshot()
+        shown = playback.snapshot()
         return {
-            "replay_state": {
+            "playback_state": {
                 "t": shown["t"],
                 "levels": shown["summary"]["levels"],
                 "alerts": self.live.alert_rows(shown["alerts"]),
@@ -183,9 +183,9 @@ class RiskActions(Triggers):
         }
 
     @replies
-    def twin_replay_close(self, view_id: str) -> dict:
-        replay = self.replays.pop(view_id, None)
-        if replay is not None:
+    def twin_playback_close(self, view_id: str) -> dict:
+        playback = self.playbacks.pop(view_id, None)
+        if playback is not None:
             self.live.views.show(self.pool.get(view_id), None)
             self.show(view_id)
-        return {"replay": None}
+        return {"playback": None}

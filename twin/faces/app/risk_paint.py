@@ -113,7 +113,7 @@ class RiskPaint:
         self.write(array_name(minimum), self.levels, minimum)
 
     def write(self, name: str, levels: np.ndarray, minimum: int = NONE) -> None:
-        """Fill the colour array ``name`` of every layer from ``levels`` (a replay writes its own)."""
+        """Fill the colour array ``name`` of every layer from ``levels`` (a playback writes its own)."""
         for layer in self.layers:
             data = layer.dataset.cell_data if layer.association == "cell" else layer.dataset.point_data
             if name not in data.keys():
@@ -171,7 +171,7 @@ class ViewRisk:
         self.saved: dict[tuple[str, int], tuple] = {}  # (layer, view) -> the mapper's own colouring
         self.extras: dict[int, tuple] = {}  # view -> (marker actor, area actor)
         self.mode: dict[int, tuple[bool, int]] = {}
-        self.override: dict[int, str] = {}  # view -> colour array shown instead (a replay's)
+        self.override: dict[int, str] = {}  # view -> colour array shown instead (a playback's)
         self.painted: set[int] = set()  # views whose mappers show a risk array now
 
     def __call__(self, view) -> None:
@@ -230,7 +230,7 @@ class ViewRisk:
             self._extras(view, self.mode.get(id(view), (False, 0))[0] and id(view) not in self.override)
 
     def shows_risk(self, view) -> bool:
-        """Whether the view draws risk colours now (live or a replay)."""
+        """Whether the view draws risk colours now (live or a playback)."""
         return id(view) in self.painted
 
 

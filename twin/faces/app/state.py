@@ -72,12 +72,12 @@ def per_browser(config: dict, rendering: str, live: bool) -> dict:
             "tour_target": None,  # the briefing tour's current alert
             "tour_camera": None,
             "tour_step": 0,
-            "replay": None,  # the open replay's span (twin_replay_open)
-            "replay_t": 0,  # ... the time shown
-            "replay_state": None,  # ... its levels and alerts
-            "replay_playing": False,
-            "replay_speed": 60,  # replay seconds per second
-            "replay_minutes": 60,  # how far back a replay opens
+            "playback": None,  # the open playback's span (twin_playback_open)
+            "playback_t": 0,  # ... the time shown
+            "playback_state": None,  # ... its levels and alerts
+            "playback_playing": False,
+            "playback_speed": 60,  # playback seconds per second
+            "playback_minutes": 60,  # how far back a playback opens
             "ack_by": "browser",  # the name an acknowledgement is signed with
         }
     return keys

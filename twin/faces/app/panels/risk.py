@@ -1,5 +1,5 @@
 """Live-risk parts of the page: the risk switch, legend with counts and filter, alerts, the live
-inspector section, the replay bar and the banners (disconnected, degraded) every screen shows.
+inspector section, the playback bar and the banners (disconnected, degraded) every screen shows.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def rjs(function: str, *args: str) -> str:
 
 
 def toolbar(bar) -> None:
-    """The risk switch, the alerts bell and the snapshot / replay buttons in the title bar."""
+    """The risk switch, the alerts bell and the snapshot / playback buttons in the title bar."""
     with bar:
         v3.VDivider(vertical=True, classes="mx-1")
         v3.VBtn(
@@ -79,9 +79,9 @@ def toolbar(bar) -> None:
             icon="mdi-history",
             variant="text",
             density="comfortable",
-            click=rjs("openReplay", "replay_minutes"),
-            title="Replay the recorded levels and alerts",
-            raw_attrs=[testid("replay-open")],
+            click=rjs("openPlayback", "playback_minutes"),
+            title="Play back the recorded levels and alerts",
+            raw_attrs=[testid("playback-open")],
         )
 
 
@@ -97,7 +97,7 @@ def level_chip(expr: str, size: str = "small") -> None:
 
 
 def overlays() -> None:
-    """Legend with counts and filter (top left), alerts (top right) and the replay bar, over the view."""
+    """Legend with counts and filter (top left), alerts (top right) and the playback bar, over the view."""
     client.ClientTriggers(mounted=rjs("init"))
     with v3.VCard(
         v_if="mode !== 'briefing' && (cfg.risk || {}).on",
@@ -131,7 +131,7 @@ def overlays() -> None:
             for label, code in FILTERS:
                 v3.VBtn(label, value=code, size="x-small", raw_attrs=[testid(f"risk-filter-{code}")])
     _alerts_card()
-    _replay_bar()
+    _playback_bar()
 
 
 def _alerts_card() -> None:
@@ -211,8 +211,8 @@ def inspector_section() -> None:
                 )
 
 
-#: the replay windows offered (minutes back from now; a seek is one query whatever the length)
-REPLAY_WINDOWS = json.dumps(
+#: the playback windows offered (minutes back from now; a seek is one query whatever the length)
+PLAYBACK_WINDOWS = json.dumps(
     [
         {"title": t, "value": v}
         for t, v in (
@@ -226,73 +226,75 @@ REPLAY_WINDOWS = json.dumps(
 ).replace('"', "'")  # it goes into an HTML attribute
 
 
-def _replay_bar() -> None:
+def _playback_bar() -> None:
     with v3.VCard(
-        v_if="replay && mode !== 'briefing'",
+        v_if="playback && mode !== 'briefing'",
         elevation=8,
         classes="pa-2",
         style="position: absolute; left: 50%; transform: translateX(-50%); bottom: 12px; width: min(680px, 96%); "
         "z-index: 6",
-        raw_attrs=[testid("replay")],
+        raw_attrs=[testid("playback")],
     ):
         with html.Div(classes="d-flex align-center ga-2"):
-            v3.VChip("REPLAY", color="amber", size="small", variant="flat")
+            v3.VChip("PLAYBACK", color="amber", size="small", variant="flat")
             html.Span(
-                "{{ new Date(replay_t * 1000).toLocaleString() }}",
+                "{{ new Date(playback_t * 1000).toLocaleString() }}",
                 classes="text-body-2 font-weight-bold",
-                raw_attrs=[testid("replay-time")],
+                raw_attrs=[testid("playback-time")],
             )
             v3.VSpacer()
             v3.VSelect(
-                model_value=("replay_minutes",),
-                items=(REPLAY_WINDOWS,),
+                model_value=("playback_minutes",),
+                items=(PLAYBACK_WINDOWS,),
                 density="compact",
                 hide_details=True,
                 variant="outlined",
                 style="max-width: 150px",
-                update_modelValue=f"replay_minutes = $event; {rjs('openReplay', '$event')}",
-                raw_attrs=[testid("replay-window")],
+                update_modelValue=f"playback_minutes = $event; {rjs('openPlayback', '$event')}",
+                raw_attrs=[testid("playback-window")],
             )
             v3.VBtn(
-                icon=("replay_playing ? 'mdi-pause' : 'mdi-play'",),
+                icon=("playback_playing ? 'mdi-pause' : 'mdi-play'",),
                 size="small",
                 variant="tonal",
-                click=f"replay_playing ? {rjs('pause')} : {rjs('play')}",
-                raw_attrs=[testid("replay-play")],
+                click=f"playback_playing ? {rjs('pause')} : {rjs('play')}",
+                raw_attrs=[testid("playback-play")],
             )
             v3.VSelect(
-                model_value=("replay_speed",),
+                model_value=("playback_speed",),
                 items=("[1, 10, 60, 300, 900, 3600]",),
                 density="compact",
                 hide_details=True,
                 variant="outlined",
                 style="max-width: 110px",
                 suffix="×",
-                update_modelValue="replay_speed = $event",
+                update_modelValue="playback_speed = $event",
             )
             v3.VBtn(
                 icon="mdi-close",
                 size="small",
                 variant="text",
-                click=rjs("closeReplay"),
-                raw_attrs=[testid("replay-close")],
+                click=rjs("closePlayback"),
+                raw_attrs=[testid("playback-close")],
             )
         v3.VSlider(
-            model_value=("replay_t",),
-            min=("replay.start",),
-            max=("replay.end",),
+            model_value=("playback_t",),
+            min=("playback.start",),
+            max=("playback.end",),
             step=1,
             hide_details=True,
             density="compact",
             end=rjs("seek", "$event"),
-            raw_attrs=[testid("replay-slider")],
+            raw_attrs=[testid("playback-slider")],
         )
-        with html.Div(v_if="replay_state", classes="d-flex ga-3 text-caption"):
+        with html.Div(v_if="playback_state", classes="d-flex ga-3 text-caption"):
             for name, colour, icon, label in LEVELS:
                 with html.Span():
                     v3.VIcon(icon, color=colour, size="x-small")
-                    html.Span(f" {label} {{{{ replay_state.levels.{name} }}}}", raw_attrs=[testid(f"replay-{name}")])
-            html.Span("· {{ replay_state.alerts.length }} alerts open then")
+                    html.Span(
+                        f" {label} {{{{ playback_state.levels.{name} }}}}", raw_attrs=[testid(f"playback-{name}")]
+                    )
+            html.Span("· {{ playback_state.alerts.length }} alerts open then")
 
 
 def banners() -> None:
