@@ -1,6 +1,6 @@
 """IFC conversions in worker processes, and what their failures mean for the file.
 
-The jobs (:mod:`loaders.ifc.worker`) run in forks of one :class:`twin.workers.ForkServer`
+The jobs (:mod:`loaders.ifc.job`) run in forks of one :class:`twin.workers.ForkServer`
 started once per process that loads IFC files, with ifcopenshell imported once; a job that is
 killed by a signal, outlives the time limit or runs out of memory raises :class:`LoaderFailure`,
 and the caller, the server and the next load are untouched.
@@ -24,10 +24,10 @@ from twin.errors import (
 from twin.workers import Call, ForkServer, Task
 
 HERE = Path(__file__).resolve().parent
-JOB = Task("worker", "job", HERE)
+JOB = Task("job", "run_job", HERE)
 #: one OpenMP/BLAS thread per child: the parallelism is the children themselves
 WORKERS = ForkServer(
-    warm=[Call(Task("worker", "warm", HERE))], env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    warm=[Call(Task("job", "warm", HERE))], env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 )
 
 

@@ -1,6 +1,6 @@
 """The IFC job that runs inside a worker process: parse the file and run the geometry kernel.
 
-:mod:`loaders.ifc.runner` runs :func:`job` in children of a :class:`twin.workers.ForkServer`
+:mod:`loaders.ifc.runner` runs :func:`run_job` in children of a :class:`twin.workers.ForkServer`
 whose :func:`warm` imported ifcopenshell once, so each load is a fresh fork that starts in
 milliseconds, under the load's time and memory limits.  The module is imported there by its
 folder, as a script with its siblings only: not the twin, pyvista or VTK, so the memory limit
@@ -134,7 +134,7 @@ def _meaning(
     return arrays, meta
 
 
-def job(request: dict[str, Any]) -> None:
+def run_job(request: dict[str, Any]) -> None:
     """One conversion in a forked child: the work, its arrays written whole to ``request["out"]``."""
     fault(request.get("fault"), request.get("memory_mb"))
     arrays = run(request)
