@@ -10,7 +10,7 @@ import pytest
 from browser_support import browser, serve
 from conftest import USER_CWD
 
-from twin.faces.security import AccessPolicy, TokenError, check_token
+from twin.faces.security import AccessPolicy, TokenError, check_token, token_bits
 
 STRONG = secrets.token_urlsafe(32)
 
@@ -22,6 +22,11 @@ STRONG = secrets.token_urlsafe(32)
         ("wslink-secret", "public default secret"),
         ("short", "too weak"),
         ("a" * 40, "too weak"),
+        ("wslink-secretwslink-secret", "too weak"),  # a public default, twice
+        ("012345678901234567890123", "too weak"),  # runs of digits
+        ("passwordpassword12345678", "too weak"),
+        ("Tr0ub4dor&3-Tr0ub4dor&3-", "too weak"),  # one unit repeated
+        ("é" * 30, "printable ASCII"),  # could never be compared with an HTTP header
     ],
 )
 def test_weak_or_missing_tokens_are_refused(token, problem):
@@ -29,6 +34,13 @@ def test_weak_or_missing_tokens_are_refused(token, problem):
         check_token(token)
     with pytest.raises(TokenError):
         AccessPolicy(host="0.0.0.0", token=token)
+
+
+def test_random_tokens_are_strong_enough():
+    for _ in range(200):
+        for token in (secrets.token_urlsafe(18), secrets.token_hex(16), secrets.token_urlsafe(32)):
+            assert check_token(token) == token
+    assert token_bits(secrets.token_urlsafe(32)) > 2 * token_bits("wslink-secret" * 3)
 
 
 def test_loopback_needs_no_token_but_other_binds_do():
@@ -112,7 +124,11 @@ def test_a_page_of_another_origin_cannot_post_to_the_api():
     async def scenario():
         app = web.Application()
         AccessPolicy(host="127.0.0.1").install(app)
-        app.router.add_post("/api/readings", lambda request: web.json_response({"accepted": 1}))
+
+        async def readings(request):
+            return web.json_response({"accepted": 1})
+
+        app.router.add_post("/api/readings", readings)
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
             evil = await client.post("/api/readings", data="[]", headers={"Origin": "http://evil.example"})
             tool = await client.post("/api/readings", data="[]")  # curl, twin replay: no Origin

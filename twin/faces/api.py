@@ -3,7 +3,13 @@
 trame's server is wslink on aiohttp, so the app mounts these with
 ``app.add_routes(routes(service))``; :func:`serve_api` runs them alone (tests, ingest-only
 deployments).  A bad request is answered with a JSON error and never stops the server; under
-overload ingest answers 503 with ``Retry-After`` instead of queueing without bound.
+overload ingest answers 503 with ``Retry-After`` instead of queueing without bound; a request
+that can never succeed as sent (too large, not JSON, nested too deeply, a time out of range) is
+answered 4xx with the reason, so gateways do not retry it.
+
+A body is read only once the access guard has admitted its request, as sent (the guard stops
+aiohttp inflating bodies on the event loop), and inflated off the loop with a streaming cap:
+:data:`MAX_BODY` is the one limit, before and after inflating.
 
 Routes::
 
@@ -28,20 +34,35 @@ import json
 import math
 import os
 import threading
+import zlib
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from twin.errors import InputError
+from twin.errors import InputError, TwinError
 from twin.faces.security import TOKEN_ENV, AccessPolicy
-from twin.risk.ingest import parse_body
+from twin.risk.ingest import UTF8_BOM, parse_body
 from twin.risk.interface import RiskRuntime
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-MAX_BODY = 16 * 1024 * 1024
+MAX_BODY = 16 * 1024 * 1024  #: the one cap on a request body, as sent and once inflated (413 beyond)
+MAX_NAME = 100  #: characters of an acknowledging operator's name (it goes to every screen)
+INFLATE_STEP = 1 << 20  # bytes inflated per step, so inflating stops at the cap
+#: Content-Encoding -> zlib window bits (None: as sent); 47 reads gzip or zlib by its header
+INFLATE = {"identity": None, "": None, "gzip": 31, "x-gzip": 31, "deflate": 47}
+#: the times a query may name: the years 1 to 9999 (what a timestamp can hold)
+TIME_RANGE_S = (-62_135_596_800.0, 253_402_300_799.0)
+
+
+class RequestRefused(InputError):
+    """A request that can never succeed as sent, with the HTTP status that says why (4xx)."""
+
+    def __init__(self, status: int, problem: str) -> None:
+        super().__init__(None, problem)
+        self.status = status
 
 
 class IngestGate:
@@ -87,8 +108,10 @@ def _guard(handler: Handler) -> Handler:
             return await handler(request)
         except web.HTTPException:
             raise
+        except _Unavailable as exc:
+            return _json({"error": str(exc)}, status=503, headers={"Retry-After": "5"})
         except InputError as exc:
-            return _json({"error": exc.problem}, status=400)
+            return _json({"error": exc.problem}, status=getattr(exc, "status", 400))
         except Exception as exc:  # the server must keep serving whatever one request did
             return _json({"error": f"{type(exc).__name__}: {exc}"}, status=500)
 
@@ -97,18 +120,115 @@ def _guard(handler: Handler) -> Handler:
 
 
 def _time_param(request: web.Request, name: str) -> float | None:
+    """``since``/``until`` in epoch seconds: epoch milliseconds or ISO-8601, years 1 to 9999."""
     text = request.query.get(name)
     if text is None or text == "":
         return None
     try:
-        return float(text) / 1000.0
+        seconds = float(text) / 1000.0
     except ValueError:
-        pass
+        seconds = _iso_seconds(text, name)
+    if not TIME_RANGE_S[0] <= seconds <= TIME_RANGE_S[1]:  # also refuses nan and inf
+        raise RequestRefused(400, f"{name} must be a time between the years 1 and 9999, not {text[:40]!r}")
+    return seconds
+
+
+def _iso_seconds(text: str, name: str) -> float:
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(None, f"{name} must be ISO-8601 or epoch milliseconds, not {text!r}") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    except (ValueError, OverflowError):
+        raise RequestRefused(400, f"{name} must be ISO-8601 or epoch milliseconds, not {text[:40]!r}") from None
+
+
+async def read_body(request: web.Request, executor: Executor | None = None) -> bytes:
+    """The request's body, inflated (gzip or deflate) off the event loop; at most :data:`MAX_BODY`
+    bytes both as sent and inflated (:class:`RequestRefused` 413 past it, 415 for another encoding).
+
+    Read only by a handler, so never before the access guard has admitted the request.
+    """
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in INFLATE:
+        raise RequestRefused(415, f"Content-Encoding {encoding!r} is not accepted: send gzip, deflate or none")
+    if (request.content_length or 0) > MAX_BODY:
+        raise _too_large()
+    chunks, size = [], 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _too_large()
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    wbits = INFLATE[encoding]
+    inflated_already = getattr(request.content, "total_compressed_bytes", None) is not None  # a server that inflates
+    if wbits is None or not raw or inflated_already:
+        return raw
+    return await asyncio.get_running_loop().run_in_executor(executor, inflate, raw, wbits)
+
+
+def inflate(data: bytes, wbits: int, limit: int = MAX_BODY) -> bytes:
+    """Inflate gzip/zlib ``data`` (members one after another) a step at a time, stopping past ``limit``."""
+    out, size = [], 0
+    if wbits == INFLATE["deflate"] and data and data[0] & 0x0F != 8:  # raw deflate, without the zlib header
+        wbits = -15
+    while data:
+        stream = zlib.decompressobj(wbits)
+        try:
+            while True:
+                piece = stream.decompress(data, INFLATE_STEP)
+                data = stream.unconsumed_tail
+                size += len(piece)
+                if size > limit:
+                    raise _too_large()
+                out.append(piece)
+                if not data and len(piece) < INFLATE_STEP:
+                    break
+        except zlib.error as exc:
+            raise RequestRefused(400, f"the body is not valid {'gzip' if wbits == 31 else 'deflate'} ({exc})") from None
+        if not stream.eof:
+            raise RequestRefused(400, "the compressed body is truncated")
+        data = stream.unused_data
+    return b"".join(out)
+
+
+def _too_large() -> RequestRefused:
+    return RequestRefused(413, f"body larger than {MAX_BODY} bytes (as sent or inflated): send smaller batches")
+
+
+def _ingest(service: RiskRuntime, body: bytes) -> dict[str, Any]:
+    """Parse and store a batch (on the ingest thread): a body that cannot be read is the client's
+    error (400); only a failure to store is transient (503, retry later)."""
+    items = parse_body(body)
+    try:
+        return service.ingest(items)
+    except Exception as exc:  # the store failed: nothing was acknowledged
+        raise _Unavailable(f"readings not stored: {exc}") from exc
+
+
+class _Unavailable(TwinError):
+    """A transient failure: answered 503 with ``Retry-After``."""
+
+
+def _alert_id(request: web.Request) -> int:
+    text = request.match_info["id"]
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise RequestRefused(400, "alert ids are integers")
+    return int(text)
+
+
+def _operator(body: bytes) -> str:
+    """The acknowledging operator's name from ``{"by": "name"}`` (an empty body: no name)."""
+    try:
+        data = json.loads(body.removeprefix(UTF8_BOM) or b"{}")
+    except (ValueError, RecursionError):  # ValueError: not JSON, or not UTF-8
+        raise RequestRefused(400, 'body must be JSON like {"by": "name"}') from None
+    by = data.get("by", "") if isinstance(data, dict) else None
+    if not isinstance(by, str):
+        raise RequestRefused(400, 'body must be JSON like {"by": "name"}, the name a string')
+    by = by.strip()
+    if len(by) > MAX_NAME:
+        raise RequestRefused(400, f"the name in 'by' is longer than {MAX_NAME} characters")
+    return by
 
 
 def routes(service: RiskRuntime, gate: IngestGate | None = None) -> list[web.RouteDef]:
@@ -123,20 +243,11 @@ def routes(service: RiskRuntime, gate: IngestGate | None = None) -> list[web.Rou
         return _json(await asyncio.to_thread(service.sensor_list))
 
     async def readings(request: web.Request) -> web.Response:
-        size = request.content_length or 0
-        if size > MAX_BODY:
-            return _json({"error": f"body larger than {MAX_BODY} bytes: send smaller batches"}, status=413)
-        body = await request.read()
+        body = await read_body(request, gate.executor)
         if not gate.admit(len(body)):
             return _json({"error": "ingest overloaded: retry later"}, status=503, headers={"Retry-After": "1"})
         try:  # parsing up to 16 MB is work too: off the loop, with the ingest
-            result = await asyncio.get_running_loop().run_in_executor(
-                gate.executor, lambda: service.ingest(parse_body(body))
-            )
-        except InputError:
-            raise
-        except Exception as exc:  # the store failed: nothing was acknowledged
-            return _json({"error": f"readings not stored: {exc}"}, status=503, headers={"Retry-After": "5"})
+            result = await asyncio.get_running_loop().run_in_executor(gate.executor, _ingest, service, body)
         finally:
             gate.release(len(body))
         return _json(result)
@@ -175,25 +286,12 @@ def routes(service: RiskRuntime, gate: IngestGate | None = None) -> list[web.Rou
         return _json(await asyncio.to_thread(service.alerts, request.query.get("all") in ("1", "true")))
 
     async def alert(request: web.Request) -> web.Response:
-        try:
-            alert_id = int(request.match_info["id"])
-        except ValueError:
-            return _json({"error": "alert ids are integers"}, status=400)
-        found = await asyncio.get_running_loop().run_in_executor(None, service.alert, alert_id)
+        found = await asyncio.get_running_loop().run_in_executor(None, service.alert, _alert_id(request))
         return _json(found) if found is not None else _json({"error": "no such alert"}, status=404)
 
     async def ack(request: web.Request) -> web.Response:
-        try:
-            alert_id = int(request.match_info["id"])
-        except ValueError:
-            return _json({"error": "alert ids are integers"}, status=400)
-        by = ""
-        if request.can_read_body:
-            try:
-                body = json.loads(await request.read() or b"{}")
-                by = str(body.get("by", "")) if isinstance(body, dict) else ""
-            except json.JSONDecodeError:
-                return _json({"error": 'body must be JSON like {"by": "name"}'}, status=400)
+        alert_id = _alert_id(request)
+        by = _operator(await read_body(request)) if request.can_read_body else ""
         result = await asyncio.get_running_loop().run_in_executor(gate.executor, service.ack, alert_id, by)
         return _json(result) if result is not None else _json({"error": "no such alert"}, status=404)
 

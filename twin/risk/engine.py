@@ -4,6 +4,10 @@ Everything is a numpy array over sensors.  An ingest batch is reduced to the new
 sensor (a late reading is stored but never replaces a newer current value), and only the
 touched sensors are re-evaluated; a clock tick re-evaluates all of them, which is what enters a
 level after its minimum duration and turns a silent sensor grey.
+
+Silence is measured on the server's clock: a sensor was last *heard* at the earlier of a
+reading's own time and its arrival, so a reading stamped in the future (accepted up to
+``max_future_s`` ahead, for clock skew) never keeps a dead sensor looking alive.
 """
 
 from __future__ import annotations
@@ -104,6 +108,7 @@ class SensorEngine:
         self.sensors, self.rules, self.clock = sensors, rules, clock
         n = len(sensors)
         self.last_ts = np.full(n, -np.inf)
+        self.heard = np.full(n, -np.inf)  # server time each sensor was last heard (see the module doc)
         self.last_value = np.full(n, np.nan)
         self.rate = np.full(n, np.nan)  # units per minute
         self.ref0_ts, self.ref1_ts = np.full(n, -np.inf), np.full(n, -np.inf)
@@ -134,14 +139,17 @@ class SensorEngine:
         return None if r < 0 else self.signal_rules[signal][r]
 
     # -- updates ------------------------------------------------------------------------
-    def apply(self, sensor: np.ndarray, ts: np.ndarray, value: np.ndarray) -> np.ndarray:
-        """Take a batch of accepted readings; return the sensors whose current value changed.
+    def apply(self, sensor: np.ndarray, ts: np.ndarray, value: np.ndarray, arrival: float) -> np.ndarray:
+        """Take a batch of accepted readings that reached the server at ``arrival``; return the
+        sensors whose current value changed.
 
         Readings are grouped per sensor with one sort; the newest per sensor replaces the current
-        value only if it is newer than what we hold.
+        value only if it is newer than what we hold.  Every reading counts as hearing from its
+        sensor, at its own time or its arrival, whichever is earlier.
         """
         if not len(sensor):
             return np.empty(0, dtype=np.int64)
+        np.maximum.at(self.heard, sensor, np.minimum(ts, arrival))
         order = np.lexsort((ts, sensor))
         s, t, v = sensor[order], ts[order], value[order]
         last = np.r_[s[1:] != s[:-1], True]
@@ -172,7 +180,7 @@ class SensorEngine:
     def evaluate(self, idx: Index = slice(None), now: float | None = None) -> None:
         """Re-grade the sensors ``idx`` (all by default) at time ``now``."""
         now = self.clock() if now is None else now
-        self.stale[idx] = (now - self.last_ts[idx]) > self.stale_after[idx]
+        self.stale[idx] = (now - self.heard[idx]) > self.stale_after[idx]
         for channel in self.channels.values():
             signal = self.last_value if channel.signal == "value" else self.rate
             channel.evaluate(idx, signal[idx] * channel.sign[idx], now)
@@ -182,7 +190,7 @@ class SensorEngine:
 
         A restart must not show a red asset as "none" while its minimum duration runs again.
         """
-        self.stale[:] = (now - self.last_ts) > self.stale_after
+        self.stale[:] = (now - self.heard) > self.stale_after
         for channel in self.channels.values():
             signal = self.last_value if channel.signal == "value" else self.rate
             channel.settle(signal * channel.sign)

@@ -55,6 +55,7 @@ class Batch:
     duplicate_in_batch: int = 0
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
 NDJSON_SCHEMA = pa.schema([("sensor", pa.string()), ("ts", pa.int64()), ("value", pa.float64())])
 
 
@@ -62,8 +63,12 @@ def parse_body(body: bytes) -> list[Any] | pa.Table:
     """A JSON array (or ``{"readings": [...]}``) or NDJSON; an unreadable NDJSON line stays as an error marker.
 
     Clean NDJSON with epoch-millisecond times (the fast format for high rates) is read by Arrow's
-    JSON reader straight into columns; anything else takes the general path.
+    JSON reader straight into columns; anything else takes the general path.  A UTF-8 byte order
+    mark is dropped; integers are read as floats, so a 400-digit number is one reading rejected
+    as not finite rather than a batch that cannot be stored; a body nested too deeply for the
+    parser is a client error (:class:`InputError`).
     """
+    body = body.removeprefix(UTF8_BOM)
     table = _ndjson_columns(body)
     if table is not None:
         return table
@@ -72,22 +77,36 @@ def parse_body(body: bytes) -> list[Any] | pa.Table:
         return []
     if text[0] == "[" or (text[0] == "{" and "\n" not in text):
         try:
-            data = json.loads(text)
+            data = _loads(text)
         except json.JSONDecodeError as exc:
-            raise InputError(None, f"body is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        if isinstance(data, dict):
-            data = data.get("readings", [data]) if "sensor" not in data else [data]
-        if not isinstance(data, list):
-            raise InputError(None, "body must be a JSON array of readings or NDJSON")
-        return data
+            if exc.msg != "Extra data" or "\n" not in text:  # else: NDJSON whose first line is an array
+                raise InputError(None, f"body is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        except RecursionError:
+            raise InputError(None, "body is not valid JSON (nested too deeply: readings are flat objects)") from None
+        else:
+            return _readings_of(data)
     items: list[Any] = []
     for line in text.splitlines():
         if line.strip():
             try:
-                items.append(json.loads(line))
-            except json.JSONDecodeError:
+                items.append(_loads(line))
+            except (json.JSONDecodeError, RecursionError):
                 items.append(_BadLine)
     return items
+
+
+def _readings_of(data: Any) -> list[Any]:
+    """The readings of one JSON document: an array, ``{"readings": [...]}`` or one reading."""
+    if isinstance(data, dict):
+        data = data.get("readings", [data]) if "sensor" not in data else [data]
+    if not isinstance(data, list):
+        raise InputError(None, "body must be a JSON array of readings or NDJSON")
+    return data
+
+
+def _loads(text: str) -> Any:
+    """JSON with every number a float: no integer is too large to convert, none too long to parse."""
+    return json.loads(text, parse_int=float)
 
 
 def _ndjson_columns(body: bytes) -> pa.Table | None:
@@ -233,11 +252,11 @@ def _times(raw: list[Any], code: np.ndarray) -> np.ndarray:
 def _iso(text: str) -> float:
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+    except (ValueError, OverflowError):  # OverflowError: year 1 with an offset east of UTC
         return math.nan
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 def _drop_repeats(batch: Batch) -> None:

@@ -258,7 +258,7 @@ class RiskService:
             inserted, conflicts = self.history.commit(batch.sensor, batch.ts, batch.value)
             self.accepted_total += inserted
             with self._lock:
-                touched = self.state.apply(batch.sensor, batch.ts, batch.value)
+                touched = self.state.apply(batch.sensor, batch.ts, batch.value, now)
             if len(touched):
                 self.evaluate(touched)
         return {
@@ -398,9 +398,11 @@ class RiskService:
             self.history.check()
         except Exception as exc:  # any DuckDB failure is what health must report
             store.update(ok=False, error=str(exc).splitlines()[0])
-        if self.history.set_aside:
-            store["set_aside"] = [str(p) for p in self.history.set_aside]
         degraded = self.watchdog.degraded
+        if self.history.set_aside:  # running, but on a fresh store: what the old one held is not here
+            store["set_aside"] = [str(p) for p in self.history.set_aside]
+            set_aside = f"the damaged store was set aside as {', '.join(p.name for p in self.history.set_aside)}"
+            degraded = f"{degraded}; {set_aside}" if degraded else set_aside
         status = "error" if not store["ok"] else "degraded" if degraded else "ok"
         return {
             "status": status,

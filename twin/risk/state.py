@@ -65,12 +65,13 @@ class RiskState:
         start grey, nor wait again for minimum durations)."""
         idx = self.sensors.lookup(names)
         ok = idx >= 0
-        self.engine.apply(idx[ok], ts[ok], value[ok])
+        self.engine.apply(idx[ok], ts[ok], value[ok], now)
         self.engine.settle(now)
 
-    def apply(self, sensor: np.ndarray, ts: np.ndarray, value: np.ndarray) -> np.ndarray:
-        """Take accepted readings (sensor rows); return the sensors whose current value changed."""
-        return self.engine.apply(sensor, ts, value)
+    def apply(self, sensor: np.ndarray, ts: np.ndarray, value: np.ndarray, arrival: float) -> np.ndarray:
+        """Take accepted readings (sensor rows) that arrived at ``arrival`` (epoch s); return the
+        sensors whose current value changed."""
+        return self.engine.apply(sensor, ts, value, arrival)
 
     def evaluate(self, touched: np.ndarray | None, now: float) -> np.ndarray:
         """Re-grade sensors (``touched`` or all) and re-combine asset levels; return the asset rows

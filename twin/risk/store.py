@@ -47,6 +47,10 @@ ALERT_COLUMNS = [f.name for f in fields(Alert)]
 MEMORY_LIMIT = "512MB"  # DuckDB's cache; larger queries spill to disk
 #: Words of DuckDB open errors that mean a damaged file (set aside); anything else (permissions,
 #: a newer format version) is reported and the file left alone.
+#: DuckDB's main header: 8 bytes of checksum, then the magic
+DUCKDB_MAGIC, DUCKDB_MAGIC_AT = b"DUCK", 8
+#: Words of DuckDB's error for a file another process holds (not "lock" alone: "block" in a damage report)
+LOCKED = ("could not set lock", "conflicting lock")
 DAMAGE = ("wal", "corrupt", "checksum", "not a valid", "serializ", "internal error", "invalid")
 
 
@@ -92,12 +96,13 @@ class Store:
     def _connect(self) -> duckdb.DuckDBPyConnection:
         if self.path is None:
             return _open(":memory:")
+        _refuse_foreign(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             return _open(str(self.path))
         except duckdb.Error as exc:
             text = str(exc).lower()
-            if "lock" in text:
+            if any(words in text for words in LOCKED):
                 raise StoreLockedError(
                     self.path,
                     "the store is in use by another process (DuckDB allows one writer)",
@@ -106,13 +111,20 @@ class Store:
             if not any(word in text for word in DAMAGE):
                 raise InputError(self.path, f"cannot open the store ({str(exc).splitlines()[0]})") from None
             self.open_error = str(exc).splitlines()[0]
+        self._set_aside(self.path)
+        return _open(str(self.path))
+
+    def _set_aside(self, path: Path) -> None:
+        """Rename a damaged store (and its write-ahead log) so a fresh one can start beside it.
+
+        Only ever called on a file :func:`_refuse_foreign` recognised as a DuckDB store.
+        """
         stamp = time.strftime("%Y%m%dT%H%M%S")
-        for f in (self.path, Path(f"{self.path}.wal")):
+        for f in (path, Path(f"{path}.wal")):
             if f.exists():
                 target = f.with_name(f"{f.name}.corrupt-{stamp}")
                 f.rename(target)
                 self.set_aside.append(target)
-        return _open(str(self.path))
 
     def close(self) -> None:
         """Close the connection (a store never opened, or closed already, is left alone)."""
@@ -366,6 +378,26 @@ class Store:
             "SELECT ts, event, state, level, note FROM alert_events WHERE alert = $1 ORDER BY ts", [alert_id]
         ).fetchall()
         return [dict(zip(("ts", "event", "state", "level", "note"), r)) for r in rows]
+
+
+def _refuse_foreign(path: Path) -> None:
+    """Refuse a path that is not (yet) a DuckDB store: a mistyped ``--store`` naming a CSV or a
+    manifest must stop the start, never be renamed away or overwritten.
+
+    A missing or empty file is a new store; anything else must carry DuckDB's magic bytes.
+    """
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise InputError(path, "the store is not a regular file", hint="give --store a new or existing .duckdb file")
+    with path.open("rb") as f:
+        head = f.read(len(DUCKDB_MAGIC) + DUCKDB_MAGIC_AT)
+    if head and head[DUCKDB_MAGIC_AT:] != DUCKDB_MAGIC:
+        raise InputError(
+            path,
+            "not a DuckDB store: this file is something else and is left alone",
+            hint="give --store a new file name, or an existing .duckdb store",
+        )
 
 
 def _open(database: str) -> duckdb.DuckDBPyConnection:
