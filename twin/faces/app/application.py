@@ -19,6 +19,7 @@ from pathlib import Path
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 # browsers send small messages (clicks, camera, state): cap what one may declare (default 4 MiB)
 os.environ.setdefault("WSLINK_MAX_MSG_SIZE", str(1 << 20))
+os.environ.setdefault("TRAME_WS_MAX_MSG_SIZE", str(1 << 20))  # trame sets wslink's from this one at start
 
 from trame.app import get_server  # noqa: E402
 from trame_vtk.modules import vtk as vtk_module  # noqa: E402
@@ -30,7 +31,7 @@ from twin.faces.app.client_views import default_config  # noqa: E402
 from twin.faces.app.connections import ConnectionWatch  # noqa: E402
 from twin.faces.app.pool import ViewPool  # noqa: E402
 from twin.faces.app.state import declare, per_browser, shared  # noqa: E402
-from twin.faces.security import AccessPolicy  # noqa: E402
+from twin.faces.security import AccessPolicy, cap_websocket_messages  # noqa: E402
 from twin.scene import Twin  # noqa: E402
 
 log = logging.getLogger("twin.app")
@@ -51,7 +52,14 @@ class TwinApp:
     """
 
     def __init__(
-        self, twin: Twin, rendering: str = "server", server=None, max_views: int = 6, risk=None, briefing: bool = False
+        self,
+        twin: Twin,
+        rendering: str = "server",
+        server=None,
+        max_views: int = 6,
+        risk=None,
+        briefing: bool = False,
+        city=None,
     ) -> None:
         if rendering not in RENDERING_MODES:
             raise ValueError(f"rendering must be one of {RENDERING_MODES}, not {rendering!r}")
@@ -82,7 +90,11 @@ class TwinApp:
             ),
             per_browser(default_config(twin), rendering, live=self.live is not None),
         )
-        self.layout = layout.build(self.server, self.pool.get(self.pool.spares[0]).window, live=self.live is not None)
+        # a streamed city (twin serve DIR, or a manifest's big city tileset): its layers follow the views' cameras
+        self.city = None if city is None else self._city(city)
+        self.layout = layout.build(
+            self.server, self.pool.get(self.pool.spares[0]).window, live=self.live is not None, city=city is not None
+        )
 
     def _live(self, risk):
         """Live risk (:mod:`twin.faces.app.live_risk`): recolouring and state push, and its triggers."""
@@ -93,6 +105,14 @@ class TwinApp:
         self.bind(RiskActions(live, self.push, self.scene_of, caller=self._caller).triggers())
         self.server.enable_module({"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/risk.js"]})
         return live
+
+    def _city(self, city):
+        """City streaming (:mod:`twin.faces.app.city_stream`) of ``city``: (CityStream, its layers); its trigger."""
+        from twin.faces.app.city_stream import CityStreaming
+
+        city = CityStreaming(self, *city)
+        self.bind(city.triggers())
+        return city
 
     def bind(self, triggers: dict[str, Callable]) -> None:
         """Make each ``twin_*`` method a trigger the browser calls by that name."""
@@ -183,7 +203,13 @@ class TwinApp:
         return next((p for p in protocols if isinstance(p, vtkWebPublishImageDelivery)), None)
 
     def start(self, policy: AccessPolicy, port: int = 8080, on_ready=None) -> None:
-        """Serve until interrupted; never shut down when idle (trame's default does after 300 s)."""
+        """Serve until interrupted; never shut down when idle (trame's default does after 300 s).
+
+        Only the browser's scripts are served from ``twin_ui/`` (it is this package's folder), and
+        no websocket message may declare more than wslink's size cap.
+        """
+        policy.assets.setdefault("/twin_ui/", {".js", ".css"})
+        cap_websocket_messages(int(os.environ["TRAME_WS_MAX_MSG_SIZE"]))
         self.server.controller.on_server_bind.add(lambda wslink_server: policy.install(wslink_server.app))
         host = policy.host
         if on_ready:

@@ -37,7 +37,7 @@ VIEW_STYLE = "position: absolute; inset: 0;"
 INTERACTIVE_RATIO = 0.5
 
 
-def build(server, window, live: bool = False) -> VAppLayout:
+def build(server, window, live: bool = False, city: bool = False) -> VAppLayout:
     """The whole page; ``window`` is any render window (each browser binds its own view by id).
 
     With ``live`` the live-risk parts join in (:mod:`twin.faces.app.panels.risk`, :mod:`~.briefing`);
@@ -45,6 +45,8 @@ def build(server, window, live: bool = False) -> VAppLayout:
     """
     with VAppLayout(server, vuetify_config={"theme": THEME}, full_height=True) as layout:
         client.ClientTriggers(mounted=js("init"))
+        if city:  # a streamed city: a vtk.js view reports its camera (city.js)
+            client.ClientTriggers(mounted="window.twinCity.start(trame)")
         with v3.VAppBar(density="compact", flat=True, border="b", v_if="mode !== 'briefing'") as bar:
             v3.VAppBarNavIcon(click="show_layers = !show_layers", density="comfortable")
         toolbar.build(bar)

@@ -33,19 +33,24 @@ class Hit:
 
 
 class Locators:
-    """One cell locator per layer dataset, built on first use and shared by every client view."""
+    """One cell locator per layer dataset, built on first use and shared by every client view.
+
+    Built again when the dataset changed since (a streamed city's layers are refreshed in place).
+    """
 
     def __init__(self) -> None:
-        self._cache: dict[int, vtk.vtkCellLocator] = {}
+        self._cache: dict[int, tuple[tuple, vtk.vtkCellLocator]] = {}
 
     def __call__(self, dataset) -> vtk.vtkCellLocator:
-        key = id(dataset)
-        if key not in self._cache:
+        points = dataset.GetPoints()  # geometry only: a colour array written does not rebuild it
+        key, stamp = id(dataset), (id(points), points.GetMTime() if points else 0, dataset.GetNumberOfCells())
+        cached = self._cache.get(key)
+        if cached is None or cached[0] != stamp:
             locator = vtk.vtkCellLocator()
             locator.SetDataSet(dataset)
             locator.BuildLocator()
-            self._cache[key] = locator
-        return self._cache[key]
+            self._cache[key] = cached = (stamp, locator)
+        return cached[1]
 
 
 def display_ray(renderer, x: float, y: float) -> tuple[np.ndarray, np.ndarray]:

@@ -2,13 +2,15 @@
 
 Matching runs on numpy ``StringDType`` columns with ``np.strings``: no Python loop over rows.
 Exact ids rank first, then prefixes, then substrings; a few suggestions come back, never the
-whole table.
+whole table.  A streamed city searches its asset index instead (:class:`IndexSearch`: indexed,
+addresses included), whose rows are the twin's.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from twin.asset_index import AssetIndex
 from twin.assets import AssetTable
 
 #: text columns searched, if the table has them (``id`` holds IFC GlobalIds for IFC models)
@@ -54,3 +56,25 @@ class AssetSearch:
             if s
         )
         return {"index": index, "title": title, "subtitle": subtitle, "matched": column}
+
+
+class IndexSearch:
+    """The same suggestions from a city's :class:`~twin.asset_index.AssetIndex` (``twin serve DIR``).
+
+    An address hit stands for its building; one whose building is not an asset is left out.
+    """
+
+    def __init__(self, index: AssetIndex) -> None:
+        self.index = index
+
+    def suggest(self, text: str, limit: int = LIMIT) -> list[dict]:
+        return [
+            {
+                "index": int(hit.row),
+                "title": hit.label or hit.id,
+                "subtitle": " · ".join(s for s in (hit.id, hit.kind, hit.address or "") if s),
+                "matched": hit.match,
+            }
+            for hit in self.index.search(text, limit)
+            if hit.row is not None
+        ]

@@ -28,6 +28,7 @@ def shared(twin: Twin, layer_groups: list[dict], bookmarks: list[str], legend: l
         "bookmarks": bookmarks,  # names; a saved one comes back in that browser's reply
         "points_total": int(sum(point_totals(twin)) or sum(points)),  # in the files, before the budget
         "points_loaded": int(sum(points)),
+        "city_status": "",  # a streamed city: tiles and triangles shown of the whole (city_stream)
         "trame__title": f"CIM Twin — {twin.name}",
     }
     if briefing is not None:

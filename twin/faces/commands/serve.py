@@ -11,11 +11,14 @@ from twin.errors import InputError
 from twin.faces.security import TOKEN_ENV, AccessPolicy
 from twin.loading import load
 from twin.resources import demo_scene
+from twin.streaming.select import Budget
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("serve", help="serve the browser app on a scene")
-    parser.add_argument("path", nargs="?", help="a data file or scene manifest (default: the demo district)")
+    parser.add_argument(
+        "path", nargs="?", help="a data file, scene manifest or city tileset folder (default: the demo district)"
+    )
     parser.add_argument(
         "--host",
         default="127.0.0.1",
@@ -59,6 +62,20 @@ def register(subparsers) -> None:
         action="store_true",
         help="every browser opens the full-screen briefing screen (also: any URL with ?mode=briefing)",
     )
+    parser.add_argument(
+        "--triangles",
+        type=int,
+        default=Budget.triangles,
+        metavar="N",
+        help=f"a city tileset folder: triangles drawn at most, shared by the views (default {Budget.triangles:,})",
+    )
+    parser.add_argument(
+        "--points",
+        type=int,
+        default=Budget.points,
+        metavar="N",
+        help=f"a city tileset folder: points drawn at most, shared by the views (default {Budget.points:,})",
+    )
     parser.set_defaults(func=run)
 
 
@@ -67,12 +84,22 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, f"--simulate-rate must be a positive number of readings/s, not {args.simulate_rate:g}")
     token = args.token or os.environ.get(TOKEN_ENV) or None
     policy = AccessPolicy(host=args.host, token=token, allowed_origins=set(args.allow_origin))
-    twin = load(Path(args.path) if args.path else demo_scene())
+    path = Path(args.path) if args.path else demo_scene()
+    from twin.faces.app.city_stream import hand_over, is_city, open_city
+
+    budget = Budget(triangles=args.triangles, points=args.points)
+    city: tuple | None
+    if is_city(path):  # a city tileset folder (twin tile): streamed by view
+        stream, twin = open_city(path, budget)
+        city = (stream, None)
+    else:  # a scene whose big city tileset source is streamed, if it has one
+        twin = load(path)
+        city = hand_over(twin, budget)
     from twin.faces.app.application import TwinApp
 
     simulate = args.simulate or args.simulate_rate is not None
     risk = start_live_risk(twin, Path(args.store) if args.store else None, simulate, args.simulate_rate)
-    app = TwinApp(twin, rendering=args.rendering, risk=risk, briefing=args.briefing)
+    app = TwinApp(twin, rendering=args.rendering, risk=risk, briefing=args.briefing, city=city)
     if risk is not None:
         from twin.faces.api import routes
 

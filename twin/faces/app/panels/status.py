@@ -1,4 +1,4 @@
-"""The status line: assets, points shown of total, frame time, rendering mode, CRS."""
+"""The status line: assets, points shown of total, a streamed city's tiles, frame time, rendering mode, CRS."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def build(footer) -> None:
             v_if="points_total",
             raw_attrs=[testid("status-points")],
         )
+        html.Span("{{ city_status }}", v_if="city_status", raw_attrs=[testid("status-city")])
         html.Span(
             "frame {{ frame_ms ? frame_ms.toFixed(0) + ' ms' : '—' }}",
             v_if="rendering === 'server'",
