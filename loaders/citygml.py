@@ -31,6 +31,7 @@ import numpy as np
 
 from loaders.city_mesh import CityObjects, build_parts, flatten
 from twin.errors import InputError
+from twin.geo import MAX_COORDINATE
 from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
@@ -77,6 +78,9 @@ GEOMETRY_NAMES = {"Polygon", "Triangle"}
 #: attributes that hold codes (from code lists), kept as text even when they look like numbers
 CODES = {"function", "usage", "class", "roofType", "creationDate", "terminationDate"}
 GML = "{http://www.opengis.net/gml"
+#: XML levels below a city object member: an LoD2 building with parts needs some 20; deeper is
+#: a broken or hostile file (and the reader walks a subtree by recursion)
+MAX_DEPTH = 200
 NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 LOD = re.compile(r"^lod(\d)")
 #: AdV (German surveying) CRS names found in CityGML files
@@ -219,6 +223,8 @@ def _ring(boundary: ET.Element) -> np.ndarray | None:
         name = _local(node.tag)
         if name == "posList":
             dim = int(node.get("srsDimension") or 3)
+            if dim not in (2, 3):
+                raise ValueError(f"srsDimension {dim}: only 2 or 3 are read")
             coords = np.array((node.text or "").split(), dtype=np.float64)
             break
         if name in ("pos", "coordinates"):
@@ -230,6 +236,8 @@ def _ring(boundary: ET.Element) -> np.ndarray | None:
         return None
     if len(coords) % dim:
         raise ValueError(f"a ring has {len(coords)} numbers, not a multiple of {dim}")
+    if not (np.abs(coords) <= MAX_COORDINATE).all():  # NaN compares false: caught too
+        raise ValueError(f"a ring has coordinates that are NaN, infinite or beyond +-{MAX_COORDINATE:g}")
     points = coords.reshape(-1, dim)
     if dim == 2:
         points = np.column_stack([points, np.zeros(len(points))])
@@ -306,16 +314,31 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
                     if _local(member.tag) not in CITY_OBJECTS:
                         continue
                     try:
+                        _check_depth(member)
                         reader.city_object(member)
                     except ValueError as exc:
-                        skipped.append({"id": member.get("{http://www.opengis.net/gml}id") or "?", "reason": str(exc)})
+                        number = len(skipped) + len(reader.objects.ids) + 1
+                        object_id = member.get("{http://www.opengis.net/gml}id") or f"{_local(member.tag)} {number}"
+                        skipped.append({"id": object_id, "reason": str(exc)})
                 element.clear()
     except ET.ParseError as exc:
         line, column = exc.position
         raise InputError(
             path, f"invalid XML: {exc.msg if hasattr(exc, 'msg') else exc}", where=f"line {line} column {column}"
         ) from None
+    if skipped and not reader.objects.ids:  # nothing at all could be read: the file is broken
+        raise InputError(path, skipped[0]["reason"], where=f"city object {skipped[0]['id']}")
     return _source(path, reader, skipped)
+
+
+def _check_depth(member: ET.Element) -> None:
+    """Refuse a city object nested deeper than MAX_DEPTH levels, before anything walks it."""
+    stack = [(member, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"XML nested deeper than the limit of {MAX_DEPTH} levels in one city object")
+        stack.extend((child, depth + 1) for child in node)
 
 
 def _source(path: Path, reader: _Reader, skipped: list[dict[str, str]]) -> LoadedSource:

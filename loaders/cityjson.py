@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ import numpy as np
 
 from loaders.city_mesh import CityObjects, build_parts, flatten
 from twin.errors import InputError
+from twin.geo import MAX_COORDINATE
 from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
@@ -70,6 +72,7 @@ def _load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     for where, feature in features:
         raw = _raw_vertices(path, feature, where)
         world = raw if transform is None else raw * transform[0] + transform[1]
+        _check_vertices(path, world, where)
         block = store.add(world)
         _add_objects(objects, feature, (block, world), store, templates, options.get("lod"), skipped, ignored)
     points = np.concatenate(store.blocks) if store.blocks else np.empty((0, 3))
@@ -106,6 +109,8 @@ def _read(path: Path) -> tuple[dict[str, Any], Iterator[tuple[str, dict[str, Any
         raise InputError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", where=f"line {exc.lineno}") from None
     except UnicodeDecodeError as exc:
         raise InputError(path, "not UTF-8 text", where=f"byte {exc.start}") from None
+    except (RecursionError, ValueError) as exc:
+        raise _limit_error(path, exc, None) from None
     _expect(path, document, "CityJSON", None)
     return document, iter([("vertices", document)])
 
@@ -124,6 +129,18 @@ def _json(path: Path, text: str, where: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", where=where) from None
+    except (RecursionError, ValueError) as exc:
+        raise _limit_error(path, exc, where) from None
+
+
+def _limit_error(path: Path, exc: Exception, where: str | None) -> InputError:
+    """The reader's own limits, named: nesting (Python's recursion limit) and integer length."""
+    if isinstance(exc, RecursionError):
+        return InputError(
+            path, f"JSON nested deeper than the reader's limit (about {sys.getrecursionlimit()} levels)", where
+        )
+    digits = sys.get_int_max_str_digits()
+    return InputError(path, f"a number longer than the limit of {digits:,} digits ({exc})", where)
 
 
 def _expect(path: Path, document: Any, kind: str, where: str | None) -> None:
@@ -142,9 +159,29 @@ def _transform(path: Path, header: dict[str, Any]) -> tuple[np.ndarray, np.ndarr
     try:
         scale = np.asarray(transform["scale"], dtype=np.float64).reshape(3)
         translate = np.asarray(transform["translate"], dtype=np.float64).reshape(3)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         raise InputError(path, '"transform" needs "scale" and "translate" of 3 numbers', where="transform") from None
+    if not (np.isfinite(scale).all() and np.isfinite(translate).all()) or not scale.all():
+        raise InputError(
+            path, '"scale" must be non-zero and finite, "translate" finite (not NaN or infinity)', where="transform"
+        )
     return scale, translate
+
+
+def _check_vertices(path: Path, world: np.ndarray, where: str) -> None:
+    """Refuse NaN, infinite or absurd world coordinates, naming the first such vertex."""
+    if not len(world):
+        return
+    bad = ~(np.abs(world) <= MAX_COORDINATE).all(axis=1)  # NaN compares false: caught too
+    if bad.any():
+        first = int(np.argmax(bad))
+        place = f"vertices[{first}]" if where == "vertices" else f"{where}: vertices[{first}]"
+        raise InputError(
+            path,
+            f"{int(bad.sum()):,} vertices are NaN, infinite or beyond +-{MAX_COORDINATE:g} once transformed "
+            f"(first: {world[first].tolist()})",
+            where=place,
+        )
 
 
 def _raw_vertices(path: Path, document: dict[str, Any], where: str) -> np.ndarray:
@@ -154,7 +191,7 @@ def _raw_vertices(path: Path, document: dict[str, Any], where: str) -> np.ndarra
             raise ValueError("not [x, y, z]")
         flat = np.fromiter(chain.from_iterable(vertices), dtype=np.float64, count=3 * len(vertices))
         return flat.reshape(-1, 3)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(path, '"vertices" must be a list of [x, y, z] numbers', where=where) from None
 
 

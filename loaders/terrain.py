@@ -36,12 +36,17 @@ from loaders.raster import Grid, read_grid
 from twin.assets import AssetTable
 from twin.errors import InputError
 from twin.layer import LayerPart, LayerStyle
+from twin.manifest import file_problem
 from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
 DEFAULT_TRIANGLES = 400_000
 #: a DEM of more pixels is read thinned (its box, if any, at full resolution): 256 MB of float32
 DEFAULT_MAX_PIXELS = 64_000_000
+#: rasters larger than these are header lies or beyond a city (a 1 m DEM 1,000 km wide, or
+#: 200 km square): refused before a single strip is allocated
+MAX_SIDE = 1_000_000
+MAX_RASTER_PIXELS = 40_000_000_000
 GROUND_RGB = (167, 181, 154)
 #: light to dark blue, for hazard depths
 HAZARD_RAMP = np.array([[198, 225, 250], [30, 110, 255], [8, 40, 130]], dtype=np.float64)
@@ -134,15 +139,39 @@ def ground_of(scene: Any) -> Grid | None:
 def _read(path: Path, colour: bool = False, **window: Any) -> Grid:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rasterio's NotGeoreferencedWarning: we raise our own error
-        return read_grid(path, colour=colour, **window)
+        _check_size(path)
+        try:
+            return read_grid(path, colour=colour, **window)
+        except MemoryError:
+            raise InputError(path, "ran out of memory reading the raster (is its declared size right?)") from None
+
+
+def _check_size(path: Path) -> None:
+    """Refuse a raster whose declared size is past MAX_SIDE or MAX_RASTER_PIXELS (a header lie)."""
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    try:
+        with rasterio.open(path) as dataset:
+            width, height = dataset.width, dataset.height
+    except RasterioIOError:
+        return  # read_grid says why, in its words
+    if max(width, height) > MAX_SIDE or width * height > MAX_RASTER_PIXELS:
+        raise InputError(
+            path,
+            f"the raster declares {width:,} x {height:,} pixels, past the limit of {MAX_SIDE:,} a side "
+            f"and {MAX_RASTER_PIXELS:,} in all",
+            where="TIFF header (ImageWidth, ImageLength)",
+        )
 
 
 def _resolve(dem: Path, name: str) -> Path:
     candidate = Path(name)
     if not candidate.is_absolute():
         candidate = dem.parent / candidate
-    if not candidate.exists():
-        raise InputError(dem, f"drape raster not found: {candidate}", where="options.drape")
+    problem = file_problem(candidate)
+    if problem:
+        raise InputError(dem, f"drape raster {candidate}: {problem}", where="options.drape")
     return candidate
 
 

@@ -40,20 +40,44 @@ class Placement:
         return out + np.asarray(self.offset, dtype=np.float64)
 
 
+#: world coordinates (metres or degrees) beyond this are a broken file, not a place on Earth
+MAX_COORDINATE = 1e9
+
+
+class UnknownCRS(ValueError):
+    """A CRS text pyproj cannot read (an unknown EPSG code, a malformed WKT or PROJ string)."""
+
+
 def normalise_crs(crs: str | None) -> str | None:
-    """A CRS as a short authority string (``EPSG:4549``) where pyproj knows one, else its name."""
+    """A CRS as a short authority string (``EPSG:4549``) where pyproj knows one, else its name.
+
+    The name is kept only when it reads back as the same CRS; otherwise (a PROJ string, a custom
+    WKT, whose name is often just "unknown") the text itself is kept, so that it can be parsed
+    again for reprojection.  Raises :class:`UnknownCRS` for a text pyproj cannot read.
+    """
     if not crs:
         return None
-    parsed = _parse_crs(str(crs))
+    text = str(crs)
+    parsed = _parse_crs(text)
     authority = parsed.to_authority(min_confidence=70)
-    return f"{authority[0]}:{authority[1]}" if authority else parsed.name
+    if authority:
+        return f"{authority[0]}:{authority[1]}"
+    try:
+        return parsed.name if parsed.name != "unknown" and _parse_crs(parsed.name) == parsed else text
+    except UnknownCRS:
+        return text
 
 
 @lru_cache(maxsize=64)
 def _parse_crs(text: str) -> CRS:
     from pyproj import CRS
+    from pyproj.exceptions import CRSError
 
-    return CRS.from_user_input(text)
+    try:
+        return CRS.from_user_input(text)
+    except CRSError as exc:
+        reason = str(exc).rsplit("proj_create: ", 1)[-1].rstrip(")")[:120]
+        raise UnknownCRS(f"unknown CRS {text[:80]!r} ({reason})") from None
 
 
 def same_crs(a: str | None, b: str | None) -> bool:

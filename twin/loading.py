@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.errors import InputError, TwinError
-from twin.manifest import Manifest, SourceEntry, read_manifest
+from twin.manifest import Manifest, SourceEntry, file_problem, read_manifest
 from twin.registry import check_options, installed
 from twin.replace import hide_replaced
 from twin.scene import SourceRecord, Twin
@@ -34,8 +34,9 @@ def load(
     the scene loads.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(path, "no such file")
+    problem = file_problem(path)
+    if problem:
+        raise InputError(path, problem)
     if kind in (None, "scene") and path.suffix.lower() in MANIFEST_SUFFIXES:
         return load_manifest(read_manifest(path), progress=progress)
     twin = Twin(name=path.stem)
@@ -104,7 +105,12 @@ def _load_entry(twin: Twin, entry: SourceEntry, styles: dict[str, dict[str, Any]
         "placed": placed,
         "origin": None if twin.origin is None or placed else twin.origin.copy(),
     }
-    loaded = loader.load(entry.path, {**context, **entry.options})
+    try:
+        loaded = loader.load(entry.path, {**context, **entry.options})
+    except MemoryError:  # the last net: a size the file declares should have been refused by its loader
+        raise InputError(entry.path, "ran out of memory reading it (does it declare a wrong size?)") from None
+    except RecursionError:
+        raise InputError(entry.path, "nested too deeply to read") from None
     seconds = time.perf_counter() - started
     name = _source_name(entry)
     layer_styles = {

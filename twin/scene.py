@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from twin.assets import AssetTable
-from twin.geo import Placement, choose_origin, normalise_crs, reproject, same_crs
+from twin.errors import InputError
+from twin.geo import MAX_COORDINATE, Placement, UnknownCRS, choose_origin, normalise_crs, reproject, same_crs
 from twin.layer import Layer, LayerPart, LayerStyle, part_asset_bounds
 from twin.source import LoadedSource
 
@@ -50,7 +51,9 @@ class Twin:
         self.crs = normalise_crs(crs)
         self.origin: np.ndarray | None = None if origin is None else np.asarray(origin, dtype=np.float64)
         self.layers: list[Layer] = []
-        self.assets = AssetTable.empty()
+        self._assets = AssetTable.empty()
+        self._pending: list[AssetTable] = []  # parts' rows not yet stacked onto ``_assets``
+        self._n_assets = 0
         self.sources: list[SourceRecord] = []
         self.warnings: list[str] = []
         self.path: Path | None = None
@@ -58,6 +61,22 @@ class Twin:
         self.bookmarks: list[Bookmark] = []
         self.live: dict[str, Path] = {}
         self.palette = "china"
+
+    @property
+    def assets(self) -> AssetTable:
+        """The asset table, every source's rows stacked once when first asked for.
+
+        Stacking per part re-copied every earlier row each time, so a scene's build grew with
+        the square of its number of sources; the parts wait here and are stacked in one pass.
+        """
+        if self._pending:
+            self._assets = AssetTable.concat([self._assets, *self._pending])
+            self._pending = []
+        return self._assets
+
+    @assets.setter
+    def assets(self, table: AssetTable) -> None:
+        self._assets, self._pending, self._n_assets = table, [], len(table)
 
     # -- building -----------------------------------------------------------------------
     def add_source(
@@ -70,8 +89,15 @@ class Twin:
         styles: dict[str, dict[str, Any]] | None = None,
         seconds: float = 0.0,
     ) -> SourceRecord:
-        """Place a loader's output in the scene: placement, reprojection, origin shift, float32."""
-        source_crs = normalise_crs(crs or loaded.crs)
+        """Place a loader's output in the scene: placement, reprojection, origin shift, float32.
+
+        Raises :class:`InputError` for a CRS pyproj cannot read or coordinates that are not
+        finite or lie beyond +-MAX_COORDINATE; nothing of such a source is added.
+        """
+        try:
+            source_crs = normalise_crs(crs or loaded.crs)
+        except UnknownCRS as exc:
+            raise InputError(loaded.path, str(exc), where="crs") from None
         record = SourceRecord(
             path=loaded.path,
             kind=loaded.kind,
@@ -99,7 +125,10 @@ class Twin:
                     points = reproject(points, source_crs, target_crs)
                 part.dataset.points = points
                 part.bounds, part.origin = None, None  # measured before the move: measure again
-            layer_name = self._unique_layer_name(f"{record.name}/{part.name}")
+            _check_coordinates(part, loaded.path)
+        taken = {layer.name for layer in self.layers}
+        for part in loaded.parts:
+            layer_name = _unique_name(f"{record.name}/{part.name}", taken)
             style = part.style.merged((styles or {}).get(layer_name, {}))
             self._add_part(part, layer_name, loaded.kind, style, str(loaded.path))
             record.layers.append(layer_name)
@@ -111,13 +140,6 @@ class Twin:
         self.sources.append(SourceRecord(path=path, kind=kind, name=name, error=error))
         self.warnings.append(error)
 
-    def _unique_layer_name(self, name: str) -> str:
-        taken = {layer.name for layer in self.layers}
-        candidate, n = name, 2
-        while candidate in taken:
-            candidate, n = f"{name} ({n})", n + 1
-        return candidate
-
     def _add_part(self, part: LayerPart, name: str, kind: str, style: LayerStyle, source: str) -> None:
         assets = part.assets
         assets.bounds = part_asset_bounds(part)
@@ -128,14 +150,15 @@ class Twin:
                 if part.origin is not None
                 else choose_origin(_nan_bounds(assets.bounds, part.dataset.points))
             )
-        start = len(self.assets)
+        start = self._n_assets
         dataset = part.dataset
         self._localise(part, self.origin)
         # one pass from the loader's integer type (a cloud's uint8) straight to the offset index
         index = np.add(part.asset_index, start, dtype=np.int32 if start + len(assets) < 2**31 else np.int64)
         target = dataset.cell_data if part.association == "cell" else dataset.point_data
         target["asset_index"] = index
-        self.assets = AssetTable.concat([self.assets, assets])
+        self._pending.append(assets)
+        self._n_assets += len(assets)
         self.layers.append(
             Layer(
                 name=name,
@@ -199,6 +222,36 @@ class Twin:
 
     def to_world(self, local: np.ndarray) -> np.ndarray:
         return np.asarray(local, dtype=np.float64) + (self.origin if self.origin is not None else 0.0)
+
+
+def _unique_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name (2)``, ``name (3)``... if taken; the name chosen is added to ``taken``."""
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name} ({n})", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _check_coordinates(part: LayerPart, path: Path) -> None:
+    """Refuse a part whose points are NaN, infinite or beyond +-MAX_COORDINATE (world).
+
+    Such points would give null or 1e38 bounds and an origin nowhere.  Checked by the extremes
+    alone (NaN propagates through min and max), so a cloud of millions costs two passes and no copy.
+    """
+    points = np.asarray(part.dataset.points)
+    if not points.size:
+        return
+    shift = 0.0 if part.origin is None else float(np.abs(part.origin).max())
+    low, high = float(points.min()), float(points.max())
+    if np.isfinite(low) and np.isfinite(high) and max(-low, high) + shift <= MAX_COORDINATE:
+        return
+    finite = np.isfinite(points).all(axis=1)
+    if not finite.all():
+        problem = f"{int((~finite).sum()):,} of {len(points):,} points have NaN or infinite coordinates"
+    else:
+        problem = f"coordinates reach {max(-low, high) + shift:.3g}, beyond the limit of +-{MAX_COORDINATE:g}"
+    raise InputError(path, problem, where=f"layer {part.name}", hint="check the file's scale, offset and transform")
 
 
 def _nan_bounds(bounds: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -9,7 +9,11 @@ from twin.scene import SourceRecord, Twin
 
 
 def describe(twin: Twin, seconds: float) -> dict[str, Any]:
-    """The ``twin info --json`` document (keys documented in the README)."""
+    """The ``twin info --json`` document (keys documented in the README), strict JSON throughout.
+
+    Every number in it is finite: NaN and infinities (a layer's or a column's empty range) become
+    null, so ``json.dumps(..., allow_nan=False)`` always succeeds and any parser reads it.
+    """
     skipped = [dict(item, source=record.name) for record in twin.sources for item in record.skipped]
     warnings = list(twin.warnings) + [w for record in twin.sources for w in record.warnings]
     out: dict[str, Any] = {
@@ -17,7 +21,7 @@ def describe(twin: Twin, seconds: float) -> dict[str, Any]:
         "kind": twin.kind,
         "name": twin.name,
         "assets": len(twin.assets),
-        "bounds": _clean(twin.bounds),
+        "bounds": twin.bounds,
         "origin": None if twin.origin is None else [float(v) for v in twin.origin],
         "crs": twin.crs,
         "seconds": round(seconds, 4),
@@ -27,8 +31,9 @@ def describe(twin: Twin, seconds: float) -> dict[str, Any]:
         "sources": [_source(twin, record) for record in twin.sources],
     }
     if twin.kind != "scene" and twin.sources:
-        out[twin.kind] = _clean(twin.sources[0].details)
-    return out
+        out[twin.kind] = twin.sources[0].details
+    cleaned: dict[str, Any] = _clean(out)
+    return cleaned
 
 
 def _source(twin: Twin, record: SourceRecord) -> dict[str, Any]:
@@ -42,7 +47,7 @@ def _source(twin: Twin, record: SourceRecord) -> dict[str, Any]:
         "assets": sum(layer.n_assets for layer in layers),
         "layers": record.layers,
         "error": record.error,
-        record.kind or "details": _clean(record.details),
+        record.kind or "details": record.details,
     }
 
 
@@ -52,8 +57,10 @@ def _clean(value: Any) -> Any:
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy scalars and arrays
+        value = value.tolist()
+        if isinstance(value, list):
+            return _clean(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

@@ -38,10 +38,18 @@ def task_function(call: dict[str, Any]) -> Callable[..., Any]:
 
 
 def limit_memory(megabytes: int | None) -> None:
-    """Cap this process's address space, so a runaway allocation fails here, not in the caller."""
+    """Cap this process's address space, so a runaway allocation fails here, not in the caller.
+
+    Only the soft limit is set, to the request or the hard limit inherited from the caller
+    (``ulimit -v``), whichever is lower: an unprivileged process may never raise its hard
+    limit, and lowering it would keep a later, larger call from getting its memory.
+    """
     if megabytes:
         size = int(megabytes) << 20
-        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            size = min(size, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (size, hard))
 
 
 def outcome(call: dict[str, Any]) -> dict[str, Any]:

@@ -19,5 +19,5 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     twin, seconds = load_with_progress(args, quiet=args.json)
     info = describe(twin, seconds)
-    print(json.dumps(info, indent=2) if args.json else text_summary(info))
+    print(json.dumps(info, indent=2, allow_nan=False, default=str) if args.json else text_summary(info))
     return 0

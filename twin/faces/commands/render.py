@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from twin.errors import InputError
 from twin.faces.commands.common import add_load_arguments, load_with_progress
@@ -36,8 +37,18 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def check_output(text: str) -> None:
+    """Refuse an output the picture cannot be written to, before minutes of loading are spent."""
+    output = Path(text)
+    if output.is_dir():
+        raise InputError(output, "is a directory: give a file name such as view.png", where="-o")
+    if not output.parent.is_dir():
+        raise InputError(output, f"no such folder: {output.parent}", where="-o")
+
+
 def run(args: argparse.Namespace) -> int:
     size = parse_size(args.size)
+    check_output(args.output)
     twin, _ = load_with_progress(args)
     from twin.faces.rendering import render_png
 
@@ -48,13 +59,13 @@ def run(args: argparse.Namespace) -> int:
             render_png(twin, args.output, size=size, view=args.view, bookmark=args.bookmark)
     except KeyError:
         raise InputError(twin.path, f"no camera bookmark named {args.bookmark!r}") from None
+    except OSError as exc:
+        raise InputError(args.output, f"cannot write the picture ({exc.strerror or exc})", where="-o") from None
     print(f"wrote {args.output}")
     return 0
 
 
 def _render_risk(twin, args: argparse.Namespace, size: tuple[int, int]) -> None:
-    from pathlib import Path
-
     from twin.faces.app.snapshot import render_risk
     from twin.risk.service import RiskService
 
