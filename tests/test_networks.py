@@ -11,8 +11,9 @@ import pytest
 from conftest import DATA, SCENES
 
 import twin
+from twin.errors import InputError
 from twin.faces.cli import main
-from twin.networks import isolate, sources, trace, valve_layer
+from twin.networks import isolate, segment_index, set_valve_state, sources, trace, valve_layer, valves_on
 
 PIPES = DATA / "pipes"
 
@@ -62,7 +63,7 @@ def check_isolation(graph, segment: str, strategy: str, subsets: bool) -> dict:
     closed = closed_pairs(valves)
     fed = fed_segments(graph, closed)
     assert segment not in fed, "closing the valves must cut the segment off"
-    assert set(result["segments"]) == set(graph.graph["_segments"]) - fed
+    assert set(result["segments"]) == set(segment_index(graph)) - fed
     for valve in valves:  # leave any one open and the segment is fed again
         assert segment in fed_segments(graph, closed - {(valve["link"], valve["node"])})
     if subsets:
@@ -123,7 +124,7 @@ def test_trace_drainage_follows_the_inverts():
     down = trace(graph, "9", "downstream", "node")
     assert down["ends"] == ["18"] and down["basis"] == "inverts"
     for key in down["segments"]:
-        u, v = graph.graph["_segments"][key]
+        u, v = segment_index(graph)[key]
         data = graph.edges[u, v, key]
         assert data["invert_start"] >= data["invert_end"]
 
@@ -188,3 +189,22 @@ def test_nearby_buildings_by_box_distance(capsys, demo):
 def test_unknown_id_is_a_clear_error(capsys):
     assert main(["isolate", str(PIPES / "Net1.inp"), "nope"]) == 2
     assert "no segment or node with id 'nope'" in capsys.readouterr().err
+
+
+def test_a_valve_that_cannot_close_moves_the_isolation_outwards(demo):
+    graph = demo.sources[[s.name for s in demo.sources].index("water")].extras["networks"]["water"]
+    segment = "W-P002"
+    before = isolate(graph, segment)
+    stuck = before["valves"][0]["id"]
+    set_valve_state(graph, stuck, operable=False)
+    try:
+        after = isolate(graph, segment)
+        assert stuck not in {v["id"] for v in after["valves"]}
+        assert set(before["isolated_segments"]) < set(after["isolated_segments"])
+        check_isolation(graph, segment, "data", subsets=False)
+    finally:
+        set_valve_state(graph, stuck, operable=True)
+    assert isolate(graph, segment) == before
+    assert [v.id for v in valves_on(graph, segment)] == [v.id for v in valve_layer(graph) if v.link == segment]
+    with pytest.raises(InputError, match="no valve 'nope'"):
+        set_valve_state(graph, "nope", operable=False)

@@ -4,12 +4,15 @@ Works on the twin's own geometry, after placement and reprojection: the centre l
 segment is recovered from its tube mesh (the mean of each ring,
 :func:`ring_centres`), sampled every ``step`` metres, and searched with a k-d tree.
 Distances are 3D, so a gas main crossing 0.3 m above a power cable is found.  Clearances are
-between outer walls (centre-line distance minus both radii).
+between outer walls (centre-line distance minus both radii).  The samples and their k-d trees
+are built once per twin and kept (:func:`samples_of`) until its pipe layers change, so a
+question costs a tree query, not a pass over every pipe of the city.
 """
 
 from __future__ import annotations
 
 import functools
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +73,28 @@ class Samples:
     def tree(self) -> cKDTree:
         return cKDTree(self.points)
 
+    @functools.cached_property
+    def tree_2d(self) -> cKDTree:
+        """The same points seen from above (for what is nearest on the map)."""
+        return cKDTree(self.points[:, :2])
+
+
+#: twin -> {(layers' identity and version, step): samples}; entries go with their twin
+_SAMPLES: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Samples]] = weakref.WeakKeyDictionary()
+
+
+def samples_of(twin: Twin, layers: list[Layer] | None = None, step: float = 0.5) -> Samples:
+    """:func:`centre_lines`, built once per twin, layers and step, and rebuilt when a layer's mesh
+    changes (VTK's modification time) or the asset table grows."""
+    chosen = layers if layers is not None else pipe_layers(twin)
+    key = (tuple((id(x.dataset), x.dataset.GetMTime(), x.asset_start) for x in chosen), len(twin.assets), step)
+    kept = _SAMPLES.setdefault(twin, {})
+    if key not in kept:
+        if len(kept) >= 8:  # layers changed again and again: drop the stale ones
+            kept.clear()
+        kept[key] = centre_lines(twin, chosen, step)
+    return kept[key]
+
 
 def centre_lines(twin: Twin, layers: list[Layer] | None = None, step: float = 0.5) -> Samples:
     """Sample the centre lines of the twin's pipe layers every ``step`` metres (at least the vertices)."""
@@ -129,7 +154,7 @@ def nearby(
     if not radius > 0:
         raise InputError(None, f"radius must be positive, not {radius}")
     rules = CLEARANCE_M if rules is None else rules
-    samples = samples if samples is not None else centre_lines(twin)
+    samples = samples if samples is not None else samples_of(twin)
     assets = twin.assets
     mine = samples.owner == row
     if mine.any():
@@ -234,11 +259,10 @@ def served_buildings(twin: Twin, layer: Layer, segment_ids: set[str], reach: flo
     building = building[np.isfinite(twin.assets.bounds[building]).all(axis=1)]
     if not len(building) or not segment_ids:
         return []
-    samples = centre_lines(twin, [layer], step=2.0)
+    samples = samples_of(twin, [layer], step=2.0)
     if not len(samples.points):
         return []
-    tree = cKDTree(samples.points[:, :2])
-    distance, index = tree.query(twin.assets.centres[building][:, :2], distance_upper_bound=reach)
+    distance, index = samples.tree_2d.query(twin.assets.centres[building][:, :2], distance_upper_bound=reach)
     found = np.isfinite(distance)
     out = []
     ids = twin.assets["id"]

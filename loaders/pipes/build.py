@@ -1,28 +1,40 @@
-"""From parsed rows to the twin: merged tube and glyph meshes, asset columns and graphs.
+"""From parsed columns to the twin: merged tube and glyph meshes, asset columns and graphs.
 
 Every pipe format ends here, so depth, units, colours, the per-segment inspection columns
-and the networkx graphs behave the same whatever the file was.  One network is one tube
-mesh (``<network>``) plus one glyph mesh for its nodes (``<network> nodes``).
+and the network graphs behave the same whatever the file was.  One network is one tube
+mesh (``<network>``) plus one glyph mesh for its nodes (``<network> nodes``).  Everything is
+array work over the :class:`~loaders.pipes.model.NodeTable` and
+:class:`~loaders.pipes.model.LinkTable` columns; the graph is a
+:class:`twin.networks.PipeNetwork` made of the same arrays.
 """
 
 from __future__ import annotations
 
 import datetime
 import math
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import pyvista as pv
 
 from loaders.pipes.depth import DEFAULT_COVER, EndHeights, end_heights, slope
-from loaders.pipes.model import SOURCE_KINDS, Link, NetworkData, Node, Problems
+from loaders.pipes.model import (
+    MAX_COORDINATE,
+    SOURCE_KINDS,
+    STR,
+    Attr,
+    Index,
+    LinkTable,
+    NetworkData,
+    NodeTable,
+    Problems,
+)
 from loaders.pipes.tubes import glyph_mesh, tube_mesh
 from twin.assets import AssetTable
 from twin.colours.utilities import network_color, network_kind
 from twin.layer import LayerPart, LayerStyle
+from twin.networks import PipeNetwork
 from twin.source import LoadedSource
 
 #: drawn size of links without a diameter (pumps, weirs), m; their ``diameter_m`` stays empty
@@ -33,20 +45,23 @@ NEEDS_DIAMETER = ("pipe", "conduit")
 
 def build(data: NetworkData, options: Mapping[str, Any], problems: Problems) -> LoadedSource:
     """Check the rows, then build one tube part and one node part per network."""
-    links = _checked_links(data, problems)
+    nodes, links = data.tables()
     scale = float(options.get("display_scale", 1.0))
     if not scale > 0:
         raise problems.fatal("", f"option display_scale must be positive, not {scale}")
-    by_network: dict[str, list[Link]] = defaultdict(list)
-    for link in links:
-        by_network[link.network or data.network].append(link)
-    node_network = _node_networks(data, by_network)
+    index = Index(nodes["id"])
+    placed = _checked_nodes(nodes, index, problems)
+    keep, start, end = _checked_links(index, links, placed, data.network, problems)
+    link_net = _networks(links["network"], data.network)
+    node_net = _networks(nodes["network"], data.network)
+    members = _node_networks(placed, keep, start, end, link_net, node_net)
     parts: list[LayerPart] = []
-    graphs: dict[str, nx.MultiGraph] = {}
+    graphs: dict[str, PipeNetwork] = {}
     summary: dict[str, Any] = {}
-    for name in sorted(set(by_network).union(*node_network.values())):
-        nodes = [n for n in data.nodes.values() if name in node_network.get(n.id, ())]
-        net = _Network(data, name, nodes, by_network.get(name, []), options, scale)
+    for name in sorted(set(link_net[keep].tolist()) | set(members[1].tolist())):
+        link_rows = np.flatnonzero(keep & (link_net == name))
+        node_rows = np.flatnonzero(np.bincount(members[0][members[1] == name], minlength=len(nodes)))
+        net = _Network(data, name, nodes, node_rows, links, link_rows, (start, end), options, scale)
         graphs[name] = net.graph(len(parts))
         parts.extend(net.parts(options.get("palette")))
         summary[name] = net.summary()
@@ -71,52 +86,106 @@ def build(data: NetworkData, options: Mapping[str, Any], problems: Problems) -> 
     )
 
 
-def _checked_links(data: NetworkData, problems: Problems) -> list[Link]:
-    """Links whose nodes exist and have coordinates and whose diameter is usable."""
-    placed = {}
-    for node in data.nodes.values():
-        ok = math.isfinite(node.x) and math.isfinite(node.y)
-        if not ok:
+def _networks(column: np.ndarray, default: str) -> np.ndarray:
+    return np.where(np.strings.str_len(column) > 0, column, default).astype(STR, copy=False)
+
+
+def _checked_nodes(nodes: NodeTable, index: Index, problems: Problems) -> np.ndarray:
+    """Nodes that have usable coordinates and are the first with their id (the rest are problems)."""
+    ids, where, x, y = nodes["id"], nodes["where"], nodes["x"], nodes["y"]
+    placed = np.isfinite(x) & np.isfinite(y)
+    huge = placed & ((np.abs(x) > MAX_COORDINATE) | (np.abs(y) > MAX_COORDINATE))
+    rows, first = index.repeats(ids)
+    bad = np.zeros(len(ids), dtype=bool)
+    bad[rows] = True
+    for i in np.flatnonzero(~placed | bad | huge).tolist():
+        if bad[i]:
+            j = int(first[np.searchsorted(rows, i)])
+            problems(str(ids[i]), str(where[i]), f"duplicate node id {str(ids[i])!r} (first at {where[j]})")
+        elif huge[i]:
             problems(
-                node.id,
-                node.where,
-                f"node {node.id} has no coordinates",
+                str(ids[i]),
+                str(where[i]),
+                f"node {ids[i]} has coordinates out of range ({x[i]:g}, {y[i]:g})",
+                hint=f"coordinates beyond +-{MAX_COORDINATE:g} are no place on Earth: check the file's units",
+            )
+        else:
+            problems(
+                str(ids[i]),
+                str(where[i]),
+                f"node {ids[i]} has no coordinates",
                 hint="add it to [COORDINATES] (or give the feature a geometry)",
             )
-        placed[node.id] = ok
-    out = []
-    for link in data.links:
-        missing = [n for n in (link.start, link.end) if n not in data.nodes]
-        if missing:
-            problems(link.id, link.where, f"link {link.id} refers to unknown node {missing[0]}")
-            continue
-        if not (placed[link.start] and placed[link.end]):
-            unplaced = link.start if not placed[link.start] else link.end
-            problems(link.id, link.where, f"link {link.id} ends at node {unplaced}, which has no coordinates")
-            continue
-        if link.kind in NEEDS_DIAMETER and not link.diameter > 0:
-            problem = (
-                "missing diameter" if math.isnan(link.diameter) else f"diameter {link.diameter:g} m is not positive"
-            )
-            problems(link.id, link.where, f"link {link.id}: {problem}")
-            continue
-        out.append(link)
-    return out
+    usable: np.ndarray = placed & ~bad & ~huge
+    return usable
 
 
-def _node_networks(data: NetworkData, by_network: dict[str, list[Link]]) -> dict[str, set[str]]:
-    """The networks of each node: those of the links touching it, else its own, else the default.
+def _checked_links(
+    nodes: Index, links: LinkTable, placed: np.ndarray, default: str, problems: Problems
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Links whose nodes exist and have coordinates, whose diameter is usable and whose id is new
+    in their network; and the node rows of every link's ends."""
+    start, end = nodes.find(links["start"]), nodes.find(links["end"])
+    diameter, kind = links["diameter"], links["kind"]
+    unplaced = np.r_[placed, False]  # row -1: an unknown node
+    no_diameter = np.isin(kind, NEEDS_DIAMETER) & ~(diameter > 0)
+    key = np.strings.add(np.strings.add(_networks(links["network"], default), "\x00"), links["id"])
+    again, first = Index(key).repeats(key)
+    duplicate = np.zeros(len(key), dtype=bool)
+    duplicate[again] = True
+    bad = (start < 0) | (end < 0) | ~unplaced[start] | ~unplaced[end] | no_diameter | duplicate
+    ids, where = links["id"], links["where"]
+    for i in np.flatnonzero(bad).tolist():
+        link_id, at = str(ids[i]), str(where[i])
+        if start[i] < 0 or end[i] < 0:
+            missing = links["start"][i] if start[i] < 0 else links["end"][i]
+            problems(link_id, at, f"link {link_id} refers to unknown node {missing}")
+        elif not (unplaced[start[i]] and unplaced[end[i]]):
+            node = links["start"][i] if not unplaced[start[i]] else links["end"][i]
+            problems(link_id, at, f"link {link_id} ends at node {node}, which has no coordinates")
+        elif no_diameter[i]:
+            d = float(diameter[i])
+            problem = "missing diameter" if math.isnan(d) else f"diameter {d:g} m is not positive"
+            problems(link_id, at, f"link {link_id}: {problem}")
+        else:
+            j = int(first[np.searchsorted(again, i)])
+            problems(link_id, at, f"duplicate segment id {link_id!r} (first at {where[j]})")
+    return ~bad, start, end
+
+
+def _node_networks(
+    placed: np.ndarray, keep: np.ndarray, start: np.ndarray, end: np.ndarray, link_net: np.ndarray, node_net: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(node row, network) pairs: the networks of the links touching a node, else its own.
 
     A node joining links of two networks (a shared chamber) belongs to both.
     """
-    out: dict[str, set[str]] = defaultdict(set)
-    for name, links in by_network.items():
-        for link in links:
-            out[link.start].add(name)
-            out[link.end].add(name)
-    for node in data.nodes.values():
-        if node.id not in out and math.isfinite(node.x) and math.isfinite(node.y):
-            out[node.id].add(node.network or data.network)
+    touched = np.zeros(len(placed), dtype=bool)
+    touched[start[keep]] = touched[end[keep]] = True
+    lone = np.flatnonzero(placed & ~touched)
+    rows = np.r_[start[keep], end[keep], lone]
+    nets = np.concatenate([link_net[keep], link_net[keep], node_net[lone]]).astype(STR, copy=False)
+    return rows, nets
+
+
+def _ranges(first: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(first[i], first[i] + counts[i])`` for all i, vectorised."""
+    total = int(counts.sum())
+    shift = np.repeat(first - (np.cumsum(counts) - counts), counts)
+    return shift + np.arange(total)
+
+
+def _numbers(attr: Attr | None, rows: np.ndarray, default: float = math.nan) -> np.ndarray:
+    """An attribute as float64 over some rows (``default`` where absent, empty or not a number)."""
+    if attr is None:
+        return np.full(len(rows), default)
+    values, present = attr.values[rows], attr.present[rows]
+    if values.dtype.kind == "f":
+        return np.where(present, values, default)
+    out = np.full(len(rows), default)
+    for i, v in enumerate(values.tolist()):
+        if present[i] and isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[i] = float(v)
     return out
 
 
@@ -127,65 +196,74 @@ class _Network:
         self,
         data: NetworkData,
         name: str,
-        nodes: list[Node],
-        links: list[Link],
+        nodes: NodeTable,
+        node_rows: np.ndarray,
+        links: LinkTable,
+        link_rows: np.ndarray,
+        ends: tuple[np.ndarray, np.ndarray],
         options: Mapping[str, Any],
         scale: float,
     ) -> None:
-        self.data, self.name, self.nodes, self.links, self.scale = data, name, nodes, links, scale
+        self.data, self.name, self.scale = data, name, scale
+        self.nodes, self.links, self.node_rows, self.link_rows = nodes, links, node_rows, link_rows
+        self.all_links = len(link_rows) == len(links)  # the usual case: one network per file
+        self.all_nodes = len(node_rows) == len(nodes)
         self.kind = network_kind(name)
-        self.node_row = {n.id: i for i, n in enumerate(nodes)}
-        default_cover = float(options.get("cover", DEFAULT_COVER[self.kind]))
-        ground_default = options.get("ground")
-        ground = np.array([n.ground for n in nodes], dtype=np.float64)
-        if ground_default is not None:
-            ground = np.where(np.isfinite(ground), ground, float(ground_default))
+        local = np.full(len(nodes) + 1, -1, dtype=np.int64)
+        local[node_rows] = np.arange(len(node_rows))
+        self.start, self.end = local[ends[0][link_rows]], local[ends[1][link_rows]]
+        ground = self.node("ground")
+        if options.get("ground") is not None:
+            ground = np.where(np.isfinite(ground), ground, float(options["ground"]))
         self.ground = ground
-        self.node_xy = np.array([(n.x, n.y) for n in nodes], dtype=np.float64).reshape(-1, 2)
-        self._resolve(default_cover)
+        self.node_xy = np.column_stack([self.node("x"), self.node("y")])
+        self.node_kind = self.node("kind")
+        self.node_invert = self.node("invert")
+        self._resolve(float(options.get("cover", DEFAULT_COVER[self.kind])))
+
+    def link(self, key: str) -> np.ndarray:
+        """A link column over this network's rows (no copy when they are all the file's)."""
+        return self.links[key] if self.all_links else self.links[key][self.link_rows]
+
+    def node(self, key: str) -> np.ndarray:
+        return self.nodes[key] if self.all_nodes else self.nodes[key][self.node_rows]
 
     # -- heights and polylines -------------------------------------------------------------
     def _resolve(self, default_cover: float) -> None:
-        links, nodes = self.links, self.nodes
-        self.start = np.array([self.node_row[link.start] for link in links], dtype=np.int64)
-        self.end = np.array([self.node_row[link.end] for link in links], dtype=np.int64)
-        self.diameter = np.array([link.diameter for link in links], dtype=np.float64)
+        self.diameter = self.link("diameter")
         drawn = np.where(self.diameter > 0, self.diameter, FALLBACK_DIAMETER)
-        node_invert = np.array([n.invert for n in nodes], dtype=np.float64)
-        node_cover = np.array([n.cover for n in nodes], dtype=np.float64)
+        node_cover = self.node("cover")
+        fallback = np.full(len(self.link_rows), default_cover)
 
-        def end(which: np.ndarray, invert: list[float], cover: list[float]) -> EndHeights:
-            inv = np.array(invert, dtype=np.float64).reshape(-1)
-            inv = np.where(np.isfinite(inv), inv, node_invert[which])
-            cov = np.array(cover, dtype=np.float64).reshape(-1)
-            cov = np.where(np.isfinite(cov), cov, node_cover[which])
-            return end_heights(drawn, self.ground[which], inv, cov, np.full(len(which), default_cover))
+        def end(which: np.ndarray, invert: np.ndarray, cover: np.ndarray) -> EndHeights:
+            inv = np.where(np.isfinite(invert), invert, self.node_invert[which])
+            cov = np.where(np.isfinite(cover), cover, node_cover[which])
+            return end_heights(drawn, self.ground[which], inv, cov, fallback)
 
-        self.head = end(self.start, [link.invert_start for link in links], [link.cover_start for link in links])
-        self.tail = end(self.end, [link.invert_end for link in links], [link.cover_end for link in links])
+        self.head = end(self.start, self.link("invert_start"), self.link("cover_start"))
+        self.tail = end(self.end, self.link("invert_end"), self.link("cover_end"))
         if self.head.ground_guessed.any() or self.tail.ground_guessed.any():
             self.data.warnings.append(
                 f"{self.name}: no ground elevation for some nodes: taken as 0 m "
                 "(set the option ground, or map an elevation field)"
             )
         self.points, self.offsets = self._polylines()
-        file_length = np.array([link.length for link in links], dtype=np.float64)
+        file_length = self.link("length")
         self.length = np.where(np.isfinite(file_length), file_length, self._polyline_lengths())
         self.radius = drawn / 2 * self.scale
 
     def _polylines(self) -> tuple[np.ndarray, np.ndarray]:
         """Concatenated 3D polylines (start node, vertices, end node), heights interpolated."""
-        counts = np.array([len(link.vertices) + 2 for link in self.links], dtype=np.int64)
+        vo = self.links.vertex_offsets
+        inner = vo[self.link_rows + 1] - vo[self.link_rows]
+        counts = inner + 2
         offsets = np.r_[0, np.cumsum(counts)]
-        if not len(self.links):
+        if not len(self.link_rows):
             return np.empty((0, 3)), offsets
-        node_xy = [(n.x, n.y) for n in self.nodes]
-        flat: list[tuple[float, float]] = []
-        for link, s, e in zip(self.links, self.start.tolist(), self.end.tolist()):
-            flat.append(node_xy[s])
-            flat.extend(link.vertices)
-            flat.append(node_xy[e])
-        xy = np.array(flat, dtype=np.float64)
+        xy = np.empty((int(offsets[-1]), 2))
+        xy[offsets[:-1]] = self.node_xy[self.start]
+        xy[offsets[1:] - 1] = self.node_xy[self.end]
+        xy[_ranges(offsets[:-1] + 1, inner)] = self.links.vertex_xy[_ranges(vo[self.link_rows], inner)]
         step = np.r_[0.0, np.hypot(*np.diff(xy, axis=0).T)]
         step[offsets[:-1]] = 0.0
         along = np.cumsum(step)
@@ -196,7 +274,7 @@ class _Network:
         return np.column_stack([xy, z0 + t * (z1 - z0)]), offsets
 
     def _polyline_lengths(self) -> np.ndarray:
-        if not len(self.links):
+        if not len(self.link_rows):
             return np.empty(0)
         step = np.r_[0.0, np.linalg.norm(np.diff(self.points, axis=0), axis=1)]
         step[self.offsets[:-1]] = 0.0
@@ -204,20 +282,19 @@ class _Network:
 
     # -- assets and meshes -----------------------------------------------------------------
     def segment_assets(self) -> AssetTable:
-        links = self.links
-        year = np.array([link.install_year for link in links], dtype=np.float64)
-        ids = [n.id for n in self.nodes]
+        year = self.link("install_year")
+        ids = self.node("id")
         attrs = {
             "network_kind": self.kind,
             "diameter_m": self.diameter,
             "length_m": self.length,
-            "material": [link.material for link in links],
+            "material": self.link("material"),
             "install_year": year,
             "age_years": datetime.date.today().year - year,
-            "from_node": [ids[i] for i in self.start],
-            "to_node": [ids[i] for i in self.end],
-            "from_kind": [self.nodes[i].kind for i in self.start],
-            "to_kind": [self.nodes[i].kind for i in self.end],
+            "from_node": ids[self.start],
+            "to_node": ids[self.end],
+            "from_kind": self.node_kind[self.start],
+            "to_kind": self.node_kind[self.end],
             "depth_start_m": self.head.cover,
             "depth_end_m": self.tail.cover,
             "invert_start_m": self.head.invert,
@@ -226,70 +303,68 @@ class _Network:
             "ground_end_m": self.tail.ground,
             "slope": slope(self.head.invert, self.tail.invert, self.length),
             "depth_assumed": self.head.assumed | self.tail.assumed,
-            "pressure_class": [link.pressure_class for link in links],
-            "owner": [link.owner for link in links],
-            "shape": [link.shape for link in links],
+            "pressure_class": self.link("pressure_class"),
+            "owner": self.link("owner"),
+            "shape": self.link("shape"),
             "display_scale": self.scale,
         }
-        attrs.update(_free_columns([link.attrs for link in links]))
+        attrs.update(_free_columns(self.links.attrs, self.link_rows))
         return AssetTable.build(
-            [link.id for link in links],
-            [link.kind for link in links],
-            network=self.name,
-            address=[link.address for link in links],
-            attrs=attrs,
+            self.link("id"), self.link("kind"), network=self.name, address=self.link("address"), attrs=attrs
         )
 
+    def node_address(self) -> np.ndarray:
+        attr = self.nodes.attrs.get("address")
+        if attr is None:
+            return np.empty(len(self.node_rows), dtype=STR)
+        values = attr.values[self.node_rows]
+        if values.dtype.kind == "O":
+            values = np.array(["" if v is None else str(v) for v in values.tolist()], dtype=STR)
+        return np.where(attr.present[self.node_rows], values.astype(STR), "").astype(STR)
+
     def node_assets(self) -> AssetTable:
-        nodes = self.nodes
-        invert = np.array([n.invert for n in nodes], dtype=np.float64)
         attrs = {
             "network_kind": self.kind,
             "ground_m": self.ground,
-            "invert_m": invert,
-            "depth_m": self.ground - invert,
+            "invert_m": self.node_invert,
+            "depth_m": self.ground - self.node_invert,
             "centre_z_m": self.node_centre_z(),
         }
-        attrs.update(_free_columns([n.attrs for n in nodes]))
+        attrs.update(_free_columns(self.nodes.attrs, self.node_rows))
         return AssetTable.build(
-            [n.id for n in nodes],
-            [n.kind for n in nodes],
-            network=self.name,
-            address=[str(n.attrs.get("address", "")) for n in nodes],
-            attrs=attrs,
+            self.node("id"), self.node_kind, network=self.name, address=self.node_address(), attrs=attrs
         )
 
     def node_centre_z(self) -> np.ndarray:
         """Pipe centre-line height at each node: the mean over the link ends meeting there."""
-        n = len(self.nodes)
+        n = len(self.node_rows)
         ends = np.r_[self.start, self.end]
-        z = np.r_[self.head.centre, self.tail.centre] if len(self.links) else np.empty(0)
+        z = np.r_[self.head.centre, self.tail.centre] if len(self.link_rows) else np.empty(0)
         count = np.bincount(ends, minlength=n)
         total = np.bincount(ends, weights=z, minlength=n)
         fallback = np.where(np.isfinite(self.ground), self.ground, 0.0) - 1.0
         return np.where(count > 0, total / np.maximum(count, 1), fallback)
 
     def node_max_diameter(self) -> np.ndarray:
-        d = np.where(self.diameter > 0, self.diameter, FALLBACK_DIAMETER) if len(self.links) else np.empty(0)
-        out = np.zeros(len(self.nodes))
+        d = np.where(self.diameter > 0, self.diameter, FALLBACK_DIAMETER)
+        out = np.zeros(len(self.node_rows))
         np.maximum.at(out, np.r_[self.start, self.end], np.r_[d, d])
         return np.where(out > 0, out, FALLBACK_DIAMETER)
 
     def glyphs(self) -> tuple[pv.PolyData, np.ndarray]:
         """One glyph per node: manholes stand from invert to ground, junctions and valves sit on the pipe."""
-        kinds = np.array([n.kind for n in self.nodes], dtype=object)
+        kinds = self.node_kind
         centre = self.node_centre_z()
         size = self.node_max_diameter() * self.scale
         ground = np.where(np.isfinite(self.ground), self.ground, centre + size)
-        invert = np.array([n.invert for n in self.nodes], dtype=np.float64)
-        bottom = np.where(np.isfinite(invert), invert, centre - size / 2)
+        bottom = np.where(np.isfinite(self.node_invert), self.node_invert, centre - size / 2)
         tall = np.isin(kinds, ("manhole", "outfall", "storage", "divider"))
         big = np.isin(kinds, SOURCE_KINDS)
         shape = np.where(tall | big, "cylinder", np.where(kinds == "valve", "cube", "octahedron"))
-        base = np.column_stack([self.node_xy, centre]) if len(self.nodes) else np.empty((0, 3))
+        base = np.column_stack([self.node_xy, centre])
         half = np.maximum(size * np.where(kinds == "valve", 0.9, 0.8), 0.05)
         scale = np.column_stack([half, half, half])
-        manhole_d = np.array([n.attrs.get("structure_diameter_m", np.nan) for n in self.nodes], dtype=np.float64)
+        manhole_d = _numbers(self.nodes.attrs.get("structure_diameter_m"), self.node_rows)
         manhole_r = np.where(manhole_d > 0, manhole_d, 1.0) / 2
         base[tall, 2] = bottom[tall]
         scale[tall] = np.column_stack([manhole_r, manhole_r, np.maximum(ground - bottom, 0.5)])[tall]
@@ -300,10 +375,10 @@ class _Network:
     def parts(self, palette_name: str | None) -> list[LayerPart]:
         style = LayerStyle(color=network_color(self.kind, palette_name))
         out = []
-        if self.links:
+        if len(self.link_rows):
             mesh, owner = tube_mesh(self.points, self.offsets, self.radius)
             out.append(LayerPart(self.name, mesh, self.segment_assets(), owner, style=style))
-        if self.nodes:
+        if len(self.node_rows):
             mesh, owner = self.glyphs()
             out.append(
                 LayerPart(f"{self.name} nodes", mesh, self.node_assets(), owner, style=LayerStyle(color=style.color))
@@ -311,91 +386,73 @@ class _Network:
         return out
 
     # -- graph and summary -------------------------------------------------------------------
-    def graph(self, first_part: int) -> nx.MultiGraph:
-        """The network as an undirected multigraph; edges remember their file direction.
+    def graph(self, first_part: int) -> PipeNetwork:
+        """The network as node and segment columns; segments keep their file direction.
 
-        Edges carry what the analyses need; everything else about a segment is in its asset row
-        (``row``: its index in the network's segment layer).
+        The columns carry what the analyses need; everything else about an element is in its
+        asset row (the same row in the network's segment or node layer).
         """
-        g = nx.MultiGraph(
-            name=self.name,
-            kind=self.kind,
-            format=self.data.format,
-            flow_from_file=self.data.flow_from_file,
-            segment_part=first_part if self.links else None,
-            node_part=(first_part + 1 if self.links else first_part) if self.nodes else None,
-        )
-        centre = self.node_centre_z().tolist()
-        ground = self.ground.tolist()
-        g.add_nodes_from(
-            (
-                n.id,
-                {
-                    "row": i,
-                    "kind": n.kind,
-                    "x": n.x,
-                    "y": n.y,
-                    "z": centre[i],
-                    "ground": ground[i],
-                    "demand": float(n.attrs.get("demand", 0) or 0),
-                    "address": str(n.attrs.get("address", "")),
-                },
-            )
-            for i, n in enumerate(self.nodes)
-        )
-        ids = [n.id for n in self.nodes]
-        columns = zip(
-            self.start.tolist(),
-            self.end.tolist(),
-            self.length.tolist(),
-            self.diameter.tolist(),
-            self.head.invert.tolist(),
-            self.tail.invert.tolist(),
-        )
-        g.add_edges_from(
-            (
-                ids[s],
-                ids[e],
-                link.id,
-                {
-                    "row": i,
-                    "kind": link.kind,
-                    "start": ids[s],
-                    "end": ids[e],
-                    "length": length,
-                    "diameter": d,
-                    "invert_start": a,
-                    "invert_end": b,
-                },
-            )
-            for i, (link, (s, e, length, d, a, b)) in enumerate(zip(self.links, columns))
-        )
-        return g
+        has_links, has_nodes = bool(len(self.link_rows)), bool(len(self.node_rows))
+        attrs = {
+            "name": self.name,
+            "kind": self.kind,
+            "format": self.data.format,
+            "flow_from_file": self.data.flow_from_file,
+            "segment_part": first_part if has_links else None,
+            "node_part": (first_part + 1 if has_links else first_part) if has_nodes else None,
+        }
+        demand = _numbers(self.nodes.attrs.get("demand"), self.node_rows, 0.0)
+        nodes = {
+            "id": self.node("id"),
+            "kind": self.node_kind,
+            "x": self.node_xy[:, 0],
+            "y": self.node_xy[:, 1],
+            "z": self.node_centre_z(),
+            "ground": self.ground,
+            "demand": demand,
+            "address": self.node_address(),
+        }
+        segments = {
+            "id": self.link("id"),
+            "kind": self.link("kind"),
+            "start": self.start,
+            "end": self.end,
+            "length": self.length,
+            "diameter": self.diameter,
+            "invert_start": self.head.invert,
+            "invert_end": self.tail.invert,
+        }
+        return PipeNetwork(attrs, nodes, segments)
 
     def summary(self) -> dict[str, Any]:
-        kinds = [n.kind for n in self.nodes]
-        assumed = (self.head.assumed | self.tail.assumed) if self.links else np.zeros(0, bool)
+        kinds = self.node_kind
+        assumed = self.head.assumed | self.tail.assumed
         return {
             "kind": self.kind,
-            "nodes": len(self.nodes),
-            "segments": len(self.links),
-            "valves": kinds.count("valve"),
-            "sources": sum(k in SOURCE_KINDS for k in kinds),
+            "nodes": len(self.node_rows),
+            "segments": len(self.link_rows),
+            "valves": int((kinds == "valve").sum()),
+            "sources": int(np.isin(kinds, SOURCE_KINDS).sum()),
             "total_length_m": round(float(self.length.sum()), 3),
             "depth_assumed": int(assumed.sum()),
         }
 
 
-def _free_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Extra attributes as columns: numbers stay float64 (NaN when missing), the rest text."""
-    keys: list[str] = []
-    for row in rows:
-        keys.extend(k for k in row if k not in keys)
+def _free_columns(attrs: Mapping[str, Attr], rows: np.ndarray) -> dict[str, Any]:
+    """Extra attributes given for some of these rows, as columns: numbers stay float64 (NaN when
+    missing), the rest text."""
     out: dict[str, Any] = {}
-    for key in keys:
-        values = [row.get(key) for row in rows]
-        if all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
-            out[key] = np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
+    for key, attr in attrs.items():
+        present = attr.present[rows]
+        if not present.any():
+            continue
+        values = attr.values[rows]
+        if values.dtype.kind != "O":
+            out[key] = values
+            continue
+        items = values.tolist()
+        if all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in items):
+            out[key] = np.array([math.nan if v is None else float(v) for v in items], dtype=np.float64)
         else:
-            out[key] = ["" if v is None else str(v) for v in values]
+            out[key] = np.array(["" if v is None else str(v) for v in items], dtype=STR)
     return out

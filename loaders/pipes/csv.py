@@ -9,7 +9,13 @@ Layout (columns mapped like GeoJSON properties, see :mod:`loaders.pipes.fields`)
   node: ``id, x, y`` and optionally ``kind, elevation, invert, depth, ...``.
 
 Both files: UTF-8 with a header (or GBK/GB18030, detected, or named by ``encoding``); a bad row
-is skipped with a warning naming its line, or is an error with ``strict = true``.
+is skipped with a warning naming its line, or is an error with ``strict = true``.  A row with
+fewer fields than the header (a cut-off copy) is such a bad row, and a file ending in the middle
+of a line is warned about; a repeated segment or node id is a bad row too (the first counts).
+
+The tables are read into columns (one StringDType array per CSV column) and converted a column
+at a time; only a row that fails to convert is read again on its own, by the per-row field
+mapping, to say what is wrong with it.
 """
 
 from __future__ import annotations
@@ -18,19 +24,60 @@ import csv
 import io
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from loaders.pipes.build import build
 from loaders.pipes.fields import FieldMap
-from loaders.pipes.model import FIELD_OPTIONS, NetworkData, Problems
+from loaders.pipes.model import FIELD_OPTIONS, STR, Attr, LinkTable, NetworkData, NodeTable, Problems
 from loaders.pipes.text import read_text
 from twin.errors import InputError
 from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
 _WKT = re.compile(r"^\s*LINESTRING\s*Z?\s*\((.*)\)\s*$", re.IGNORECASE)
+
+
+class _Table:
+    """A CSV file as columns: ``columns[name]`` (stripped text), each row's line, short rows."""
+
+    def __init__(self, path: Path, options: Mapping[str, Any], data: NetworkData) -> None:
+        text = read_text(path, options, data.warnings)
+        reader = csv.reader(io.StringIO(text, newline=""))
+        try:
+            header = [name.strip() for name in next(reader, [])]
+            rows, lines = [], []
+            for row in reader:
+                if row:  # csv.DictReader's rule: a blank line is no row
+                    rows.append(row)
+                    lines.append(reader.line_num)
+        except csv.Error as exc:
+            raise InputError(path, f"malformed CSV ({exc})", where=f"line {reader.line_num}") from None
+        if not header:
+            raise InputError(path, "empty CSV (no header row)", where="line 1")
+        width = len(header)
+        self.short = np.array([len(row) < width for row in rows], dtype=bool)
+        if self.short.any() or any(len(row) > width for row in rows):
+            rows = [(row + [""] * width)[:width] for row in rows]
+        cells = list(zip(*rows)) if rows else [() for _ in header]
+        self.columns = {name: np.strings.strip(np.array(col, dtype=STR)) for name, col in zip(header, cells)}
+        self.n = len(rows)
+        self.line = np.array(lines, dtype=np.int64)
+        if text.strip() and not text.endswith(("\n", "\r")):
+            data.warnings.append(
+                f"{path.name}: the file ends in the middle of line {reader.line_num}: it may be truncated "
+                "(check its last rows)"
+            )
+
+    def row(self, i: int) -> dict[str, str]:
+        """One row as the per-row field mapping reads it (the error path)."""
+        return {k: str(v[i]) for k, v in self.columns.items()}
+
+    def text(self, name: str) -> np.ndarray:
+        return self.columns[name] if name in self.columns else np.empty(self.n, dtype=STR)
 
 
 def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
@@ -47,47 +94,173 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
             f"no node table {nodes_path.name} beside it",
             hint="write one (id, x, y, ...) or name it with the option nodes",
         )
-    node_rows = _rows(nodes_path, options, data)
-    link_rows = _rows(path, options, data)
+    nodes, links = _Table(nodes_path, options, data), _Table(path, options, data)
     try:
-        fields = FieldMap(path, options, [k for _, r in node_rows + link_rows for k in r])
+        fields = FieldMap(path, options, [*nodes.columns, *links.columns])
     except ValueError as exc:
         raise InputError(path, str(exc)) from None
     data.units = fields.units
-    for line, row in node_rows:
-        where = f"{nodes_path.name} line {line}"
-        node_id = fields.text(row, "id")
-        try:
-            x, y = float(row.get("x", "nan")), float(row.get("y", "nan"))
-            data.nodes[node_id] = fields.node(row, node_id, x, y, where)
-        except ValueError as exc:
-            problems(node_id, where, f"node {node_id}: {exc}")
-    for line, row in link_rows:
-        where = f"line {line}"
-        link_id = fields.text(row, "id") or where
-        try:
-            link = fields.link(row, link_id, fields.text(row, "from_node"), fields.text(row, "to_node"), where)
-            link.vertices = _vertices(row)
-        except ValueError as exc:
-            problems(link_id, where, f"segment {link_id}: {exc}")
-            continue
-        data.links.append(link)
+    data.node_table = _nodes(nodes, nodes_path.name, fields, problems)
+    data.link_table = _links(links, fields, problems)
     data.crs = options.get("crs")
     return build(data, options, problems)
 
 
-def _rows(path: Path, options: Mapping[str, Any], data: NetworkData) -> list[tuple[int, dict[str, str]]]:
-    """Rows with the line each starts on; a missing header is an error."""
-    reader = csv.DictReader(io.StringIO(read_text(path, options, data.warnings), newline=""))
-    if not reader.fieldnames:
-        raise InputError(path, "empty CSV (no header row)", where="line 1")
-    out = []
+def _bad_rows(
+    table: _Table,
+    ok: np.ndarray,
+    what: str,
+    ids: np.ndarray,
+    where: np.ndarray,
+    problems: Problems,
+    why: Callable[[int], str],
+) -> np.ndarray:
+    """Report every row that is short or failed a conversion (in file order); the rows kept."""
+    columns = len(table.columns)
+    for i in np.flatnonzero(~ok | table.short).tolist():
+        element = str(ids[i])
+        if table.short[i]:
+            filled = sum(1 for v in table.row(i).values() if v)
+            reason = f"row has fewer fields than the header ({filled} of {columns} filled): the file may be truncated"
+        else:
+            reason = why(i)
+        problems(element, str(where[i]), f"{what} {element}: {reason}")
+    kept: np.ndarray = ok & ~table.short
+    return kept
+
+
+def _nodes(table: _Table, name: str, fields: FieldMap, problems: Problems) -> NodeTable:
+    ids = fields.texts(table.columns, "id", table.n)
+    where = np.strings.add(f"{name} line ", table.line.astype(STR))
+    x, bad_x = _coordinate(table, "x")
+    y, bad_y = _coordinate(table, "y")
+    numbers = {k: fields.numbers(table.columns, k, fields.elevation, table.n) for k in ("elevation", "invert", "depth")}
+    demand = fields.numbers(table.columns, "demand", 1.0, table.n)
+    size = fields.numbers(table.columns, "structure_diameter", fields.diameter, table.n)
+    ok = ~(bad_x | bad_y | demand[1] | size[1] | np.logical_or.reduce([v[1] for v in numbers.values()]))
+
+    def why(i: int) -> str:
+        try:
+            fields.node(
+                table.row(i), str(ids[i]), float(table.row(i).get("x", "nan")), float(table.row(i).get("y", "nan")), ""
+            )
+        except ValueError as exc:
+            return str(exc)
+        return "not readable"
+
+    keep = np.flatnonzero(_bad_rows(table, ok, "node", ids, where, problems, why))
+    attrs = fields.free_attrs(table.columns, keep)
+    has_demand = fields.column.get("demand") in table.columns
+    attrs["demand"] = Attr.of(demand[0][keep] if has_demand else np.zeros(len(keep)))
+    attrs["address"] = Attr.of(fields.texts(table.columns, "address", table.n)[keep])
+    attrs["structure_diameter_m"] = Attr.of(size[0][keep], np.isfinite(size[0][keep]))
+    return NodeTable.make(
+        len(keep),
+        attrs,
+        id=ids[keep],
+        x=x[keep],
+        y=y[keep],
+        kind=fields.kinds(table.columns, table.n)[keep],
+        network=fields.texts(table.columns, "network", table.n)[keep],
+        ground=numbers["elevation"][0][keep],
+        invert=numbers["invert"][0][keep],
+        cover=numbers["depth"][0][keep],
+        where=where[keep],
+    )
+
+
+def _coordinate(table: _Table, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A node table's x or y: float64, and where the text is no number (empty included)."""
+    if name not in table.columns:
+        return np.full(table.n, math.nan), np.zeros(table.n, dtype=bool)
+    text = table.columns[name]
     try:
-        for row in reader:
-            out.append((reader.line_num, {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}))
-    except csv.Error as exc:
-        raise InputError(path, f"malformed CSV ({exc})", where=f"line {reader.line_num}") from None
-    return out
+        return text.astype(np.float64), np.zeros(table.n, dtype=bool)
+    except ValueError:
+        values = np.full(table.n, math.nan)
+        bad = np.zeros(table.n, dtype=bool)
+        for i, item in enumerate(text.tolist()):
+            try:
+                values[i] = float(item)
+            except ValueError:
+                bad[i] = True
+        return values, bad
+
+
+def _links(table: _Table, fields: FieldMap, problems: Problems) -> LinkTable:
+    where = np.strings.add("line ", table.line.astype(STR))
+    ids = fields.texts(table.columns, "id", table.n)
+    ids = np.where(np.strings.str_len(ids) > 0, ids, where).astype(STR)
+    metres = {
+        key: fields.numbers(table.columns, key, factor, table.n)
+        for key, factor in (
+            ("depth", fields.elevation),
+            ("depth_start", fields.elevation),
+            ("depth_end", fields.elevation),
+            ("diameter", fields.diameter),
+            ("length", fields.length),
+            ("invert_start", fields.elevation),
+            ("invert_end", fields.elevation),
+        )
+    }
+    bends, bent, bad_bends = _bends(table)
+    ok = ~(np.logical_or.reduce([v[1] for v in metres.values()]) | bad_bends)
+
+    def why(i: int) -> str:
+        row = table.row(i)
+        try:
+            fields.link(row, str(ids[i]), "", "", "")
+            _vertices(row)
+        except ValueError as exc:
+            return str(exc)
+        return "not readable"
+
+    keep = np.flatnonzero(_bad_rows(table, ok, "segment", ids, where, problems, why))
+    cover = metres["depth"][0]
+    counts = (
+        np.array([len(bends.get(i, ())) for i in keep.tolist()], dtype=np.int64)
+        if bent
+        else np.zeros(len(keep), np.int64)
+    )
+    xy = [p for i in keep.tolist() for p in bends.get(i, ())] if bent else []
+    return LinkTable.make(
+        len(keep),
+        np.r_[0, np.cumsum(counts)],
+        np.array(xy, dtype=np.float64),
+        fields.free_attrs(table.columns, keep),
+        id=ids[keep],
+        start=fields.texts(table.columns, "from_node", table.n)[keep],
+        end=fields.texts(table.columns, "to_node", table.n)[keep],
+        network=fields.texts(table.columns, "network", table.n)[keep],
+        diameter=metres["diameter"][0][keep],
+        length=metres["length"][0][keep],
+        invert_start=metres["invert_start"][0][keep],
+        invert_end=metres["invert_end"][0][keep],
+        cover_start=np.where(np.isfinite(metres["depth_start"][0]), metres["depth_start"][0], cover)[keep],
+        cover_end=np.where(np.isfinite(metres["depth_end"][0]), metres["depth_end"][0], cover)[keep],
+        material=fields.texts(table.columns, "material", table.n)[keep],
+        install_year=fields.years(table.columns, table.n)[keep],
+        pressure_class=fields.texts(table.columns, "pressure_class", table.n)[keep],
+        owner=fields.texts(table.columns, "owner", table.n)[keep],
+        address=fields.texts(table.columns, "address", table.n)[keep],
+        where=where[keep],
+    )
+
+
+def _bends(table: _Table) -> tuple[dict[int, list[tuple[float, float]]], bool, np.ndarray]:
+    """Interior points of the rows that have any (rows without cost nothing), and bad rows."""
+    given = np.zeros(table.n, dtype=bool)
+    for name in ("vertices", "wkt"):
+        if name in table.columns:
+            given |= np.strings.str_len(table.columns[name]) > 0
+    out: dict[int, list[tuple[float, float]]] = {}
+    bad = np.zeros(table.n, dtype=bool)
+    for i in np.flatnonzero(given).tolist():
+        try:
+            out[i] = _vertices(table.row(i))
+        except ValueError:
+            bad[i] = True
+    return out, bool(given.any()), bad
 
 
 def _vertices(row: Mapping[str, str]) -> list[tuple[float, float]]:

@@ -4,24 +4,29 @@ Why our own reader rather than WNTR: we need only the network's layout (nodes, l
 coordinates, vertices, units), every problem located by file and line, GBK/GB18030 input
 accepted, and no pandas-sized dependency in the loading path; WNTR parses the whole
 hydraulic model, reads strict UTF-8 and raises bare ``ValueError``/``IndexError``.  The
-format is a few column tables, tested here against EPANET's and WNTR's own sample networks.
+format is a few column tables, tested here against EPANET's and WNTR's own sample networks,
+and read straight into columns (:mod:`loaders.pipes.inp`).
 
 Units follow ``[OPTIONS] Units``: US flow units (GPM, CFS, MGD, IMGD, AFD) mean feet and
 inches, SI units (LPS, LPM, MLD, CMH, CMD) metres and millimetres.  A junction's elevation is
 taken as the ground; pipes lie at the network kind's usual cover below it (flagged assumed)
-unless options say otherwise.
+unless options say otherwise.  EPANET always ends a file with ``[END]``: a file without it,
+or ending in the middle of a line, loads with a warning that it may be truncated.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from loaders.pipes import swmm
 from loaders.pipes.build import build
-from loaders.pipes.inp import Row, RowReader, coordinates, options_table, sections, vertices
-from loaders.pipes.model import INP_OPTIONS, Link, NetworkData, Node, Problems
+from loaders.pipes.inp import Section, bends, empty, options_table, placed, sections, truncation
+from loaders.pipes.model import INP_OPTIONS, STR, Attr, LinkTable, NetworkData, NodeTable, Problems
 from loaders.pipes.text import read_text
 from twin.errors import InputError
 from twin.registry import LoaderSpec
@@ -62,13 +67,19 @@ SECTIONS = frozenset(
 )
 US_UNITS = ("CFS", "GPM", "MGD", "IMGD", "AFD")
 SI_UNITS = ("LPS", "LPM", "MLD", "CMH", "CMD", "CMS")
+#: node sections: kind, and the name of the elevation column
+NODE_SECTIONS = (
+    ("JUNCTIONS", "junction", "elevation"),
+    ("RESERVOIRS", "reservoir", "head"),
+    ("TANKS", "tank", "elevation"),
+)
 
 
 def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     data = NetworkData(path=path, format="epanet", network=str(options.get("network", "water")))
     text = read_text(path, options, data.warnings)
     rows = sections(path, text, SECTIONS)
-    flow = options_table(rows.get("OPTIONS", [])).get("UNITS", "GPM").upper()
+    flow = options_table(_get(rows, path, "OPTIONS")).get("UNITS", "GPM").upper()
     if flow not in US_UNITS + SI_UNITS:
         raise InputError(path, f"unknown flow units {flow!r} in [OPTIONS]", where=_option_line(rows, "UNITS"))
     us = flow in US_UNITS
@@ -79,97 +90,81 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
         "diameter": "in" if us else "mm",
         "elevation": "ft" if us else "m",
     }
+    cut = truncation(text, rows)
+    if cut or "END" not in rows and "[END]" not in text.upper():
+        data.warnings.append(f"{path.name}: {cut or 'no [END] section: the file may be truncated'}")
     problems = Problems(data, options, strict_default=True)
-    coords = coordinates(RowReader(path, "COORDINATES"), rows.get("COORDINATES", []))
-    _nodes(data, rows, coords, length)
-    bends = vertices(RowReader(path, "VERTICES"), rows.get("VERTICES", []))
-    _links(data, rows, bends, length, diameter)
+    data.node_table = _nodes(path, rows, length)
+    data.link_table = _links(path, rows, length, diameter)
     return build(data, options, problems)
 
 
-def _option_line(rows: dict[str, list[Row]], key: str) -> str | None:
-    return next((r.where for r in rows.get("OPTIONS", []) if r.fields[0].upper() == key), None)
+def _get(rows: dict[str, Section], path: Path, name: str) -> Section:
+    return rows.get(name) or empty(path, name)
 
 
-def _nodes(data: NetworkData, rows: dict[str, list[Row]], coords: dict[str, Any], length: float) -> None:
+def _option_line(rows: dict[str, Section], key: str) -> str | None:
+    table = rows.get("OPTIONS")
+    if table is None:
+        return None
+    return next((table.where(i) for i in range(len(table)) if table.fields(i)[0].upper() == key), None)
+
+
+def _nodes(path: Path, rows: dict[str, Section], length: float) -> NodeTable:
     """Junctions (elevation = ground, base demand), reservoirs (head) and tanks (bottom elevation)."""
-    for section, kind, fields in (
-        ("JUNCTIONS", "junction", "ID, elevation"),
-        ("RESERVOIRS", "reservoir", "ID, head"),
-        ("TANKS", "tank", "ID, elevation"),
-    ):
-        read = RowReader(data.path, section)
-        for row in rows.get(section, []):
-            read.need(row, 2, fields)
-            node_id = row.fields[0]
-            x, y = coords.get(node_id, (float("nan"), float("nan")))
-            attrs: dict[str, Any] = {}
-            if kind == "junction":
-                attrs["demand"] = read.number(row, 2, "demand", 0.0)
-            if kind == "tank":
-                attrs["structure_diameter_m"] = read.number(row, 5, "diameter") * length
-            data.nodes[node_id] = Node(
-                node_id,
-                x,
-                y,
-                kind=kind,
-                ground=read.number(row, 1, fields.split(", ")[1]) * length,
-                where=row.where,
-                attrs=attrs,
-            )
+    parts = []
+    for section, kind, label in NODE_SECTIONS:
+        rows_ = _get(rows, path, section)
+        rows_.need(2, f"ID, {label}")
+        n = len(rows_)
+        demand = rows_.numbers(2, "demand", 0.0) if kind == "junction" else np.full(n, math.nan)
+        tank = rows_.numbers(5, "diameter") * length if kind == "tank" else np.full(n, math.nan)
+        parts.append(
+            (rows_.text(0), np.full(n, kind, dtype=STR), rows_.numbers(1, label) * length, rows_.wheres(), demand, tank)
+        )
+    ids, kinds, ground, where, demand, tank = (np.concatenate(c) for c in zip(*parts))
+    xy = placed(ids, _get(rows, path, "COORDINATES"))
+    attrs = {
+        "demand": Attr.of(demand, kinds == "junction"),
+        "structure_diameter_m": Attr.of(tank, kinds == "tank"),
+    }
+    return NodeTable.make(len(ids), attrs, id=ids, kind=kinds, x=xy[:, 0], y=xy[:, 1], ground=ground, where=where)
 
 
-def _links(
-    data: NetworkData, rows: dict[str, list[Row]], bends: dict[str, Any], length: float, diameter: float
-) -> None:
+def _links(path: Path, rows: dict[str, Section], length: float, diameter: float) -> LinkTable:
     """Pipes (length, diameter, roughness, status), pumps and control valves."""
-    read = RowReader(data.path, "PIPES")
-    for row in rows.get("PIPES", []):
-        read.need(row, 5, "ID, node 1, node 2, length, diameter")
-        link_id = row.fields[0]
-        status = row.fields[7] if len(row.fields) > 7 else "Open"
-        data.links.append(
-            Link(
-                link_id,
-                row.fields[1],
-                row.fields[2],
-                kind="pipe",
-                length=read.number(row, 3, "length") * length,
-                diameter=read.number(row, 4, "diameter") * diameter,
-                vertices=bends.get(link_id, []),
-                where=row.where,
-                attrs={"roughness": read.number(row, 5, "roughness"), "status": status},
-            )
-        )
-    read = RowReader(data.path, "PUMPS")
-    for row in rows.get("PUMPS", []):
-        read.need(row, 3, "ID, node 1, node 2")
-        data.links.append(
-            Link(
-                row.fields[0],
-                row.fields[1],
-                row.fields[2],
-                kind="pump",
-                vertices=bends.get(row.fields[0], []),
-                where=row.where,
-                attrs={"pump": " ".join(row.fields[3:])},
-            )
-        )
-    read = RowReader(data.path, "VALVES")
-    for row in rows.get("VALVES", []):
-        read.need(row, 5, "ID, node 1, node 2, diameter, type")
-        data.links.append(
-            Link(
-                row.fields[0],
-                row.fields[1],
-                row.fields[2],
-                kind="valve",
-                diameter=read.number(row, 3, "diameter") * diameter,
-                vertices=bends.get(row.fields[0], []),
-                where=row.where,
-                attrs={"valve_type": row.fields[4].upper()},
-            )
-        )
+    pipes, pumps, valves = (_get(rows, path, name) for name in ("PIPES", "PUMPS", "VALVES"))
+    pipes.need(5, "ID, node 1, node 2, length, diameter")
+    pumps.need(3, "ID, node 1, node 2")
+    valves.need(5, "ID, node 1, node 2, diameter, type")
+    p, q, v = len(pipes), len(pumps), len(valves)
+    kind = np.repeat(np.array(["pipe", "pump", "valve"], dtype=STR), [p, q, v])
+    nan = np.full(q, math.nan)
+    columns: dict[str, Any] = {
+        "id": np.concatenate([s.text(0) for s in (pipes, pumps, valves)]),
+        "start": np.concatenate([s.text(1) for s in (pipes, pumps, valves)]),
+        "end": np.concatenate([s.text(2) for s in (pipes, pumps, valves)]),
+        "where": np.concatenate([s.wheres() for s in (pipes, pumps, valves)]),
+        "kind": kind,
+        "length": np.r_[pipes.numbers(3, "length") * length, nan, np.full(v, math.nan)],
+        "diameter": np.r_[pipes.numbers(4, "diameter") * diameter, nan, valves.numbers(3, "diameter") * diameter],
+    }
+    pump_text = np.array([" ".join(pumps.fields(i)[3:]) for i in range(q)], dtype=STR)
+    text = np.empty(p + q + v, dtype=STR)
+    attrs = {
+        "roughness": Attr.of(np.r_[pipes.numbers(5, "roughness"), nan, np.full(v, math.nan)], kind == "pipe"),
+        "status": Attr.of(_place(text, kind == "pipe", pipes.text(7, "Open")), kind == "pipe"),
+        "pump": Attr.of(_place(text, kind == "pump", pump_text), kind == "pump"),
+        "valve_type": Attr.of(_place(text, kind == "valve", np.strings.upper(valves.text(4))), kind == "valve"),
+    }
+    offsets, xy = bends(columns["id"], _get(rows, path, "VERTICES"))
+    return LinkTable.make(p + q + v, offsets, xy, attrs, **columns)
+
+
+def _place(blank: np.ndarray, where: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = blank.copy()
+    out[where] = values
+    return out
 
 
 def sniff(head: bytes) -> bool:

@@ -15,7 +15,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from loaders.pipes.model import Link, Node, number, unit_factor
+import numpy as np
+
+from loaders.pipes.model import STR, Attr, Link, Node, number, unit_factor
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "name", "gid", "fid", "objectid", "code"),
@@ -74,6 +76,13 @@ def year(value: Any) -> float:
     return float(match.group(1)) if match else math.nan
 
 
+def _per_value(values: np.ndarray, read: Any) -> np.ndarray:
+    """``read`` of every value, calling it once per distinct value."""
+    items = values.tolist()
+    table = {v: read(v) for v in set(items)}
+    return np.array([table[v] for v in items] if items else [], dtype=object)
+
+
 class FieldMap:
     """Resolves our field names to the file's, once per file, and converts units."""
 
@@ -108,9 +117,49 @@ class FieldMap:
         value = self.get(row, field)
         try:
             return number(value) * factor
-        except (TypeError, ValueError):
-            raise ValueError(f"{field} ({self.column[field]}) is not a number: {value!r}") from None
+        except (TypeError, ValueError) as exc:
+            problem = str(exc) if "finite" in str(exc) else f"not a number: {value!r}"
+            raise ValueError(f"{field} ({self.column[field]}) is {problem}") from None
 
+    # -- whole columns (CSV): one conversion per column ----------------------------------------
+    def texts(self, columns: Mapping[str, np.ndarray], field: str, n: int) -> np.ndarray:
+        column = self.column.get(field)
+        return columns[column] if column is not None and column in columns else np.empty(n, dtype=STR)
+
+    def numbers(
+        self, columns: Mapping[str, np.ndarray], field: str, factor: float, n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A length field in metres over all rows (NaN where empty), and the rows that hold no
+        finite number (the per-row :meth:`metres` then says why)."""
+        values, bad = np.full(n, math.nan), np.zeros(n, dtype=bool)
+        column = self.column.get(field)
+        if column is None or column not in columns:
+            return values, bad
+        text = columns[column]
+        given = np.flatnonzero(np.strings.str_len(text) > 0)
+        try:
+            values[given] = text[given].astype(np.float64)
+        except ValueError:
+            for i, item in zip(given.tolist(), text[given].tolist()):
+                try:
+                    values[i] = float(item)
+                except ValueError:
+                    bad[i] = True
+        bad |= np.isinf(values)
+        return values * factor, bad
+
+    def kinds(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+        """Node kinds, each distinct word read once (a survey has a handful of them)."""
+        return _per_value(self.texts(columns, "kind", n), node_kind).astype(STR)
+
+    def years(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+        return _per_value(self.texts(columns, "install_year", n), year).astype(np.float64)
+
+    def free_attrs(self, columns: Mapping[str, np.ndarray], rows: np.ndarray) -> dict[str, Attr]:
+        """Unmapped columns, kept as text attributes of these rows."""
+        return {k: Attr.of(v[rows]) for k, v in columns.items() if k not in self.used}
+
+    # -- one row (GeoJSON features; a CSV row that failed) ---------------------------------------
     def extras(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """Unmapped scalar attributes, kept as free asset columns."""
         return {

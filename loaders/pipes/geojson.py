@@ -21,7 +21,7 @@ import numpy as np
 
 from loaders.pipes.build import build
 from loaders.pipes.fields import FieldMap
-from loaders.pipes.model import FIELD_OPTIONS, NetworkData, Problems
+from loaders.pipes.model import FIELD_OPTIONS, MAX_COORDINATE, NetworkData, Problems
 from loaders.pipes.text import read_text
 from twin.errors import InputError
 from twin.registry import LoaderSpec
@@ -29,6 +29,8 @@ from twin.source import LoadedSource
 
 #: deeper than this, a document is refused before Python's parser recurses into it
 MAX_DEPTH = 64
+#: longer integers are kept as text (see :func:`_integer`)
+MAX_INTEGER_DIGITS = 30
 
 
 def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
@@ -68,7 +70,7 @@ def _features(path: Path, options: Mapping[str, Any], data: NetworkData) -> list
     text = read_text(path, options, data.warnings)
     _check_depth(path, text)
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_int=_integer)
     except json.JSONDecodeError as exc:
         raise InputError(path, f"invalid JSON: {exc.msg}", where=f"line {exc.lineno}") from None
     except RecursionError:
@@ -81,6 +83,16 @@ def _features(path: Path, options: Mapping[str, Any], data: NetworkData) -> list
     if data.crs is None:
         data.crs = _crs(document, features)
     return features
+
+
+def _integer(digits: str) -> int | str:
+    """A JSON integer; one longer than any measurement or id number stays text.
+
+    Python refuses to convert integers of more than 4,300 digits (a guard against slow
+    conversions) with a bare ValueError; kept as text, such a value is an id that still reads,
+    or a coordinate or size that the checks reject as not finite, naming its feature.
+    """
+    return int(digits) if len(digits) <= MAX_INTEGER_DIGITS else digits
 
 
 def _check_depth(path: Path, text: str) -> None:
@@ -137,12 +149,20 @@ def _positions(feature: Any) -> list[Any]:
 
 
 def _xy(position: Any) -> tuple[float, float]:
-    if not isinstance(position, list) or len(position) < 2:
-        raise ValueError(f"bad position {position!r}")
+    """A position's x, y: finite and on Earth (anything else is the feature's problem)."""
+    if not isinstance(position, list) or len(position) < 2 or isinstance(position[0], list):
+        raise ValueError(f"bad position {_short(position)}")
     x, y = float(position[0]), float(position[1])
     if not (math.isfinite(x) and math.isfinite(y)):
-        raise ValueError(f"non-finite position {position!r}")
+        raise ValueError(f"non-finite position {_short(position)}")
+    if abs(x) > MAX_COORDINATE or abs(y) > MAX_COORDINATE:
+        raise ValueError(f"position out of range ({x:g}, {y:g}): beyond +-{MAX_COORDINATE:g}")
     return x, y
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
 
 
 class _Joiner:
@@ -185,7 +205,7 @@ def _add_node(
         x, y = _xy(feature["geometry"]["coordinates"])
         node = fields.node(props, node_id, x, y, where)
     except (ValueError, TypeError, KeyError) as exc:
-        problems(node_id, where, f"node {node_id}: {exc}")
+        problems(node_id, where, f"node {_short(node_id)[1:-1]}: {exc}")
         return
     if node_id in data.nodes:
         problems(node_id, where, f"duplicate node id {node_id!r}")
@@ -203,7 +223,7 @@ def _add_links(
     coords = geometry.get("coordinates")
     parts = [coords] if geometry["type"] == "LineString" else coords
     if not isinstance(parts, list) or not parts:
-        problems(link_id, where, f"segment {link_id}: no coordinates")
+        problems(link_id, where, f"segment {_short(link_id)[1:-1]}: no coordinates")
         return
     for k, part in enumerate(parts):
         part_id = link_id if len(parts) == 1 else f"{link_id}#{k + 1}"
@@ -216,7 +236,7 @@ def _add_links(
             end = joiner.node_at(*xy[-1], fields.text(props, "to_node") if k == len(parts) - 1 else "", network)
             link = fields.link(props, part_id, start, end, where)
         except (ValueError, TypeError) as exc:
-            problems(part_id, where, f"segment {part_id}: {exc}")
+            problems(part_id, where, f"segment {_short(part_id)[1:-1]}: {exc}")
             continue
         link.vertices = xy[1:-1]
         if len(parts) > 1:

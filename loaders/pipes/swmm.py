@@ -5,7 +5,8 @@ not a library: no maintained pure-Python SWMM reader locates errors by line or a
 Nodes carry invert elevations and a maximum depth, so pipes sit at their true invert:
 a conduit's end invert is its node's invert plus the conduit's offset (``LINK_OFFSETS DEPTH``)
 or the offset itself (``ELEVATION``), and the ground (rim) is invert plus maximum depth.
-``FLOW_UNITS`` CFS/GPM/MGD mean feet; CMS/LPS/MLD metres.
+``FLOW_UNITS`` CFS/GPM/MGD mean feet; CMS/LPS/MLD metres.  A file ending in the middle of a
+line (a cut-off copy) loads with a warning that it may be truncated.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from loaders.pipes.build import build
-from loaders.pipes.inp import Row, RowReader, coordinates, options_table, sections, vertices
-from loaders.pipes.model import INP_OPTIONS, Link, NetworkData, Node, Problems
+from loaders.pipes.inp import Section, bends, empty, options_table, placed, sections, truncation
+from loaders.pipes.model import INP_OPTIONS, STR, Attr, LinkTable, NetworkData, NodeTable, Problems, lookup
 from loaders.pipes.text import read_text
 from twin.errors import InputError
 from twin.registry import LoaderSpec
@@ -108,116 +111,136 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     data = NetworkData(path=path, format="swmm", network=str(options.get("network", "drainage")), flow_from_file=True)
     text = read_text(path, options, data.warnings)
     rows = sections(path, text, SECTIONS)
-    table = options_table(rows.get("OPTIONS", []))
+    table = options_table(_get(rows, path, "OPTIONS"))
     flow = table.get("FLOW_UNITS", "CFS").upper()
     if flow not in US_UNITS + SI_UNITS:
         raise InputError(path, f"unknown FLOW_UNITS {flow!r} in [OPTIONS]")
     unit = 0.3048 if flow in US_UNITS else 1.0
     data.units = {"flow": flow, "length": "ft" if unit != 1.0 else "m", "elevation": "ft" if unit != 1.0 else "m"}
+    cut = truncation(text, rows)
+    if cut:
+        data.warnings.append(f"{path.name}: {cut}")
     offsets_are_elevations = table.get("LINK_OFFSETS", "DEPTH").upper() == "ELEVATION"
     problems = Problems(data, options, strict_default=True)
-    coords = coordinates(RowReader(path, "COORDINATES"), rows.get("COORDINATES", []))
-    _nodes(data, rows, coords, unit)
-    bends = vertices(RowReader(path, "VERTICES"), rows.get("VERTICES", []))
-    xsections = _xsections(path, rows.get("XSECTIONS", []), unit)
-    _links(data, rows, bends, xsections, unit, offsets_are_elevations)
-    _rims_from_links(data)
-    data.extra_details["subcatchments"] = len(rows.get("SUBCATCHMENTS", []))
+    nodes = _nodes(path, rows, unit)
+    links = _links(path, rows, nodes, unit, offsets_are_elevations)
+    data.node_table = _rims_from_links(nodes, links)
+    data.link_table = links
+    data.extra_details["subcatchments"] = len(rows.get("SUBCATCHMENTS") or ())
     return build(data, options, problems)
 
 
-def _nodes(data: NetworkData, rows: dict[str, list[Row]], coords: dict[str, Any], unit: float) -> None:
+def _get(rows: dict[str, Section], path: Path, name: str) -> Section:
+    return rows.get(name) or empty(path, name)
+
+
+def _nodes(path: Path, rows: dict[str, Section], unit: float) -> NodeTable:
+    parts = []
     for section, (kind, depth_column) in NODE_SECTIONS.items():
-        read = RowReader(data.path, section)
-        for row in rows.get(section, []):
-            read.need(row, 2, "name, invert elevation")
-            invert = read.number(row, 1, "invert elevation") * unit
-            max_depth = read.number(row, depth_column, "maximum depth") * unit if depth_column else math.nan
-            ground = invert + max_depth if max_depth > 0 else math.nan
-            x, y = coords.get(row.fields[0], (math.nan, math.nan))
-            data.nodes[row.fields[0]] = Node(
-                row.fields[0],
-                x,
-                y,
-                kind=kind,
-                invert=invert,
-                ground=ground,
-                where=row.where,
-                attrs={"max_depth_m": max_depth},
-            )
+        table = _get(rows, path, section)
+        table.need(2, "name, invert elevation")
+        n = len(table)
+        invert = table.numbers(1, "invert elevation") * unit
+        max_depth = table.numbers(depth_column, "maximum depth") * unit if depth_column else np.full(n, math.nan)
+        ground = np.where(max_depth > 0, invert + max_depth, math.nan)
+        parts.append((table.text(0), np.full(n, kind, dtype=STR), invert, ground, max_depth, table.wheres()))
+    ids, kinds, invert, ground, max_depth, where = (np.concatenate(c) for c in zip(*parts))
+    xy = placed(ids, _get(rows, path, "COORDINATES"))
+    return NodeTable.make(
+        len(ids),
+        {"max_depth_m": Attr.of(max_depth)},
+        id=ids,
+        kind=kinds,
+        x=xy[:, 0],
+        y=xy[:, 1],
+        invert=invert,
+        ground=ground,
+        where=where,
+    )
 
 
-def _rims_from_links(data: NetworkData) -> None:
+def _rims_from_links(nodes: NodeTable, links: LinkTable) -> NodeTable:
     """SWMM's rule for a node whose maximum depth is 0: its rim is the highest crown of its links."""
-    crown: dict[str, float] = {}
-    for link in data.links:
-        if not link.diameter > 0:
-            continue
-        for node_id, invert in ((link.start, link.invert_start), (link.end, link.invert_end)):
-            if math.isfinite(invert):
-                crown[node_id] = max(crown.get(node_id, -math.inf), invert + link.diameter)
-    for node in data.nodes.values():
-        if math.isnan(node.ground) and node.id in crown:
-            node.ground = crown[node.id]
-            node.attrs["rim_from_links"] = "yes"
+    diameter = links["diameter"]
+    crown = np.full(len(nodes) + 1, -math.inf)
+    for end, invert in (("start", "invert_start"), ("end", "invert_end")):
+        use = (diameter > 0) & np.isfinite(links[invert])
+        np.maximum.at(crown, lookup(nodes["id"], links[end][use]), (links[invert] + diameter)[use])
+    crown = crown[:-1]
+    fill = np.isnan(nodes["ground"]) & np.isfinite(crown)
+    nodes.columns["ground"] = np.where(fill, crown, nodes["ground"])
+    yes = np.where(fill, "yes", "").astype(STR)
+    nodes.attrs["rim_from_links"] = Attr.of(yes, fill)
+    return nodes
 
 
-def _xsections(path: Path, rows: list[Row], unit: float) -> dict[str, tuple[str, float, float]]:
-    """Link -> (shape, full height m, barrels)."""
-    read = RowReader(path, "XSECTIONS")
-    out = {}
-    for row in rows:
-        read.need(row, 2, "link, shape")
-        shape = row.fields[1].upper()
-        height = math.nan if shape == "IRREGULAR" else read.number(row, 2, "geom1") * unit
-        barrels = 1.0 if shape in ("IRREGULAR", "CUSTOM") else read.number(row, 6, "barrels", 1.0)
-        out[row.fields[0]] = (shape, height, barrels)
-    return out
+def _xsections(path: Path, rows: Section, unit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Link ids, and their shape, full height (m) and barrels."""
+    rows.need(2, "link, shape")
+    shape = np.strings.upper(rows.text(1))
+    irregular = shape == "IRREGULAR"
+    height = rows.numbers(2, "geom1", skip=irregular) * unit
+    barrels = rows.numbers(6, "barrels", 1.0, skip=irregular | (shape == "CUSTOM"))
+    return rows.text(0), shape, height, barrels
 
 
 def _links(
-    data: NetworkData,
-    rows: dict[str, list[Row]],
-    bends: dict[str, Any],
-    xsections: dict[str, Any],
-    unit: float,
-    offsets_are_elevations: bool,
-) -> None:
+    path: Path, rows: dict[str, Section], nodes: NodeTable, unit: float, offsets_are_elevations: bool
+) -> LinkTable:
+    parts = []
     for section, (kind, start_col, end_col) in LINK_SECTIONS.items():
-        read = RowReader(data.path, section)
-        for row in rows.get(section, []):
-            read.need(row, 3, "name, from node, to node")
-            link_id, start, end = row.fields[:3]
-            shape, height, barrels = xsections.get(link_id, ("", math.nan, 1.0))
-            link = Link(
-                link_id,
-                start,
-                end,
-                kind=kind,
-                diameter=height,
-                shape=shape,
-                vertices=bends.get(link_id, []),
-                where=row.where,
-                attrs={"barrels": barrels},
-            )
-            if kind == "conduit":
-                read.need(row, 4, "name, from node, to node, length")
-                link.length = read.number(row, 3, "length") * unit
-                link.attrs["roughness"] = read.number(row, 4, "roughness")
-            link.invert_start = _end_invert(read, row, start_col, data.nodes.get(start), unit, offsets_are_elevations)
-            link.invert_end = _end_invert(read, row, end_col, data.nodes.get(end), unit, offsets_are_elevations)
-            data.links.append(link)
+        table = _get(rows, path, section)
+        table.need(3, "name, from node, to node")
+        n = len(table)
+        start, end = table.text(1), table.text(2)
+        length, roughness = np.full(n, math.nan), np.full(n, math.nan)
+        if kind == "conduit":
+            table.need(4, "name, from node, to node, length")
+            length, roughness = table.numbers(3, "length") * unit, table.numbers(4, "roughness")
+        node_invert = np.r_[nodes["invert"], math.nan]
+        heads = _end_invert(table, start_col, node_invert[lookup(nodes["id"], start)], unit, offsets_are_elevations)
+        tails = _end_invert(table, end_col, node_invert[lookup(nodes["id"], end)], unit, offsets_are_elevations)
+        parts.append(
+            (table.text(0), start, end, np.full(n, kind, dtype=STR), table.wheres(), length, roughness, heads, tails)
+        )
+    ids, start, end, kinds, where, length, roughness, heads, tails = (np.concatenate(c) for c in zip(*parts))
+    x_ids, shape, height, barrels = _xsections(path, _get(rows, path, "XSECTIONS"), unit)
+    row = lookup(x_ids[::-1], ids)
+    row = np.where(row >= 0, len(x_ids) - 1 - row, len(x_ids))  # the last row of an id counts; none: defaults
+    shape, height, barrels = (
+        np.append(shape, "").astype(STR)[row],
+        np.r_[height, math.nan][row],
+        np.r_[barrels, 1.0][row],
+    )
+    attrs = {"barrels": Attr.of(barrels), "roughness": Attr.of(roughness, kinds == "conduit")}
+    offsets, xy = bends(ids, _get(rows, path, "VERTICES"))
+    return LinkTable.make(
+        len(ids),
+        offsets,
+        xy,
+        attrs,
+        id=ids,
+        start=start,
+        end=end,
+        kind=kinds,
+        where=where,
+        length=length,
+        diameter=height,
+        shape=shape,
+        invert_start=heads,
+        invert_end=tails,
+    )
 
 
 def _end_invert(
-    read: RowReader, row: Row, column: int | None, node: Node | None, unit: float, as_elevation: bool
-) -> float:
+    table: Section, column: int | None, node_invert: np.ndarray, unit: float, as_elevation: bool
+) -> np.ndarray:
     """Invert of a link end: its node's invert plus the offset, or the offset as an elevation."""
-    node_invert = node.invert if node is not None else math.nan
-    if column is None or column >= len(row.fields) or row.fields[column] == "*":
+    if column is None:
         return node_invert
-    offset = read.number(row, column, "offset", 0.0) * unit
-    return offset if as_elevation else node_invert + offset
+    given = (table.count > column) & (table.text(column) != "*")
+    offset = table.numbers(column, "offset", 0.0, skip=~given) * unit
+    return np.where(given, offset if as_elevation else node_invert + offset, node_invert)
 
 
 def sniff(head: bytes) -> bool:

@@ -75,14 +75,16 @@ def tube_arrays(
     starts[offsets[:-1]] = True
     u, v = ring_frames(vertex_tangents(points, starts))
     angle = np.linspace(0.0, 2 * np.pi, sides, endpoint=False)
-    r = np.asarray(radius, dtype=np.float64)[owner]
-    rings = points[:, None, :] + r[:, None, None] * (
-        np.cos(angle)[None, :, None] * u[:, None, :] + np.sin(angle)[None, :, None] * v[:, None, :]
-    )
+    r = np.asarray(radius, dtype=np.float64)[owner][:, None]
+    u *= r
+    v *= r
+    rings = np.multiply(np.cos(angle)[None, :, None], u[:, None, :])  # in place from here: few passes
+    rings += np.sin(angle)[None, :, None] * v[:, None, :]
+    rings += points[:, None, :]
     edge = np.flatnonzero(~starts[1:])  # vertex i -> i+1 inside one polyline
     k = np.arange(sides)
-    base = (edge * sides)[:, None]
-    quads = np.stack([base + k, base + (k + 1) % sides, base + sides + (k + 1) % sides, base + sides + k], axis=-1)
+    pattern = np.stack([k, (k + 1) % sides, sides + (k + 1) % sides, sides + k], axis=-1)  # one ring's quads
+    quads = (edge * sides)[:, None, None] + pattern[None]
     return rings.reshape(-1, 3), quads.reshape(-1, 4), np.repeat(owner[edge], sides)
 
 
