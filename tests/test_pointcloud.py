@@ -48,6 +48,12 @@ def assert_world(part, expected) -> None:
     np.testing.assert_allclose(part.world_points(), expected, rtol=0, atol=float(step))
 
 
+@pytest.fixture(autouse=True)
+def preview_cache(tmp_path, monkeypatch):
+    """Previews are kept in a folder of the test's own."""
+    monkeypatch.setenv("CIM_TWIN_CACHE", str(tmp_path / "cache"))
+
+
 @pytest.fixture(scope="module", params=GOOD, ids=GOOD)
 def sample(request):
     path = PC / request.param
@@ -80,8 +86,13 @@ def test_header_facts_and_class_counts(sample):
     codes, counts = np.unique(np.asarray(las.classification), return_counts=True)
     assert {c: v["count"] for c, v in details["classes"].items()} == dict(zip(codes.tolist(), counts.tolist()))
     assert all(v["name"] == pointcolors.class_name(c) for c, v in details["classes"].items())
-    np.testing.assert_allclose(details["bounds"][0::2], las.header.mins)
-    np.testing.assert_allclose(details["bounds"][1::2], las.header.maxs)
+    # bounds are the points' (exactly as laspy scales them), whatever the header says
+    xyz = [np.asarray(las.x), np.asarray(las.y), np.asarray(las.z)]
+    assert details["bounds_from"] == "points"
+    assert details["bounds"][0::2] == [float(v.min()) for v in xyz]
+    assert details["bounds"][1::2] == [float(v.max()) for v in xyz]
+    np.testing.assert_array_equal(details["header_bounds"][0::2], las.header.mins)
+    np.testing.assert_array_equal(details["header_bounds"][1::2], las.header.maxs)
 
 
 def test_classes_are_the_assets(sample):
@@ -119,10 +130,10 @@ def test_crs_carried_or_distrusted(name):
 
 @pytest.mark.parametrize("stream", [False, True], ids=["in-memory", "streamed"])
 def test_budget_decimates_evenly_over_the_whole_extent(monkeypatch, stream):
-    import loaders.pointcloud.loader as loader
+    import loaders.pointcloud.reading as reading
 
     if stream:
-        monkeypatch.setattr(loader, "STREAM_ABOVE_BYTES", {"las": 0, "laz": 0})
+        monkeypatch.setattr(reading, "STREAM_ABOVE_BYTES", {"las": 0, "laz": 0})
     path = PC / "sample_c.las"
     full = load(path, {})
     loaded = load(path, {"budget": 2000})
@@ -161,10 +172,10 @@ def test_render_mode_picks_the_budget():
 
 @pytest.mark.parametrize("stream", [False, True], ids=["in-memory", "streamed"])
 def test_box_reloads_a_region_at_full_density(monkeypatch, stream):
-    import loaders.pointcloud.loader as loader
+    import loaders.pointcloud.reading as reading
 
     if stream:
-        monkeypatch.setattr(loader, "STREAM_ABOVE_BYTES", {"las": 0, "laz": 0})
+        monkeypatch.setattr(reading, "STREAM_ABOVE_BYTES", {"las": 0, "laz": 0})
     path = PC / "sample_c.las"
     las = laspy.read(path)
     x, y = np.asarray(las.x), np.asarray(las.y)
@@ -304,10 +315,10 @@ def test_scaled_and_multi_element_extra_bytes(tmp_path):
 @pytest.mark.parametrize("stream", [False, True], ids=["in-memory", "streamed"])
 def test_budget_on_las_and_laz_alike(monkeypatch, stream):
     # a huge cloud is sampled while streaming (two reads), a smaller one from all its points in memory
-    import loaders.pointcloud.loader as loader
+    import loaders.pointcloud.reading as reading
 
     if stream:
-        monkeypatch.setattr(loader, "STREAM_ABOVE_BYTES", {"las": 0, "laz": 0})
+        monkeypatch.setattr(reading, "STREAM_ABOVE_BYTES", {"las": 0, "laz": 0})
     las, laz = load(PC / "simple.las", {"budget": 300}), load(PC / "simple.laz", {"budget": 300})
     for loaded in (las, laz):
         assert 250 <= loaded.details["points_shown"] <= 300
@@ -328,25 +339,28 @@ def test_extra_bytes_named_like_our_arrays_are_renamed(tmp_path):
     assert (data["extra_rgb"] == 7).all() and data["rgb"].shape == (1065, 3) and "extra_asset_index" in data
 
 
-@pytest.mark.parametrize("name", ["sample_c.las", "simple.laz", "autzen-utm.las"])
-def test_class_bounds_measured_while_reading_equal_the_points_bounds(name):
-    from twin.layer import part_asset_bounds
+def laspy_class_bounds(path) -> np.ndarray:
+    """Per class present, ``[xmin, xmax, ...]`` of laspy's own float64 coordinates."""
+    las = laspy.read(path)
+    xyz = np.column_stack([las.x, las.y, las.z])
+    classes = np.asarray(las.classification)
+    rows = []
+    for code in np.unique(classes):
+        mine = xyz[classes == code]
+        rows.append(np.ravel(np.column_stack([mine.min(axis=0), mine.max(axis=0)])))
+    return np.array(rows)
 
-    part = load(PC / name, {}).parts[0]
-    measured = part.bounds
-    assert measured is not None
-    part.bounds = None
-    assert np.allclose(measured, part_asset_bounds(part), rtol=0, atol=1e-9)
 
-
-@pytest.mark.parametrize("name", ["sample_c.las", "autzen-utm.las", "simple.las", "simple.laz"])
-def test_class_bounds_exact_when_most_points_skip_the_grouping(monkeypatch, name):
-    # small chunks: after the first, points inside the wide classes' boxes are not grouped by class
+@pytest.mark.parametrize("chunk", [None, 97], ids=["chunks of 65536", "chunks of 97"])
+@pytest.mark.parametrize("name", ["sample_c.las", "autzen-utm.las", "simple.las", "simple.laz", "simple1_3.las"])
+def test_class_bounds_are_exactly_laspys_coordinates(monkeypatch, name, chunk):
+    # measured on the integer coordinates: bit for bit laspy's x/y/z, not the float32 layer's
     import loaders.pointcloud.read as read
-    from twin.layer import part_asset_bounds
 
-    monkeypatch.setattr(read, "CONVERT_CHUNK", 97)
-    for options in ({}, {"box": load(PC / name, {}).details["bounds"][:4]}):
-        part = load(PC / name, options).parts[0]
-        measured, part.bounds = part.bounds, None
-        np.testing.assert_array_equal(measured, part_asset_bounds(part))
+    if chunk:
+        monkeypatch.setattr(read, "CONVERT_CHUNK", chunk)
+    part = load(PC / name, {}).parts[0]
+    np.testing.assert_array_equal(part.bounds, laspy_class_bounds(PC / name))
+    full = load(PC / name, {}).details["bounds"]
+    boxed = load(PC / name, {"box": full[:4]}).parts[0]  # a box holding every point
+    np.testing.assert_array_equal(boxed.bounds, part.bounds)

@@ -8,14 +8,18 @@ the records; no full-size temporary is ever made.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from loaders.pointcloud.classbounds import ClassBounds, Guard
+from loaders.pointcloud.classbounds import ClassBounds, int_bounds, record_xyz, world_bounds
 from twin.geo import choose_origin
 
 RGB_FIELDS = ("red", "green", "blue")
+#: farthest (in CRS units) a cloud's first points may lie from a given origin for the cloud to
+#: be read relative to it: float32 there still resolves a millimetre (2**14 m)
+NEAR_ORIGIN_M = 16_384.0
 
 
 @dataclass(frozen=True)
@@ -66,9 +70,12 @@ class Columns:
 
     Coordinates are stored as float32 relative to ``origin`` (the scene's, so the twin takes
     them as they are): scale, offset and origin shift happen in one pass while each chunk is
-    in cache.  With ``origin`` None the first chunk read chooses one near its points.
-    Arrays are allocated for the expected count and grow only if a file holds more points than
-    its header promised (a LAZ without a chunk table).
+    in cache.  The origin is checked against the first chunk's points, never the header's
+    bounds (headers lie): with none given, or one farther than ``NEAR_ORIGIN_M`` from those
+    points, the first chunk chooses one near them.  The exact bounds of each class are measured
+    on the integer coordinates as they go (:class:`ClassBounds`).  Arrays are allocated for the
+    expected count and grow only if a file holds more points than its header promised (a LAZ
+    without a chunk table).
     """
 
     def __init__(
@@ -79,11 +86,10 @@ class Columns:
         self.box = None if box is None else np.asarray(box, dtype=np.float64)
         self.count = 0
         self.rgb_16bit = False
-        #: bounds (relative to the origin) per class code of the rows filled, measured while
-        #: each chunk is in cache
+        #: exact bounds per class code of the rows filled, in record units
         self.classes = ClassBounds()
-        self._counts: tuple[int, np.ndarray] | None = None  # class counts, and the row count they are for
-        self._scratch, self._flags = np.empty(0), np.empty(0, dtype=bool)  # per chunk, reused
+        self._scratch = threading.local()  # per chunk and thread, reused (see put)
+        self._checked = False  # whether the origin was checked against the first points
         n = max(int(capacity), 1)
         self.xyz = np.empty((n, 3), np.float32)
         self.arrays: dict[str, np.ndarray] = {
@@ -105,45 +111,63 @@ class Columns:
     def add(self, records: np.ndarray) -> None:
         """Convert a chunk of raw records into the next rows (only those in the box, if any)."""
         k = len(records)
+        if not k:
+            return
         self._reserve(self.count + k)
         a, b = self.count, self.count + k
-        if self.origin is None and k:
-            self.origin = choose_origin(_bounds(scaled_xyz(records, self.layout)))
-        guard = self.classes.guard()
-        keep, outside = self._convert(records, a, b, guard)
-        if keep is not None:
+        ints = record_xyz(records)
+        self.settle_origin(records)
+        keep = self._convert(records, ints, a, b)
+        classes = self.arrays["classification"][a:b]
+        if keep is None:
+            self.classes.add(ints, classes)
+        else:
+            self.classes.add(tuple(column[keep] for column in ints), classes[keep])
             kept = int(np.count_nonzero(keep))
             if kept < k:
                 self.xyz[a : a + kept] = self.xyz[a:b][keep]
                 for values in self.arrays.values():
                     values[a : a + kept] = values[a:b][keep]
-                outside = None if outside is None else outside[keep]
             b = a + kept
-        self.classes.add(self.xyz[a:b], self.arrays["classification"][a:b], outside, guard)
         self.count = b
+
+    def settle_origin(self, records: np.ndarray) -> None:
+        """Check the origin against the first chunk of points (choose one near them if needed)."""
+        if not self._checked and len(records):
+            self.origin = near_origin(self.origin, world_bounds(*int_bounds(record_xyz(records)), *self._scaling))
+            self._checked = True
+
+    def put(self, records: np.ndarray, row: int, bounds: ClassBounds) -> None:
+        """Convert a chunk into rows ``row:row + len(records)`` of the capacity, growing ``bounds``.
+
+        For worker threads filling disjoint rows of a whole file (no box) at once, after
+        :meth:`settle_origin`: numpy releases the GIL in every conversion, and each thread keeps
+        its own scratch and bounds (merged with :meth:`ClassBounds.merge`; then set ``count``).
+        """
+        ints = record_xyz(records)
+        self._convert(records, ints, row, row + len(records))
+        bounds.add(ints, self.arrays["classification"][row : row + len(records)])
+
+    @property
+    def _scaling(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.layout.scales, self.layout.offsets
 
     @property
     def class_counts(self) -> np.ndarray:
-        """Points per class code among the rows filled (one ``bincount`` once they are all read:
-        per chunk it would cast every chunk's bytes to 64-bit indices)."""
-        if self._counts is None or self._counts[0] != self.count:
-            self._counts = (self.count, np.bincount(self.arrays["classification"][: self.count], minlength=256))
-        return self._counts[1]
+        """Points per class code among the rows filled (counted while grouping them for bounds)."""
+        return self.classes.counts
 
     def class_bounds(self, codes: np.ndarray) -> np.ndarray:
-        """World ``[xmin, xmax, ymin, ymax, zmin, zmax]`` of every class in ``codes``."""
-        return self.classes.bounds(codes, self.origin if self.origin is not None else np.zeros(3))
+        """Exact world ``[xmin, xmax, ymin, ymax, zmin, zmax]`` of every class in ``codes``."""
+        return self.classes.bounds(codes, *self._scaling)
 
-    def _convert(
-        self,
-        rec: np.ndarray,
-        a: int,
-        b: int,
-        guard: Guard | None,
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Records into rows ``a:b``; returns the masks of the points inside the box and outside
-        the guard (each None when there is none)."""
-        keep, outside = self._convert_xyz(rec, a, b, guard)
+    def bounds(self) -> np.ndarray | None:
+        """Exact world bounds of every row filled (None before any)."""
+        return self.classes.total(*self._scaling)
+
+    def _convert(self, rec: np.ndarray, ints: tuple[np.ndarray, ...], a: int, b: int) -> np.ndarray | None:
+        """Records into rows ``a:b``; returns the mask of the points inside the box (None: no box)."""
+        keep = self._convert_xyz(ints, a, b)
         lay, out = self.layout, self.arrays
         out["intensity"][a:b] = rec["intensity"]
         if lay.extended:
@@ -165,43 +189,30 @@ class Columns:
                     0.0 if dim.offsets is None else dim.offsets
                 )
             out[dim.name][a:b] = values
-        return keep, outside
+        return keep
 
-    def _convert_xyz(
-        self,
-        rec: np.ndarray,
-        a: int,
-        b: int,
-        guard: Guard | None,
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Integer coordinates to float32 local ones in one pass over the output: scale and
-        shift by ``origin - offset`` in a cache-sized float64 scratch, test it against the box
-        (world values exist only there, and only then) and the class-bounds guard, cast it out.
-
-        Rounding to float32 is monotonic and the guard's edges are float32 values, so a value
-        inside the guard in float64 stays inside it in float32."""
+    def _convert_xyz(self, ints: tuple[np.ndarray, ...], a: int, b: int) -> np.ndarray | None:
+        """Integer coordinates to float32 local ones, one pass per axis into a cache-sized float64
+        scratch (the scaling) and one out of it (the shift by ``origin - offset``, rounded once to
+        float32 straight into the output column).  With a box, the scratch holds world coordinates
+        (they exist only there, and only then) while the box is tested."""
         lay, k = self.layout, b - a
-        if len(self._scratch) < k:
-            self._scratch, self._flags = np.empty(k), np.empty(k, dtype=bool)
-        scratch, flags, keep = self._scratch[:k], self._flags[:k], None
-        outside = None if guard is None else np.zeros(k, dtype=bool)
+        if len(getattr(self._scratch, "values", ())) < k:
+            self._scratch.values = np.empty(k)
+        scratch, keep = self._scratch.values[:k], None
         origin = self.origin
         if origin is None:
             raise RuntimeError("coordinates converted before the origin was chosen")
-        for axis, name in enumerate("XYZ"):
-            np.multiply(rec[name], lay.scales[axis], out=scratch)
+        for axis, column in enumerate(ints):
+            np.multiply(column, lay.scales[axis], out=scratch)
             if self.box is None:
-                scratch -= origin[axis] - lay.offsets[axis]
-            else:
-                scratch += lay.offsets[axis]
-                inside = (scratch >= self.box[2 * axis]) & (scratch <= self.box[2 * axis + 1])
-                keep = inside if keep is None else keep & inside
-                scratch -= origin[axis]
-            if outside is not None and guard is not None:
-                outside |= np.less(scratch, guard.lo[axis], out=flags)
-                outside |= np.greater(scratch, guard.hi[axis], out=flags)
-            self.xyz[a:b, axis] = scratch
-        return keep, outside
+                np.subtract(scratch, origin[axis] - lay.offsets[axis], out=self.xyz[a:b, axis], casting="same_kind")
+                continue
+            scratch += lay.offsets[axis]
+            inside = (scratch >= self.box[2 * axis]) & (scratch <= self.box[2 * axis + 1])
+            keep = inside if keep is None else keep & inside
+            np.subtract(scratch, origin[axis], out=self.xyz[a:b, axis], casting="same_kind")
+        return keep
 
     def _convert_rgb(self, rec: np.ndarray, a: int, b: int) -> None:
         """16-bit colour to its high byte; low bytes kept while the file may hold 8-bit colour.
@@ -255,13 +266,6 @@ def classes_of(records: np.ndarray, layout: Layout) -> np.ndarray:
     return records["classification"] if layout.extended else records["raw_classification"] & 0x1F
 
 
-def _bounds(xyz: np.ndarray) -> np.ndarray:
-    """``[xmin, xmax, ymin, ymax, zmin, zmax]`` of a chunk of points."""
-    out = np.empty(6)
-    out[0::2], out[1::2] = xyz.min(axis=0), xyz.max(axis=0)
-    return out
-
-
 def in_box(xyz: np.ndarray, box: np.ndarray) -> np.ndarray:
     """Mask of the points inside ``[xmin, xmax, ymin, ymax, zmin, zmax]`` (edges included)."""
     keep = (xyz[:, 0] >= box[0]) & (xyz[:, 0] <= box[1])
@@ -269,6 +273,14 @@ def in_box(xyz: np.ndarray, box: np.ndarray) -> np.ndarray:
     keep &= (xyz[:, 2] >= box[4]) & (xyz[:, 2] <= box[5])
     result: np.ndarray = keep
     return result
+
+
+def near_origin(given: np.ndarray | None, bounds: np.ndarray) -> np.ndarray:
+    """``given`` if the points within ``bounds`` lie near it, else an origin chosen near them
+    (a scene in another CRS, to be reprojected, would cost float32 precision: the twin shifts)."""
+    if given is not None and np.abs(bounds - np.repeat(given, 2)).max() <= NEAR_ORIGIN_M:
+        return given
+    return choose_origin(bounds)
 
 
 def _grown(values: np.ndarray, size: int, filled: int) -> np.ndarray:

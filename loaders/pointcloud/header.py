@@ -8,6 +8,8 @@ passes is handed to laspy.
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +73,7 @@ def check_header(path: Path, partial: bool = False) -> HeaderInfo:
     ``warnings``) instead of failing.
     """
     try:
+        _check_regular(path)
         with open(path, "rb") as handle:
             handle.seek(0, 2)
             size = handle.tell()
@@ -87,6 +90,15 @@ def check_header(path: Path, partial: bool = False) -> HeaderInfo:
         raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
     _check_points(path, info, partial)
     return info
+
+
+def _check_regular(path: Path) -> None:
+    """Refuse a FIFO, socket, device or folder at once: opening a FIFO named ``.las`` would wait
+    for a writer forever, and a device has no size to check a header against."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        what = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode) else "a device"
+        raise InputError(path, f"not a regular file but {what}: a point cloud is read from a file")
 
 
 def _count(head: bytes, offset: int, fmt: str) -> int:

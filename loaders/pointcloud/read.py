@@ -9,7 +9,9 @@ decompressor a million points at a time.  COPC has its own reader (:mod:`.copc`)
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import laspy
 import numpy as np
 
+from loaders.pointcloud.classbounds import ClassBounds
 from loaders.pointcloud.columns import Columns, ExtraDim, Layout
 from loaders.pointcloud.header import HeaderInfo
 from twin.errors import InputError
@@ -27,6 +30,8 @@ CONVERT_CHUNK = 65_536
 RESERVED_NAMES = frozenset(
     {"rgb", "rgb_low", "intensity", "classification", "return_number", "nir", "gps_time", "asset_index"}
 )
+#: most threads converting an uncompressed LAS (numpy releases the GIL while it converts)
+MOST_THREADS = 4
 #: LAZ points decoded per call, a multiple of the usual 50,000-point LAZ chunk (parallel decode)
 DECODE_CHUNK = 1_000_000
 
@@ -150,6 +155,49 @@ def _las_chunks(path: Path, info: HeaderInfo, header: laspy.LasHeader) -> Iterat
             if got < k:
                 return
             left -= k
+
+
+def fill_las(path: Path, info: HeaderInfo, header: laspy.LasHeader, columns: Columns) -> None:
+    """Every record of an uncompressed LAS into ``columns`` (no box), converted by threads.
+
+    Conversion, not reading, is what a LAS load costs beyond ``laspy.read``: each thread reads
+    its own cache-sized blocks (its own handle and buffer) and converts them into their rows, so
+    the cores share it.  One thread on one core, or for a file of a few blocks.
+    """
+    with native_errors(path, "bad point records"):
+        dtype = record_dtype(header, info.record_length)
+    starts = range(0, info.point_count, CONVERT_CHUNK)
+    threads = max(1, min(MOST_THREADS, os.cpu_count() or 1, len(starts) // 4))
+
+    def work(part: int) -> ClassBounds:
+        bounds, buffer = ClassBounds(), bytearray(CONVERT_CHUNK * dtype.itemsize)
+        with open(path, "rb", buffering=0) as handle:
+            for start in starts[part::threads]:
+                k = min(CONVERT_CHUNK, info.point_count - start)
+                handle.seek(info.offset_to_points + start * dtype.itemsize)
+                if handle.readinto(memoryview(buffer)[: k * dtype.itemsize]) < k * dtype.itemsize:
+                    raise InputError(path, f"truncated while reading: point {start:,} and on are missing")
+                columns.put(np.frombuffer(buffer, dtype, count=k), start, bounds)
+        return bounds
+
+    if not starts:
+        return
+    _settle_first(info, dtype, columns, path)
+    if threads == 1:
+        columns.classes.merge(work(0))
+    else:
+        with ThreadPoolExecutor(threads, thread_name_prefix="las") as pool:
+            for bounds in pool.map(work, range(threads)):
+                columns.classes.merge(bounds)
+    columns.count = info.point_count
+
+
+def _settle_first(info: HeaderInfo, dtype: np.dtype, columns: Columns, path: Path) -> None:
+    """The origin checked against the first block, before threads convert relative to it."""
+    with open(path, "rb") as handle:
+        handle.seek(info.offset_to_points)
+        raw = handle.read(min(CONVERT_CHUNK, info.point_count) * dtype.itemsize)
+    columns.settle_origin(np.frombuffer(raw, dtype, count=len(raw) // dtype.itemsize))
 
 
 def _laz_chunks(path: Path) -> Iterator[np.ndarray]:

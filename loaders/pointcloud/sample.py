@@ -64,12 +64,16 @@ def stratified_sample(
     if n <= budget:
         return None
     grid = VoxelGrid(*_extent(xyz, bounds), min(budget, MAX_VOXELS))
-    voxel = grid.ids(xyz)
-    probability = keep_probability(np.bincount(voxel, minlength=grid.size), budget)
+    return sample_voxels(grid.ids(xyz), grid.size, budget, seed)
+
+
+def sample_voxels(voxel: np.ndarray, voxels: int, budget: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of at most ``budget`` points, given each point's voxel id (``< voxels``)."""
+    probability = keep_probability(np.bincount(voxel, minlength=voxels), budget)
     rng = np.random.default_rng(seed)
     kept = [
         start + np.flatnonzero(rng.random(len(ids)) < probability[ids])  # cache-sized draws
-        for start, ids in ((s, voxel[s : s + BLOCK]) for s in range(0, n, BLOCK))
+        for start, ids in ((s, voxel[s : s + BLOCK]) for s in range(0, len(voxel), BLOCK))
     ]
     return trim(np.concatenate(kept), budget, rng)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from twin.loading import load
-from twin.scene import Twin
+if TYPE_CHECKING:
+    from twin.scene import Twin
 
 
 def add_load_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +61,8 @@ def load_with_progress(args: argparse.Namespace, quiet: bool = False) -> tuple[T
                 file=sys.stderr,
                 flush=True,
             )
+
+    from twin.loading import load  # here, not at import: ``twin CMD --help`` needs no loading machinery
 
     started = time.perf_counter()
     twin = load(args.path, kind=args.kind, options=loader_options(args), progress=progress)
