@@ -26,9 +26,7 @@ from twin.workers import Call, ForkServer, Task
 HERE = Path(__file__).resolve().parent
 JOB = Task("job", "run_job", HERE)
 #: one OpenMP/BLAS thread per child: the parallelism is the children themselves
-WORKERS = ForkServer(
-    warm=[Call(Task("job", "warm", HERE))], env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-)
+WORKERS = ForkServer(warm=[Call(Task("job", "warm", HERE))], env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
 
 
 def run_workers(
