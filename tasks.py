@@ -2,9 +2,11 @@
 
 ``python3 tasks.py demo``  installs CIM Twin in ``.venv`` and serves the demo district in the browser.
 ``python3 tasks.py test``  what CI runs (``.ci/run``): installs ``.venv`` with the test tools (and Debian's
-                           ``chromium`` for the browser tests), runs ruff (lint and format) and mypy, builds
-                           the wheel, installs it in a fresh ``.venv-test`` and runs the test suite against
-                           that installed package, not the source tree.  Extra arguments go to pytest.
+                           ``chromium``, ``fonts-noto-cjk`` and ``mosquitto``, and npm's ``cesium`` and
+                           ``gltf-validator`` in ``.npm-tools``, for the browser, MQTT and interop tests),
+                           runs ruff (lint and format) and mypy, builds the wheel, installs it in a fresh
+                           ``.venv-test`` and runs the test suite against that installed package, not the
+                           source tree.  Extra arguments go to pytest.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ VENV = ROOT / ".venv"
 TEST_VENV = ROOT / ".venv-test"
 DIST = ROOT / "dist"
 CHROMIUM = Path("/usr/bin/chromium")
+NOTO_CJK = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+NPM_TOOLS = ROOT / ".npm-tools"
+NPM_PACKAGES = ("cesium", "gltf-validator")
 
 
 def bin_dir(env: Path) -> Path:
@@ -49,16 +54,42 @@ def install(extras: str = "") -> None:
     run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", f"{ROOT}{extras}")
 
 
-def install_chromium() -> None:
-    """Debian's chromium for the browser tests (Playwright cannot download its own browser here)."""
-    if CHROMIUM.exists():
+def apt_install(packages: list[str], why: str) -> None:
+    """Install Debian packages (as root, or through sudo) unless the list is empty."""
+    if not packages:
         return
     if not shutil.which("apt-get"):
-        sys.exit("tasks.py: the browser tests need Debian's chromium at /usr/bin/chromium (apt-get not found)")
+        sys.exit(f"tasks.py: {why} need Debian's {' and '.join(packages)} (apt-get not found)")
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     run(*sudo, "apt-get", "update", "-qq", env=env)
-    run(*sudo, "apt-get", "install", "-y", "-qq", "chromium", env=env)
+    run(*sudo, "apt-get", "install", "-y", "-qq", *packages, env=env)
+
+
+def install_chromium() -> None:
+    """Debian's chromium for the browser tests (Playwright cannot download its own browser here), and
+    ``fonts-noto-cjk`` for the Chinese text of the pages and of rendered pictures."""
+    missing = [name for name, path in (("chromium", CHROMIUM), ("fonts-noto-cjk", NOTO_CJK)) if not path.exists()]
+    apt_install(missing, "the browser tests")
+
+
+def install_npm() -> None:
+    """CesiumJS and the Khronos glTF validator for the 3D Tiles interop tests, in ``.npm-tools/``.
+
+    Idempotent: nothing runs when every package is already there; Debian's ``npm`` when missing.
+    """
+    modules = NPM_TOOLS / "node_modules"
+    if all((modules / name / "package.json").exists() for name in NPM_PACKAGES):
+        return
+    apt_install([] if shutil.which("npm") else ["npm"], "the 3D Tiles interop tests")
+    run("npm", "install", "--no-audit", "--no-fund", "--prefix", NPM_TOOLS, *NPM_PACKAGES)
+
+
+def install_mosquitto() -> None:
+    """Debian's ``mosquitto`` MQTT broker, which the MQTT tests, the feed drill and ``twin serve --mqtt
+    local`` start as a plain process on a loopback port (the packaged service is not used)."""
+    if not (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()):
+        apt_install(["mosquitto"], "the MQTT tests")
 
 
 def lint() -> None:
@@ -114,12 +145,16 @@ def install_wheel(wheel: Path) -> Path:
 
 def demo() -> int:
     install()
+    if "local" in sys.argv[2:] or "--mqtt=local" in sys.argv[2:]:  # twin serve --mqtt local starts a broker
+        install_mosquitto()
     return subprocess.call([str(BIN / "twin"), "serve", "--open", *sys.argv[2:]])
 
 
 def test() -> int:
     install("[test]")
     install_chromium()
+    install_npm()
+    install_mosquitto()
     lint()
     test_bin = install_wheel(build_wheel())
     env = {**os.environ, "VTK_DEFAULT_OPENGL_WINDOW": "vtkEGLRenderWindow", "TWIN_TEST_INSTALLED": "1"}
