@@ -71,6 +71,7 @@ def test_every_built_in_loader_is_an_entry_point():
         "geojson",
         "landxml",
         "pipes-csv",
+        "tileset",
     }
     assert not REGISTRY.unavailable
 
