@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -92,6 +93,51 @@ def test_warm_up_calls_run_once_in_the_server_before_any_fork():
     server = ForkServer(warm=[Call(task("count"))])
     try:
         assert server.call(task("count"), timeout_s=30) == 2
+    finally:
+        server.stop()
+
+
+def wait_until_exists(path: Path) -> bool:
+    for _ in range(300):
+        if path.exists():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("kind", [ForkServer, ResidentWorker])
+def test_start_returns_while_the_warm_up_still_runs_and_the_first_call_waits_for_it(kind, tmp_path):
+    began, go = tmp_path / "began", tmp_path / "go"
+    worker = kind(warm=[Call(task("touch"), (str(began),)), Call(task("wait_for"), (str(go),)), Call(task("count"))])
+    try:
+        worker.start()  # the warm-up blocks until `go` exists: start must not wait for it
+        started = worker.pid
+        assert started is not None and not go.exists()
+        assert wait_until_exists(began)  # it warms before any call is made
+        worker.start()  # a started worker is left as it is
+        assert worker.pid == started
+        go.touch()
+        assert worker.call(task("count"), timeout_s=60) == 2  # the warm-up ran once, before the call
+        assert worker.pid == started
+    finally:
+        worker.stop()
+
+
+def test_start_leaves_a_busy_fork_server_alone(tmp_path):
+    go = tmp_path / "go"
+    server = ForkServer()
+    try:
+        batch = threading.Thread(target=server.call, args=(task("wait_for"), str(go)), kwargs={"timeout_s": 60})
+        batch.start()
+        for _ in range(600):
+            if server.pid is not None:
+                break
+            time.sleep(0.05)
+        server.start()  # returns although a batch holds the server
+        assert batch.is_alive() and server.pid is not None
+        go.touch()
+        batch.join(60)
+        assert not batch.is_alive()
     finally:
         server.stop()
 

@@ -20,10 +20,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from twin.errors import InputError, UnsupportedInputError
-from twin.source import LoadedSource
+
+if TYPE_CHECKING:  # annotations only: finding a loader must not import the scene model (pyvista)
+    from twin.source import LoadedSource
 
 ENTRY_POINT_GROUP = "cim_twin.loaders"
 

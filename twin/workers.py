@@ -13,6 +13,9 @@ caller (threads, sockets, VTK) and is started again if it dies:
 - :class:`ResidentWorker` answers calls itself and keeps what its task caches (a parsed file) for
   the next call; a call that hangs or crashes costs that answer and a fresh worker.
 
+Either starts on its first call, or earlier with ``start()``, which returns at once: the
+worker's warm-up then overlaps whatever the caller does before that call.
+
 Every way a call can fail is a :class:`~twin.errors.WorkerFailure`: the task's own exception
 (:class:`~twin.errors.TaskError`), a timeout, running out of memory, or a crash.
 """
@@ -105,6 +108,20 @@ class _WorkerProcess:
         """The worker's process id, None before the first call or after it ended."""
         process = self._process
         return process.popen.pid if process is not None and process.popen.poll() is None else None
+
+    def start(self) -> None:
+        """Start the worker now and return at once, without waiting for its warm-up.
+
+        The warm-up (imports, rule sets) then runs while the caller does other work, such as
+        its own imports or checking the input; the first call waits only for what is left of
+        it.  A worker that runs already, or is busy with a call, is left as it is.
+        """
+        if not self._lock.acquire(blocking=False):
+            return  # a call holds the worker: it is started
+        try:
+            self._ensure()
+        finally:
+            self._lock.release()
 
     def stop(self) -> None:
         """End the worker now (the next call starts a fresh one)."""

@@ -7,6 +7,13 @@ translucent ``glazing`` and hidden ``spaces`` (:mod:`loaders.ifc.build`).  Every
 body geometry is an asset whose id is its GlobalId.  ``properties(path, global_id)`` reads
 property sets and quantities on demand for the inspector.
 
+The workers' fork server is started the moment a file misses the cache, before this process
+imports what it needs to assemble the layers (or earlier still with ``warm_up()``), so its
+imports of ifcopenshell overlap ours.  A file over 1 MB is meshed by one worker per core, as
+far as its products and the memory go (each worker parses the file); they claim chunks of
+products as they go (:mod:`loaders.ifc.chunks`), keep shapes in object coordinates so a shape
+used by many elements is meshed once, and the placements are applied here in numpy.
+
 Options (all optional): ``georeference`` (``auto``, ``map``, ``site``, ``local``), ``spaces``
 (bool), ``processes``, ``threads``, ``timeout_s``, ``memory_mb``, ``cache`` (bool),
 ``cache_dir``, ``deflection`` (mesher linear deflection, metres).
@@ -25,40 +32,72 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from loaders.ifc import build, cache, header, runner
+from loaders.ifc import cache, header, runner
 from loaders.ifc import tree as spatial_tree
 from loaders.ifc.georef import MODES, resolve
 from loaders.ifc.merge import merge
 from loaders.ifc.properties import properties
 from twin.errors import InputError
 from twin.registry import LoaderSpec
-from twin.source import LoadedSource
 from twin.workers import half_the_memory_mb
 
-__all__ = ["load", "properties"]
+if TYPE_CHECKING:
+    from twin.source import LoadedSource
+
+__all__ = ["load", "properties", "warm_up"]
 
 DEFAULT_TIMEOUT_S = 600.0
 #: files smaller than this are converted by one worker: a second one would cost more than it saves
 SPLIT_BYTES = 1 << 20
+#: products with a shape that make one worker's worth of work, at the least
+PRODUCTS_PER_PROCESS = 40
+#: the most worker processes for one file (each parses the whole file)
+MAX_PROCESSES = 8
+#: how each product's shape starts in the STEP text (writers put entity names in upper case)
+_SHAPE = b"IFCPRODUCTDEFINITIONSHAPE("
 
 
-def _processes(options: Mapping[str, Any], size: int) -> int:
-    """Worker processes for one file: one for small files, else one per idle core (at most 4).
+def _processes(options: Mapping[str, Any], path: Path, size: int) -> int:
+    """Worker processes for one file, set by its work and the machine: one for small files, else
+    one per core this process may run on, as far as the products (one worker per 40 shapes)
+    and the memory (each worker parses the whole file, ~25 times its size) go.
 
-    Each extra process parses the file again and loses shape reuse across processes, so it only
-    pays on a large file and a core nobody else is using.
+    A busy machine is no reason for fewer: the cores are shared per process, and a worker that
+    draws slow elements claims fewer chunks (:mod:`loaders.ifc.chunks`).
     """
     wanted = options.get("processes", "auto")
     if wanted != "auto":
         return max(1, int(wanted))
     if size < SPLIT_BYTES:
         return 1
-    idle = (os.cpu_count() or 1) - os.getloadavg()[0]
-    return max(1, min(int(idle + 0.5), 4))
+    cores = len(os.sched_getaffinity(0))
+    by_memory = half_the_memory_mb() // max(1, (25 * size) >> 20)
+    most = max(1, min(cores, by_memory, MAX_PROCESSES))
+    return max(1, min(most, _count_shapes(path, most * PRODUCTS_PER_PROCESS) // PRODUCTS_PER_PROCESS))
+
+
+def _count_shapes(path: Path, enough: int) -> int:
+    """Product shapes in the file, counted until ``enough`` (a big file is not read to its end)."""
+    found = 0
+    with open(path, "rb") as handle:
+        while found < enough and (block := handle.read(1 << 22)):
+            found += block.count(_SHAPE)
+    return found
+
+
+def warm_up() -> None:
+    """Start the IFC workers now, without waiting: their imports of ifcopenshell and its rules then
+    overlap the caller's own (call it as soon as an IFC file is known to be coming)."""
+    runner.WORKERS.start()
+
+
+def _import_assembly() -> None:
+    """Import what :func:`assemble` needs (pyvista, VTK) while the workers warm up, if not yet done."""
+    from loaders.ifc import build  # noqa: F401
 
 
 def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
@@ -83,7 +122,9 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     cached = arrays is not None
     processes = 0
     if arrays is None:
-        processes = _processes(options, info.size)
+        warm_up()  # what follows overlaps the workers' warm-up
+        processes = _processes(options, path, info.size)
+        _import_assembly()
         arrays = convert(path, info, options, processes)
         if entry is not None:
             try:
@@ -96,8 +137,8 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
 def convert(path: Path, info: header.Header, options: Mapping[str, Any], processes: int) -> dict[str, np.ndarray]:
     """Run the workers on the file (or its schema-fallback copy) and merge their arrays.
 
-    One job does everything, or (``processes`` > 1) one job reads the meaning of the elements
-    while ``processes`` jobs mesh shares of them, side by side.
+    One job does everything, or ``processes`` workers share the geometry chunk by chunk, the
+    first of them also reading the meaning of the elements.
     """
     memory_mb = int(options.get("memory_mb") or half_the_memory_mb())
     timeout_s = float(options.get("timeout_s") or DEFAULT_TIMEOUT_S)
@@ -108,29 +149,32 @@ def convert(path: Path, info: header.Header, options: Mapping[str, Any], process
         base = {
             "path": str(readable.resolve()),
             "options": geometry_options,
-            "shards": processes,
             "threads": int(options.get("threads", 1)),
             "memory_mb": memory_mb,
             "fallback": info.needs_fallback,
             "fault": options.get("_fault"),
         }
+        claims = folder / "claims"
+        claims.mkdir()
+        workers = {**base, "role": "worker", "workers": processes, "claims": str(claims)}
         requests = (
-            [{**base, "role": "all"}]
-            if processes == 1
-            else [{**base, "role": "meta"}] + [{**base, "role": "geometry", "shard": i} for i in range(processes)]
+            [{**base, "role": "all"}] if processes == 1 else [{**workers, "meta": i == 0} for i in range(processes)]
         )
         files = runner.run_workers(path, requests, folder, timeout_s, memory_mb)
         results = []
         for file in files:
             with np.load(file, allow_pickle=False) as data:
                 results.append({name: data[name] for name in data.files})
-    return merge(results[0], results[1:])
+    return merge(results)
 
 
 def assemble(
     path: Path, info: header.Header, arrays: dict[str, np.ndarray], mode: str, cached: bool, processes: int
 ) -> LoadedSource:
     """Layer parts, assets, skipped elements, spatial tree and the ``twin info`` details."""
+    from loaders.ifc import build  # pyvista: imported while the workers run, not before they start
+    from twin.source import LoadedSource
+
     started = time.perf_counter()
     meta = json.loads(str(arrays["meta"]))
     georef, warnings = resolve(meta["declared"], mode)

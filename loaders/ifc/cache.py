@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 #: bump when the worker's output changes meaning
-LOADER_VERSION = "ifc-4"
+LOADER_VERSION = "ifc-5"
 #: options that change what the worker produces
 GEOMETRY_OPTIONS = ("spaces", "deflection")
 

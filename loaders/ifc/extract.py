@@ -31,8 +31,12 @@ class Geometry:
     element_geom: list[int] = field(default_factory=list)
     element_matrix: list[tuple[Any, ...]] = field(default_factory=list)
     index: dict[str, int] = field(default_factory=dict)
+    seen: set[int] = field(default_factory=set)
 
     def add(self, shape: Any) -> None:
+        if shape.id in self.seen:
+            return  # an iterator over a list of products may yield one of them twice
+        self.seen.add(shape.id)
         geometry = shape.geometry
         slot = self.index.get(geometry.id)
         if slot is None:
@@ -101,16 +105,17 @@ def settings(options: dict[str, Any]) -> Any:
 
 
 def iterate(
-    model: Any, options: dict[str, Any], include: list[Any] | None, threads: int
+    model: Any, options: dict[str, Any], include: list[Any] | None, threads: int, geometry: Geometry | None = None
 ) -> tuple[Geometry, dict[int, str]]:
     """Run the iterator over ``include`` (entity instances) or every product but the excluded.
 
-    Returns the geometry and, per step id, the last message the kernel logged about it.
+    Returns the geometry (``geometry`` with these shapes added, when given) and, per step id,
+    the last message the kernel logged about it.
     """
     import ifcopenshell
     import ifcopenshell.geom
 
-    geometry = Geometry()
+    geometry = Geometry() if geometry is None else geometry
     if include is not None and not include:
         return geometry, {}
     exclude = list(ALWAYS_EXCLUDED) + ([] if options.get("spaces", True) else ["IfcSpace"])

@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 if __package__:
-    from loaders.ifc import extract, georef, semantics
+    from loaders.ifc import chunks, extract, georef, semantics
 else:  # run as a script: the siblings only
     # mypy checks the package form above; this one exists only inside the worker process
+    import chunks  # type: ignore[import-not-found, no-redef]
     import extract  # type: ignore[import-not-found, no-redef]
     import georef  # type: ignore[import-not-found, no-redef]
     import semantics  # type: ignore[import-not-found, no-redef]
@@ -68,25 +69,10 @@ def dropped_entities(path: Path, schema: str) -> dict[str, int]:
     return dict(sorted(dropped.items()))
 
 
-def shard(products: list[Any], index: int, count: int) -> list[Any]:
-    """This worker's share: biggest estimated cost first, each to the least loaded worker."""
-
-    def cost(product: Any) -> int:
-        return 1 + 4 * len(semantics.attr(product, "HasOpenings", ()))
-
-    loads = [0] * count
-    mine = []
-    for product in sorted(products, key=lambda p: (-cost(p), p.id())):
-        target = loads.index(min(loads))
-        loads[target] += cost(product)
-        if target == index:
-            mine.append(product)
-    return mine
-
-
 def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
-    """One job: the geometry of a share of the products (``role: geometry``), their meaning
-    (``role: meta``), or both (``role: all``, when one process does everything)."""
+    """One job: everything (``role: all``, when one process does it all), or one of several
+    workers (``role: worker``) that mesh the chunks they claim, the first also reading the
+    meaning of the elements (``meta``) before it joins the others."""
     import ifcopenshell
 
     path = Path(request["path"])
@@ -99,22 +85,34 @@ def run(request: dict[str, Any]) -> dict[str, np.ndarray]:
     products = semantics.shaped_products(model, bool(options.get("spaces", True)))
     arrays: dict[str, np.ndarray] = {}
     meta: dict[str, Any] = {"seconds": {"parse": round(opened - started, 3)}}
-    if request["role"] in ("geometry", "all"):
-        count = int(request.get("shards", 1))
-        include = shard(products, int(request.get("shard", 0)), count) if count > 1 else None
-        geometry, log = extract.iterate(model, options, include, int(request.get("threads", 1)))
-        arrays.update(geometry.arrays())
-        meta["log"] = {str(k): v for k, v in log.items()}
-        meta["seconds"]["geometry"] = round(time.perf_counter() - opened, 3)
-    if request["role"] in ("meta", "all"):
+    if request["role"] == "all" or request.get("meta"):
         begun = time.perf_counter()
         meaning, about = _meaning(model, products, path, bool(request.get("fallback")))
         arrays.update(meaning)
         meta.update(about)
         meta["seconds"]["meta"] = round(time.perf_counter() - begun, 3)
-    meta["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    begun = time.perf_counter()
+    geometry, log = _geometry(model, products, request)
+    arrays.update(geometry.arrays())
+    meta["log"] = {str(k): v for k, v in log.items()}
+    meta["seconds"]["geometry"] = round(time.perf_counter() - begun, 3)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    meta["seconds"]["cpu"] = round(usage.ru_utime + usage.ru_stime, 3)
+    meta["peak_mb"] = round(usage.ru_maxrss / 1024, 1)
     arrays["meta"] = np.array(json.dumps(meta))
     return arrays
+
+
+def _geometry(model: Any, products: list[Any], request: dict[str, Any]) -> tuple[extract.Geometry, dict[int, str]]:
+    """All the shapes in one iterator (``role: all``), or those of the chunks this worker claims."""
+    options, threads = request.get("options", {}), int(request.get("threads", 1))
+    if request["role"] == "all":
+        return extract.iterate(model, options, None, threads)
+    plan = chunks.plan(model, products, int(request["workers"]))
+    geometry, log = extract.Geometry(), {}
+    for index in chunks.claimed(Path(request["claims"]), len(plan)):
+        log.update(extract.iterate(model, options, plan[index], threads, geometry)[1])
+    return geometry, log
 
 
 def _meaning(

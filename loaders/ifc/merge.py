@@ -3,39 +3,47 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 
-GEOMETRY = ("g_verts", "g_faces", "g_rgba", "g_styled", "e_step", "e_matrix")
+#: per unique shape (rows follow ``g_vstart``/``g_fstart``) and per element
+SHAPES = ("g_verts", "g_faces", "g_rgba", "g_styled")
+ELEMENTS = ("e_step", "e_geom", "e_matrix")
 
 
-def merge(meaning: dict[str, np.ndarray], shards: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """The meta job's rows and metadata plus the geometry shards, concatenated with their indices shifted.
+def merge(results: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The first result's rows and metadata with every result's shapes, their indices shifted.
 
-    With no shards, ``meaning`` came from a job that did everything and is returned as it is.
+    Elements come out in step-id order, each once, so the model is the same however many
+    workers met it and in whatever order they claimed their chunks.
     """
-    if not shards:
-        return meaning
-    out = {name: value for name, value in meaning.items() if name != "meta"}
-    meta = json.loads(str(meaning["meta"]))
-    shard_metas = [json.loads(str(shard["meta"])) for shard in shards]
-    vstart, fstart, geoms = [np.zeros(1, np.int64)], [np.zeros(1, np.int64)], []
-    vert_base = face_base = geom_base = 0
-    for shard in shards:
-        geoms.append(shard["e_geom"] + geom_base)
-        vstart.append(shard["g_vstart"][1:] + vert_base)
-        fstart.append(shard["g_fstart"][1:] + face_base)
-        vert_base += len(shard["g_verts"])
-        face_base += len(shard["g_faces"])
-        geom_base += len(shard["g_vstart"]) - 1
-    out.update({name: np.concatenate([shard[name] for shard in shards]) for name in GEOMETRY})
-    out.update(e_geom=np.concatenate(geoms), g_vstart=np.concatenate(vstart), g_fstart=np.concatenate(fstart))
-    meta["log"] = {k: v for m in shard_metas for k, v in m["log"].items()}
-    meta["peak_mb"] = max([meta["peak_mb"]] + [m["peak_mb"] for m in shard_metas])
+    out = {name: value for name, value in results[0].items() if not name.startswith(("g_", "e_"))}
+    out.update({name: np.concatenate([r[name] for r in results]) for name in SHAPES})
+    vert_base = np.cumsum([0] + [len(r["g_verts"]) for r in results])
+    face_base = np.cumsum([0] + [len(r["g_faces"]) for r in results])
+    geom_base = np.cumsum([0] + [len(r["g_vstart"]) - 1 for r in results])
+    out["g_vstart"] = np.concatenate([[0]] + [r["g_vstart"][1:] + b for r, b in zip(results, vert_base)])
+    out["g_fstart"] = np.concatenate([[0]] + [r["g_fstart"][1:] + b for r, b in zip(results, face_base)])
+    steps = np.concatenate([r["e_step"] for r in results])
+    geoms = np.concatenate([r["e_geom"] + b for r, b in zip(results, geom_base)])
+    matrices = np.concatenate([r["e_matrix"] for r in results])
+    _, first = np.unique(steps, return_index=True)
+    out.update(e_step=steps[first], e_geom=geoms[first], e_matrix=matrices[first])
+    out["meta"] = np.array(json.dumps(_meta([json.loads(str(r["meta"])) for r in results])))
+    return out
+
+
+def _meta(metas: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first worker's metadata with the kernel's log, peak memory and times of them all (the
+    longest, and the processor time of all of them together)."""
+    meta = dict(metas[0])
+    meta["log"] = {k: v for m in metas for k, v in m["log"].items()}
+    meta["peak_mb"] = max(m["peak_mb"] for m in metas)
     meta["seconds"] = {
         "meta": meta["seconds"]["meta"],
-        "geometry": max(m["seconds"]["geometry"] for m in shard_metas),
-        "parse": max([meta["seconds"]["parse"]] + [m["seconds"]["parse"] for m in shard_metas]),
+        "geometry": max(m["seconds"]["geometry"] for m in metas),
+        "parse": max(m["seconds"]["parse"] for m in metas),
+        "cpu": round(sum(m["seconds"]["cpu"] for m in metas), 3),
     }
-    out["meta"] = np.array(json.dumps(meta))
-    return out
+    return meta

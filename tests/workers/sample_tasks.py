@@ -40,3 +40,17 @@ def count() -> int:
 
 def pid() -> int:
     return os.getpid()
+
+
+def touch(path: str) -> None:
+    with open(path, "w", encoding="utf-8"):
+        pass
+
+
+def wait_for(path: str) -> None:
+    """Block until ``path`` exists: a warm-up that lasts exactly as long as the test wants."""
+    for _ in range(600):
+        if os.path.exists(path):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(path)
