@@ -24,7 +24,7 @@ STYLE_KEYS = {"color", "opacity", "visible"}
 SOURCE_KEYS = {"path", "kind", "name", "crs", "placement", "style", "options"}
 PLACEMENT_KEYS = {"offset", "rotation", "scale"}
 BOOKMARK_KEYS = {"name", "position", "focal_point", "view_up"}
-LIVE_KEYS = {"sensors", "rules", "store", "risk_sources", "grids"}
+LIVE_KEYS = {"sensors", "rules", "store", "risk_sources", "grids", "plans", "resources", "streets", "grid_layers"}
 TOP_KEYS = {"name", "description", "crs", "origin", "sources", "styles", "bookmarks", "live", "palette"}
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$|^[a-z]+$")
 #: a manifest is a page of text: anything larger is not one (and is not read into memory)

@@ -23,6 +23,11 @@ Routes::
     POST /api/alerts/{id}/ack        body {"by": "name"} optional
     GET  /api/risk/summary           counts per level, alerts, sensors online/stale
     GET  /api/risk/grids             level per management grid cell
+    /api/incidents, /api/resources   incidents, plan checklists, resources (:mod:`twin.faces.incident_api`)
+    /api/sta/v1.1/...                OGC SensorThings: Things, Datastreams, Observations
+    GET  /api/networks/isolate/{segment}   ?network=&valves=&inoperable=V1,V2&hydraulic=0|1 (default 1):
+                                     valves to close and, from the EPANET model, who loses water
+                                     (:func:`network_routes`, mounted with the twin)
 """
 
 from __future__ import annotations
@@ -312,7 +317,47 @@ def routes(service: RiskRuntime, gate: IngestGate | None = None) -> list[web.Rou
         web.post("/api/alerts/{id}/ack", _guard(ack)),
         web.get("/api/risk/summary", _guard(summary)),
         web.get("/api/risk/grids", _guard(grids)),
+        *_sensorthings_routes(service, gate),
+        *_incident_routes(service),
     ]
+
+
+def _incident_routes(service: RiskRuntime) -> list[web.RouteDef]:
+    """Incidents, plans and resources (:mod:`twin.faces.incident_api`) where the service keeps
+    them; imported here as that module builds on this one."""
+    from twin.faces.incident_api import IncidentDesk, incident_routes
+
+    return incident_routes(service) if isinstance(service, IncidentDesk) else []
+
+
+def _sensorthings_routes(service: RiskRuntime, gate: IngestGate) -> list[web.RouteDef]:
+    """The OGC SensorThings subset under ``/api/sta/v1.1`` (:mod:`twin.faces.sensorthings`),
+    sharing this API's ingest gate; imported here as that module builds on this one."""
+    from twin.faces.sensorthings import routes as sensorthings
+
+    return sensorthings(service, gate)
+
+
+def network_routes(twin: Any) -> list[web.RouteDef]:
+    """The what-if routes of a twin's pipe networks (:func:`twin.hydraulics.whatif.what_if`),
+    answered in a thread: a hydraulic run takes its worker's time, never the event loop's."""
+
+    async def isolate_segment(request: web.Request) -> web.Response:
+        from twin.hydraulics.whatif import what_if
+
+        query = request.query
+        result = await asyncio.to_thread(
+            what_if,
+            twin,
+            request.match_info["segment"],
+            network=query.get("network"),
+            hydraulic=query.get("hydraulic", "1").lower() in ("1", "true", "yes"),
+            strategy=query.get("valves"),
+            inoperable=[v for v in query.get("inoperable", "").split(",") if v],
+        )
+        return _json(result)
+
+    return [web.get("/api/networks/isolate/{segment}", _guard(isolate_segment))]
 
 
 def make_app(service: RiskRuntime, host: str = "127.0.0.1", token: str | None = None) -> web.Application:

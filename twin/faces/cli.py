@@ -47,6 +47,7 @@ COMMANDS = (
         "assets within a radius of a pipe segment, and clearance violations",
     ),
     Command("replay", "twin.faces.commands.replay_readings", "replay recorded readings into a running server"),
+    Command("report", "twin.faces.commands.report", "a situation report (PDF) of an incident, or a shift handover"),
     Command("tile", "twin.faces.commands.tile", "build a 3D Tiles 1.1 tileset of a scene (in parallel, on Dask)"),
 )
 

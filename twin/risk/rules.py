@@ -26,7 +26,16 @@ COMBINE_KEYS = {"name", "asset_kind", "near_m", "mode", "level", "levels", "term
 TERM_KEYS = {"quantity", "above", "below", "rate_above", "rate_below", "risk_source", "within_m", "weight"}
 PROPAGATION_KEYS = {"from_kinds", "to_kinds", "within_m", "steps", "section"}
 ALERT_KEYS = {"min_level", "keep_firing_s", "flap_window_s", "flap_max"}
-INGEST_KEYS = {"stale_factor", "max_age_s", "max_future_s", "stall_s", "keep_days"}
+INGEST_KEYS = {
+    "stale_factor",
+    "max_age_s",
+    "max_future_s",
+    "stall_s",
+    "keep_days",
+    "archive_after_s",
+    "flood_factor",
+    "flood_burst_s",
+}
 TOP_KEYS = {"threshold", "rate", "combine", "propagation", "alerts", "ingest"}
 
 
@@ -106,6 +115,10 @@ class RuleSet:
     max_future_s: float = 600.0
     stall_s: float = 10.0
     keep_days: float = 90.0  # raw readings older than this are rolled up hourly; 0 keeps them all
+    #: whole days of raw readings older than this move to the Parquet archive (a store file only; 0: never)
+    archive_after_s: float = 86400.0
+    flood_factor: float = 10.0  # a sensor may report this many times its declared rate (0: no limit)
+    flood_burst_s: float = 3600.0  # ... with bursts of this many seconds of its declared readings
     path: Path | None = None
 
     def match(self, signal: str, quantity: str, kind: str) -> int:
@@ -191,6 +204,9 @@ def parse_rules(data: dict[str, Any], path: Path | None = None) -> RuleSet:
         max_future_s=r.number(ingest.get("max_future_s", 600.0), "ingest.max_future_s", 0.0),
         stall_s=r.number(ingest.get("stall_s", 10.0), "ingest.stall_s", 1.0),
         keep_days=_keep_days(r, ingest),
+        archive_after_s=r.number(ingest.get("archive_after_s", 86400.0), "ingest.archive_after_s", 0.0),
+        flood_factor=r.number(ingest.get("flood_factor", 10.0), "ingest.flood_factor", 0.0),
+        flood_burst_s=r.number(ingest.get("flood_burst_s", 3600.0), "ingest.flood_burst_s", 0.0),
         path=path,
     )
 

@@ -24,8 +24,11 @@ from twin.errors import InputError, ManifestError
 from twin.resources import writable_location
 from twin.risk import describe
 from twin.risk.alerting import Alerting
+from twin.risk.flood import FloodGuard
+from twin.risk.gridlayers import roll_up
 from twin.risk.history import History
-from twin.risk.ingest import check, check_table
+from twin.risk.ingest import Batch, check, check_table
+from twin.risk.response import Response
 from twin.risk.rules import RuleSet, read_rules
 from twin.risk.sensors import SensorTable, read_sensors
 from twin.risk.state import RiskState
@@ -104,7 +107,10 @@ class RiskService:
         )
         self.alerting = Alerting(self.state, rules.alerts)
         self.history = History(store, sensors.ids.tolist(), assets["id"].tolist())
+        #: incidents, plans and resources (from_twin gives the scene's plans, resources and networks)
+        self.response = Response(self.state, self.alerting, store)
         self.watchdog = Watchdog(rules.stall_s)
+        self.flood = FloodGuard(sensors.period_s, rules.flood_factor, rules.flood_burst_s)
         self._lock = threading.RLock()
         self._ingest_lock = threading.Lock()
         self.accepted_total = 0  # readings committed since start (health: the feed's rate)
@@ -114,6 +120,7 @@ class RiskService:
         self._opened = False
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._feeds: dict[str, Callable[[], dict[str, Any]]] = {}  # name -> its health (MQTT, ...)
 
     @classmethod
     def from_twin(
@@ -138,7 +145,7 @@ class RiskService:
         sensors = read_sensors(live["sensors"], twin.assets)
         twin.warnings.extend(sensors.warnings)
         neighbours = neighbours or isolation_neighbours(twin)
-        return cls(
+        service = cls(
             twin.assets,
             sensors,
             read_rules(live["rules"]),
@@ -149,6 +156,8 @@ class RiskService:
             grids=read_features(live["grids"], False) if "grids" in live else None,
             record_levels=record_levels,
         )
+        service.response = Response.from_twin(twin, service.state, service.alerting, service.history.store)
+        return service
 
     # -- life cycle -----------------------------------------------------------------------------
     def open(self) -> RiskService:
@@ -159,10 +168,13 @@ class RiskService:
         if self._opened:
             return self
         self.history.open()
+        store = self.history.store
+        if self.rules.archive_after_s and store.path is not None and store.archive is None:
+            store.attach_archive()
         names, ts, value = self.history.latest()
         self.state.seed(names, ts, value, self.clock())
         self.alerting.restore(self.history.open_alerts(), self.history.next_alert_id())
-        store = self.history.store
+        self.response.open()
         if store.set_aside:
             names_aside = ", ".join(p.name for p in store.set_aside)
             self.alerting.system(
@@ -243,6 +255,10 @@ class RiskService:
         """Call ``callback(health_dict)`` when the service becomes degraded or recovers."""
         self.watchdog.callbacks.append(callback)
 
+    def add_feed(self, name: str, report: Callable[[], dict[str, Any]]) -> None:
+        """Show a feed's own health (an MQTT subscriber's counts) under ``feeds.<name>`` in :meth:`health`."""
+        self._feeds[name] = report
+
     # -- ingest and evaluation ---------------------------------------------------------------
     def ingest(self, items: list[Any] | pa.Table) -> dict[str, Any]:
         """Check, commit and evaluate a batch of ``{sensor, ts, value}`` readings (dicts, or an Arrow
@@ -255,6 +271,7 @@ class RiskService:
             now = self.clock()
             checker = check_table if isinstance(items, pa.Table) else check
             batch = checker(items, self.state.sensors, now, self.rules.max_age_s, self.rules.max_future_s)
+            limited = self._throttle(batch, now)
             inserted, conflicts = self.history.commit(batch.sensor, batch.ts, batch.value)
             self.accepted_total += inserted
             with self._lock:
@@ -268,7 +285,20 @@ class RiskService:
             "rejected": batch.rejected,
             "rejections": batch.rejections,
             "rejections_truncated": batch.rejected > len(batch.rejections),
+            "rate_limited": limited,
         }
+
+    def _throttle(self, batch: Batch, now: float) -> int:
+        """Drop the readings of sensors past their rate limit (:class:`FloodGuard`); how many."""
+        keep = self.flood.admit(batch.sensor, batch.ts, now)
+        limited = int(len(keep) - keep.sum())
+        if limited:
+            batch.sensor, batch.ts, batch.value = batch.sensor[keep], batch.ts[keep], batch.value[keep]
+        return limited
+
+    def flooding(self) -> list[str]:
+        """Sensors throttled lately for reporting far faster than their declared period."""
+        return self.state.sensors.ids[self.flood.flooding(self.clock())].tolist()
 
     def evaluate(self, touched: np.ndarray | None = None) -> None:
         """Re-grade sensors (``touched`` or all), re-combine asset levels, update alerts, persist, notify."""
@@ -276,7 +306,9 @@ class RiskService:
             self.watchdog.begin()
             now = self.clock()
             changed = self.state.evaluate(touched, now)
+            self.response.check_deadlines(now)  # overdue plan steps raise alerts, stored below
             dirty, events = self.alerting.update(now, touched)
+            self.response.update(now, dirty)
             self.watchdog.end()
             final = self.state.levels
             # the first evaluation records every asset: a playback's picture begins complete
@@ -349,6 +381,61 @@ class RiskService:
             self._version += 1
         return None if alert is None else alert.to_json()
 
+    # -- incidents (twin.risk.response) -------------------------------------------------------------
+    def incidents(self, include_closed: bool = False) -> list[dict[str, Any]]:
+        """Open incidents, most severe then oldest (``include_closed``: resolved and merged too)."""
+        with self._lock:
+            return self.response.listing(self.clock(), include_closed)
+
+    def incident(self, incident_id: int) -> dict[str, Any] | None:
+        """One incident with its alerts, timeline, plan checklist and nearest resources (None: none such)."""
+        with self._lock:
+            return self.response.detail(incident_id, self.clock())
+
+    def check_off(self, incident_id: int, step: str, by: str, note: str = "") -> dict[str, Any]:
+        """Check a plan step off (once, by a named operator; :class:`~twin.risk.response.Refused` else)."""
+        with self._lock:
+            done, dirty, events = self.response.check_off(incident_id, step, by, note, self.clock())
+            self.history.save_alerts(dirty, events)
+            self._version += 1
+        return done
+
+    def submit_report(self, body: Any, client: str) -> dict[str, Any]:
+        """Take a citizen's hazard report (a parsed JSON body) from ``client`` (rate-limited)."""
+        with self._lock:
+            return self.response.submit_report(body, client, self.clock())
+
+    def decide_report(self, report_id: int, body: Any) -> dict[str, Any]:
+        """Verify or reject a report, once (:class:`~twin.risk.reports.ReportRefused` else)."""
+        with self._lock:
+            report, dirty, events = self.response.decide_report(report_id, body, self.clock())
+            self.history.save_alerts(dirty, events)
+            self._version += 1
+        return report
+
+    def report_layer(self) -> dict[str, Any]:
+        """The citizen reports as GeoJSON points with their status, for the map."""
+        with self._lock:
+            return self.response.report_layer()
+
+    def report_photo(self, report_id: int) -> tuple[bytes, str] | None:
+        """A report's photo and its media type (None: no such report or no photo)."""
+        return self.response.report_photo(report_id)
+
+    def grid_layer_levels(self) -> list[dict[str, Any]]:
+        """Each grid system's cells with their level, from the last snapshot (never blocks long)."""
+        return roll_up(self.response.grid_layers, self.snapshot().levels)
+
+    def resource_list(self) -> list[dict[str, Any]]:
+        """The emergency resources layer (teams, depots, shelters, experts)."""
+        res = self.response.resources
+        return [] if res is None else [res.row(i) for i in range(len(res))]
+
+    def act(self, incident_id: int, by: str, text: str) -> dict[str, Any]:
+        """Note an action taken on an incident's timeline."""
+        with self._lock:
+            return self.response.act(incident_id, by, text, self.clock())
+
     def grid_levels(self, levels: np.ndarray | None = None) -> list[dict[str, Any]]:
         """Each grid cell's level, from the asset ``levels`` given (a snapshot's) or the live ones."""
         if levels is None:
@@ -413,6 +500,9 @@ class RiskService:
             "sensors": len(self.state.sensors),
             "assets": len(self.state.assets),
             "readings_accepted": self.accepted_total,
+            "readings_rate_limited": self.flood.dropped,
+            "flooding_sensors": self.flooding()[:20],
+            **({"feeds": {name: report() for name, report in self._feeds.items()}} if self._feeds else {}),
         }
 
     # -- background ----------------------------------------------------------------------------
@@ -421,10 +511,18 @@ class RiskService:
         return self.watchdog.check(running=bool(self._threads))
 
     def retain(self) -> int:
-        """Roll raw readings older than the rules' ``keep_days`` up into hourly summaries."""
-        if not self.rules.keep_days:
-            return 0
-        return self.history.roll_up(self.clock() - self.rules.keep_days * 86400.0)
+        """Keep the raw table small: with an archive, move whole days older than ``archive_after_s``
+        to Parquet (rolled up hourly as they go) and drop archived days past ``keep_days``; without
+        one, roll raw readings older than ``keep_days`` up into hourly summaries.  Returns the raw
+        rows that left the table."""
+        now, keep_s = self.clock(), self.rules.keep_days * 86400.0
+        store = self.history.store
+        if store.archive is not None:
+            moved = store.move_to_archive(now - self.rules.archive_after_s)
+            if keep_s:
+                store.archive.drop_before(now - keep_s)
+            return moved
+        return self.history.roll_up(now - keep_s) if keep_s else 0
 
 
 class Watchdog:

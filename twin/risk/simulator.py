@@ -57,6 +57,11 @@ class Simulator:
     rate
         Readings per second in all (a load test: every sensor reports in rounds that often);
         None: each sensor once per its own period, as in the field.
+    scenarios
+        The incidents to play (default all four, in turn).
+    together
+        Play them at once, each over the whole cycle: independent failures at the same time
+        (how incident grouping is measured).
     """
 
     def __init__(
@@ -67,9 +72,15 @@ class Simulator:
         cycle_s: float = 600.0,
         seed: int = 0,
         rate: float | None = None,
+        scenarios: tuple[str, ...] = SCENARIOS,
+        together: bool = False,
     ) -> None:
         if rate is not None and rate <= 0:
             raise ValueError(f"the simulator's rate must be positive, not {rate}")
+        unknown = sorted(set(scenarios) - set(SCENARIOS))
+        if unknown:
+            raise ValueError(f"unknown scenarios {unknown}: choose from {', '.join(SCENARIOS)}")
+        self.scenarios, self.together = scenarios, together
         self.service, self.clock, self.cycle_s, self.rate = service, clock, cycle_s, rate
         self._round_t: float | None = None
         self.rng = np.random.default_rng(seed)
@@ -98,21 +109,24 @@ class Simulator:
     def values(self, now: float) -> np.ndarray:
         """Every sensor's value at ``now``: baseline, noise and the incident playing in the cycle."""
         v = self.base + self.rng.normal(0.0, 1.0, len(self.base)) * self.noise
-        window = self.cycle_s / len(SCENARIOS)
+        window = self.cycle_s if self.together else self.cycle_s / len(SCENARIOS)
         t = now % self.cycle_s
 
-        def env(k: int, delay: float = 0.0) -> float:
+        def env(name: str, delay: float = 0.0) -> float:
+            if name not in self.scenarios:
+                return 0.0
+            k = 0 if self.together else SCENARIOS.index(name)
             return float(envelope(np.array((t - k * window - delay) / (window * 0.9)))[()])
 
-        v[self.gas_target] += 32.0 * env(0)
-        v[self.gas_main] -= 40.0 * env(0)
+        v[self.gas_target] += 32.0 * env("gas_leak")
+        v[self.gas_main] -= 40.0 * env("gas_leak")
         for j, s in enumerate(self.water_mains):
-            v[s] -= 200.0 * env(1, delay=8.0 * j)
-        v[self.drains] += 2.0 * env(2)
-        v[self.underpass] = np.maximum(v[self.underpass] + 0.5 * env(2, delay=10.0), 0.0)
-        v[self.bridge["displacement"]] += 34.0 * env(3)
-        v[self.bridge["strain"]] += 1000.0 * env(3)
-        v[self.bridge["vibration"]] += 22.0 * env(3)
+            v[s] -= 200.0 * env("water_main_burst", delay=8.0 * j)
+        v[self.drains] += 2.0 * env("storm")
+        v[self.underpass] = np.maximum(v[self.underpass] + 0.5 * env("storm", delay=10.0), 0.0)
+        v[self.bridge["displacement"]] += 34.0 * env("bridge")
+        v[self.bridge["strain"]] += 1000.0 * env("bridge")
+        v[self.bridge["vibration"]] += 22.0 * env("bridge")
         return v
 
     def readings(self, now: float | None = None) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from twin.errors import InputError
 from twin.risk.alerts import Alert, Event
+from twin.risk.archive import GROUP_SIZE, Archive, day_start
 from twin.risk.levels import NAMES
 
 SCHEMA = """
@@ -42,7 +43,10 @@ CREATE TABLE IF NOT EXISTS readings_hourly (sensor INTEGER NOT NULL, hour TIMEST
 CREATE TABLE IF NOT EXISTS assets (id VARCHAR PRIMARY KEY, key INTEGER NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS levels (asset INTEGER NOT NULL, ts DOUBLE NOT NULL, seq BIGINT NOT NULL,
     level TINYINT NOT NULL);
+CREATE TABLE IF NOT EXISTS archive_runs (run INTEGER PRIMARY KEY, cutoff TIMESTAMP NOT NULL, rows BIGINT NOT NULL);
 """
+FEW_SENSORS = 16  #: up to this many sensors a query lists them; more go in as a semi-join
+CUTOFF = "make_timestamp(CAST($1 * 1e6 AS BIGINT))"  #: parameter $1 (epoch s) as a TIMESTAMP
 ALERT_COLUMNS = [f.name for f in fields(Alert)]
 MEMORY_LIMIT = "512MB"  # DuckDB's cache; larger queries spill to disk
 #: Words of DuckDB open errors that mean a damaged file (set aside); anything else (permissions,
@@ -78,6 +82,22 @@ class Store:
         self._lock = threading.Lock()
         self._seq: int | None = None  # the level history's last sequence number, read once
         self._con: duckdb.DuckDBPyConnection | None = None
+        self.archive: Archive | None = None
+        self._archived_until: float | None = None  # epoch s: the last move's cutoff, read once
+
+    def attach_archive(self, root: Path | None = None) -> Archive:
+        """Keep raw readings older than a window in Parquet under ``root`` (default ``<store>.archive``)
+        from now on; files of a move that died half-way are removed (its rows are still here)."""
+        if root is None:
+            if self.path is None:
+                raise RuntimeError("an in-memory store needs an archive folder")
+            root = Path(f"{self.path}.archive")
+        self.archive = Archive(root)
+        self.archive.remove_run(self._next_run())
+        return self.archive
+
+    def _next_run(self) -> int:
+        return int(_one(self._read("SELECT coalesce(max(run), 0) + 1 FROM archive_runs"))[0])
 
     def open(self) -> Store:
         """Connect and create the tables (once; later calls do nothing); returns the store."""
@@ -228,16 +248,49 @@ class Store:
             }
         )
         with self._lock:
+            batch, conflicts = self._without_archived(batch)
             inserted = _one(self.con.execute("INSERT OR IGNORE INTO readings SELECT * FROM batch"))[0]
-            conflicts = 0
             if inserted < len(batch):
-                conflicts = _one(
+                conflicts += _one(
                     self.con.execute(
                         "SELECT count(*) FROM batch b JOIN readings r ON r.sensor = b.sensor AND r.ts = b.ts "
                         "WHERE r.value IS DISTINCT FROM b.value"
                     )
                 )[0]
         return int(inserted), int(conflicts)
+
+    def _without_archived(self, batch: pa.Table) -> tuple[pa.Table, int]:
+        """The batch less the readings the archive holds already (a late repeat of an archived day
+        is a duplicate, as in the raw table), and how many of those differ in value.
+
+        Only readings older than the last move's cutoff are looked up, in the files of their days
+        and groups: stragglers are few, and the live path never reads Parquet.
+        """
+        if self.archive is None or not len(batch):
+            return batch, 0
+        if self._archived_until is None:
+            self._archived_until = float(
+                _one(self.con.execute("SELECT coalesce(epoch(max(cutoff)), 0) FROM archive_runs"))[0]
+            )
+        ts_s = batch["ts"].cast(pa.int64()).to_numpy() / 1000.0
+        old = ts_s < self._archived_until
+        if not old.any():
+            return batch, 0
+        groups = sorted({int(k) // GROUP_SIZE for k in batch["sensor"].to_numpy()[old]})
+        files = self.archive.files(float(ts_s[old].min()), float(ts_s[old].max()), groups)
+        if not files:
+            return batch, 0
+        marked = batch.append_column("row", pa.array(np.arange(len(batch))))  # noqa: F841 (DuckDB reads it by name)
+        hits = self.con.execute(
+            "SELECT b.row, a.value IS DISTINCT FROM b.value FROM marked b JOIN read_parquet($1) a "
+            "ON a.sensor = b.sensor AND a.ts = b.ts",
+            [files],
+        ).fetchall()
+        if not hits:
+            return batch, 0
+        keep = np.ones(len(batch), bool)
+        keep[[r for r, _ in hits]] = False
+        return batch.filter(pa.array(keep)), sum(1 for _, differs in hits if differs)
 
     def latest(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Newest reading per sensor (to seed the in-memory state after a restart)."""
@@ -252,19 +305,61 @@ class Store:
         )
 
     def readings(
-        self, sensors: list[str], since: float | None = None, until: float | None = None, limit: int = 10_000
+        self,
+        sensors: list[str],
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 10_000,
+        oldest_first: bool = False,
     ) -> list[dict[str, Any]]:
-        """Readings of some sensors, oldest first, times as epoch seconds."""
-        if not sensors:
+        """Readings of some sensors between ``since`` and ``until`` (epoch s), oldest first: the
+        newest ``limit`` of them (``oldest_first``: the oldest), from the raw table and the archive."""
+        keys, source, params = self._span(sensors, since, until)
+        if not keys:
             return []
         rows = self._read(
-            "SELECT s.id, epoch_ms(r.ts) / 1000.0, r.value FROM readings r JOIN sensors s ON s.key = r.sensor "
-            "WHERE list_contains($1, s.id) AND r.ts >= make_timestamp(CAST($2 * 1e6 AS BIGINT)) "
-            "AND r.ts <= make_timestamp(CAST($3 * 1e6 AS BIGINT)) "
-            "ORDER BY r.ts DESC LIMIT $4",
-            [sensors, -1e10 if since is None else since, 1e11 if until is None else until, limit],
+            f"SELECT sensor, epoch_ms(ts) / 1000.0, value FROM ({source}) "
+            f"ORDER BY ts {'ASC' if oldest_first else 'DESC'} LIMIT ${len(params) + 1}",
+            [*params, limit],
         ).fetchall()
-        return [{"sensor": s, "ts": t, "value": v} for s, t, v in reversed(rows)]
+        ordered = rows if oldest_first else reversed(rows)
+        return [{"sensor": keys[s], "ts": t, "value": v} for s, t, v in ordered]
+
+    def buckets(self, sensors: list[str], since: float, until: float, bucket_s: float) -> list[dict[str, Any]]:
+        """Count, min, max and mean per sensor and ``bucket_s`` between ``since`` and ``until`` (epoch s):
+        a grid cell's day at a glance, computed where the readings lie (raw table and archive)."""
+        keys, source, params = self._span(sensors, since, until)
+        if not keys:
+            return []
+        width = f"to_microseconds(CAST(${len(params) + 1} * 1e6 AS BIGINT))"
+        rows = self._read(
+            f"SELECT sensor, epoch_ms(time_bucket({width}, ts)) / 1000.0 AS t, count(*), min(value), max(value), "
+            f"avg(value) FROM ({source}) GROUP BY ALL ORDER BY sensor, t",
+            [*params, bucket_s],
+        ).fetchall()
+        names = ("ts", "n", "min", "max", "mean")
+        return [{"sensor": keys[r[0]], **dict(zip(names, r[1:], strict=True))} for r in rows]
+
+    def _span(
+        self, sensors: list[str], since: float | None, until: float | None
+    ) -> tuple[dict[int, str], str, list[Any]]:
+        """(key -> id of the sensors known, the SQL of their readings in the window over the raw
+        table and the archive files of those days and groups, its parameters $1, $2[, $3])."""
+        if not sensors:
+            return {}, "", []
+        keys = dict(self._read("SELECT key, id FROM sensors WHERE list_contains($1, id)", [sensors]).fetchall())
+        params: list[Any] = [-1e10 if since is None else since, 1e11 if until is None else until]
+        until_ts = CUTOFF.replace("$1", "$2")
+        listed = ", ".join(str(int(k)) for k in keys)
+        # a short list prunes Parquet row groups by their statistics; a long one reads faster as a semi-join
+        among = f"IN ({listed})" if len(keys) <= FEW_SENSORS else f"IN (SELECT unnest([{listed}]))"
+        where = f"sensor {among} AND ts >= {CUTOFF} AND ts <= {until_ts}"
+        source = f"SELECT sensor, ts, value FROM readings WHERE {where}"
+        files = self.archive.files(since, until, sorted({k // GROUP_SIZE for k in keys})) if self.archive else []
+        if files:
+            source += f" UNION ALL SELECT sensor, ts, value FROM read_parquet($3) WHERE {where}"
+            params.append(files)
+        return keys, source, params
 
     def roll_up(self, before: float) -> int:
         """Replace the raw readings older than ``before`` (epoch s, rounded down to the hour) by
@@ -273,19 +368,49 @@ class Store:
         Why: at 1,000 readings/s the raw table grows by 86 M rows a day; the hourly summary keeps
         what an audit needs from old data in a few thousand rows.
         """
-        hour = math.floor(before / 3600.0) * 3600.0
-        cutoff = "make_timestamp(CAST($1 * 1e6 AS BIGINT))"
         with self._transaction():
+            return self._roll_up(math.floor(before / 3600.0) * 3600.0)
+
+    def move_to_archive(self, before: float) -> int:
+        """Move the raw readings of whole days before ``before`` (epoch s) to the archive's Parquet,
+        rolling them up hourly as :meth:`roll_up` does; returns the rows moved.
+
+        One transaction under the writer lock: the files are written, then the rows deleted and the
+        run recorded; a crash in between leaves files of an unrecorded run, removed on the next
+        :meth:`attach_archive` or move.
+        """
+        if self.archive is None:
+            raise RuntimeError("no archive attached: call Store.attach_archive() first")
+        cutoff = day_start(before)
+        with self._transaction():
+            run = int(_one(self.con.execute("SELECT coalesce(max(run), 0) + 1 FROM archive_runs"))[0])
+            self.archive.remove_run(run)
+            self.archive.root.mkdir(parents=True, exist_ok=True)
+            if not _one(self.con.execute(f"SELECT count(*) FROM readings WHERE ts < {CUTOFF}", [cutoff]))[0]:
+                return 0
             self.con.execute(
-                "INSERT INTO readings_hourly SELECT sensor, time_bucket(INTERVAL 1 HOUR, ts) AS hour, count(*), "
-                f"min(value), max(value), avg(value) FROM readings WHERE ts < {cutoff} GROUP BY ALL "
-                "ON CONFLICT DO UPDATE SET n = n + excluded.n, min = least(min, excluded.min), "
-                "max = greatest(max, excluded.max), "
-                "mean = (mean * n + excluded.mean * excluded.n) / (n + excluded.n)",
-                [hour],
+                "COPY (SELECT sensor, ts, value, strftime(ts, '%Y-%m-%d') AS day, "
+                f"sensor // {GROUP_SIZE} AS grp FROM readings WHERE ts < {CUTOFF} ORDER BY grp, sensor, ts) "
+                f"TO '{_quoted(self.archive.root)}' (FORMAT parquet, PARTITION_BY (day, grp), COMPRESSION zstd, "
+                f"OVERWRITE_OR_IGNORE true, FILENAME_PATTERN 'run-{run}-{{i}}')",
+                [cutoff],
             )
-            removed = _one(self.con.execute(f"DELETE FROM readings WHERE ts < {cutoff}", [hour]))[0]
-        return int(removed)
+            moved = self._roll_up(cutoff)
+            self.con.execute(f"INSERT INTO archive_runs VALUES ({run}, {CUTOFF}, {moved})", [cutoff])
+        self._archived_until = max(self._archived_until or 0.0, cutoff)
+        return moved
+
+    def _roll_up(self, cutoff: float) -> int:
+        """Fold raw readings before ``cutoff`` into ``readings_hourly`` and delete them (in a transaction)."""
+        self.con.execute(
+            "INSERT INTO readings_hourly SELECT sensor, time_bucket(INTERVAL 1 HOUR, ts) AS hour, count(*), "
+            f"min(value), max(value), avg(value) FROM readings WHERE ts < {CUTOFF} GROUP BY ALL "
+            "ON CONFLICT DO UPDATE SET n = n + excluded.n, min = least(min, excluded.min), "
+            "max = greatest(max, excluded.max), "
+            "mean = (mean * n + excluded.mean * excluded.n) / (n + excluded.n)",
+            [cutoff],
+        )
+        return int(_one(self.con.execute(f"DELETE FROM readings WHERE ts < {CUTOFF}", [cutoff]))[0])
 
     def hourly(self, sensors: list[str]) -> list[dict[str, Any]]:
         """The rolled-up hours of some sensors, oldest first (epoch seconds)."""
@@ -379,6 +504,23 @@ class Store:
         ).fetchall()
         return [dict(zip(("ts", "event", "state", "level", "note"), r)) for r in rows]
 
+    # -- tables of other parts of the risk side (incidents and plans: twin.risk.casefile) ----------
+    def create(self, schema: str) -> None:
+        """Create another part's tables (``CREATE TABLE IF NOT EXISTS ...``) in this store."""
+        with self._lock:
+            self.con.execute(schema)
+
+    def append(self, writes: list[tuple[str, pa.Table, str]]) -> None:
+        """Insert Arrow tables, each ``(table, rows, verb)``, in one transaction."""
+        if writes:
+            with self._transaction():
+                for table, rows, verb in writes:
+                    self._insert(table, rows, verb)
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """The rows of a read query (on its own cursor, so it never waits for the writer's lock)."""
+        return self._read(sql, params).fetchall()
+
 
 def _refuse_foreign(path: Path) -> None:
     """Refuse a path that is not (yet) a DuckDB store: a mistyped ``--store`` naming a CSV or a
@@ -404,6 +546,11 @@ def _open(database: str) -> duckdb.DuckDBPyConnection:
     """A connection whose buffer cache is bounded: DuckDB's default (80 % of RAM) lets a server's
     memory grow with its store for as long as it runs."""
     return duckdb.connect(database, config={"memory_limit": MEMORY_LIMIT})
+
+
+def _quoted(path: Path) -> str:
+    """A path as a SQL string literal's content (COPY TO takes no parameter for its target)."""
+    return str(path).replace("'", "''")
 
 
 def _one(cursor: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
