@@ -37,14 +37,17 @@ def actions(twin):
 
 
 def test_every_trigger_the_browser_calls_exists(actions):
+    from twin.faces.app.application import TwinApp
     from twin.faces.app.risk_actions import RiskActions
 
     ui = Path(asset_details.__file__).parent
     called = set(re.findall(r'"(twin_[a-z_]+)"', (ui / "client.js").read_text() + (ui / "risk.js").read_text()))
     buttons = {f"twin_{name}" for name in ("fly_to", "isolate", "nearby")}  # client.js: "twin_" + the action
-    app = {name for name in vars(actions) if name.startswith("twin_")} | {
-        name for name in dir(RiskActions) if name.startswith("twin_")
-    }
+    app = (
+        {name for name in vars(actions) if name.startswith("twin_")}
+        | {name for name in dir(RiskActions) if name.startswith("twin_")}
+        | {name for name in dir(TwinApp) if name.startswith("twin_")}
+    )
     assert called | buttons <= app, sorted((called | buttons) - app)
 
 

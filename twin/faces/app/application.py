@@ -10,6 +10,8 @@ trame server.
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import logging
 import os
 import sys
@@ -20,6 +22,9 @@ os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 # browsers send small messages (clicks, camera, state): cap what one may declare (default 4 MiB)
 os.environ.setdefault("WSLINK_MAX_MSG_SIZE", str(1 << 20))
 os.environ.setdefault("TRAME_WS_MAX_MSG_SIZE", str(1 << 20))  # trame sets wslink's from this one at start
+# a busy server is not a lost one: aiohttp closes a websocket whose pong is late (wslink: 30 s, half
+# of it to answer), and an event loop held by a long render or evaluation must not cut browsers off
+os.environ.setdefault("WSLINK_HEART_BEAT", "300")
 
 from trame.app import get_server  # noqa: E402
 from trame_vtk.modules import vtk as vtk_module  # noqa: E402
@@ -31,6 +36,7 @@ from twin.faces.app.client_views import default_config  # noqa: E402
 from twin.faces.app.connections import ConnectionWatch  # noqa: E402
 from twin.faces.app.pool import ViewPool  # noqa: E402
 from twin.faces.app.state import declare, per_browser, shared  # noqa: E402
+from twin.faces.i18n import normalise, use  # noqa: E402
 from twin.faces.security import AccessPolicy, cap_websocket_messages  # noqa: E402
 from twin.scene import Twin  # noqa: E402
 
@@ -60,10 +66,12 @@ class TwinApp:
         risk=None,
         briefing: bool = False,
         city=None,
+        lang: str | None = None,
     ) -> None:
         if rendering not in RENDERING_MODES:
             raise ValueError(f"rendering must be one of {RENDERING_MODES}, not {rendering!r}")
         self.twin, self.rendering = twin, rendering
+        self.langs: dict[str, str] = {}  # wslink client id -> the language its browser shows
         self.server = server or get_server(client_type="vue3")
         self.server.enable_module({"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/client.js"]})
         self.server.enable_module(vtk_module)
@@ -74,10 +82,11 @@ class TwinApp:
         self._fast: dict[str, dict] = {}  # view id -> its image settings while a fast picture goes out
         self.server.controller.on_server_bind.add(self._bound)
         self.server.add_protocol_to_configure(
-            lambda protocol: protocol.registerLinkProtocol(ConnectionWatch(self.pool.release))
+            lambda protocol: protocol.registerLinkProtocol(ConnectionWatch(self._closed))
         )
         self.actions = Actions.build(twin, self.pool, self.push, self.scene_of, caller=self._caller)
         self.bind(self.actions.triggers())
+        self.bind({"twin_lang": self.twin_lang})
         self.live = None if risk is None else self._live(risk)
         declare(
             self.state,
@@ -87,8 +96,9 @@ class TwinApp:
                 [b.name for b in self.actions.views.bookmarks],
                 tree.legend(twin),
                 briefing=None if self.live is None else briefing,
+                lang=normalise(lang),
             ),
-            per_browser(default_config(twin), rendering, live=self.live is not None),
+            per_browser(default_config(twin), rendering, live=self.live is not None, lang=normalise(lang)),
         )
         # a streamed city (twin serve DIR, or a manifest's big city tileset): its layers follow the views' cameras
         self.city = None if city is None else self._city(city)
@@ -100,9 +110,12 @@ class TwinApp:
         """Live risk (:mod:`twin.faces.app.live_risk`): recolouring and state push, and its triggers."""
         from twin.faces.app.live_risk import LiveRisk
         from twin.faces.app.risk_actions import RiskActions
+        from twin.risk.colours import LEVEL_LABELS
 
         live = LiveRisk(self.server, risk, self.pool, self.show)
         self.bind(RiskActions(live, self.push, self.scene_of, caller=self._caller).triggers())
+        # the hover tooltip's level, from the last snapshot (never waits for an evaluation)
+        self.actions.selection.level_of = lambda row: LEVEL_LABELS.get(int(risk.snapshot(0.0).levels[row]))
         self.server.enable_module({"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/risk.js"]})
         return live
 
@@ -115,9 +128,40 @@ class TwinApp:
         return city
 
     def bind(self, triggers: dict[str, Callable]) -> None:
-        """Make each ``twin_*`` method a trigger the browser calls by that name."""
+        """Make each ``twin_*`` method a trigger the browser calls by that name, run in the language
+        of the browser that calls it (:func:`twin.faces.i18n.use`: what it says comes back in it)."""
         for name, function in triggers.items():
-            self.server.trigger(name)(function)
+            self.server.trigger(name)(self._in_language(function))
+
+    def _in_language(self, function: Callable) -> Callable:
+        if inspect.iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def waiting(*args, **kwargs):
+                with use(self.langs.get(self._caller() or "")):
+                    return await function(*args, **kwargs)
+
+            return waiting
+
+        @functools.wraps(function)
+        def calling(*args, **kwargs):
+            with use(self.langs.get(self._caller() or "")):
+                return function(*args, **kwargs)
+
+        return calling
+
+    def _closed(self, client_id: str) -> None:
+        """A browser left: its view goes back to the pool, its language is forgotten."""
+        self.langs.pop(client_id, None)
+        self.pool.release(client_id)
+
+    def twin_lang(self, lang: str) -> dict:
+        """The caller's language (``zh`` or ``en``), for what the server says to that browser."""
+        chosen = normalise(lang)
+        caller = self._caller()
+        if chosen and caller:
+            self.langs[caller] = chosen
+        return {"lang": chosen}
 
     def _bound(self, wslink_server) -> None:
         self._web_app = wslink_server

@@ -1,3 +1,69 @@
+// CIM Twin in Chinese and English: the catalogues come from the server's gettext files (shared
+// state `i18n`, `i18n_fragments`); `lang` is this browser's own (client-only) choice, so a switch
+// re-renders the text and leaves the scene alone.
+window.twinI18n = (function () {
+  const TAGS = { zh: "zh-CN", en: "en-GB" };
+  const VUETIFY = { zh: "zhHans", en: "en" };
+  const KEY = "twin.lang";  // this tab's explicit choice, kept across a reconnect
+  let app = null;
+
+  function normalise(tag) {
+    const primary = String(tag || "").toLowerCase().split(/[-_.]/)[0];
+    return Object.prototype.hasOwnProperty.call(TAGS, primary) ? primary : null;
+  }
+  // ?lang= first, then this tab's switch, then `twin serve --lang`, then the browser's languages
+  function choose(trame) {
+    const asked = new URLSearchParams(window.location.search).get("lang");
+    const browser = (navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language]);
+    return normalise(asked) || normalise(window.sessionStorage.getItem(KEY)) ||
+      normalise(trame.state.get("server_lang")) || browser.map(normalise).find(Boolean) || "en";
+  }
+  function current() { return (app && app.state.get("lang")) || "en"; }
+  function locale(lang) { return TAGS[lang || current()] || "en-GB"; }
+  function t(msgid, values, lang) {
+    const catalogues = (app && app.state.get("i18n")) || {};
+    let text = (catalogues[lang || current()] || {})[msgid] || msgid;
+    Object.entries(values || {}).forEach(([key, value]) => { text = text.split("{" + key + "}").join(String(value)); });
+    return text;
+  }
+  const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  // the risk engine's English reasons, their known fragments replaced (ids, numbers, units stay)
+  function reason(text, lang) {
+    const pairs = ((app && app.state.get("i18n_fragments")) || {})[lang || current()] || [];
+    return pairs.reduce((out, [english, translated]) =>
+      out.replace(new RegExp("(^|[^\\w-])" + escape(english) + "(?![\\w-])", "g"), "$1" + translated), String(text || ""));
+  }
+  // Vuetify's own texts (a field's "Clear", "No data") follow through its locale
+  // (Vuetify provides its locale to the app under the symbol "vuetify:locale"; it has no global handle)
+  // (the app's handle is set once it is mounted: a page's first call may come before, so try again)
+  function vuetify(lang, tries) {
+    const app = (document.querySelector("#app") || {}).__vue_app__;
+    const provides = app ? app._context.provides : {};
+    const key = Object.getOwnPropertySymbols(provides).find((s) => s.description === "vuetify:locale");
+    if (key && provides[key].current) provides[key].current.value = VUETIFY[lang] || "en";
+    else if ((tries || 0) < 50) window.setTimeout(() => vuetify(lang, (tries || 0) + 1), 100);
+  }
+  function show(trame, lang) {
+    trame.state.set("lang", lang);
+    vuetify(lang);
+    document.documentElement.lang = locale(lang);
+    document.title = t("CIM Twin", null, lang) + " — " + (trame.state.get("scene_name") || "");
+  }
+  // a switch from the menu: this tab keeps it, and the server answers this browser in it
+  function set(trame, lang) {
+    window.sessionStorage.setItem(KEY, lang);
+    show(trame, lang);
+    return trame.trigger("twin_lang", [lang]).catch(() => null);
+  }
+  function init(trame) {
+    app = trame;
+    const lang = choose(trame);
+    show(trame, lang);
+    return trame.trigger("twin_lang", [lang]).catch(() => null);
+  }
+  return { init, set, t, reason, locale, normalise };
+})();
+
 // CIM Twin browser helpers: per-browser state lives here (client-only trame keys), and every
 // server action goes through a trigger that answers this browser alone.
 window.twinUI = (function () {
@@ -5,6 +71,14 @@ window.twinUI = (function () {
   const set = (trame, key, value) => trame.state.set(key, value);
   let pointerDown = null;
   let moved = false;
+  // what a reconnect restores (tool, camera, layers, selection, tour position), kept in this tab
+  const KEPT = "twin.kept";
+  const REMEMBER_MS = 5000;
+  const restoring = (function () {
+    const kept = JSON.parse(window.sessionStorage.getItem(KEPT) || "{}");
+    return kept.reconnect ? kept : null;
+  })();
+  let remembering = false;
 
   function viewId(trame) { return S(trame, "my_view"); }
   function localView(trame) {
@@ -34,7 +108,7 @@ window.twinUI = (function () {
       if (reply && reply.frame_ms !== undefined) set(trame, "frame_ms", reply.frame_ms);
       return reply;
     } catch (err) {
-      toast(trame, "The server did not answer: " + (err && err.message ? err.message : err));
+      toast(trame, window.twinI18n.t("The server did not answer: {error}", { error: err && err.message ? err.message : err }));
       return null;
     } finally {
       set(trame, "busy", false);
@@ -77,8 +151,9 @@ window.twinUI = (function () {
     set(trame, "inspector", null); set(trame, "analysis", null); set(trame, "selected_tree", []);
   }
 
-  function down(event) { pointerDown = [event.clientX, event.clientY]; moved = false; }
+  function down(event) { pointerDown = [event.clientX, event.clientY]; moved = false; pressed = true; }
   function up(event) {
+    pressed = false;
     if (pointerDown) moved = Math.hypot(event.clientX - pointerDown[0], event.clientY - pointerDown[1]) > 4;
   }
   async function pick(trame, event) {
@@ -90,6 +165,49 @@ window.twinUI = (function () {
     } else {
       showInspector(trame, reply);
     }
+  }
+  // hover: where the pointer rests (not while dragging), the server highlights what is under it
+  // (twin_hover, both rendering modes) and the tooltip names it: name, kind, network, risk level
+  let hoverTimer = null, hoverSeq = 0, pressed = false, pointer = [0, 0];
+  document.addEventListener("pointermove", (e) => { pointer = [e.clientX, e.clientY]; }, { passive: true });
+  function tooltip() {
+    let tip = document.getElementById("twin-hover-tip");
+    if (!tip) {
+      tip = document.createElement("div");
+      tip.id = "twin-hover-tip";
+      tip.setAttribute("role", "tooltip");
+      tip.setAttribute("data-testid", "hover-tip");
+      tip.style.cssText = "position:fixed;z-index:20;pointer-events:none;display:none;padding:4px 8px;" +
+        "border-radius:4px;background:rgba(33,33,33,.92);color:#fff;font:12px/1.4 sans-serif;max-width:280px";
+      document.body.appendChild(tip);
+    }
+    return tip;
+  }
+  function showTip(found) {
+    const tip = tooltip();
+    tip.style.display = "none";
+    if (!found) return;
+    const t = window.twinI18n.t;
+    const name = document.createElement("b");
+    name.textContent = found.name;
+    const line = document.createElement("div");
+    line.textContent = [t(found.kind), found.network, found.level ? t(found.level) : ""].filter(Boolean).join(" · ");
+    tip.replaceChildren(name, line);
+    tip.style.left = (pointer[0] + 14) + "px";
+    tip.style.top = (pointer[1] + 14) + "px";
+    tip.style.display = "block";
+  }
+  function hover(trame, event) {
+    window.clearTimeout(hoverTimer);
+    const seq = ++hoverSeq;
+    tooltip().style.display = "none";
+    if (pressed || S(trame, "tool") === "measure") return;
+    hoverTimer = window.setTimeout(async () => {
+      const reply = await trame.trigger("twin_hover", [viewId(trame), event, localCamera(trame)]).catch(() => null);
+      if (seq !== hoverSeq || !reply || reply.error) return;
+      if (reply.scene) set(trame, "my_scene", reply.scene);
+      showTip(reply.hover);
+    }, 300);
   }
   async function search(trame, text) {
     set(trame, "search_text", text || "");
@@ -141,12 +259,39 @@ window.twinUI = (function () {
     if (reply && reply.frame_ms !== undefined) set(trame, "frame_ms", reply.frame_ms);
   }
 
+  // -- steady under load: keep what a reconnect restores ----------------------------------------
+  function keep(trame, patch) {
+    const kept = JSON.parse(window.sessionStorage.getItem(KEPT) || "{}");
+    const tool = trame ? { tool: S(trame, "tool") } : {};
+    window.sessionStorage.setItem(KEPT, JSON.stringify(Object.assign(kept, tool, patch || {})));
+  }
+  // the view as a share fragment (camera, layers, selection, clip, rendering), asked now and then;
+  // never more than one question in flight, so a busy server is not asked again and again
+  async function remember(trame) {
+    if (remembering || !S(trame, "ready")) return;
+    remembering = true;
+    try {
+      const ins = S(trame, "inspector");
+      const reply = await trame.trigger("twin_share", [viewId(trame), S(trame, "cfg"), ins ? ins.id : null,
+        S(trame, "rendering"), localCamera(trame)]);
+      if (reply && reply.fragment) keep(trame, { fragment: reply.fragment });
+    } catch (err) {
+      // the last fragment stays
+    } finally {
+      remembering = false;
+    }
+  }
+  function kept() { return restoring; }
+
   async function init(trame) {
+    await window.twinI18n.init(trame);
     const claim = await call(trame, "twin_claim", []);
     if (!claim) return;
     set(trame, "my_view", claim.view);
     if (S(trame, "rendering") === "client") await apply(trame);  // fetch this browser's scene
-    const fragment = window.location.hash.replace(/^#/, "");
+    window.sessionStorage.removeItem(KEPT);  // read once (restoring); from now on this page keeps its own
+    if (restoring && restoring.tool) set(trame, "tool", restoring.tool);
+    const fragment = window.location.hash.replace(/^#/, "") || (restoring && restoring.fragment) || "";
     if (fragment) {
       const reply = await call(trame, "twin_restore", [claim.view, fragment]);
       if (reply) {
@@ -157,8 +302,9 @@ window.twinUI = (function () {
     }
     set(trame, "ready", true);
     window.setInterval(() => pollFrame(trame), 2000);
+    window.setInterval(() => remember(trame), REMEMBER_MS);
   }
 
-  return { init, apply, setCfg, toggleLayer, setOpacity, setClip, select, clearSelection, down, up, pick,
-           search, choose, action, look, saveBookmark, screenshot, share, setRendering, toast };
+  return { init, apply, setCfg, toggleLayer, setOpacity, setClip, select, clearSelection, down, up, pick, hover,
+           search, choose, action, look, saveBookmark, screenshot, share, setRendering, toast, keep, kept, remember };
 })();

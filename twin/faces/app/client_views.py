@@ -25,7 +25,14 @@ from twin.scene import Twin
 #: layer kinds drawn translucent or hidden in underground mode (everything but the pipes)
 ABOVE_GROUND = ("city", "ifc", "terrain", "pointcloud")
 UNDERGROUND_OPACITY = 0.12
-COLORS = {"selection": "#00e5ff", "valves": "#76ff03", "lost": "#ff40ff", "nearby": "#b388ff", "measure": "#ffeb3b"}
+COLORS = {
+    "selection": "#00e5ff",
+    "valves": "#76ff03",
+    "lost": "#ff40ff",
+    "nearby": "#b388ff",
+    "measure": "#ffeb3b",
+    "hover": "#fff59d",
+}
 #: a selected pipe is drawn white: cyan is too close to the water supply's sky-blue
 PIPE_SELECTION = "#ffffff"
 AXES = {"x": 0, "y": 1, "z": 2}
@@ -128,8 +135,10 @@ class ClientView:
             actor.GetProperty().SetOpacity(opacity)
             actor.SetUserTransform(transform if layer.kind == "pipes" else None)
             if layer.kind == "pipes":
-                self._depth_colours(layer, actor, bool(self.config.get("depth_colours")) and mode != "off")
-                self._emphasise(actor, mode != "off")
+                depth = bool(self.config.get("depth_colours")) and mode != "off"
+                self._depth_colours(layer, actor, depth)
+                # outlines are drawn in one colour: by depth they would hide the ramp on thin pipes
+                self._emphasise(actor, mode != "off" and not depth)
             if layer.geometry == "points":
                 self._points(
                     layer,

@@ -12,6 +12,7 @@ from trame.widgets import vtk as vtk_widgets
 from trame.widgets import vuetify3 as v3
 
 from twin.faces.app.panels import briefing, inspector, js, layer_tree, risk, status, testid, toolbar
+from twin.faces.i18n import aria_label, text, tr, vuetify_locale
 
 THEME = {
     "defaultTheme": "twin",
@@ -43,12 +44,16 @@ def build(server, window, live: bool = False, city: bool = False) -> VAppLayout:
     With ``live`` the live-risk parts join in (:mod:`twin.faces.app.panels.risk`, :mod:`~.briefing`);
     in briefing mode (``mode``) the title bar, drawers and status line give way to the kiosk.
     """
-    with VAppLayout(server, vuetify_config={"theme": THEME}, full_height=True) as layout:
+    with VAppLayout(server, vuetify_config={"theme": THEME, "locale": vuetify_locale()}, full_height=True) as layout:
         client.ClientTriggers(mounted=js("init"))
         if city:  # a streamed city: a vtk.js view reports its camera (city.js)
             client.ClientTriggers(mounted="window.twinCity.start(trame)")
         with v3.VAppBar(density="compact", flat=True, border="b", v_if="mode !== 'briefing'") as bar:
-            v3.VAppBarNavIcon(click="show_layers = !show_layers", density="comfortable")
+            v3.VAppBarNavIcon(
+                click="show_layers = !show_layers",
+                density="comfortable",
+                raw_attrs=[aria_label("Show or hide the layers")],
+            )
         toolbar.build(bar)
         if live:
             risk.toolbar(bar)
@@ -57,9 +62,7 @@ def build(server, window, live: bool = False, city: bool = False) -> VAppLayout:
         with v3.VNavigationDrawer(
             location="right", width=360, model_value=("show_inspector",), raw_attrs=[testid("inspector-drawer")]
         ):
-            if live:
-                risk.inspector_section()
-            inspector.build()
+            inspector.build(risk.inspector_section if live else None)
         with v3.VMain():
             with html.Div(style="position: relative; width: 100%; height: 100%;"):
                 _view(window)
@@ -89,8 +92,9 @@ def _view(window) -> None:
             interactive_ratio=INTERACTIVE_RATIO,
             interactive_quality=50,
             still_quality=90,
-            picking_modes=("['click']",),
+            picking_modes=("['click', 'hover']",),
             click=js("pick", "$event"),
+            hover=js("hover", "$event"),
             style=VIEW_STYLE,
         )
         # trame-vtk binds viewId / viewState to one key of shared state and takes no other: its
@@ -100,8 +104,9 @@ def _view(window) -> None:
             _empty_window(),
             ref="twin_local",
             v_if="rendering === 'client' && my_scene",
-            picking_modes=("['click']",),
+            picking_modes=("['click', 'hover']",),
             click=js("pick", "$event"),
+            hover=js("hover", "$event"),
             style=VIEW_STYLE,
         )
         local._attributes["view_state"] = ':viewState="my_scene"'  # this browser's own view, client-only
@@ -126,7 +131,7 @@ def _clip_card() -> None:
         style="position: absolute; left: 12px; bottom: 12px; opacity: 0.92",
         raw_attrs=[testid("clip-card")],
     ):
-        html.Div("Section", classes="text-overline")
+        html.Div(text("Section"), classes="text-overline")
         with html.Div(classes="d-flex align-center ga-2"):
             with v3.VBtnToggle(
                 model_value=("cfg.clip.axis",),
@@ -139,7 +144,11 @@ def _clip_card() -> None:
                 for axis in "xyz":
                     v3.VBtn(axis.upper(), value=axis, size="small")
             v3.VBtn(
-                icon="mdi-swap-vertical", size="small", variant="text", click=js("setClip", "{flip: !cfg.clip.flip}")
+                icon="mdi-swap-vertical",
+                size="small",
+                variant="text",
+                click=js("setClip", "{flip: !cfg.clip.flip}"),
+                raw_attrs=[aria_label("Flip the section")],
             )
         v3.VSlider(
             model_value=("cfg.clip.at",),
@@ -165,20 +174,20 @@ def _dialogs() -> None:
         raw_attrs=[testid("toast")],
     )
     with v3.VDialog(model_value=("bookmark_dialog",), max_width=420, update_modelValue="bookmark_dialog = $event"):
-        with v3.VCard(title="Save this view as a bookmark"):
+        with v3.VCard(title=(tr("Save this view as a bookmark"),)):
             with v3.VCardText():
                 v3.VTextField(
                     v_model=("bookmark_name",),
-                    label="Name",
+                    label=(tr("Name"),),
                     autofocus=True,
                     hide_details=True,
                     raw_attrs=[testid("bookmark-name")],
                 )
             with v3.VCardActions():
                 v3.VSpacer()
-                v3.VBtn("Cancel", click="bookmark_dialog = false")
+                v3.VBtn(text("Cancel"), click="bookmark_dialog = false")
                 v3.VBtn(
-                    "Save",
+                    text("Save"),
                     color="primary",
                     click="bookmark_dialog = false; " + js("saveBookmark", "bookmark_name"),
                     raw_attrs=[testid("bookmark-save")],
@@ -186,11 +195,13 @@ def _dialogs() -> None:
     with v3.VDialog(
         model_value=("!!share_url",), max_width=640, update_modelValue="share_url = $event ? share_url : ''"
     ):
-        with v3.VCard(title="Link to this view", subtitle="Copied to the clipboard when the browser allows it"):
+        with v3.VCard(
+            title=(tr("Link to this view"),), subtitle=(tr("Copied to the clipboard when the browser allows it"),)
+        ):
             with v3.VCardText():
                 v3.VTextField(
                     model_value=("share_url",), readonly=True, hide_details=True, raw_attrs=[testid("share-url")]
                 )
             with v3.VCardActions():
                 v3.VSpacer()
-                v3.VBtn("Close", click="share_url = ''")
+                v3.VBtn(text("Close"), click="share_url = ''")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
@@ -12,6 +11,7 @@ from twin.errors import TwinError
 from twin.faces.app import asset_details
 from twin.faces.app.pool import ViewPool
 from twin.faces.app.triggers import Triggers, replies
+from twin.faces.i18n import _
 from twin.scene import Twin
 
 NEARBY_M = 5.0  # how far "nearby" looks
@@ -30,7 +30,6 @@ class NetworkActions(Triggers):
     ) -> None:
         super().__init__(pool, push, scene_of, caller)
         self.twin = twin
-        self._pipe_samples: Any = None  # centre lines of the pipes for "nearby", sampled on first use
 
     @replies
     def twin_isolate(self, view_id: str, index: int, camera: dict | None = None) -> dict:
@@ -44,9 +43,7 @@ class NetworkActions(Triggers):
         result = networks.isolate(graph, row["id"])
         rows = self.rows_of(row["network"], result["segments"])
         view.highlight("lost", [r for r in rows if r != index])
-        nodes = [graph.nodes[v["node"]] for v in result["valves"]]
-        xyz = np.array([[n.get("x", np.nan), n.get("y", np.nan), n.get("z", np.nan)] for n in nodes], dtype=float)
-        xyz = self.twin.to_local(xyz.reshape(-1, 3))
+        xyz = self.twin.to_local(valve_positions(graph, [v["node"] for v in result["valves"]]))
         view.markers("valves", xyz[np.isfinite(xyz).all(axis=1)], radius=view.marker_radius(least=0.4))
         self.show(view_id)
         return {
@@ -69,9 +66,8 @@ class NetworkActions(Triggers):
     def twin_nearby(self, view_id: str, index: int, camera: dict | None = None) -> dict:
         """Pipes and assets within ``NEARBY_M`` of an asset, and the clearances they violate."""
         view = self.view(view_id, camera)
-        if self._pipe_samples is None:  # every nearby query of this twin shares them
-            self._pipe_samples = nearby.centre_lines(self.twin)
-        result = nearby.nearby(self.twin, int(index), NEARBY_M, samples=self._pipe_samples)
+        # kept per twin with their k-d trees, and rebuilt only when a pipe layer changes
+        result = nearby.nearby(self.twin, int(index), NEARBY_M, samples=nearby.samples_of(self.twin))
         found = [*result["pipes"], *result["assets"]]
         rows = [r for item in found for r in self.rows_of(item.get("network", ""), [item["id"]], item.get("layer"))]
         view.highlight("nearby", rows)
@@ -82,7 +78,10 @@ class NetworkActions(Triggers):
                 "title": f"Within {NEARBY_M:g} m of {result['id']}",
                 "rows": [[f"{item['id']} ({item.get('layer', '')})", near_text(item)] for item in found[:30]]
                 + [
-                    [f"Clearance violation: {v['id']}", f"{v['clearance_m']:.2f} m < {v['required_m']:.2f} m"]
+                    [
+                        _("Clearance violation ({lay}): {id}", lay=_(v["lay"]), id=v["id"]),
+                        f"{v['clearance_m']:.2f} m < {v['required_m']:.2f} m",
+                    ]
                     for v in result["violations"]
                 ],
             }
@@ -95,6 +94,13 @@ class NetworkActions(Triggers):
         if layer:
             mask &= a["layer"] == layer
         return np.flatnonzero(mask).tolist()
+
+
+def valve_positions(graph: networks.PipeNetwork, nodes: list[str]) -> np.ndarray:
+    """World positions of valve nodes, ``(n, 3)``, read from the network's node columns."""
+    rows = np.array([graph.node_row(node) for node in nodes], dtype=np.int64)
+    columns = graph.node_columns
+    return np.column_stack([np.asarray(columns[k], dtype=float)[rows] for k in ("x", "y", "z")]).reshape(-1, 3)
 
 
 def near_text(item: dict) -> str:

@@ -2,22 +2,6 @@
 // clock, connection watch), playback and snapshot.  Risk data arrive in the server-written `risk`
 // state key; this browser only reads it and calls triggers.
 (function () {
-  // Watch every websocket this page opens, so a lost connection shows at once.
-  const NativeWebSocket = window.WebSocket;
-  if (NativeWebSocket && !NativeWebSocket.__twin) {
-    const Watched = function (...args) {
-      const socket = new NativeWebSocket(...args);
-      socket.addEventListener("close", () => window.dispatchEvent(new Event("twin-ws-closed")));
-      socket.addEventListener("error", () => window.dispatchEvent(new Event("twin-ws-closed")));
-      return socket;
-    };
-    Watched.prototype = NativeWebSocket.prototype;
-    Object.assign(Watched, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3, __twin: true });
-    window.WebSocket = Watched;
-  }
-})();
-
-(function () {
   const style = document.createElement("style");
   style.textContent = "@keyframes twin-ticker { from { transform: translateX(100vw); } to { transform: translateX(-100%); } }" +
     " .twin-ticker { animation: twin-ticker 45s linear infinite; }" +
@@ -50,7 +34,7 @@ window.twinRisk = (function () {
       }
       return reply;
     } catch (err) {
-      toast(trame, "The server did not answer: " + (err && err.message ? err.message : err));
+      toast(trame, window.twinI18n.t("The server did not answer: {error}", { error: err && err.message ? err.message : err }));
       return null;
     }
   }
@@ -65,8 +49,18 @@ window.twinRisk = (function () {
     await ui().select(trame, alert.index, true);
     if (S(trame, "mode") !== "briefing") set(trame, "show_inspector", true);
   }
+  // who acknowledges: asked once per browser and kept in its local storage; "browser" if unanswered
+  function operator(trame) {
+    let name = window.localStorage.getItem("twin.operator") || "";
+    if (!name) {
+      const ask = window.twinI18n ? window.twinI18n.t("Your name, recorded with each acknowledgement") : "Your name";
+      name = (window.prompt(ask) || "").trim().slice(0, 80);
+      if (name) window.localStorage.setItem("twin.operator", name);
+    }
+    return name || S(trame, "ack_by") || "browser";
+  }
   async function ack(trame, id) {
-    const reply = await call(trame, "twin_ack", [id, S(trame, "ack_by") || "browser"]);
+    const reply = await call(trame, "twin_ack", [id, operator(trame)]);
     if (reply) toast(trame, reply.message);
   }
   async function refreshAsset(trame, force) {
@@ -90,7 +84,8 @@ window.twinRisk = (function () {
 
   // -- briefing: clock, tour ------------------------------------------------------------------
   function tick(trame) {
-    set(trame, "clock", new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }));
+    const clock = { hour: "2-digit", minute: "2-digit", second: "2-digit" };
+    set(trame, "clock", new Date().toLocaleTimeString(window.twinI18n.locale(), clock));
     const risk = S(trame, "risk") || {};
     if (risk.last_reading) {
       const skew = (risk.server_time || Date.now() / 1000) - Date.now() / 1000;
@@ -105,42 +100,84 @@ window.twinRisk = (function () {
       set(trame, "tour_target", reply.target || null);
       set(trame, "tour_camera", reply.camera || null);
       set(trame, "tour_step", step + 1);
+      ui().keep(trame, { tour_step: step + 1 });
     }
   }
   function startTour(trame, holdSeconds) {
     if (tourTimer) window.clearInterval(tourTimer);
+    const kept = ui().kept();
+    if (kept && kept.tour_step) set(trame, "tour_step", Math.max(0, kept.tour_step - 1));  // where it was
     tourStep(trame);
     tourTimer = window.setInterval(() => tourStep(trame), holdSeconds * 1000);
   }
 
-  // -- connection watch ----------------------------------------------------------------------
+  // -- connection watch: a slow server is not a lost one -----------------------------------------
+  // One heartbeat in flight at most: a reply slower than SLOW_MS says "busy" (a small notice), never
+  // "disconnected".  The banner shows only when the server is really unreachable: the websocket
+  // closed, or a heartbeat is long overdue, and an HTTP probe then fails with a network error (a
+  // probe that merely times out is a busy server too).  Once the server answers again the page
+  // comes back with what this tab kept (tool, camera, layers, selection, language, tour position).
+  const PING_MS = 2000;
+  const SLOW_MS = 4000;
+  const OVERDUE_MS = 20000;
+  const PROBE_MS = 5000;
+  const RETRY_MS = 2000;
+  let pingSince = null;
+  let lost = false;
+
   function banner() {
     // plain DOM, outside Vue: trame replaces the whole page template when its connection closes
     if (document.getElementById("twin-disconnected")) return;
     const div = document.createElement("div");
     div.id = "twin-disconnected";
     div.setAttribute("data-testid", "disconnected");
-    div.textContent = "DISCONNECTED — data may be stale (reconnecting…)";
+    div.setAttribute("role", "alert");
+    div.textContent = window.twinI18n.t("DISCONNECTED — data may be stale (reconnecting…)");
     div.style.cssText = "position: fixed; inset: 0 0 auto 0; z-index: 100000; background: #b00020; color: #fff; " +
       "font: 800 2.4rem sans-serif; text-align: center; padding: 16px;";
     document.body.appendChild(div);
   }
-  function disconnected(trame) {
-    if (S(trame, "disconnected")) return;
-    set(trame, "disconnected", true);
-    banner();
-    const retry = window.setInterval(async () => {
-      try {
-        const answer = await fetch(window.location.pathname, { cache: "no-store" });
-        if (answer.ok) { window.clearInterval(retry); window.location.reload(); }
-      } catch (err) { /* still down */ }
-    }, 2000);
+  // true: the server answered; "busy": no answer in time; false: unreachable (a network error)
+  async function reachable() {
+    try {
+      await fetch(window.location.pathname, { cache: "no-store", signal: AbortSignal.timeout(PROBE_MS) });
+      return true;
+    } catch (err) {
+      return err && (err.name === "TimeoutError" || err.name === "AbortError") ? "busy" : false;
+    }
+  }
+  async function closed(trame) {
+    if (lost) return;
+    lost = true;
+    ui().keep(trame, { reconnect: true, tour_step: S(trame, "tour_step") || 0 });
+    const retry = async () => {
+      const up = await reachable();
+      if (up === true) { window.location.reload(); return; }
+      if (up === false && !S(trame, "disconnected")) { set(trame, "disconnected", true); banner(); }
+      window.setTimeout(retry, RETRY_MS);
+    };
+    retry();
+  }
+  async function overdue(trame) {
+    if ((await reachable()) === false) closed(trame);
   }
   async function heartbeat(trame) {
-    if (S(trame, "disconnected")) return;
-    const timeout = new Promise((resolve) => window.setTimeout(() => resolve("timeout"), 4000));
-    const answer = await Promise.race([trame.trigger("twin_ping", []).catch(() => "failed"), timeout]);
-    if (answer === "timeout" || answer === "failed") disconnected(trame);
+    if (lost) return;
+    if (pingSince !== null) {
+      const waited = Date.now() - pingSince;
+      if (waited > SLOW_MS) set(trame, "server_slow", true);
+      if (waited > OVERDUE_MS) overdue(trame);
+      return;
+    }
+    pingSince = Date.now();
+    try {
+      await trame.trigger("twin_ping", []);
+    } catch (err) {
+      // a closed connection reports itself (onConnectionClose)
+    } finally {
+      pingSince = null;
+      if (S(trame, "server_slow")) set(trame, "server_slow", false);
+    }
   }
 
   // -- playback ------------------------------------------------------------------------------
@@ -184,7 +221,11 @@ window.twinRisk = (function () {
     if (started) return;
     started = true;
     api.trame = trame;  // for tests and the console: window.twinRisk.get("risk")
-    window.addEventListener("twin-ws-closed", () => disconnected(trame));
+    // trame's own connection says when its websocket closes (this script loads after it opened)
+    if (trame.client && trame.client.onConnectionClose) {
+      trame.client.onConnectionClose(() => closed(trame));
+      trame.client.onConnectionError(() => closed(trame));
+    }
     const params = new URLSearchParams(window.location.search);
     const mode = params.get("mode") || S(trame, "default_mode") || "normal";
     set(trame, "mode", mode);
@@ -201,7 +242,7 @@ window.twinRisk = (function () {
       }
     }, 200);
     window.setInterval(() => tick(trame), 1000);
-    window.setInterval(() => heartbeat(trame), 2000);
+    window.setInterval(() => heartbeat(trame), PING_MS);
   }
 
   const api = { init, setRisk, selectAlert, ack, refreshAsset, snapshot, startTour, tourStep, openPlayback, seek, play,

@@ -15,12 +15,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from twin.errors import TwinError
-from twin.faces.app import chart, snapshot
+from twin.faces.app import asset_details, chart, snapshot
 from twin.faces.app.live_risk import LiveRisk
 from twin.faces.app.triggers import Triggers, camera_state, replies
 from twin.faces.app.view_actions import file_stem
+from twin.faces.i18n import _
 from twin.risk.colours import LEVEL_LABELS
-from twin.risk.levels import CODES
+from twin.risk.levels import CODES, RED
 from twin.risk.playback import Playback
 
 CHART_S = 3600.0  # the inspector's charts show the last hour
@@ -41,10 +42,12 @@ class RiskActions(Triggers):
         super().__init__(live.pool, push, scene_of, caller)
         self.live, self.service, self.twin = live, live.service, live.twin
         self.playbacks: dict[str, Playback] = {}
+        self.toured: dict[str, set[int]] = {}  # per view: the red alerts its tour has shown
         self.pool.on_release.append(self._forget)
 
     def _forget(self, view_id: str) -> None:
-        """A released view (its browser closed) ends its playback."""
+        """A released view (its browser closed) ends its playback and its tour."""
+        self.toured.pop(view_id, None)
         if self.playbacks.pop(view_id, None) is not None:
             self.live.views.override.pop(id(self.pool.views[view_id]), None)
 
@@ -54,7 +57,7 @@ class RiskActions(Triggers):
         return {"camera": view.camera(), **(camera_state(view) if view.client_side else {})}
 
     def twin_ping(self) -> dict:
-        """The briefing screens' heartbeat: no answer means the connection is gone."""
+        """Every live screen's heartbeat; a late answer means a busy server, not a lost one (``risk.js``)."""
         return {"ok": True}
 
     # -- alerts ----------------------------------------------------------------------------
@@ -64,9 +67,9 @@ class RiskActions(Triggers):
     async def twin_ack(self, alert_id: int, by: str = "") -> dict:
         found = await asyncio.to_thread(self.service.ack, int(alert_id), str(by or "browser")[:80])
         if found is None:
-            raise TwinError(f"alert {alert_id} is not open")
+            raise TwinError(_("alert {id} is not open", id=alert_id))
         self.live.flush()
-        return {"alert": found, "message": f"Alert {alert_id} acknowledged"}
+        return {"alert": found, "message": _("Alert {id} acknowledged", id=alert_id)}
 
     # -- the live inspector -----------------------------------------------------------------
     @replies
@@ -95,6 +98,9 @@ class RiskActions(Triggers):
                     "level": s["level"],
                     "stale": s["stale"],
                     "latest": s.get("latest"),
+                    "latest_text": asset_details.reading_text(
+                        (s.get("latest") or {}).get("value"), s["unit"], meta.get("precision")
+                    ),
                     "svg": chart.sparkline(series, meta.get("thresholds"), meta.get("direction"), s["unit"]),
                 }
             )
@@ -109,7 +115,7 @@ class RiskActions(Triggers):
                 "since": risk.get("since"),
                 "sensors": sensors,
                 "grid": info.get("grid"),
-                "alerts": sorted(history, key=lambda a: -a["opened"])[:20],
+                "alerts": asset_details.alert_history(history, time.time())[:20],
             }
         }
 
@@ -127,7 +133,7 @@ class RiskActions(Triggers):
             else:
                 view.look("iso")
             return {**self._reply_camera(view_id), "target": None}
-        target = targets[int(step) % len(targets)]
+        target = next_stop(targets, int(step), self.toured.setdefault(view_id, set()))
         view.look("iso")
         view.fly_to(target["index"])  # no selection overlay: it would hide the level's colour
         return {**self._reply_camera(view_id), "target": target, "of": len(targets)}
@@ -142,7 +148,7 @@ class RiskActions(Triggers):
         if view_id in self.playbacks and playback_t is not None:
             shown = self.playbacks[view_id].snapshot()
             counts, alerts = shown["summary"]["levels"], self.live.alert_rows(shown["alerts"])
-            when, note = shown["t"], "PLAYBACK (recorded history)"
+            when, note = shown["t"], _("PLAYBACK (recorded history)")
         png = snapshot.compose(view.screenshot(), self.twin.name or "CIM Twin", counts, alerts, when, note)
         stamp = datetime.fromtimestamp(when, tz=UTC).strftime("%Y%m%d-%H%M%S")
         filename = f"{file_stem(self.twin)}-situation-{stamp}.png"
@@ -153,7 +159,7 @@ class RiskActions(Triggers):
     def twin_playback_open(self, view_id: str, seconds: float = PLAYBACK_DEFAULT_S) -> dict:
         span = self.service.history.level_range()
         if span is None:
-            raise TwinError("no recorded history to play back yet")
+            raise TwinError(_("no recorded history to play back yet"))
         end = max(span[1], time.time())
         start = max(span[0], end - float(seconds or PLAYBACK_DEFAULT_S))
         self.twin_playback_close(view_id)
@@ -163,7 +169,7 @@ class RiskActions(Triggers):
     @replies
     def twin_playback_seek(self, view_id: str, t: float) -> dict:
         if view_id not in self.playbacks:
-            raise TwinError("the playback was closed; open it again")
+            raise TwinError(_("the playback was closed; open it again"))
         return self._seek(view_id, float(t))
 
     def _seek(self, view_id: str, t: float) -> dict:
@@ -189,3 +195,13 @@ class RiskActions(Triggers):
             self.live.views.show(self.pool.get(view_id), None)
             self.show(view_id)
         return {"playback": None}
+
+
+def next_stop(targets: list[dict], step: int, toured: set[int]) -> dict:
+    """The tour's next alert: a red one it has not shown yet (the newest first), else the
+    ``step``-th in order; ``toured`` collects the red alerts shown."""
+    fresh = [t for t in targets if t["code"] >= RED and t["id"] not in toured]
+    target = max(fresh, key=lambda t: t.get("opened", 0)) if fresh else targets[step % len(targets)]
+    if target["code"] >= RED:
+        toured.add(target["id"])
+    return target

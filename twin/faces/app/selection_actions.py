@@ -13,6 +13,7 @@ from twin.faces.app.client_views import ClientView
 from twin.faces.app.pool import ViewPool
 from twin.faces.app.search import AssetSearch
 from twin.faces.app.triggers import Triggers, camera_state, replies
+from twin.layer import Layer
 from twin.scene import Twin
 
 Ray = tuple[np.ndarray, np.ndarray, float]  # start, end, the angle of one pixel
@@ -35,17 +36,30 @@ class SelectionActions(Triggers):
         self.finder = AssetSearch(twin.assets)
         self.locators = picking.Locators()
         self.tree_paths = tree.ancestors(tree.layer_groups(twin) if layer_groups is None else layer_groups)
+        #: an asset row's risk level label for the hover tooltip; the app sets it when risk is live
+        self.level_of: Callable[[int], str | None] = lambda _row: None
+
+    def hit_under(self, view: ClientView, event: Any, tool: str = "select") -> picking.Hit | None:
+        """What a click or hover meets: in underground modes a pipe wins over the translucent
+        ground and streets in front of it (not when measuring, which wants the nearest surface)."""
+        ray = pick_ray(view, event)
+        if ray is None:
+            return None
+        underground = view.config.get("underground", "off") != "off" and tool != "measure"
+        return picking.pick(
+            view.pickable(),
+            *ray,
+            self.locators,
+            keep=view.keeps,
+            shown=view.shown_points,
+            prefer=is_underground if underground else None,
+        )
 
     @replies
     def twin_pick(self, view_id: str, event: Any, tool: str = "select", camera: dict | None = None) -> dict:
         """A click in the view: select what is under it, or (``tool`` "measure") add a measured point."""
         view = self.view(view_id, camera)
-        ray = pick_ray(view, event)
-        hit = (
-            None
-            if ray is None
-            else picking.pick(view.pickable(), *ray, self.locators, keep=view.keeps, shown=view.shown_points)
-        )
+        hit = self.hit_under(view, event, tool)
         if tool == "measure":
             return {"measure": self.measure(view_id, view, hit)}
         if hit is None:
@@ -58,6 +72,36 @@ class SelectionActions(Triggers):
             point = asset_details.point_values(self.twin.layer(hit.layer), hit.point_id, origin_z)
             view.markers("selection", hit.local[None, :], radius=view.marker_radius())
         return self.select(view_id, view, hit.asset, fly=False, point=point)
+
+    @replies
+    def twin_hover(self, view_id: str, event: Any, camera: dict | None = None) -> dict:
+        """The mouse rests over the view: highlight what is under it and name it for the tooltip.
+
+        Sent by the browser at most a few times a second when the pointer stops (both rendering
+        modes send the same event as a click); the highlight is redrawn only when the asset changed.
+        """
+        view = self.view(view_id, camera)
+        hit = self.hit_under(view, event)
+        row = None if hit is None else hit.asset
+        drawn = view.config.get("_hover") if any(key.startswith("hover:") for key in view.overlays) else None
+        if drawn != row:
+            view.config["_hover"] = row
+            view.highlight("hover", [] if row is None else [row])
+            self.show(view_id)
+        return {"hover": None if row is None else self.tooltip(row)}
+
+    def tooltip(self, row: int) -> dict:
+        """Name, kind and risk level of an asset row: what the hover tooltip shows."""
+        a = self.twin.assets
+        name, ident = str(a["name"][row]), str(a["id"][row])
+        return {
+            "index": row,
+            "id": ident,
+            "name": name or ident,
+            "kind": str(a["kind"][row]),
+            "network": str(a["network"][row]),
+            "level": self.level_of(row),
+        }
 
     @replies
     def twin_select(self, view_id: str, index: int, fly: bool = False, camera: dict | None = None) -> dict:
@@ -116,6 +160,11 @@ class SelectionActions(Triggers):
         return out
 
 
+def is_underground(layer: Layer) -> bool:
+    """The layers an engineer reaches for in underground modes: pipes and their nodes."""
+    return layer.kind == "pipes"
+
+
 def pick_ray(view: ClientView, event: Any) -> Ray | None:
     """The pick ray from a remote click (display position) or a local one (vtk.js selection)."""
     if isinstance(event, list):
@@ -127,6 +176,11 @@ def pick_ray(view: ClientView, event: Any) -> Ray | None:
             return None
         start, end = (np.asarray(p, dtype=float) for p in event["ray"])
         height = view.window.GetSize()[1]
-        return start, end, math.radians(view.plotter.camera.view_angle) / max(height, 1)
-    position = event.get("position", {})
-    return view.ray(float(position.get("x", 0)), float(position.get("y", 0)), event.get("size"))
+        angle = math.radians(view.plotter.camera.view_angle) / max(height, 1)
+    else:
+        position = event.get("position", {})
+        start, end, angle = view.ray(float(position.get("x", 0)), float(position.get("y", 0)), event.get("size"))
+    camera = view.plotter.camera
+    if not camera.parallel_projection:  # from the eye, not the near plane: tolerances grow from there
+        start = np.array(camera.position, dtype=float)
+    return start, end, angle

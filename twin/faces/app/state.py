@@ -10,13 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from twin.faces import i18n
 from twin.scene import Twin
 
 
-def shared(twin: Twin, layer_groups: list[dict], bookmarks: list[str], legend: list, briefing: bool | None) -> dict:
+def shared(
+    twin: Twin,
+    layer_groups: list[dict],
+    bookmarks: list[str],
+    legend: list,
+    briefing: bool | None,
+    lang: str | None = None,
+) -> dict:
     """The server-written keys (the live risk adds ``risk`` and ``risk_levels``, see ``live_risk``).
 
-    ``briefing`` is ``None`` without live risk (no ``default_mode`` then).
+    ``briefing`` is ``None`` without live risk (no ``default_mode`` then); ``lang`` is
+    ``twin serve --lang`` (``None``: each browser's own preference).
     """
     points = [layer.dataset.n_points for layer in twin.layers if layer.geometry == "points"]
     keys: dict[str, Any] = {
@@ -30,15 +39,19 @@ def shared(twin: Twin, layer_groups: list[dict], bookmarks: list[str], legend: l
         "points_loaded": int(sum(points)),
         "city_status": "",  # a streamed city: tiles and triangles shown of the whole (city_stream)
         "trame__title": f"CIM Twin — {twin.name}",
+        "i18n": i18n.browser_catalogues(),  # every language's messages (twin/faces/locale)
+        "i18n_fragments": i18n.browser_fragments(),  # ... and the fragments of the risk engine's reasons
+        "server_lang": lang,  # twin serve --lang, below ?lang= and above the browser's preference
     }
     if briefing is not None:
         keys["default_mode"] = "briefing" if briefing else "normal"  # the page's mode without ?mode=
     return keys
 
 
-def per_browser(config: dict, rendering: str, live: bool) -> dict:
+def per_browser(config: dict, rendering: str, live: bool, lang: str | None = None) -> dict:
     """The client-only keys with their first values; the server never writes them again."""
     keys: dict[str, Any] = {
+        "lang": lang or i18n.DEFAULT,  # the page's language: "zh" or "en" (client.js: twinI18n)
         "my_view": None,  # this browser's view id in the pool (from twin_claim)
         "my_scene": None,  # its vtk.js scene when it renders client-side
         "cfg": config,  # its layer settings: visible, opacity, colouring, clip ...
@@ -67,7 +80,8 @@ def per_browser(config: dict, rendering: str, live: bool) -> dict:
         keys |= {
             "asset_risk": None,  # the live inspector's risk section
             "show_alerts": True,  # the alert list
-            "disconnected": False,  # the heartbeat (twin_ping) went unanswered
+            "disconnected": False,  # the server is unreachable (not merely slow: risk.js)
+            "server_slow": False,  # a heartbeat (twin_ping) is waiting for its answer
             "clock": "",  # the briefing screen's clock
             "reading_age": None,  # how old the last reading is, as text
             "tour_target": None,  # the briefing tour's current alert

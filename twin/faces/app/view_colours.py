@@ -12,7 +12,7 @@ import pyvista as pv
 from twin.colours.point_classes import colors
 from twin.scene import Twin
 
-DEPTH_RANGE = (0.0, 5.0)  # metres of cover on the depth colour ramp (fixed, so the legend is stable)
+DEPTH_RANGE = (0.0, 4.0)  # metres of cover on the depth colour ramp (fixed, so the legend is stable)
 DEPTH_RAMP = "viridis_r"
 
 

@@ -8,6 +8,7 @@ import webbrowser
 from pathlib import Path
 
 from twin.errors import InputError
+from twin.faces.i18n import LANGUAGES
 from twin.faces.security import TOKEN_ENV, AccessPolicy
 from twin.loading import load
 from twin.resources import demo_scene
@@ -39,6 +40,12 @@ def register(subparsers) -> None:
         default="server",
         help="server: image stream (default, thin clients); client: vtk.js in the browser",
     )
+    parser.add_argument(
+        "--lang",
+        choices=tuple(LANGUAGES),
+        help="the page's language for every browser (zh: simplified Chinese, en: English; default: each"
+        " browser's own preference; ?lang=zh|en in a URL still chooses)",
+    )
     parser.add_argument("--open", action="store_true", help="open the app in the system's browser once ready")
     parser.add_argument(
         "--store",
@@ -56,6 +63,12 @@ def register(subparsers) -> None:
         type=float,
         metavar="N",
         help="run the simulator as a load test: N readings/s in all (implies --simulate)",
+    )
+    parser.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="also take readings from an MQTT broker, e.g. mqtt://broker:1883/twin (topics twin/<network>/<sensor>"
+        " and twin/batch, QoS 1); 'local' starts Debian's mosquitto on a free loopback port",
     )
     parser.add_argument(
         "--briefing",
@@ -99,11 +112,13 @@ def run(args: argparse.Namespace) -> int:
 
     simulate = args.simulate or args.simulate_rate is not None
     risk = start_live_risk(twin, Path(args.store) if args.store else None, simulate, args.simulate_rate)
-    app = TwinApp(twin, rendering=args.rendering, risk=risk, briefing=args.briefing, city=city)
-    if risk is not None:
-        from twin.faces.api import routes
+    feed = start_mqtt(risk, args.mqtt, twin.path) if args.mqtt else None
+    app = TwinApp(twin, rendering=args.rendering, risk=risk, briefing=args.briefing, city=city, lang=args.lang)
+    from twin.faces.api import network_routes, routes
 
-        app.server.controller.on_server_bind.add(lambda wslink_server: wslink_server.app.add_routes(routes(risk)))
+    # the engineer's network questions (isolation with hydraulics) need no live data; the rest of the API does
+    mounted = network_routes(twin) + (routes(risk) if risk is not None else [])
+    app.server.controller.on_server_bind.add(lambda wslink_server: wslink_server.app.add_routes(mounted))
 
     def ready(port: int) -> None:
         url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{port}/"
@@ -117,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise InputError(None, f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     finally:
+        for part in feed or ():
+            part.stop()
         if risk is not None:
             risk.close()
     return 0
@@ -139,3 +156,24 @@ def start_live_risk(twin, store: Path | None, simulate: bool, rate: float | None
     if simulate:
         Simulator(service, rate=rate).start()
     return service
+
+
+def start_mqtt(risk, url: str, scene: Path) -> list:
+    """The MQTT subscriber feeding the live risk (and the local broker it started, for ``local``),
+    in the order to stop them; readings are capped as HTTP bodies are (:data:`twin.faces.api.MAX_BODY`)."""
+    if risk is None:
+        raise InputError(scene, "--mqtt needs a scene with a [live] table (sensors and rules)")
+    from twin.faces.api import MAX_BODY
+    from twin.risk.mqtt import MqttIngest
+
+    parts: list = []
+    if url == "local":
+        from twin.risk.broker import Mosquitto
+
+        broker = Mosquitto(message_size_limit=MAX_BODY).start()
+        parts.append(broker)
+        url = broker.url
+    feed = MqttIngest(risk, url, max_payload=MAX_BODY).start()
+    risk.add_feed("mqtt", feed.health)
+    print(f"CIM Twin taking readings from {url} ({feed.url.subscription})", flush=True)
+    return [feed, *parts]

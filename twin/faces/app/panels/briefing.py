@@ -12,7 +12,8 @@ from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 
 from twin.faces.app.panels import testid
-from twin.faces.app.panels.risk import LEVELS, level
+from twin.faces.app.panels.risk import LEVELS, REASON, level
+from twin.faces.i18n import text, tr
 
 TILE = (
     "min-width: 150px; padding: 10px 18px; border-radius: 10px; background: rgba(18,22,29,0.88); "
@@ -40,7 +41,7 @@ def build() -> None:
 
 def _header() -> None:
     with html.Div(style="position: absolute; left: 24px; right: 24px; top: 16px; display: flex; align-items: center;"):
-        html.Div("{{ scene_name }} — live risk", style="font-size: 2.4rem; font-weight: 800;")
+        html.Div("{{ scene_name }} — " + text("live risk"), style="font-size: 2.4rem; font-weight: 800;")
         html.Div(style="flex: 1")
         html.Div(
             "{{ clock }}",
@@ -56,7 +57,7 @@ def _tiles() -> None:
             with html.Div(style=TILE.format(border=colour), raw_attrs=[testid(f"kpi-{name}")], classes=pulse):
                 with html.Div(style=f"{SMALL} display: flex; align-items: center; gap: 8px; justify-content: center;"):
                     v3.VIcon(icon, color=colour, size="x-large")
-                    html.Span(label.upper())
+                    html.Span(f"{{{{ {tr(label)}.toUpperCase() }}}}")
                 html.Div(f"{{{{ risk.summary.levels.{name} }}}}", style=BIG, raw_attrs=[testid(f"kpi-{name}-count")])
     with html.Div(
         style="position: absolute; right: 24px; top: 90px; display: flex; flex-direction: column; gap: 12px;"
@@ -79,7 +80,8 @@ def _tiles() -> None:
         _tile(
             "Last reading",
             "{{ reading_age === null ? '—' : reading_age < 60 ? Math.round(reading_age) + ' s' : "
-            "reading_age < 3600 ? Math.round(reading_age / 60) + ' min' : Math.round(reading_age / 3600) + ' h' }}",
+            f"reading_age < 3600 ? Math.round(reading_age / 60) + ' ' + {tr('min')} : "
+            f"Math.round(reading_age / 3600) + ' ' + {tr('h')} }}}}",
             "kpi-age",
             "#4fc3f7",
             "mdi-timer-sand",
@@ -90,7 +92,7 @@ def _tile(title: str, value: str, test: str, colour: str, icon: str) -> None:
     with html.Div(style=TILE.format(border=colour), raw_attrs=[testid(test)]):
         with html.Div(style=f"{SMALL} display: flex; align-items: center; gap: 8px; justify-content: center;"):
             v3.VIcon(icon, color=colour, size="x-large")
-            html.Span(title.upper())
+            html.Span(f"{{{{ {tr(title)}.toUpperCase() }}}}")
         html.Div(value, style=BIG, raw_attrs=[testid(f"{test}-value")])
 
 
@@ -110,10 +112,10 @@ def _target() -> None:
         )
         html.Span(
             f"{{{{ {level('tour_target.level', 'label')}.toUpperCase() }}}} · {{{{ tour_target.name }}}}"
-            " — {{ tour_target.reason }}"
+            f" — {{{{ {REASON.format(a='tour_target')} }}}}"
         )
     html.Div(
-        "All quiet — no red or orange alerts",
+        text("All quiet — no red or orange alerts"),
         v_if="!tour_target && risk.alerts.length === 0",
         style="position: absolute; left: 50%; transform: translateX(-50%); bottom: 96px; font-size: 2rem; "
         "font-weight: 700; padding: 10px 24px; border-radius: 10px; background: rgba(18,22,29,0.85);",
@@ -132,10 +134,10 @@ def _ticker() -> None:
             classes="twin-ticker",
             style="font-size: 2rem; font-weight: 700; white-space: nowrap; display: inline-block;",
         ):
-            html.Span("No active alerts", v_if="!risk.alerts.length")
+            html.Span(text("No active alerts"), v_if="!risk.alerts.length")
             with html.Span(v_for="a in risk.alerts", key="a.id", style="margin-right: 80px;"):
                 v3.VIcon(f"{{{{ {level('a.level', 'icon')} }}}}", color=(level("a.level", "colour"),), size="large")
                 html.Span(
                     f" {{{{ {level('a.level', 'label')}.toUpperCase() }}}} · {{{{ a.name }}}} — "
-                    "{{ a.reason }} ({{ a.values }})"
+                    f"{{{{ {REASON.format(a='a')} }}}} ({{{{ a.values }}}})"
                 )

@@ -7,6 +7,7 @@ from trame.widgets import vuetify3 as v3
 
 from twin.faces.app.panels import js, testid
 from twin.faces.app.view_colours import DEPTH_RANGE
+from twin.faces.i18n import text, tr, tr_expr
 
 #: viridis reversed (the 3D view's depth ramp): shallow yellow to deep purple
 DEPTH_CSS = "#fde725, #5ec962, #21918c, #3b528b, #440154"
@@ -14,14 +15,17 @@ DEPTH_LABELS = (f"{DEPTH_RANGE[0]:g} m", f"{sum(DEPTH_RANGE) / 2:g} m", f"≥ {D
 
 
 def build() -> None:
-    v3.VListSubheader("Layers", classes="text-overline px-4")
+    v3.VListSubheader(text("Layers"), classes="text-overline px-4")
     with v3.VList(density="compact", classes="py-0", bg_color="transparent"):
         with html.Div(v_for="group in layer_groups", key="group.name", classes="mb-2"):
             with v3.VListItem(density="compact", classes="px-3"):
                 with v3.Template(v_slot_prepend=True):
                     v3.VIcon("{{ group.icon }}", size="small", classes="mr-n4")
                 v3.VListItemTitle("{{ group.name }}", classes="font-weight-bold")
-                v3.VListItemSubtitle("{{ group.kind }}{{ group.warnings ? ' · ' + group.warnings + ' warnings' : '' }}")
+                v3.VListItemSubtitle(
+                    f"{{{{ {tr_expr('group.kind')} }}}}"
+                    f"{{{{ group.warnings ? ' · ' + group.warnings + ' ' + {tr('warnings')} : '' }}}}"
+                )
             v3.VAlert(
                 v_if="group.error",
                 type="error",
@@ -64,7 +68,7 @@ def _layer_row() -> None:
             style=("{background: layer.color, width: '10px', height: '10px', borderRadius: '2px'}",),
             classes="mr-2 flex-shrink-0",
         )
-        html.Span("{{ layer.label }}", classes="text-body-2 text-truncate")
+        html.Span(f"{{{{ {tr_expr('layer.label')} }}}}", classes="text-body-2 text-truncate")
         v3.VSpacer()
         html.Span("{{ (layer.points || layer.assets).toLocaleString() }}", classes="text-caption text-medium-emphasis")
     v3.VSlider(
@@ -83,9 +87,9 @@ def _layer_row() -> None:
     )
     with html.Div(v_if="layer.modes.length", classes="ml-8 mb-2"):
         v3.VSelect(
-            items=("layer.modes",),
+            items=(f"layer.modes.map(m => ({{value: m.value, title: {tr_expr('m.title')}}}))",),
             model_value=("cfg.point_mode[layer.name] || 'rgb'",),
-            label="Colour by",
+            label=(tr("Colour by"),),
             density="compact",
             hide_details=True,
             variant="outlined",
@@ -108,7 +112,7 @@ def _layer_row() -> None:
             raw_attrs=[testid("'classes-' + layer.name", bound=True)],
         ):
             v3.VChip(
-                "{{ c.name }}",
+                f"{{{{ c.code }}}} {{{{ {tr_expr('c.name.slice(String(c.code).length + 1)')} }}}}",
                 v_for="c in layer.classes",
                 key="c.code",
                 value=("c.code",),
@@ -120,14 +124,14 @@ def _layer_row() -> None:
 
 def _legend() -> None:
     with html.Div(v_if="legend.length", classes="px-4 pb-3"):
-        html.Div("Utility colours", classes="text-overline")
+        html.Div(text("Utility colours"), classes="text-overline")
         with html.Div(v_for="item in legend", key="item.kind", classes="d-flex align-center text-body-2"):
             html.Span(
                 style=("{background: item.color, width: '22px', height: '5px', borderRadius: '2px'}",), classes="mr-2"
             )
-            html.Span("{{ item.label }}")
+            html.Span(f"{{{{ {tr_expr('item.label')} }}}}")
     with html.Div(v_if="cfg.underground !== 'off'", classes="px-4 pb-3", raw_attrs=[testid("depth-legend")]):
-        html.Div("Underground", classes="text-overline")
+        html.Div(text("Underground"), classes="text-overline")
         with v3.VBtnToggle(
             model_value=("cfg.underground",),
             mandatory=True,
@@ -136,10 +140,10 @@ def _legend() -> None:
             variant="outlined",
             update_modelValue=js("setCfg", "{underground: $event}"),
         ):
-            v3.VBtn("Translucent", value="translucent", size="x-small")
-            v3.VBtn("Hidden", value="hidden", size="x-small", raw_attrs=[testid("underground-hidden")])
+            v3.VBtn(text("Translucent"), value="translucent", size="x-small")
+            v3.VBtn(text("Hidden"), value="hidden", size="x-small", raw_attrs=[testid("underground-hidden")])
         v3.VSlider(
-            label="Depth ×",
+            label=(tr("Depth ×"),),
             model_value=("cfg.exaggeration",),
             min=1,
             max=10,
@@ -151,7 +155,7 @@ def _legend() -> None:
             end=js("setCfg", "{exaggeration: $event}"),
         )
         v3.VSwitch(
-            label="Colour pipes by depth",
+            label=(tr("Colour pipes by depth"),),
             model_value=("cfg.depth_colours",),
             density="compact",
             hide_details=True,
@@ -165,6 +169,6 @@ def _legend() -> None:
                 for label in DEPTH_LABELS:
                     html.Span(label)
         html.Div(
-            "Depth of cover below the ground surface; pipes deeper than the ramp get its last colour.",
+            text("Depth of cover below the ground surface; pipes deeper than the ramp get its last colour."),
             classes="text-caption text-medium-emphasis",
         )

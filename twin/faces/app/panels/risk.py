@@ -10,6 +10,7 @@ from trame.widgets import client, html
 from trame.widgets import vuetify3 as v3
 
 from twin.faces.app.panels import testid
+from twin.faces.i18n import LOCALE_JS, aria_label, text, tr, tr_expr
 from twin.risk.colours import LEVEL_LABELS, LEVEL_RGB
 from twin.risk.levels import BLUE, NAMES, NODATA, ORANGE, RED, YELLOW
 
@@ -24,7 +25,7 @@ LEVELS = tuple(
         (NODATA, "mdi-help-circle"),
     )
 )
-FILTERS = (("all", 0), ("≥ IV", 2), ("≥ III", 3), ("≥ II", 4), ("I", 5))
+FILTERS = (("All", 0), ("≥ IV", 2), ("≥ III", 3), ("≥ II", 4), ("I", 5))
 #: the same table as shared, read-only state (``risk_levels``) for the templates
 LEVEL_STATE = {
     **{n: {"colour": c, "icon": i, "label": lab} for n, c, i, lab in LEVELS},
@@ -33,8 +34,13 @@ LEVEL_STATE = {
 
 
 def level(expr: str, key: str) -> str:
-    """JS for one property (colour, icon, label) of the level named by ``expr``."""
-    return f"risk_levels[{expr}].{key}"
+    """JS for one property (colour, icon, label) of the level named by ``expr``; a label is translated."""
+    prop = f"risk_levels[{expr}].{key}"
+    return tr_expr(prop) if key == "label" else prop
+
+
+#: a Vue expression for an alert's reason, in the browser's language (``window.twinI18n.reason``)
+REASON = "window.twinI18n.reason({a}.reason, lang)"
 
 
 def rjs(function: str, *args: str) -> str:
@@ -50,16 +56,16 @@ def toolbar(bar) -> None:
             variant="text",
             density="comfortable",
             color=("(cfg.risk || {}).on ? 'red' : undefined",),
-            title="Four-colour risk view (on / off)",
+            title=(tr("Four-colour risk view (on / off)"),),
             click=rjs("setRisk", "{on: !(cfg.risk || {}).on}"),
-            raw_attrs=[testid("risk-switch")],
+            raw_attrs=[testid("risk-switch"), aria_label("Four-colour risk view (on / off)")],
         )
         with v3.VBtn(
             variant="text",
             density="comfortable",
             click="show_alerts = !show_alerts",
             icon=True,
-            raw_attrs=[testid("alerts-button")],
+            raw_attrs=[testid("alerts-button"), aria_label("Alerts")],
         ):
             with v3.VBadge(
                 content=("risk.alerts.length",),
@@ -72,16 +78,16 @@ def toolbar(bar) -> None:
             variant="text",
             density="comfortable",
             click=rjs("snapshot"),
-            title="Snapshot for a situation report (view, legend, time, alerts)",
-            raw_attrs=[testid("snapshot")],
+            title=(tr("Snapshot for a situation report (view, legend, time, alerts)"),),
+            raw_attrs=[testid("snapshot"), aria_label("Snapshot for a situation report (view, legend, time, alerts)")],
         )
         v3.VBtn(
             icon="mdi-history",
             variant="text",
             density="comfortable",
             click=rjs("openPlayback", "playback_minutes"),
-            title="Play back the recorded levels and alerts",
-            raw_attrs=[testid("playback-open")],
+            title=(tr("Play back the recorded levels and alerts"),),
+            raw_attrs=[testid("playback-open"), aria_label("Play back the recorded levels and alerts")],
         )
 
 
@@ -107,18 +113,19 @@ def overlays() -> None:
         style="position: absolute; left: 12px; top: 12px; opacity: 0.94; z-index: 5",
         raw_attrs=[testid("risk-legend")],
     ):
-        html.Div("Risk level", classes="text-overline")
+        html.Div(text("Risk level"), classes="text-overline")
+        html.Div(text("assets at each level (the alert list counts alerts)"), classes="text-caption")
         for name, colour, icon, label in LEVELS:
             with html.Div(classes="d-flex align-center ga-2", raw_attrs=[testid(f"legend-{name}")]):
                 v3.VIcon(icon, color=colour, size="small")
-                html.Span(label, classes="text-body-2")
+                html.Span(text(label), classes="text-body-2")
                 v3.VSpacer()
                 html.Span(
                     f"{{{{ risk.summary.levels.{name} }}}}",
                     classes="text-body-2 font-weight-bold",
                     raw_attrs=[testid(f"legend-{name}-count")],
                 )
-        html.Div("Show", classes="text-caption mt-1")
+        html.Div(text("Show"), classes="text-caption mt-1")
         with v3.VBtnToggle(
             model_value=("(cfg.risk || {}).min || 0",),
             mandatory=True,
@@ -129,7 +136,7 @@ def overlays() -> None:
             raw_attrs=[testid("risk-filter")],
         ):
             for label, code in FILTERS:
-                v3.VBtn(label, value=code, size="x-small", raw_attrs=[testid(f"risk-filter-{code}")])
+                v3.VBtn(text(label), value=code, size="x-small", raw_attrs=[testid(f"risk-filter-{code}")])
     _alerts_card()
     _playback_bar()
 
@@ -144,10 +151,16 @@ def _alerts_card() -> None:
     ):
         with v3.VCardTitle(classes="d-flex align-center text-subtitle-1"):
             v3.VIcon("mdi-bell-alert", classes="mr-2")
-            html.Span("Active alerts ({{ risk.alerts.length }})")
+            html.Span(text("Active alerts") + " ({{ risk.alerts.length }})")
             v3.VSpacer()
-            v3.VBtn(icon="mdi-close", size="x-small", variant="text", click="show_alerts = false")
-        html.Div("No active alerts", v_if="!risk.alerts.length", classes="px-4 pb-3 text-medium-emphasis")
+            v3.VBtn(
+                icon="mdi-close",
+                size="x-small",
+                variant="text",
+                click="show_alerts = false",
+                raw_attrs=[aria_label("Close")],
+            )
+        html.Div(text("No active alerts"), v_if="!risk.alerts.length", classes="px-4 pb-3 text-medium-emphasis")
         with v3.VList(density="compact", classes="py-0"):
             with v3.VListItem(
                 v_for="a in risk.alerts",
@@ -161,15 +174,17 @@ def _alerts_card() -> None:
                     f"{{{{ {level('a.level', 'label')}.toUpperCase() }}}} · {{{{ a.name }}}}",
                     classes="text-body-2 font-weight-bold",
                 )
-                v3.VListItemSubtitle("{{ a.reason }}")
+                v3.VListItemSubtitle(text("triggered by") + f" {{{{ {REASON.format(a='a')} }}}}")
                 v3.VListItemSubtitle(
-                    "{{ a.values }} · {{ Math.max(0, Math.round((Date.now() / 1000 - a.opened) / 60)) }}"
-                    " min · {{ a.state }}{{ a.acked ? ' by ' + a.acked_by : '' }}",
+                    "{{ a.values ? " + tr("now") + " + ' ' + a.values : '' }} · "
+                    "{{ Math.max(0, Math.round((Date.now() / 1000 - a.opened) / 60)) }}"
+                    f" {text('min')} · {{{{ {tr_expr('a.state')} }}}}"
+                    f"{{{{ a.acked ? ' ' + {tr('by')} + ' ' + a.acked_by : '' }}}}",
                     raw_attrs=[testid("'alert-state-' + a.asset", bound=True)],
                 )
                 with v3.Template(v_slot_append=True):
                     v3.VBtn(
-                        "Ack",
+                        text("Ack"),
                         size="x-small",
                         variant="tonal",
                         v_if="!a.acked",
@@ -187,27 +202,33 @@ def inspector_section() -> None:
         raw_attrs=[testid("asset-risk")],
     ):
         with v3.VCardTitle(classes="d-flex align-center text-subtitle-1"):
-            html.Span("Live risk", classes="mr-2")
+            html.Span(text("Live risk"), classes="mr-2")
             level_chip("asset_risk.level")
         v3.VCardSubtitle(
-            "{{ asset_risk.reason || 'no active risk' }}",
+            f"{{{{ asset_risk.reason ? window.twinI18n.reason(asset_risk.reason, lang) : {tr('no active risk')} }}}}",
             style="white-space: normal",
             raw_attrs=[testid("asset-risk-reason")],
         )
-        v3.VCardSubtitle("since {{ asset_risk.since }}", v_if="asset_risk.since")
+        v3.VCardSubtitle(
+            text("since") + f" {{{{ new Date(asset_risk.since).toLocaleString({LOCALE_JS}) }}}}",
+            v_if="asset_risk.since",
+        )
         with html.Div(v_for="s in asset_risk.sensors", key="s.id", classes="px-3 py-1"):
             with html.Div(classes="d-flex align-center text-caption"):
                 html.B("{{ s.id }}", classes="mr-2")
-                html.Span("{{ s.quantity }} · {{ s.latest ? s.latest.value + ' ' + s.unit : 'no reading' }}")
+                html.Span(
+                    f"{{{{ {tr_expr('s.quantity')} }}}} · {{{{ s.latest ? s.latest_text : {tr('no reading')} }}}}"
+                )
                 v3.VSpacer()
-                html.Span("{{ s.stale ? 'stale' : s.level }}")
+                html.Span(f"{{{{ s.stale ? {tr('stale')} : {level('s.level', 'label')} }}}}")
             html.Div(v_html="s.svg", raw_attrs=[testid("'chart-' + s.id", bound=True)])
         with html.Div(v_if="asset_risk.alerts.length", classes="px-3 pb-2"):
-            html.Div("Alert history", classes="text-overline")
+            html.Div(text("Alert history"), classes="text-overline")
             with html.Div(v_for="a in asset_risk.alerts", key="a.id", classes="text-caption"):
                 html.Span(
-                    "#{{ a.id }} {{ a.level }} · {{ a.state }} · "
-                    "{{ new Date(a.opened * 1000).toLocaleString() }} · {{ a.message }}"
+                    f"#{{{{ a.id }}}} {{{{ {level('a.level', 'label')} }}}} · {{{{ {tr_expr('a.state')} }}}} · "
+                    f"{{{{ new Date(a.opened * 1000).toLocaleString({LOCALE_JS}) }}}} · {{{{ a.lasted }}}} · "
+                    "{{ window.twinI18n.reason(a.message, lang) }}"
                 )
 
 
@@ -236,16 +257,16 @@ def _playback_bar() -> None:
         raw_attrs=[testid("playback")],
     ):
         with html.Div(classes="d-flex align-center ga-2"):
-            v3.VChip("PLAYBACK", color="amber", size="small", variant="flat")
+            v3.VChip(text("PLAYBACK"), color="amber", size="small", variant="flat")
             html.Span(
-                "{{ new Date(playback_t * 1000).toLocaleString() }}",
+                f"{{{{ new Date(playback_t * 1000).toLocaleString({LOCALE_JS}) }}}}",
                 classes="text-body-2 font-weight-bold",
                 raw_attrs=[testid("playback-time")],
             )
             v3.VSpacer()
             v3.VSelect(
                 model_value=("playback_minutes",),
-                items=(PLAYBACK_WINDOWS,),
+                items=(f"{PLAYBACK_WINDOWS}.map(w => ({{value: w.value, title: {tr_expr('w.title')}}}))",),
                 density="compact",
                 hide_details=True,
                 variant="outlined",
@@ -292,15 +313,25 @@ def _playback_bar() -> None:
                 with html.Span():
                     v3.VIcon(icon, color=colour, size="x-small")
                     html.Span(
-                        f" {label} {{{{ playback_state.levels.{name} }}}}", raw_attrs=[testid(f"playback-{name}")]
+                        f" {text(label)} {{{{ playback_state.levels.{name} }}}}", raw_attrs=[testid(f"playback-{name}")]
                     )
-            html.Span("· {{ playback_state.alerts.length }} alerts open then")
+            html.Span("· {{ playback_state.alerts.length }} " + text("alerts open then"))
 
 
 def banners() -> None:
-    """Degraded rule evaluation, on every screen (a lost connection: plain DOM from ``risk.js``)."""
+    """Degraded rule evaluation, on every screen (a lost connection: plain DOM from ``risk.js``), and a
+    quiet note while the server is slow to answer (slow is not lost: the page carries on)."""
     html.Div(
-        "RULE EVALUATION DEGRADED — {{ risk.degraded_reason }} — levels may be out of date",
+        text("Server busy — waiting for its answer…"),
+        v_if="server_slow && !disconnected",
+        raw_attrs=[testid("server-slow"), 'role="status"'],
+        style="position: fixed; left: 50%; transform: translateX(-50%); bottom: 40px; z-index: 2800; "
+        "background: rgba(18,22,29,0.9); color: #ffb300; padding: 4px 14px; border-radius: 6px; font-size: 0.9rem;",
+    )
+    html.Div(
+        text("RULE EVALUATION DEGRADED")
+        + " — {{ window.twinI18n.reason(risk.degraded_reason, lang) }} — "
+        + text("levels may be out of date"),
         v_if="risk.degraded && !disconnected",
         raw_attrs=[testid("degraded")],
         style="position: fixed; inset: 0 0 auto 0; z-index: 2900; background: #ff6f00; color: #000; "

@@ -6,6 +6,7 @@ from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 
 from twin.faces.app.panels import testid
+from twin.faces.i18n import text, tr
 
 POINTS_SHOWN = (
     "layer_groups.flatMap(g => g.layers).filter(l => l.points && cfg.visible.includes(l.name))"
@@ -18,20 +19,24 @@ def build(footer) -> None:
     with footer:
         footer.classes = "text-caption py-0 px-3 d-flex ga-4"
         footer.height = 28
-        html.Span("{{ asset_count.toLocaleString() }} assets", raw_attrs=[testid("status-assets")])
+        html.Span("{{ asset_count.toLocaleString(lang) }} " + text("assets"), raw_attrs=[testid("status-assets")])
         html.Span(
-            f"{{{{ ({POINTS_SHOWN}).toLocaleString() }}}} of {{{{ points_total.toLocaleString() }}}} points"
-            "{{ points_loaded < points_total ? ' (' + points_loaded.toLocaleString() + ' loaded)' : '' }}",
+            f"{{{{ ({POINTS_SHOWN}).toLocaleString(lang) }}}} {text('of')} {{{{ points_total.toLocaleString(lang) }}}} "
+            + text("points")
+            + f"{{{{ points_loaded < points_total ? ' (' + points_loaded.toLocaleString(lang) + ' ' + {tr('loaded')}"
+            " + ')' : '' }}",
             v_if="points_total",
             raw_attrs=[testid("status-points")],
         )
         html.Span("{{ city_status }}", v_if="city_status", raw_attrs=[testid("status-city")])
         html.Span(
-            "frame {{ frame_ms ? frame_ms.toFixed(0) + ' ms' : '—' }}",
+            text("frame") + " {{ frame_ms ? frame_ms.toFixed(0) + ' ms' : '—' }}",
             v_if="rendering === 'server'",
             raw_attrs=[testid("status-frame")],
         )
-        html.Span("{{ rendering === 'server' ? 'server-side rendering' : 'client-side rendering (vtk.js)' }}")
+        html.Span(
+            f"{{{{ rendering === 'server' ? {tr('server-side rendering')} : {tr('client-side rendering (vtk.js)')} }}}}"
+        )
         v3.VSpacer()
         v3.VProgressCircular(v_if="busy", indeterminate=True, size=14, width=2)
         html.Span("{{ scene_crs }}")

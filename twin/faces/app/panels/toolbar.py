@@ -6,6 +6,7 @@ from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 
 from twin.faces.app.panels import js, testid
+from twin.faces.i18n import LANGUAGES, aria_label, text, tr
 
 VIEW_BUTTONS = (
     ("iso", "mdi-axis-arrow", "Isometric view"),
@@ -14,8 +15,12 @@ VIEW_BUTTONS = (
 )
 
 
+#: each language named in itself, for the language menu
+LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
+
+
 def icon_button(icon: str, tip: str, click: str, test: str, **kwargs) -> None:
-    with v3.VTooltip(text=tip, location="bottom"):
+    with v3.VTooltip(text=(tr(tip),), location="bottom"):
         with v3.Template(v_slot_activator="{ props }"):
             v3.VBtn(
                 icon=icon,
@@ -23,14 +28,14 @@ def icon_button(icon: str, tip: str, click: str, test: str, **kwargs) -> None:
                 click=click,
                 density="comfortable",
                 variant="text",
-                raw_attrs=[testid(test)],
+                raw_attrs=[testid(test), aria_label(tip)],
                 **kwargs,
             )
 
 
 def search_field() -> None:
     v3.VAutocomplete(
-        placeholder="Search id, GlobalId, name or address code",
+        placeholder=(tr("Search id, GlobalId, name or address code"),),
         prepend_inner_icon="mdi-magnify",
         items=("suggestions",),
         item_title="title",
@@ -46,7 +51,7 @@ def search_field() -> None:
         style="max-width: 440px; min-width: 280px",
         update_search=js("search", "$event"),
         update_modelValue=js("choose", "$event"),
-        raw_attrs=[testid("search")],
+        raw_attrs=[testid("search"), aria_label("Search")],
     )
 
 
@@ -54,7 +59,7 @@ def build(toolbar) -> None:
     """Fill the app bar."""
     with toolbar:
         v3.VIcon("mdi-city-variant-outline", color="primary", classes="ml-3 mr-2")
-        html.Span("CIM Twin", classes="text-h6 font-weight-bold mr-3 text-no-wrap")
+        html.Span(text("CIM Twin"), classes="text-h6 font-weight-bold mr-3 text-no-wrap")
         html.Span(
             "{{ scene_name }}",
             classes="text-subtitle-1 text-medium-emphasis mr-4 text-no-wrap text-truncate",
@@ -72,7 +77,7 @@ def build(toolbar) -> None:
                     v_bind="props",
                     variant="text",
                     density="comfortable",
-                    raw_attrs=[testid("bookmarks")],
+                    raw_attrs=[testid("bookmarks"), aria_label("Bookmarks")],
                 )
             with v3.VList(density="compact"):
                 v3.VListItem(
@@ -84,7 +89,9 @@ def build(toolbar) -> None:
                 )
                 v3.VDivider()
                 v3.VListItem(
-                    title="Save this view…", prepend_icon="mdi-bookmark-plus-outline", click="bookmark_dialog = true"
+                    title=(tr("Save this view…"),),
+                    prepend_icon="mdi-bookmark-plus-outline",
+                    click="bookmark_dialog = true",
                 )
         v3.VDivider(vertical=True, classes="mx-1")
         icon_button(
@@ -122,16 +129,38 @@ def build(toolbar) -> None:
             raw_attrs=[testid("rendering")],
         ):
             v3.VBtn(
-                "Server",
+                text("Server"),
                 value="server",
                 size="small",
                 prepend_icon="mdi-server",
                 raw_attrs=[testid("rendering-server")],
             )
             v3.VBtn(
-                "Client",
+                text("Client"),
                 value="client",
                 size="small",
                 prepend_icon="mdi-monitor",
                 raw_attrs=[testid("rendering-client")],
             )
+        language_menu()
+
+
+def language_menu() -> None:
+    """The language switch: the page's text changes at once, the scene stays as it is."""
+    with v3.VMenu():
+        with v3.Template(v_slot_activator="{ props }"):
+            v3.VBtn(
+                icon="mdi-translate",
+                v_bind="props",
+                variant="text",
+                density="comfortable",
+                raw_attrs=[testid("language"), aria_label("Language")],
+            )
+        with v3.VList(density="compact"):
+            for lang in LANGUAGES:
+                v3.VListItem(
+                    title=LANGUAGE_NAMES[lang],
+                    active=(f"lang === '{lang}'",),
+                    click=f"window.twinI18n.set(trame, '{lang}')",
+                    raw_attrs=[testid(f"language-{lang}"), f'lang="{lang}"'],
+                )
