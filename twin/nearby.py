@@ -1,10 +1,14 @@
-"""What is near a pipe: other networks, buildings, and clearance violations between networks.
+"""What is near a pipe: other utilities, buildings, sensors, and clearance violations between networks.
 
 Works on the twin's own geometry, after placement and reprojection: the centre line of every
 segment is recovered from its tube mesh (the mean of each ring,
 :func:`ring_centres`), sampled every ``step`` metres, and searched with a k-d tree.
 Distances are 3D, so a gas main crossing 0.3 m above a power cable is found.  Clearances are
-between outer walls (centre-line distance minus both radii).  The samples and their k-d trees
+between outer walls (centre-line distance minus both radii) and follow GB 50289 both ways: two
+pipes laid side by side (within ``PARALLEL_DEG`` of each other where they come closest) must
+keep the *horizontal* clearance of :data:`PARALLEL_CLEARANCE_M`, two that cross the clearance of
+:data:`CLEARANCE_M`.  Only assets an engineer has to keep clear of are listed: utilities,
+buildings and sensors, never the terrain, roads or point-cloud classes around them.  The samples and their k-d trees
 are built once per twin and kept (:func:`samples_of`) until its pipe layers change, so a
 question costs a tree query, not a pass over every pipe of the city.
 """
@@ -27,8 +31,8 @@ if TYPE_CHECKING:
     from twin.layer import Layer
     from twin.scene import Twin
 
-#: minimum clearance between outer walls of two networks' pipes, m (indicative values after the
-#: crossing clearances of GB 50289-2016; pass ``rules`` to use a utility's own table)
+#: minimum clearance between outer walls of two networks' pipes where they cross, m (indicative
+#: values after the crossing clearances of GB 50289-2016; pass ``rules`` to use a utility's own table)
 CLEARANCE_M: dict[frozenset[str], float] = {
     frozenset(pair): metres
     for pair, metres in (
@@ -49,6 +53,35 @@ CLEARANCE_M: dict[frozenset[str], float] = {
         (("telecom", "heat"), 0.25),
     )
 }
+#: minimum horizontal clearance between outer walls of two networks' pipes laid side by side, m
+#: (indicative values after GB 50289-2016 table 4.1.9 for the smallest class of each: water
+#: DN <= 200, low-pressure gas, direct-buried cables; pass ``parallel_rules`` for a utility's own)
+PARALLEL_CLEARANCE_M: dict[frozenset[str], float] = {
+    frozenset(pair): metres
+    for pair, metres in (
+        (("water", "drainage"), 1.0),
+        (("gas", "water"), 0.5),
+        (("gas", "drainage"), 1.0),
+        (("gas", "heat"), 1.0),
+        (("gas", "power"), 0.5),
+        (("gas", "telecom"), 0.5),
+        (("power", "telecom"), 0.5),
+        (("power", "water"), 0.5),
+        (("power", "drainage"), 0.5),
+        (("power", "heat"), 2.0),
+        (("heat", "water"), 1.5),
+        (("heat", "drainage"), 1.5),
+        (("telecom", "water"), 1.0),
+        (("telecom", "drainage"), 1.0),
+        (("telecom", "heat"), 1.0),
+    )
+}
+#: two pipes closer to parallel than this where they come closest are "laid side by side", degrees
+PARALLEL_DEG = 45.0
+#: layer kinds whose every asset is worth a clearance (other kinds count only buildings and sensors)
+MATTERING_LAYERS = frozenset({"pipes", "ifc"})
+#: asset kinds never listed as nearby: the ground an IFC model stands on, its rooms
+IGNORED_KINDS = ("ifcsite", "ifcspace")
 _RULE_KIND = {"sewer": "drainage", "storm": "drainage", "reclaimed": "water"}
 
 
@@ -67,6 +100,7 @@ class Samples:
 
     points: np.ndarray  #: (n, 3)
     owner: np.ndarray  #: twin asset row of each point
+    tangents: np.ndarray  #: (n, 3) unit direction of the centre line at each point (0 for a lone vertex)
     max_radius: float = 0.0  #: the widest pipe's radius: how far beyond a radius to look
 
     @functools.cached_property
@@ -98,31 +132,53 @@ def samples_of(twin: Twin, layers: list[Layer] | None = None, step: float = 0.5)
 
 def centre_lines(twin: Twin, layers: list[Layer] | None = None, step: float = 0.5) -> Samples:
     """Sample the centre lines of the twin's pipe layers every ``step`` metres (at least the vertices)."""
-    points, owners = [], []
+    points, owners, tangents = [], [], []
     for layer in layers if layers is not None else pipe_layers(twin):
         local, owner = ring_centres(layer.dataset)
-        p, o = _densify(twin.to_world(local), owner + layer.asset_start, step)
+        p, o, t = _densify(twin.to_world(local), owner + layer.asset_start, step)
         points.append(p)
         owners.append(o)
+        tangents.append(t)
     if not points:
-        return Samples(np.empty((0, 3)), np.empty(0, dtype=np.int64))
+        return Samples(np.empty((0, 3)), np.empty(0, dtype=np.int64), np.empty((0, 3)))
     owner = np.concatenate(owners)
-    return Samples(np.concatenate(points), owner, float(_radius(twin, np.unique(owner)).max(initial=0.0)))
+    return Samples(
+        np.concatenate(points),
+        owner,
+        np.concatenate(tangents),
+        float(_radius(twin, np.unique(owner)).max(initial=0.0)),
+    )
 
 
 def pipe_layers(twin: Twin) -> list[Layer]:
     return [layer for layer in twin.layers if layer.kind == "pipes" and "tube_sides" in layer.dataset.field_data]
 
 
-def _densify(vertices: np.ndarray, owner: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
-    """Extra points every ``step`` along each polyline edge, vectorised over all edges."""
+def _densify(vertices: np.ndarray, owner: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Extra points every ``step`` along each polyline edge, vectorised over all edges, with the
+    unit direction of the line at every point (a vertex takes its next edge's, the last its previous)."""
     same = owner[1:] == owner[:-1]
     a, b = vertices[:-1][same], vertices[1:][same]
     n = np.maximum(np.ceil(np.linalg.norm(b - a, axis=1) / step).astype(np.int64), 1)
     edge = np.repeat(np.arange(len(a)), n)
     t = (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)) / np.repeat(n, n)
     inner = a[edge] + t[:, None] * (b - a)[edge]
-    return np.vstack([inner, vertices]), np.concatenate([owner[:-1][same][edge], owner])
+    direction = _unit(vertices[1:] - vertices[:-1]) * same[:, None]
+    nxt, prev = np.vstack([direction, np.zeros((1, 3))]), np.vstack([np.zeros((1, 3)), direction])
+    at_vertex = np.where(np.r_[same, False][:, None], nxt, prev)
+    return (
+        np.vstack([inner, vertices]),
+        np.concatenate([owner[:-1][same][edge], owner]),
+        np.vstack([direction[same][edge], at_vertex]),
+    )
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (a zero row stays zero)."""
+    norm = np.linalg.norm(vectors, axis=1, keepdims=True)
+    out = np.zeros_like(vectors)
+    np.divide(vectors, norm, out=out, where=norm > 0)
+    return out
 
 
 def _radius(twin: Twin, rows: np.ndarray) -> np.ndarray:
@@ -149,30 +205,40 @@ def nearby(
     radius: float,
     rules: dict[frozenset[str], float] | None = None,
     samples: Samples | None = None,
+    parallel_rules: dict[frozenset[str], float] | None = None,
 ) -> dict[str, Any]:
-    """Assets within ``radius`` metres of the asset at ``row``, and the clearance violations."""
+    """Assets within ``radius`` metres of the asset at ``row``, and the clearance violations.
+
+    ``rules`` are the crossing clearances (default :data:`CLEARANCE_M`), ``parallel_rules`` the
+    horizontal ones of pipes laid side by side (default :data:`PARALLEL_CLEARANCE_M`); each pipe
+    found says how it lies (``lay``) and its horizontal clearance.
+    """
     if not radius > 0:
         raise InputError(None, f"radius must be positive, not {radius}")
-    rules = CLEARANCE_M if rules is None else rules
+    tables = {
+        "crossing": CLEARANCE_M if rules is None else rules,
+        "parallel": PARALLEL_CLEARANCE_M if parallel_rules is None else parallel_rules,
+    }
     samples = samples if samples is not None else samples_of(twin)
     assets = twin.assets
     mine = samples.owner == row
     if mine.any():
-        target = samples.points[mine]
+        target = Samples(samples.points[mine], samples.owner[mine], samples.tangents[mine])
         my_radius = _radius(twin, np.array([row]))[0]
     else:
-        target = assets.centre(row)[None, :]
+        target = Samples(assets.centre(row)[None, :], np.array([row]), np.zeros((1, 3)))
         my_radius = 0.0
     my_network = str(assets["network"][row])
     pipes = _near_pipes(twin, samples, target, row, my_radius, radius)
-    other = _near_other(twin, samples, target, row, radius)
+    other = _near_other(twin, samples, target.points, row, radius)
     violations = []
     for item in pipes:
         if item["network"] == my_network:
             continue
-        minimum = rules.get(frozenset((rule_kind(my_network), rule_kind(item["network"]))))
-        if minimum is not None and item["clearance_m"] < minimum:
-            violations.append({**item, "required_m": minimum})
+        measured = item["horizontal_m"] if item["lay"] == "parallel" else item["clearance_m"]
+        minimum = tables[item["lay"]].get(frozenset((rule_kind(my_network), rule_kind(item["network"]))))
+        if minimum is not None and measured < minimum:
+            violations.append({**item, "clearance_m": measured, "required_m": minimum})
     return {
         "id": str(assets["id"][row]),
         "network": my_network,
@@ -184,29 +250,37 @@ def nearby(
 
 
 def _near_pipes(
-    twin: Twin, samples: Samples, target: np.ndarray, row: int, my_radius: float, radius: float
+    twin: Twin, samples: Samples, target: Samples, row: int, my_radius: float, radius: float
 ) -> list[dict[str, Any]]:
-    """Other segments whose outer wall comes within ``radius`` of this one's."""
+    """Other segments whose outer wall comes within ``radius`` of this one's, each with how it lies
+    (parallel or crossing, at the closest points) and its horizontal clearance there."""
     if not (samples.owner != row).any():
         return []
-    pairs = cKDTree(target).sparse_distance_matrix(
+    pairs = cKDTree(target.points).sparse_distance_matrix(
         samples.tree, max_distance=radius + my_radius + samples.max_radius, output_type="ndarray"
     )
-    rows, dist = samples.owner[pairs["j"]], pairs["v"]
-    others = rows != row
-    rows, dist = rows[others], dist[others]
-    if not len(rows):
+    i, j, dist = pairs["i"], pairs["j"], pairs["v"]
+    others = samples.owner[j] != row
+    i, j, dist = i[others], j[others], dist[others]
+    if not len(j):
         return []
+    rows = samples.owner[j]
     order = np.lexsort((dist, rows))
-    rows, dist = rows[order], dist[order]
-    first = np.r_[True, rows[1:] != rows[:-1]]
-    rows, dist = rows[first], dist[first]
-    clearance = dist - my_radius - _radius(twin, rows)
-    keep = clearance <= radius
-    order = np.argsort(clearance[keep])
+    first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]  # each segment's closest pair
+    i, j, rows, dist = i[first], j[first], rows[first], dist[first]
+    walls = my_radius + _radius(twin, rows)
+    clearance = dist - walls
+    horizontal = np.maximum(np.linalg.norm(target.points[i, :2] - samples.points[j, :2], axis=1) - walls, 0.0)
+    cosine = np.abs(np.einsum("ij,ij->i", target.tangents[i], samples.tangents[j]))
+    parallel = cosine >= np.cos(np.radians(PARALLEL_DEG))
+    keep = np.flatnonzero(clearance <= radius)
+    keep = keep[np.argsort(clearance[keep])]
     return [
-        _describe(twin, r, centre_distance=d, clearance=c)
-        for r, d, c in zip(rows[keep][order], dist[keep][order], clearance[keep][order])
+        {
+            **_describe(twin, rows[k], centre_distance=dist[k], clearance=clearance[k], horizontal=horizontal[k]),
+            "lay": "parallel" if parallel[k] else "crossing",
+        }
+        for k in keep
     ]
 
 
@@ -227,12 +301,25 @@ def _near_other(twin: Twin, samples: Samples, target: np.ndarray, row: int, radi
     )
     candidate[row] = False
     rows = np.flatnonzero(candidate)
+    rows = rows[_matters(twin, rows)]
     if not len(rows):
         return []
     dist = _box_distance(target, bounds[rows])
     keep = dist <= radius
     order = np.argsort(dist[keep])
     return [_describe(twin, r, distance=d) for r, d in zip(rows[keep][order], dist[keep][order])]
+
+
+def _matters(twin: Twin, rows: np.ndarray) -> np.ndarray:
+    """Which of ``rows`` an engineer keeps clear of: utilities and IFC elements (not the site or its
+    rooms), buildings and sensors of any source; not the terrain, roads or point-cloud classes."""
+    a = twin.assets
+    kinds = np.strings.lower(a["kind"][rows])
+    layers = a["layer"][rows]
+    mattering = [layer.name for layer in twin.layers if layer.kind in MATTERING_LAYERS]
+    keep = np.isin(layers, np.array(mattering, dtype=layers.dtype))
+    keep |= (np.strings.find(kinds, "building") >= 0) | (np.strings.find(kinds, "sensor") >= 0)
+    return keep & ~np.isin(kinds, np.array(IGNORED_KINDS, dtype=kinds.dtype))
 
 
 def _describe(twin: Twin, row: int, **numbers: float) -> dict[str, Any]:
