@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from twin.errors import InputError
 
 if TYPE_CHECKING:
     from twin.scene import Twin
@@ -67,3 +70,12 @@ def load_with_progress(args: argparse.Namespace, quiet: bool = False) -> tuple[T
     started = time.perf_counter()
     twin = load(args.path, kind=args.kind, options=loader_options(args), progress=progress)
     return twin, time.perf_counter() - started
+
+
+def check_output(text: str) -> None:
+    """Refuse an output the picture cannot be written to, before minutes of loading are spent."""
+    output = Path(text)
+    if output.is_dir():
+        raise InputError(output, "is a directory: give a file name such as view.png", where="-o")
+    if not output.parent.is_dir():
+        raise InputError(output, f"no such folder: {output.parent}", where="-o")

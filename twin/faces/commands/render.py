@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from twin.errors import InputError
-from twin.faces.commands.common import add_load_arguments, load_with_progress
+from twin.faces.commands.common import add_load_arguments, check_output, load_with_progress
 
 
 def register(subparsers) -> None:
@@ -35,15 +35,6 @@ def parse_size(text: str) -> tuple[int, int]:
     if not (16 <= width <= 8192 and 16 <= height <= 8192):
         raise InputError(None, f"--size {text} is out of range (16..8192 each way)")
     return width, height
-
-
-def check_output(text: str) -> None:
-    """Refuse an output the picture cannot be written to, before minutes of loading are spent."""
-    output = Path(text)
-    if output.is_dir():
-        raise InputError(output, "is a directory: give a file name such as view.png", where="-o")
-    if not output.parent.is_dir():
-        raise InputError(output, f"no such folder: {output.parent}", where="-o")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 from twin.errors import InputError
-from twin.faces.commands.common import add_load_arguments, load_with_progress
-from twin.faces.commands.render import check_output
+from twin.faces.commands.common import add_load_arguments, check_output, load_with_progress
 
 
 def register(subparsers) -> None:
