@@ -3,14 +3,11 @@ once give exactly one incident each, holding every alert its failure caused; the
 
 from __future__ import annotations
 
-import asyncio
-
-import aiohttp
 import numpy as np
 import pytest
+from api_support import call_api
 from incident_support import PLAY_S, T0, WARM_S, Clock, demo_scene, play
 
-from twin.faces.api import start_api
 from twin.risk.grouping import Grouping, group, hazard_of
 from twin.risk.simulator import SCENARIOS
 
@@ -154,16 +151,8 @@ def test_incidents_api(demo, tmp_path):
             resources = await r.json()
         return listing, one, missing, bad, resources
 
-    async def run():
-        runner, port = await start_api(svc, "127.0.0.1", 0)
-        try:
-            async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
-                return await body(http)
-        finally:
-            await runner.cleanup()
-
     try:
-        listing, one, missing, bad, resources = asyncio.run(run())
+        listing, one, missing, bad, resources = call_api(svc, body)
     finally:
         svc.close()
     assert [i["hazard"] for i in listing] == ["gas"]

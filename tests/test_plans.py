@@ -3,15 +3,13 @@ named operator, a time, never rewritten, kept across restarts) and alerts for ov
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-import aiohttp
 import pytest
+from api_support import call_api
 from incident_support import DEMO, T0, Clock, demo_scene, play
 
 from twin.errors import InputError
-from twin.faces.api import start_api
 from twin.risk.plans import parse_plans, read_plans
 from twin.risk.response import Refused
 
@@ -164,12 +162,4 @@ def test_step_api_bodies(gas):
             out.append(r.status)
         return out
 
-    async def run():
-        runner, port = await start_api(svc, "127.0.0.1", 0)
-        try:
-            async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
-                return await body(http)
-        finally:
-            await runner.cleanup()
-
-    assert asyncio.run(run()) == [400, 400, 400, 400, 400, (200, "Li Ming"), 409, 400, 200, 400]
+    assert call_api(svc, body) == [400, 400, 400, 400, 400, (200, "Li Ming"), 409, 400, 200, 400]

@@ -4,14 +4,12 @@ joins the incident at its place."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 
-import aiohttp
 import pytest
+from api_support import call_api
 from incident_support import T0, Clock, demo_scene, play
 
-from twin.faces.api import start_api
 from twin.risk.reports import MAX_PHOTO, RateLimit, ReportRefused, clean_text, photo_of
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -107,17 +105,9 @@ def test_reports_api(demo, tmp_path):
             missing = r.status
         return statuses, created, by_address, got_photo, layer, bad_level, neither, verified, again, missing
 
-    async def run():
-        runner, port = await start_api(svc, "127.0.0.1", 0)
-        try:
-            async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
-                return await body(http)
-        finally:
-            await runner.cleanup()
-
     try:
-        statuses, created, by_address, got_photo, layer, bad_level, neither, verified, again, missing = asyncio.run(
-            run()
+        statuses, created, by_address, got_photo, layer, bad_level, neither, verified, again, missing = call_api(
+            svc, body
         )
         assert statuses == [400, 400, 400, 400, 400, 400, 400, 400, 404, 400, 415, 400]
         assert created[0] == 201 and created[1]["status"] == "unverified" and created[1]["asset"] == "bldg-013"
@@ -145,15 +135,7 @@ def test_reports_are_rate_limited(demo, tmp_path):
                 out.append(r.status)
         return out
 
-    async def run():
-        runner, port = await start_api(svc, "127.0.0.1", 0)
-        try:
-            async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
-                return await body(http)
-        finally:
-            await runner.cleanup()
-
     try:
-        assert asyncio.run(run()) == [201] * 5 + [429, 429]
+        assert call_api(svc, body) == [201] * 5 + [429, 429]
     finally:
         svc.close()

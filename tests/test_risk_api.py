@@ -14,9 +14,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from api_support import with_server
 
 import twin
-from twin.faces.api import start_api
 from twin.risk.rules import read_rules
 from twin.risk.sensors import read_sensors
 from twin.risk.service import RiskService
@@ -32,15 +32,6 @@ def demo():
 
 def run(coro):
     return asyncio.run(coro)
-
-
-async def with_server(svc, body):
-    runner, port = await start_api(svc, "127.0.0.1", 0)
-    try:
-        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
-            return await body(http)
-    finally:
-        await runner.cleanup()
 
 
 def test_mixed_batch_duplicates_and_out_of_order(demo, tmp_path):
