@@ -124,7 +124,7 @@ def test_a_share_link_restores_camera_layers_and_selection(chromium, page, demo_
     page.get_by_test_id("share").click()
     url = page.get_by_test_id("share-url").locator("input").input_value()
     assert "sel=bldg-020" in url and "cam=" in url and "district/Road" not in url.split("layers=")[1].split("&")[0]
-    page.get_by_role("button", name="Close").click()
+    page.get_by_test_id("share-close").click()
     original = settled_pixels(page, artifacts / "browser_share_original.png")
     other = open_page(chromium, url)
     try:

@@ -202,29 +202,32 @@ def test_kill_mid_ingest_loses_no_acknowledged_reading(tmp_path):
     proc, url = launch()
     acked: list[int] = []
     stop = threading.Event()
-    base = int(time.time() * 1000) - 3_600_000
+    # a gateway's backlog two days old, one reading per the sensor's 10 s period: never rate-limited
+    base = int(time.time() * 1000) - 2 * 86_400_000
 
     def post() -> None:
         import urllib.request
 
         k = 0
         while not stop.is_set():
-            batch = [{"sensor": "GAS-B006", "ts": base + k * 100 + i, "value": 1.0} for i in range(100)]
+            batch = [{"sensor": "GAS-B006", "ts": base + (k * 100 + i) * 10_000, "value": 1.0} for i in range(100)]
             req = urllib.request.Request(
                 f"{url}/api/readings", data=json.dumps(batch).encode(), headers={"Content-Type": "application/json"}
             )
             try:
                 with urllib.request.urlopen(req, timeout=10) as r:
-                    if json.load(r)["accepted"] == 100:
-                        acked.extend(b["ts"] for b in batch)
+                    if json.load(r)["accepted"] != 100:
+                        return  # not all stored: the test fails below rather than wait
+                    acked.extend(b["ts"] for b in batch)
             except Exception:
                 return
             k += 1
 
     poster = threading.Thread(target=post)
     poster.start()
-    while len(acked) < 2000:
+    while len(acked) < 2000 and poster.is_alive():  # a poster that stopped early fails below, never hangs
         time.sleep(0.01)
+    assert len(acked) >= 2000, f"only {len(acked)} readings acknowledged before the poster stopped"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     stop.set()

@@ -204,4 +204,4 @@ def _dialogs() -> None:
                 )
             with v3.VCardActions():
                 v3.VSpacer()
-                v3.VBtn(text("Close"), click="share_url = ''")
+                v3.VBtn(text("Close"), click="share_url = ''", raw_attrs=[testid("share-close")])
