@@ -6,6 +6,7 @@ and the problem; an unknown key is an error, so a typo never silently does nothi
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -33,3 +34,15 @@ class TableReader:
                 f"{key}.{unknown[0]}" if key else unknown[0], f"unknown key (allowed: {', '.join(sorted(allowed))})"
             )
         return value
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The parsed TOML file ``path`` (a "``what`` file"), or an InputError saying why it cannot be read."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(path, f"cannot read the {what} file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, "not UTF-8 text", where=f"byte {exc.start}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"not valid TOML ({exc})") from None

@@ -10,7 +10,6 @@ inside (:class:`~twin.risk.static.Grids`).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import numpy as np
 from twin.errors import InputError
 from twin.risk.levels import NAMES
 from twin.risk.static import Grids, read_features
-from twin.tomltables import TableReader
+from twin.tomltables import TableReader, read_toml
 
 LAYER_KEYS = {"name", "name_zh", "path"}
 DUTIES = ("day", "night", "24h")
@@ -39,12 +38,7 @@ class GridLayer:
 def read_grid_layers(path: Path, centres: np.ndarray) -> list[GridLayer]:
     """The layers a grid-layers TOML names, placed over the asset centres."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(path, f"cannot read the grid layers file ({exc.strerror})") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(path, f"not valid TOML ({exc})") from None
+    data = read_toml(path, "grid layers")
     r = TableReader(path)
     r.table(data, "", {"layer"})
     layers = data.get("layer", [])

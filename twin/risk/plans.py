@@ -24,7 +24,6 @@ time raises an alert.  A mistake is an :class:`~twin.errors.InputError` naming t
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from typing import Any
 from twin.errors import InputError
 from twin.risk.grouping import Grouping
 from twin.risk.levels import BLUE, CODES, COLOURS, NAMES
-from twin.tomltables import TableReader
+from twin.tomltables import TableReader, read_toml
 
 TOP_KEYS = {"incidents", "plan"}
 GROUPING_KEYS = {"within_m", "window_s", "topology_m"}
@@ -155,14 +154,7 @@ class _Reader(TableReader):
 def read_plans(path: Path) -> PlanBook:
     """Read and validate a plans file."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(path, f"cannot read the plans file ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(path, "not UTF-8 text", where=f"byte {exc.start}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, f"not valid TOML ({exc})") from None
+    data = read_toml(path, "plans")
     return parse_plans(data, path)
 
 

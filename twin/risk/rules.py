@@ -8,7 +8,6 @@ README ("Rules file"); unknown keys are errors so a typo never silently disables
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import numpy as np
 
 from twin.errors import InputError
 from twin.risk.levels import CODES, COLOURS, RED
-from twin.tomltables import TableReader
+from twin.tomltables import TableReader, read_toml
 
 COMMON = {"name", "quantity", "asset_kind", "hysteresis", "for_s", "clear_s", *COLOURS}
 THRESHOLD_KEYS = COMMON | {"direction"}
@@ -170,14 +169,7 @@ class _Reader(TableReader):
 def read_rules(path: Path) -> RuleSet:
     """Read and validate a rules file."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(path, f"cannot read the rules file ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(path, "not UTF-8 text", where=f"byte {exc.start}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, f"not valid TOML ({exc})") from None
+    data = read_toml(path, "rules")
     return parse_rules(data, path)
 
 
