@@ -35,6 +35,8 @@ from twin.source import LoadedSource
 #: how many levels of lists lie between a geometry's boundaries and its surfaces
 SURFACE_DEPTH = {"MultiSurface": 0, "CompositeSurface": 0, "Solid": 1, "MultiSolid": 2, "CompositeSolid": 2}
 NON_SURFACE = {"MultiPoint", "MultiLineString"}
+#: the versions this loader was written against (1.0.x files carry a patch number)
+KNOWN_VERSIONS = ("1.0", "1.1", "2.0")
 
 
 def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
@@ -87,7 +89,7 @@ def _load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
         kind="city",
         parts=parts,
         crs=_crs(header),
-        warnings=_warnings(skipped, ignored),
+        warnings=_version_warnings(header) + _warnings(skipped, ignored),
         skipped=skipped,
         details=_details(header, objects, bad, features_read=store.features),
     )
@@ -352,6 +354,23 @@ def _address(city_object: dict[str, Any]) -> str:
     street = " ".join(str(a[k]) for k in ("ThoroughfareName", "ThoroughfareNumber") if a.get(k))
     town = " ".join(str(a[k]) for k in ("PostalCode", "LocalityName") if a.get(k))
     return ", ".join(x for x in (street, town, str(a.get("CountryName") or "")) if x)
+
+
+def _version_warnings(header: dict[str, Any]) -> list[str]:
+    """A version this loader was not written for is read as the nearest it knows, and said so.
+
+    Refusing it would lose a file that is most likely still readable (CityJSON changes little
+    between versions); reading it silently would hide why a newer construct went missing.
+    """
+    version = header.get("version")
+    if version is None:
+        return [f'no "version" (required by CityJSON): read as CityJSON {KNOWN_VERSIONS[-1]}']
+    if not any(str(version) == known or str(version).startswith(known + ".") for known in KNOWN_VERSIONS):
+        return [
+            f"version: CityJSON {str(version)[:20]!r} is not one this loader knows "
+            f"({', '.join(KNOWN_VERSIONS)}): read as CityJSON {KNOWN_VERSIONS[-1]}"
+        ]
+    return []
 
 
 def _warnings(skipped: list[dict[str, str]], ignored: Counter[str]) -> list[str]:

@@ -47,6 +47,8 @@ DEFAULT_MAX_PIXELS = 64_000_000
 #: 200 km square): refused before a single strip is allocated
 MAX_SIDE = 1_000_000
 MAX_RASTER_PIXELS = 40_000_000_000
+#: hyperspectral images have a few hundred bands; a DEM, a hazard grid or an orthophoto one to four
+MAX_BANDS = 1024
 GROUND_RGB = (167, 181, 154)
 #: light to dark blue, for hazard depths
 HAZARD_RAMP = np.array([[198, 225, 250], [30, 110, 255], [8, 40, 130]], dtype=np.float64)
@@ -58,7 +60,8 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     budget = int(_number(path, options, "triangles", DEFAULT_TRIANGLES))
     max_pixels = int(_number(path, options, "max_pixels", DEFAULT_MAX_PIXELS))
     box = _box(path, options.get("box"))
-    grid = _scaled(_read(path, max_pixels=max_pixels), z_scale)
+    header_warnings: list[str] = []
+    grid = _scaled(_read(path, max_pixels=max_pixels, warn=header_warnings), z_scale)
     if grid.decimation > 1 and box is not None:
         mesh, step = _with_detail(path, grid, budget, box, max_pixels, z_scale)
     else:
@@ -75,7 +78,7 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
         "elevation": _range(grid.values),
     }
     style = LayerStyle(color="#a7b59a")
-    warn = (
+    warn = header_warnings + (
         [f"a DEM of {rows_read * cols_read:,} pixels: every {grid.decimation}th pixel read (max_pixels)"]
         if grid.decimation > 1
         else []
@@ -136,26 +139,37 @@ def ground_of(scene: Any) -> Grid | None:
     return None
 
 
-def _read(path: Path, colour: bool = False, **window: Any) -> Grid:
+def _read(path: Path, colour: bool = False, warn: list[str] | None = None, **window: Any) -> Grid:
+    """The raster's grid, after its header is checked (``warn`` collects what the check says)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rasterio's NotGeoreferencedWarning: we raise our own error
-        _check_size(path)
+        said = _check_header(path)
+        if warn is not None:
+            warn.extend(said)
         try:
             return read_grid(path, colour=colour, **window)
         except MemoryError:
             raise InputError(path, "ran out of memory reading the raster (is its declared size right?)") from None
 
 
-def _check_size(path: Path) -> None:
-    """Refuse a raster whose declared size is past MAX_SIDE or MAX_RASTER_PIXELS (a header lie)."""
+def _check_header(path: Path) -> list[str]:
+    """Refuse a raster whose header is a lie past any real file; warn of one whose values may be.
+
+    A declared size past MAX_SIDE or MAX_RASTER_PIXELS, or more bands than MAX_BANDS, is refused
+    before a single strip is allocated.  A sample size that is not whole bytes (TIFF BitsPerSample,
+    GDAL's NBITS) is legal but, on an elevation or hazard grid, almost always a broken header that
+    reads as garbage in a plausible range, so the load says so instead of drawing it silently.
+    """
     import rasterio
     from rasterio.errors import RasterioIOError
 
     try:
         with rasterio.open(path) as dataset:
-            width, height = dataset.width, dataset.height
+            width, height, bands = dataset.width, dataset.height, dataset.count
+            nbits = dataset.tags(1, ns="IMAGE_STRUCTURE").get("NBITS") if bands else None
+            dtype = dataset.dtypes[0] if bands else None
     except RasterioIOError:
-        return  # read_grid says why, in its words
+        return []  # read_grid says why, in its words
     if max(width, height) > MAX_SIDE or width * height > MAX_RASTER_PIXELS:
         raise InputError(
             path,
@@ -163,6 +177,18 @@ def _check_size(path: Path) -> None:
             f"and {MAX_RASTER_PIXELS:,} in all",
             where="TIFF header (ImageWidth, ImageLength)",
         )
+    if bands > MAX_BANDS:
+        raise InputError(
+            path,
+            f"the raster declares {bands:,} bands, past the limit of {MAX_BANDS:,}",
+            where="TIFF header (SamplesPerPixel)",
+        )
+    if nbits is not None and int(nbits) % 8:
+        return [
+            f"TIFF header (BitsPerSample): {nbits} bits per sample, not whole bytes: band 1 is read as "
+            f"{nbits}-bit {dtype} values (0 to {2 ** int(nbits) - 1:,}); check the file if these are elevations"
+        ]
+    return []
 
 
 def _resolve(dem: Path, name: str) -> Path:

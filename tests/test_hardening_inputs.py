@@ -149,23 +149,46 @@ def test_citygml_with_20000_nested_building_parts_is_one_line(tmp_path) -> None:
     assert "nested deeper than" in _one_line_error("info", path)
 
 
-def _tiff_with_width(tmp_path: Path, width: int) -> Path:
-    """The KY4 DEM with its ImageWidth tag rewritten as a LONG of ``width`` (a header lie)."""
-    raw = bytearray(DEM.read_bytes())
+def _tiff_with_tag(tmp_path: Path, tag: int, value: int, sample: Path = DEM) -> Path:
+    """A sample GeoTIFF with one tag of its first IFD rewritten as a LONG ``value`` (a header lie)."""
+    raw = bytearray(sample.read_bytes())
     first = int.from_bytes(raw[4:8], "little")
     for i in range(int.from_bytes(raw[first : first + 2], "little")):
         entry = first + 2 + 12 * i
-        if int.from_bytes(raw[entry : entry + 2], "little") == 256:
+        if int.from_bytes(raw[entry : entry + 2], "little") == tag:
             raw[entry + 2 : entry + 4] = (4).to_bytes(2, "little")
-            raw[entry + 8 : entry + 12] = width.to_bytes(4, "little")
-    path = tmp_path / "wide.tif"
+            raw[entry + 8 : entry + 12] = value.to_bytes(4, "little")
+    path = tmp_path / f"lie-{tag}.tif"
     path.write_bytes(raw)
     return path
 
 
 def test_a_geotiff_claiming_two_billion_columns_is_refused_by_its_size(tmp_path) -> None:
-    line = _one_line_error("info", _tiff_with_width(tmp_path, 2_000_000_000))
+    line = _one_line_error("info", _tiff_with_tag(tmp_path, 256, 2_000_000_000))  # ImageWidth
     assert "2,000,000,000" in line and "limit" in line
+
+
+def test_a_geotiff_claiming_9999_bands_is_refused_naming_the_tag(tmp_path) -> None:
+    line = _one_line_error("info", _tiff_with_tag(tmp_path, 277, 9999))  # SamplesPerPixel
+    assert "SamplesPerPixel" in line and "9,999 bands" in line
+
+
+def test_a_geotiff_whose_bits_per_sample_are_not_whole_bytes_loads_with_a_warning(tmp_path) -> None:
+    source = twin.load(
+        _tiff_with_tag(tmp_path, 258, 7, sample=DATA / "terrain" / "coastal_ky4_storm_surge.tif")
+    ).sources[0]
+    assert any("BitsPerSample" in w and "7 bits" in w for w in source.warnings), source.warnings
+    assert not twin.load(DATA / "terrain" / "coastal_ky4_storm_surge.tif").sources[0].warnings
+
+
+def test_a_cityjson_version_the_loader_does_not_know_loads_with_a_warning(tmp_path) -> None:
+    document = json.loads(DEN_HAAG.read_text())
+    path = tmp_path / "future.city.json"
+    path.write_text(json.dumps({**document, "version": "9.9"}))
+    source = twin.load(path).sources[0]
+    assert any("'9.9'" in w and "not one this loader knows" in w for w in source.warnings), source.warnings
+    assert source.details["objects"] == twin.load(DEN_HAAG).sources[0].details["objects"]
+    assert not any("version" in w for w in twin.load(DEN_HAAG).sources[0].warnings)
 
 
 # -- the scene ---------------------------------------------------------------------------------

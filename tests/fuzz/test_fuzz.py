@@ -27,16 +27,6 @@ WORKER_MEMORY_MB = 4096
 TASK = Task("fuzz_worker", "run_case", Path(__file__).resolve().parent)
 CLEAN = {"loaded", "warned", "input_error"}
 
-#: cases that still fail, in code owned elsewhere (issue #18), with the reason; not strict, so
-#: they pass the day their owner fixes them
-KNOWN: dict[str, str] = {
-    "number-geojson-0-any-99999999": "loaders/pipes/geojson.py: a 5,000-digit integer raises ValueError from json",
-    "wrong_type-landxml-1": "loaders/pipes/model.py: a word for a number raises ValueError (float())",
-    "number-geojson-0-xyz-1e308": "loaders/pipes/geojson.py: a 1e308 coordinate raises OverflowError",
-    "number-geojson-0-xyz--1e308": "loaders/pipes/geojson.py: a -1e308 coordinate raises OverflowError",
-    "number-geojson-0-xyz-99999999": "loaders/pipes/geojson.py: a 5,000-digit integer raises ValueError from json",
-}
-
 ENDINGS: dict[str, Counter[str]] = defaultdict(Counter)
 DETAILS: dict[str, dict[str, str]] = {}
 STANDING = cases()
@@ -85,8 +75,6 @@ def _check(worker: ResidentWorker, case: Case, folder: Path) -> None:
     result = _ending(worker, case, folder)
     ENDINGS[case.klass][result["end"]] += 1
     DETAILS[case.id] = result
-    if case.id in KNOWN and result["end"] not in CLEAN:
-        pytest.xfail(f"{KNOWN[case.id]} ({result['end']})")
     assert result["end"] in CLEAN, f"{case.id} ({case.kind}): {result['end']}: {result['message']}"
 
 
