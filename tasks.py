@@ -92,6 +92,13 @@ def install_mosquitto() -> None:
         apt_install(["mosquitto"], "the MQTT tests")
 
 
+def install_poppler() -> None:
+    """Debian's ``poppler-utils``, whose ``pdftoppm`` renders the situation reports to PNG in the
+    tests, so a report is looked at as a picture and not only parsed."""
+    if not shutil.which("pdftoppm"):
+        apt_install(["poppler-utils"], "the situation-report tests")
+
+
 def lint() -> None:
     """ruff (lint, then format) and mypy with the configuration in pyproject.toml; any finding fails."""
     run(BIN / "ruff", "check", ".", cwd=ROOT)
@@ -155,6 +162,7 @@ def test() -> int:
     install_chromium()
     install_npm()
     install_mosquitto()
+    install_poppler()
     lint()
     test_bin = install_wheel(build_wheel())
     env = {**os.environ, "VTK_DEFAULT_OPENGL_WINDOW": "vtkEGLRenderWindow", "TWIN_TEST_INSTALLED": "1"}
