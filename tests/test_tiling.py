@@ -168,6 +168,9 @@ def test_lod_hierarchy_invariants(demo_tiles):
     # coarse nodes hold boxes: a coarse building tile has far fewer triangles than its leaves together
     coarse = read_glb(next((out / "tiles" / "1").glob("*/district-Building.glb")))[0]
     assert coarse["accessors"][0]["count"] % 36 == 0  # whole boxes of 12 triangles
+    assert coarse["materials"][0]["doubleSided"] is False  # closed and outward: viewers cull back faces
+    road = read_glb(next((out / "tiles" / "0").rglob("district-Road.glb")))[0]
+    assert road["materials"][0]["doubleSided"] is True  # an open surface is seen from both sides
 
 
 def test_feature_ids_match_the_asset_index(demo_tiles):
@@ -366,3 +369,19 @@ def test_megacity_sample_tiles_in_parts_with_each_building_in_one_leaf(tmp_path)
     assert {assets["tile"][r] for r in rows} <= {
         str(p.relative_to(tmp_path)) for p in (tmp_path / "tiles" / "0").rglob("buildings-Building.glb")
     }
+    _single_sided_and_outward(sorted((tmp_path / "tiles" / "0").rglob("buildings-Building.glb")))
+
+
+def _single_sided_and_outward(leaves: list[Path]) -> None:
+    """The generated LoD1/LoD2 buildings are closed shells: their leaf tiles may be culled too, and
+    every building's triangles enclose a positive volume (glTF's frame is a proper rotation of ENU)."""
+    from twin.streaming import read_content
+
+    assert leaves and all(read_glb(glb)[0]["materials"][0]["doubleSided"] is False for glb in leaves)
+    content = read_content(leaves[0], np.eye(4))[0]
+    assert content.single_sided
+    xyz = content.points[content.triangles].astype(np.float64)
+    xyz -= xyz.reshape(-1, 3).mean(axis=0)
+    volume = np.einsum("ij,ij->i", xyz[:, 0], np.cross(xyz[:, 1], xyz[:, 2]))
+    per_building = np.bincount(content.features[content.triangles[:, 0]], weights=volume)
+    assert (per_building[per_building != 0] > 0).all()

@@ -72,7 +72,7 @@ def write_glb(path: Path, enu: np.ndarray, triangles: np.ndarray | None, feature
             type="SCALAR",
         ),
     ]
-    primitive = pygltflib.Primitive(attributes=pygltflib.Attributes(POSITION=0, _FEATURE_ID_0=1), mode=0)
+    primitive = pygltflib.Primitive(attributes=pygltflib.Attributes(POSITION=0, _FEATURE_ID_0=1), mode=0, material=0)
     if triangles is not None:
         accessors.append(
             pygltflib.Accessor(
@@ -100,6 +100,7 @@ def write_glb(path: Path, enu: np.ndarray, triangles: np.ndarray | None, feature
         scenes=[pygltflib.Scene(nodes=[0])],
         nodes=[pygltflib.Node(mesh=0)],
         meshes=[pygltflib.Mesh(primitives=[primitive])],
+        materials=[pygltflib.Material(doubleSided=triangles is None)],  # boxes closed and outward
         accessors=accessors,
         bufferViews=views,
         buffers=[pygltflib.Buffer(byteLength=len(binary))],
@@ -128,7 +129,8 @@ def build_city(
 ) -> dict:
     """Write a city of ``side x side`` boxes in a quadtree of ``levels`` levels; returns what was written.
 
-    Level ``levels - 1`` (the leaves) holds full boxes, coarser levels roofless ones.  With
+    Every level holds closed LoD1 boxes wound outward in single-sided materials, as ``twin tile``
+    writes them (every level all of its buildings).  With
     ``points_per_asset`` a second layer of points (one point-cloud asset per leaf tile) is added
     under its own ADD subtree, thinned by level.
     """
@@ -168,7 +170,7 @@ def build_city(
             "refine": "REPLACE",
         }
         if len(inside):
-            faces = WALLS + (ROOF_FLOOR if leaf else [])
+            faces = WALLS + ROOF_FLOOR
             enu = np.concatenate([bounds[i, :3] + CORNERS * (bounds[i, 3:] - bounds[i, :3]) for i in inside])
             tris = np.concatenate([np.asarray(faces) + 8 * k for k in range(len(inside))])
             feature = np.repeat(np.arange(len(inside)), 8)

@@ -20,6 +20,17 @@ Association = Literal["cell", "point"]
 Geometry = Literal["mesh", "lines", "points"]
 
 
+#: field-data flag of a layer's dataset: every triangle belongs to a closed solid wound outward,
+#: so a view may cull back faces (a software renderer then rasterises about half as much)
+SINGLE_SIDED = "single_sided"
+
+
+def single_sided(dataset: pv.DataSet) -> bool:
+    """Whether a layer's dataset says its back faces may be culled (see :data:`SINGLE_SIDED`)."""
+    flag = dataset.field_data.get(SINGLE_SIDED)
+    return flag is not None and len(flag) == 1 and bool(flag[0])
+
+
 @dataclass
 class LayerStyle:
     """How a layer is drawn; ``color`` None means the palette's colour for its kind."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyvista as pv
 
-from twin.layer import Layer
+from twin.layer import Layer, single_sided
 from twin.scene import Twin
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
@@ -79,7 +79,13 @@ def _add_layer(plotter: pv.Plotter, layer: Layer):
         kwargs.update(line_width=3)
     actor = plotter.add_mesh(layer.dataset, show_scalar_bar=False, **kwargs)
     actor.SetVisibility(style.visible)
+    cull_back_faces(actor, layer)
     return actor
+
+
+def cull_back_faces(actor, layer: Layer) -> None:
+    """Cull the back faces of a layer that is all closed outward solids (a city's streamed boxes)."""
+    actor.GetProperty().SetBackfaceCulling(single_sided(layer.dataset))
 
 
 def set_standard_view(plotter: pv.Plotter, view: str) -> None:

@@ -75,6 +75,8 @@ class TileContent:
     properties: dict[str, np.ndarray] = field(default_factory=dict)
     layer: int = 0  # the tileset group (layer) of the file it came from
     uri: str = ""  # that file's name
+    #: every triangle's material is single-sided (glTF ``doubleSided`` false): back faces may be culled
+    single_sided: bool = False
 
     @property
     def vertex_rows(self) -> np.ndarray:
@@ -238,7 +240,7 @@ class _Glb:
         return values[:, 0] if width == 1 else values
 
     def read(self) -> list[TileContent]:
-        meshes: dict[bool, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {True: [], False: []}
+        meshes: dict[bool, list[_Primitive]] = {True: [], False: []}
         rows = self._asset_rows()
         for mesh_index, matrix in self._mesh_instances():
             for k, primitive in enumerate(self.gltf["meshes"][mesh_index].get("primitives", [])):
@@ -278,20 +280,31 @@ class _Glb:
             stack.extend((int(c), matrix) for c in node.get("children", []))
         return found
 
-    def _primitive(self, primitive: dict[str, Any], matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _primitive(self, primitive: dict[str, Any], matrix: np.ndarray) -> _Primitive:
         attributes = primitive["attributes"]
         points = transform(self.accessor(int(attributes["POSITION"])), matrix)
         if "indices" in primitive:
             indices = self.accessor(int(primitive["indices"])).astype(np.int64)
         else:
             indices = np.arange(len(points), dtype=np.int64)
+        if np.linalg.det(matrix[:3, :3]) < 0 and int(primitive.get("mode", TRIANGLES)) == TRIANGLES:
+            # a mirroring node matrix reverses the winding (glTF 2.0, 3.7.4): put it back
+            indices = indices[: len(indices) // 3 * 3].reshape(-1, 3)[:, ::-1].ravel()
         feature = self._feature_attribute(primitive)
         ids = (
             np.full(len(points), -1, dtype=np.int64)
             if feature is None
             else np.rint(self.accessor(int(attributes[feature]))).astype(np.int64)
         )
-        return points, indices, ids
+        return _Primitive(points, indices, ids, not self._double_sided(primitive))
+
+    def _double_sided(self, primitive: dict[str, Any]) -> bool:
+        """The primitive's material ``doubleSided`` (glTF's default material, and default, is single-sided)."""
+        materials = self.gltf.get("materials") or []
+        index = primitive.get("material")
+        if index is None or not 0 <= int(index) < len(materials):
+            return False
+        return bool(materials[int(index)].get("doubleSided", False))
 
     @staticmethod
     def _feature_attribute(primitive: dict[str, Any]) -> str | None:
@@ -356,17 +369,28 @@ def _node_matrix(node: dict[str, Any]) -> np.ndarray:
     return matrix
 
 
-def _concat(
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], is_points: bool, rows: np.ndarray | None
-) -> TileContent:
+@dataclass
+class _Primitive:
+    """One glTF primitive read: positions in the scene frame, indices, per-vertex feature ids."""
+
+    points: np.ndarray
+    indices: np.ndarray
+    features: np.ndarray
+    single_sided: bool
+
+
+def _concat(parts: list[_Primitive], is_points: bool, rows: np.ndarray | None) -> TileContent:
     """Primitives of one kind into one content, their indices offset to the joined vertex list."""
-    sizes = np.cumsum([0] + [len(p) for p, _, _ in parts])
-    points = np.concatenate([p for p, _, _ in parts])
-    features = np.concatenate([f for _, _, f in parts])
+    sizes = np.cumsum([0] + [len(p.points) for p in parts])
+    points = np.concatenate([p.points for p in parts])
+    features = np.concatenate([p.features for p in parts])
     if is_points:
         triangles = np.empty((0, 3), dtype=np.int64)
-        used = np.unique(np.concatenate([i + s for (_, i, _), s in zip(parts, sizes)]))
+        used = np.unique(np.concatenate([p.indices + s for p, s in zip(parts, sizes)]))
         points, features = points[used], features[used]
     else:
-        triangles = np.concatenate([(i + s)[: len(i) // 3 * 3].reshape(-1, 3) for (_, i, _), s in zip(parts, sizes)])
-    return TileContent(points, triangles, features, is_points, rows)
+        triangles = np.concatenate(
+            [(p.indices + s)[: len(p.indices) // 3 * 3].reshape(-1, 3) for p, s in zip(parts, sizes)]
+        )
+    single = not is_points and all(p.single_sided for p in parts)
+    return TileContent(points, triangles, features, is_points, rows, single_sided=single)

@@ -13,6 +13,7 @@ import pyvista as pv
 import vtk
 from vtkmodules.util.numpy_support import numpy_to_vtkIdTypeArray
 
+from twin.layer import SINGLE_SIDED
 from twin.streaming.content import TileContent
 
 
@@ -20,7 +21,9 @@ def merge(contents: Sequence[TileContent], points: bool) -> pv.PolyData:
     """Join contents of one layer (all triangles, or all points) into one PolyData.
 
     Triangles carry the cell array ``asset_index`` (the asset row of each triangle's first corner),
-    points the point array ``asset_index``; both int32, -1 where the file names no asset.
+    points the point array ``asset_index``; both int32, -1 where the file names no asset.  A mesh
+    whose every content is single-sided says so in its field data, so a
+    view may cull its back faces (:func:`twin.layer.single_sided`).
     """
     parts = [c for c in contents if c.is_points == points and len(c.points)]
     if not parts:
@@ -38,6 +41,7 @@ def merge(contents: Sequence[TileContent], points: bool) -> pv.PolyData:
     triangles = np.concatenate([c.triangles + s for c, s in zip(parts, starts)])
     mesh.polys = _cells(triangles)
     mesh.cell_data["asset_index"] = rows[triangles[:, 0]] if len(triangles) else np.empty(0, np.int32)
+    mesh.field_data[SINGLE_SIDED] = np.array([all(c.single_sided for c in parts)], dtype=np.uint8)
     return mesh
 
 

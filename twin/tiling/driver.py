@@ -301,6 +301,7 @@ class _Build:
                     layer=first["layer"],
                     family=first["family"],
                     renamed=renamed,
+                    single_sided=all(p.get("single_sided", False) for p, _, _ in pieces),
                 )
             )
         for start in range(0, len(batch), self.options.batch):

@@ -79,8 +79,19 @@ class _Buffer:
         return len(self.views) - 1
 
 
-def write_glb(positions: np.ndarray, colours: np.ndarray, features: np.ndarray, table: Features, mode: str) -> bytes:
-    """The GLB of one primitive (``mode`` "triangles" or "points") and its property table."""
+def write_glb(
+    positions: np.ndarray,
+    colours: np.ndarray,
+    features: np.ndarray,
+    table: Features,
+    mode: str,
+    double_sided: bool = True,
+) -> bytes:
+    """The GLB of one primitive (``mode`` "triangles" or "points") and its property table.
+
+    ``double_sided`` False (closed solids wound outward, see :mod:`twin.tiling.orient`) lets every
+    viewer cull back faces, as glTF's ``doubleSided: false`` tells it to.
+    """
     buffer = _Buffer()
     accessors: list[dict[str, object]] = []
 
@@ -117,7 +128,7 @@ def write_glb(positions: np.ndarray, colours: np.ndarray, features: np.ndarray, 
                     "roughnessFactor": 1.0,
                 },
                 "alphaMode": "BLEND" if translucent else "OPAQUE",
-                "doubleSided": True,
+                "doubleSided": double_sided,
             }
         ],
         "meshes": [

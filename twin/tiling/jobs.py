@@ -75,6 +75,7 @@ class TileJob:
     layer: str
     family: str
     renamed: tuple[int, ...] = ()  # index rows whose id the index qualifies as "<source>/<id>"
+    single_sided: bool = False  # every part a closed outward solid: the material is not doubleSided
 
 
 @dataclass
@@ -203,6 +204,7 @@ def _save_piece(piece: Piece, twin: Twin, work: Path) -> dict[str, Any]:
         "bounds": enu_bounds(piece.positions),
         "features": len(piece.rows),
         "elements": len(piece.positions) // (3 if piece.family == "mesh" else 1),
+        "single_sided": piece.single_sided,
     }
 
 
@@ -234,7 +236,7 @@ def _write_tile(job: TileJob) -> dict[str, Any]:
     try:
         positions, colours, features, table = _gather(job)
         mode = "points" if job.family == "points" else "triangles"
-        data = write_glb(positions, colours, features, table, mode)
+        data = write_glb(positions, colours, features, table, mode, double_sided=not job.single_sided)
         atomic_write(Path(job.out) / job.uri, data)
     except Exception as exc:  # reported with its tile and source; the other tiles go on
         log.exception("tile %s failed", job.uri)

@@ -20,6 +20,7 @@ from twin.scene import Twin
 from twin.tiling.frame import LocalFrame, enu_to_gltf
 from twin.tiling.grid import NodeKey, TileGrid, ancestors
 from twin.tiling.lod import box_triangles, decimate, point_levels
+from twin.tiling.orient import orient_solids
 
 #: colours of layers whose style names none, by source kind (RGB)
 DEFAULT_COLOURS = {"city": (216, 210, 196), "ifc": (200, 200, 200), "terrain": (167, 181, 154)}
@@ -36,6 +37,7 @@ class Piece:
     features: np.ndarray  # (n,) uint32 index into ``rows``
     rows: np.ndarray  # (f,) source-local asset rows of the piece's features
     colours: np.ndarray  # (n, 4) uint8 RGBA
+    single_sided: bool = False  # every feature a closed solid wound outward: back faces may be culled
 
 
 @dataclass
@@ -45,6 +47,7 @@ class _Geometry:
     corners: np.ndarray  # (m, 3) or (m, 1) point ids per element
     owners: np.ndarray  # (m,) source-local asset row
     colours: np.ndarray  # (n_points, 4) uint8
+    solid: np.ndarray | None = None  # (m,) bool: the element's asset is a closed outward solid
 
 
 def cut(twin: Twin, frame: LocalFrame, grid: TileGrid) -> tuple[list[Piece], dict[int, NodeKey], int]:
@@ -89,6 +92,7 @@ def _merged(pieces: list[Piece]) -> list[Piece]:
                 features=features.astype(np.uint32),
                 rows=rows.astype(np.uint32),
                 colours=np.concatenate([p.colours for p in same]),
+                single_sided=all(p.single_sided for p in same),
             )
         )
     return out
@@ -130,6 +134,7 @@ class _Cutter:
                 features=np.repeat(features.astype(np.uint32), per),
                 rows=rows.astype(np.uint32),
                 colours=geometry.colours[geometry.corners[chosen].ravel()],
+                single_sided=geometry.solid is not None and bool(geometry.solid[chosen].all()),
             )
 
     def homes(self, owners: np.ndarray, leaves: np.ndarray) -> dict[int, NodeKey]:
@@ -147,7 +152,8 @@ class _MeshCutter(_Cutter):
         corners, owners = _triangles(self.layer)
         if not len(corners):
             return [], {}
-        geometry = _Geometry(corners, owners, self.colours)
+        corners, solid = orient_solids(self.local, corners, owners)
+        geometry = _Geometry(corners, owners, self.colours, solid)
         bounds = self.bounds[owners]
         wide = 2 * self.grid.size
         split = ((bounds[:, 1] - bounds[:, 0]) > wide) | ((bounds[:, 3] - bounds[:, 2]) > wide)
@@ -174,7 +180,10 @@ class _MeshCutter(_Cutter):
             return []
         corners = box_triangles(self.bounds[assets[big]]) + self.origin
         boxes = _Geometry(
-            np.arange(len(corners)).reshape(-1, 3), np.repeat(assets[big], 12), np.repeat(colours[big], 36, axis=0)
+            np.arange(len(corners)).reshape(-1, 3),
+            np.repeat(assets[big], 12),
+            np.repeat(colours[big], 36, axis=0),
+            np.ones(12 * int(big.sum()), dtype=bool),  # box_triangles winds them outward
         )
         nodes = np.repeat(ancestors(leaves[big], level), 12, axis=0)
         return list(self.group(level, nodes, boxes, enu_to_gltf(self.frame.enu(corners))))

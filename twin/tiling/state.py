@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 #: bumped when the output changes for the same input, so that every tile is rebuilt
-TILER_VERSION = 1
+TILER_VERSION = 2  # 2: closed solids wound outward, their tiles single-sided
 WORK = ".build"
 
 

@@ -28,6 +28,7 @@ from twin.asset_index import AssetIndex
 from twin.faces.app.risk_paint import array_name
 from twin.faces.app.search import IndexSearch
 from twin.faces.app.triggers import Triggers, replies
+from twin.faces.rendering import cull_back_faces
 from twin.layer import Layer
 from twin.scene import Twin
 from twin.streaming.city import CityStream
@@ -174,6 +175,8 @@ class CityStreaming(Triggers):
         for layer, mesh in zip(self.layers, meshes):
             layer.dataset.ShallowCopy(mesh)
             layer.dataset.Modified()
+            for view in self.pool.views.values():  # the drawn tiles decide: all closed boxes, or not
+                cull_back_faces(view.scene.actors[layer.name], layer)
         if paint is not None:
             for minimum in sorted(paint.minimums):
                 paint.write(array_name(minimum), paint.levels, minimum)
