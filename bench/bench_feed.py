@@ -1,6 +1,6 @@
 """The Hefei-scale drill: 85,000 sensors at 1 Hz fed over MQTT into the live risk, compressed in time.
 
-``python bench/bench_feed.py [--sensors 85000] [--seconds 60] [--gateway 1000]``
+``python bench/bench_feed.py [--sensors 85000] [--seconds 60] [--gateway 1000] [--speed 1] [--curve]``
 
 A publisher process plays the sensors as gateways: every simulated second each gateway publishes
 one NDJSON batch (``twin/batch/gw-<n>``, QoS 1) of its sensors' readings, paced so the readings
@@ -9,11 +9,13 @@ waits rather than letting the broker's queue grow).  The server side (this proce
 service on a DuckDB file with rule evaluation and the MQTT subscriber.  Printed:
 
 * sustained ingest (readings/s) with rule evaluation, against a bare broker round trip of the
-  same messages and a bare DuckDB append of the same rows, in the same run;
+  same messages and a bare DuckDB insert of the same rows (``INSERT OR IGNORE`` into a table keyed
+  on (sensor, ts), and a plain append), in the same run;
 * reading -> colour p50/p95: a sensor per simulated second flips between green and red; time
   from its publication to the changed colours written (``level_colors``) after the commit;
 * the server's memory end/start, the largest backlog seen, and whether every reading was stored;
-* how long the full hour (306 M readings) takes at the measured rate: this machine's scale.
+* how long the full hour (306 M readings) takes at the measured rate: this machine's scale;
+* ``--curve``: only the growth curve, flat out at 1,000, 10,000 and 85,000 sensors.
 """
 
 from __future__ import annotations
@@ -211,14 +213,14 @@ def bare_broker(n: int, seconds: int, gateway: int) -> float:
     return n * seconds / elapsed
 
 
-def bare_duckdb(n: int, seconds: int) -> float:
-    """The same rows appended to the same table layout in a DuckDB file, a second per commit: readings/s."""
+def bare_duckdb(n: int, seconds: int, keyed: bool = True) -> float:
+    """The same rows inserted into a DuckDB file, a second per commit: readings/s.  ``keyed``: into a
+    table keyed on (sensor, ts) with ``INSERT OR IGNORE`` (the idempotent insert a bare DuckDB user
+    writes), else appended plainly (no deduplication: the floor)."""
     with tempfile.TemporaryDirectory() as tmp:
         con = duckdb.connect(str(Path(tmp) / "raw.duckdb"))
-        con.execute(
-            "CREATE TABLE readings (sensor INTEGER NOT NULL, ts TIMESTAMP NOT NULL, value DOUBLE, "
-            "PRIMARY KEY (sensor, ts))"
-        )
+        key = ", PRIMARY KEY (sensor, ts)" if keyed else ""
+        con.execute(f"CREATE TABLE readings (sensor INTEGER NOT NULL, ts TIMESTAMP NOT NULL, value DOUBLE{key})")
         started = time.perf_counter()
         for second in range(seconds):
             batch = pa.table(  # noqa: F841 (DuckDB reads it by name)
@@ -228,10 +230,25 @@ def bare_duckdb(n: int, seconds: int) -> float:
                     "value": pa.array(np.full(n, 1.0)),
                 }
             )
-            con.execute("INSERT OR IGNORE INTO readings SELECT * FROM batch")
+            con.execute(f"{'INSERT OR IGNORE' if keyed else 'INSERT'} INTO readings SELECT * FROM batch")
         elapsed = time.perf_counter() - started
         con.close()
     return n * seconds / elapsed
+
+
+def growth_curve(seconds: int, gateway: int) -> None:
+    """Flat-out drills at 1,000, 10,000 and 85,000 sensors beside a bare DuckDB append of the same
+    rows at each size: readings/s and the ratio, so a super-linear step shows."""
+    for n in (1_000, 10_000, 85_000):
+        result = drill(n, seconds, gateway, 0.0)
+        raw = bare_duckdb(n, max(5, seconds // 3), keyed=True)
+        print(
+            f"feed curve: {n:,} sensors flat out: {result['rate']:,.0f} readings/s ({result['rate'] / n:.2f}x real "
+            f"time at 1 Hz), {raw / result['rate']:.2f}x the time per reading of a bare INSERT OR IGNORE "
+            f"({raw:,.0f}/s); p95 reading -> colour {result['p95']:.2f} s; stored {result['stored']:,} of "
+            f"{result['total']:,}",
+            flush=True,
+        )
 
 
 def rss_mb() -> float:
@@ -247,11 +264,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=int, default=60, help="simulated seconds (the hour is 3600)")
     parser.add_argument("--gateway", type=int, default=1000, help="sensors per gateway batch")
     parser.add_argument("--speed", type=float, default=0.0, help="simulated s per s (1: real time; 0: flat out)")
+    parser.add_argument("--curve", action="store_true", help="only the growth curve: flat out at 1k, 10k, 85k sensors")
     args = parser.parse_args(argv or [])
+    if args.curve:
+        growth_curve(args.seconds, args.gateway)
+        return
     n, seconds = args.sensors, args.seconds
     baseline_seconds = max(5, seconds // 6)
     broker_rate = bare_broker(n, baseline_seconds, args.gateway)
     duckdb_rate = bare_duckdb(n, baseline_seconds)
+    append_rate = bare_duckdb(n, baseline_seconds, keyed=False)
     result = drill(n, seconds, args.gateway, args.speed)
     rate = result["rate"]
     print(
@@ -259,9 +281,11 @@ def main(argv: list[str] | None = None) -> None:
         f"{rate:,.0f} readings/s with rule evaluation ({rate / n:.2f}x real time at 1 Hz)",
         flush=True,
     )
+    paced = " (paced by the feed at this speed: run flat out, --speed 0, for the server's limit)" if args.speed else ""
     print(
-        f"feed: ratio {broker_rate / rate:.2f} to a bare broker round trip ({broker_rate:,.0f}/s), "
-        f"{duckdb_rate / rate:.2f} to a bare DuckDB append of the same rows ({duckdb_rate:,.0f}/s)",
+        f"feed: ratio{paced} {broker_rate / rate:.2f} to a bare broker round trip ({broker_rate:,.0f}/s), "
+        f"{duckdb_rate / rate:.2f} to a bare DuckDB INSERT OR IGNORE of the same rows ({duckdb_rate:,.0f}/s), "
+        f"{append_rate / rate:.2f} to a plain append without deduplication ({append_rate:,.0f}/s)",
         flush=True,
     )
     print(

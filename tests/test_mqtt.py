@@ -193,6 +193,28 @@ def test_bad_payloads_are_counted_and_dropped_with_their_topic(caplog: pytest.Lo
 
 
 @needs_broker
+def test_a_bad_gateway_batch_among_good_ones_costs_only_its_own_readings() -> None:
+    svc = demo_service().open()
+    now = int(time.time() * 1000)
+    good = [f'{{"sensor":"GAS-B006","ts":{now - 1000 * k},"value":1.0}}\n' for k in range(6)]
+    with Mosquitto() as broker:
+        feed = MqttIngest(svc, broker.url)
+        pub = publisher(broker.url)
+        try:
+            feed.start()
+            assert feed.wait_connected()
+            for k, line in enumerate(good):  # published together: most are gathered into one commit
+                body = line + ('{"sensor":"GAS-B006","ts":"yesterday","value":1}\n' if k == 3 else "")
+                pub.publish(f"twin/batch/gw-{k}", body, qos=1)
+            wait_for(lambda: feed.stats.readings == 7)
+        finally:
+            pub.loop_stop()
+            feed.stop()
+    assert (feed.stats.accepted, feed.stats.rejected, feed.stats.malformed) == (6, 1, 0)
+    svc.close()
+
+
+@needs_broker
 def test_the_broker_going_away_and_coming_back() -> None:
     svc = demo_service().open()
     now = int(time.time() * 1000)

@@ -62,13 +62,12 @@ class AlertKeys:
         changed = np.flatnonzero((level != self.level) | (target != self.target)).tolist()
         todo = dict.fromkeys(changed, True)
         open_combine = set()
-        mine: set[int] = set()
-        if not full and self.book.open:
-            mine = set(np.unique(np.concatenate([keys[touched] for keys in self.of_sensor.values()])).tolist())
         low = self.svc.rules.alerts.min_level
+        # only the clearing open ones of the touched sensors need a look between ticks
+        look = np.ones(len(self.names), bool) if touched is None else self._clearing(touched, level < low)
         for key in self.book.open:
             k = self.index.get(key)
-            if k is not None and (full or (k in mine and level[k] < low)):  # only clearing ones need a tick
+            if k is not None and look[k]:
                 todo.setdefault(k, False)
             elif key in self.combine_index:
                 r, slot = self.combine_index[key]
@@ -87,6 +86,15 @@ class AlertKeys:
                 lv = int(now_lv[slot])
                 self.book.update((asset, rule.rule.name), lv, lv, now, f"multivariable rule {rule.rule.name}")
             self.combine_prev[r] = now_lv.copy()
+
+    def _clearing(self, touched: np.ndarray, below: np.ndarray) -> np.ndarray:
+        """Mask of the keys of the ``touched`` sensors that are ``below`` the alerting level."""
+        mine = np.zeros(len(self.names), bool)
+        if self.book.open:
+            for keys in self.of_sensor.values():
+                k = keys[touched]
+                mine[k[k >= 0]] = True
+        return mine & below
 
     def _message(self, k: int) -> str:
         return f"{self.names[k][1]}: " + "; ".join(reading(self.svc, s) for s in self.sensors_of[k])

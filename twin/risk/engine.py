@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.risk.levels import LEVEL_DTYPE, NODATA, highest_crossed
+from twin.risk.levels import LEVEL_DTYPE, NODATA, NONE, highest_crossed
 from twin.risk.rules import LevelRule, RuleSet
 from twin.risk.sensors import SensorTable
 
@@ -33,6 +33,12 @@ class Channel:
     value that holds ``k`` (entry minus hysteresis).  A level is entered once its signal has
     stayed past it for ``for_s`` and left once it has stayed below the holding value for
     ``clear_s``, so a slow rise walks through blue, yellow, orange and red in turn.
+
+    Most sensors of a city are quiet most of the time, and grading a quiet one changes nothing:
+    a sensor is *resting* once graded at no level, with nothing pending, while its signal was
+    below ``floor`` (the lowest value any of its levels reacts to, entry or holding).  Grading a
+    resting sensor whose signal is still below its floor (or unknown) is skipped: its state is
+    already what grading would give, so the work follows the sensors that are not quiet.
     """
 
     signal: str
@@ -46,6 +52,8 @@ class Channel:
     pending: np.ndarray  # higher level waiting for its minimum duration, -1 when none
     up_since: np.ndarray  # (n, 4)
     down_since: np.ndarray  # (n, 4)
+    floor: np.ndarray  # the lowest signal any level reacts to; +inf where no level is defined
+    resting: np.ndarray  # bool: graded quiet (see the class doc); grading it again changes nothing
 
     @classmethod
     def build(cls, signal: str, rules: list[LevelRule], rule_index: np.ndarray) -> Channel:
@@ -57,6 +65,8 @@ class Channel:
             sign = 1.0 if rule.direction == "above" else -1.0
             enter[rows], signs[rows] = sign * rule.enter, sign
             hyst[rows], for_s[rows], clear_s[rows] = rule.hysteresis, rule.for_s, rule.clear_s
+        reacts = np.fmin(enter, enter - hyst[:, None])  # NaN where a level is not defined
+        floor = np.where(np.isnan(reacts), np.inf, reacts).min(axis=1)
         return cls(
             signal=signal,
             rule=rule_index,
@@ -69,10 +79,22 @@ class Channel:
             pending=np.full(n, -1, LEVEL_DTYPE),
             up_since=np.full((n, 4), np.nan),
             down_since=np.full((n, 4), np.nan),
+            floor=floor,
+            resting=np.isinf(floor),  # no level: the initial state is already final
         )
 
     def evaluate(self, idx: Index, signed: np.ndarray, now: float) -> None:
-        """Move the sensors ``idx`` towards the level their current signal calls for."""
+        """Move the sensors ``idx`` towards the level their current signal calls for (skipping the
+        resting ones still below their floor)."""
+        with np.errstate(invalid="ignore"):
+            busy = ~self.resting[idx] | (signed >= self.floor[idx])
+        if busy.all():
+            self._grade(idx, signed, now)
+        elif busy.any():
+            rows = np.arange(len(self.level))[idx] if isinstance(idx, slice) else idx
+            self._grade(rows[busy], signed[busy], now)
+
+    def _grade(self, idx: Index, signed: np.ndarray, now: float) -> None:
         enter, level = self.enter[idx], self.level[idx]
         known = ~np.isnan(signed)
         defined = ~np.isnan(enter)
@@ -87,10 +109,14 @@ class Channel:
         target = np.maximum(highest_crossed(entered), np.minimum(level, highest_crossed(defined & ~cleared)))
         target = np.where(known, target, level).astype(LEVEL_DTYPE)
         raw = highest_crossed(above)
-        self.pending[idx] = np.where(known & (raw > target), raw, -1)
+        pending = np.where(known & (raw > target), raw, -1)
+        self.pending[idx] = pending
         self.up_since[idx] = np.where(known[:, None], up, self.up_since[idx])
         self.down_since[idx] = np.where(known[:, None], down, self.down_since[idx])
         self.level[idx] = target
+        with np.errstate(invalid="ignore"):
+            quiet = (signed < self.floor[idx]) & (target == NONE) & (pending < 0)
+        self.resting[idx] = np.where(known, quiet, self.resting[idx])
 
     def settle(self, signed: np.ndarray) -> None:
         """Take the level the signal calls for at once, as if held long enough (after a restart)."""
@@ -99,6 +125,7 @@ class Channel:
         known = ~np.isnan(signed)
         self.level[:] = np.where(known, highest_crossed(above), self.level)
         self.up_since[:] = np.where(above, -np.inf, np.nan)
+        self.resting[:] = np.isinf(self.floor)  # the holding clocks are not set: grade every one again
 
 
 class SensorEngine:

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 
 from twin.errors import InputError
+from twin.risk.highwater import in_order
 from twin.risk.sensors import SensorTable
 
 REASONS = (
@@ -44,7 +45,8 @@ MAX_REPORTED = 1000
 
 @dataclass
 class Batch:
-    """The accepted readings (sensor row, epoch seconds, value) and why the others were rejected."""
+    """The accepted readings (sensor row, epoch seconds, value; in sensor, then time order) and why
+    the others were rejected (by their index in the batch as sent)."""
 
     sensor: np.ndarray
     ts: np.ndarray
@@ -152,15 +154,58 @@ def check(items: list[Any], sensors: SensorTable, now: float, max_age_s: float, 
     return _finish(code, sensor, ts, value, names, now, max_age_s, max_future_s)
 
 
-def check_table(table: pa.Table, sensors: SensorTable, now: float, max_age_s: float, max_future_s: float) -> Batch:
+class SensorNames:
+    """Sensor rows of Arrow columns of sensor names, remembered per chunk of names.
+
+    Looking names up hashes every sensor id into a set first: at 85,000 sensors that costs more
+    than the rest of checking a batch.  A gateway sends the same sensors in the same order every
+    time, and its message is one chunk of the column (batches are concatenated, not copied), so
+    a chunk's exact bytes are the key to its rows: a chunk seen before costs one dict lookup.
+    Only chunks of up to ``max_names`` names are kept, at most ``max_chunks`` (then forgotten
+    all at once): the memory stays bounded whatever clients send.
+    """
+
+    def __init__(self, sensors: SensorTable, max_chunks: int = 1024, max_names: int = 4096) -> None:
+        self.sensors, self.max_chunks, self.max_names = sensors, max_chunks, max_names
+        self._rows: dict[bytes, np.ndarray] = {}
+
+    def rows(self, names: pa.ChunkedArray) -> np.ndarray:
+        """The sensor row of each name, -1 for unknown names (the chunks not seen before in one lookup)."""
+        chunks = names.chunks
+        keys = [self._key(chunk) for chunk in chunks]
+        found = [None if key is None else self._rows.get(key) for key in keys]
+        missing = [i for i, rows in enumerate(found) if rows is None]
+        if missing:
+            looked_up = self.sensors.lookup_arrow(pa.chunked_array([chunks[i] for i in missing], names.type))
+            bounds = np.cumsum([len(chunks[i]) for i in missing])[:-1]
+            for i, rows in zip(missing, np.split(looked_up, bounds), strict=True):
+                found[i] = rows
+                key = keys[i]
+                if key is not None:
+                    if len(self._rows) >= self.max_chunks:
+                        self._rows.clear()
+                    self._rows[key] = rows
+        done = [rows for rows in found if rows is not None]  # every one by now
+        return np.concatenate(done) if done else np.zeros(0, np.int64)
+
+    def _key(self, chunk: pa.Array) -> bytes | None:
+        """The chunk's name lengths and bytes (None: not a plain string array worth keeping)."""
+        if chunk.type != pa.string() or chunk.null_count or not 0 < len(chunk) <= self.max_names:
+            return None
+        offsets_buffer, data = chunk.buffers()[1:3]
+        if offsets_buffer is None or data is None:
+            return None
+        offsets = np.frombuffer(offsets_buffer, np.int32, len(chunk) + 1, chunk.offset * 4)
+        return np.diff(offsets).tobytes() + memoryview(data)[offsets[0] : offsets[-1]].tobytes()
+
+
+def check_table(table: pa.Table, names: SensorNames, now: float, max_age_s: float, max_future_s: float) -> Batch:
     """The columnar twin of :func:`check` for NDJSON read by Arrow (no nulls, numeric ts and value)."""
     code = np.zeros(table.num_rows, dtype=np.int8)
     value = table["value"].to_numpy()
     _mark(code, ~np.isfinite(value), NOT_FINITE)
     ts = table["ts"].to_numpy() / 1000.0
-    return _finish(
-        code, sensors.lookup_arrow(table["sensor"]), ts, value, table["sensor"], now, max_age_s, max_future_s
-    )
+    return _finish(code, names.rows(table["sensor"]), ts, value, table["sensor"], now, max_age_s, max_future_s)
 
 
 def _finish(
@@ -186,7 +231,7 @@ def _finish(
         batch.rejections.append(
             {"index": i, "sensor": name if isinstance(name, str) else None, "reason": REASONS[code[i]]}
         )
-    _drop_repeats(batch)
+    _sort(batch)
     return batch
 
 
@@ -259,16 +304,11 @@ def _iso(text: str) -> float:
         return math.nan
 
 
-def _drop_repeats(batch: Batch) -> None:
-    """Keep the first of readings repeating (sensor, ts) inside one batch; the rest count as duplicates."""
-    if len(batch.sensor) < 2:
-        return
-    ms = np.round(batch.ts * 1000.0).astype(np.int64)
-    order = np.lexsort((ms, batch.sensor))
-    s, t = batch.sensor[order], ms[order]
-    repeat = np.zeros(len(s), bool)
-    repeat[1:] = (s[1:] == s[:-1]) & (t[1:] == t[:-1])
-    if repeat.any():
-        keep = np.sort(order[~repeat])
-        batch.duplicate_in_batch = int(repeat.sum())
-        batch.sensor, batch.ts, batch.value = batch.sensor[keep], batch.ts[keep], batch.value[keep]
+def _sort(batch: Batch) -> None:
+    """Put the readings in (sensor, ts) order, keeping the first of readings repeating one (sensor,
+    ts) inside the batch; the rest count as duplicates.  Sorted once here, the batch is cheap to
+    sort again for every later step (see :func:`~twin.risk.highwater.in_order`)."""
+    order, repeat = in_order(batch.sensor, np.round(batch.ts * 1000.0).astype(np.int64))
+    keep = order[~repeat]
+    batch.duplicate_in_batch = int(repeat.sum())
+    batch.sensor, batch.ts, batch.value = batch.sensor[keep], batch.ts[keep], batch.value[keep]

@@ -27,7 +27,7 @@ from twin.risk.alerting import Alerting
 from twin.risk.flood import FloodGuard
 from twin.risk.gridlayers import roll_up
 from twin.risk.history import History
-from twin.risk.ingest import Batch, check, check_table
+from twin.risk.ingest import Batch, SensorNames, check, check_table
 from twin.risk.response import Response
 from twin.risk.rules import RuleSet, read_rules
 from twin.risk.sensors import SensorTable, read_sensors
@@ -111,6 +111,7 @@ class RiskService:
         self.response = Response(self.state, self.alerting, store)
         self.watchdog = Watchdog(rules.stall_s)
         self.flood = FloodGuard(sensors.period_s, rules.flood_factor, rules.flood_burst_s)
+        self._names = SensorNames(sensors)  # sensor rows of the gateways' name columns, remembered
         self._lock = threading.RLock()
         self._ingest_lock = threading.Lock()
         self.accepted_total = 0  # readings committed since start (health: the feed's rate)
@@ -271,8 +272,11 @@ class RiskService:
         """
         with self._ingest_lock:
             now = self.clock()
-            checker = check_table if isinstance(items, pa.Table) else check
-            batch = checker(items, self.state.sensors, now, self.rules.max_age_s, self.rules.max_future_s)
+            window = (now, self.rules.max_age_s, self.rules.max_future_s)
+            if isinstance(items, pa.Table):
+                batch = check_table(items, self._names, *window)
+            else:
+                batch = check(items, self.state.sensors, *window)
             limited = self._throttle(batch, now) if rate_limit else 0
             inserted, conflicts = self.history.commit(batch.sensor, batch.ts, batch.value)
             self.accepted_total += inserted

@@ -6,7 +6,11 @@ per transaction (``executemany`` manages ~3,000 rows/s; an Arrow insert hundreds
 Sensors get a stable integer key in the ``sensors`` table (an integer primary key indexes half
 again as fast as a string one).  ``readings`` is idempotent on (sensor, ts): the first value
 stored wins and a later duplicate is ignored (and counted as a conflict if its value differs).
-Reads use their own cursor, so a query never waits for the ingest thread's Python lock.
+It has no index: a primary key on (sensor, ts) cost more per reading than all the rest of
+ingest, so duplicates are found by each sensor's newest stored reading held in memory
+(:mod:`twin.risk.highwater`), and only stragglers older than it are looked up, in the rows of
+their time span.  Reads use their own cursor, so a query never waits for the ingest thread's
+Python lock.
 """
 
 from __future__ import annotations
@@ -27,12 +31,12 @@ import pyarrow as pa
 from twin.errors import InputError
 from twin.risk.alerts import Alert, Event
 from twin.risk.archive import GROUP_SIZE, Archive, day_start
+from twin.risk.highwater import HighWater, repeated
 from twin.risk.levels import NAMES
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sensors (id VARCHAR PRIMARY KEY, key INTEGER NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS readings (sensor INTEGER NOT NULL, ts TIMESTAMP NOT NULL, value DOUBLE,
-    PRIMARY KEY (sensor, ts));
+CREATE TABLE IF NOT EXISTS readings (sensor INTEGER NOT NULL, ts TIMESTAMP NOT NULL, value DOUBLE);
 CREATE TABLE IF NOT EXISTS alerts (id BIGINT PRIMARY KEY, asset VARCHAR, rule VARCHAR, state VARCHAR,
     level TINYINT, peak TINYINT, opened DOUBLE, updated DOUBLE, message VARCHAR, fired DOUBLE, acked DOUBLE,
     acked_level TINYINT, acked_by VARCHAR, resolved DOUBLE, clear_since DOUBLE, flaps INTEGER, flapping BOOLEAN);
@@ -84,6 +88,7 @@ class Store:
         self._con: duckdb.DuckDBPyConnection | None = None
         self.archive: Archive | None = None
         self._archived_until: float | None = None  # epoch s: the last move's cutoff, read once
+        self._marks: HighWater | None = None  # each sensor's newest stored reading, read once
 
     def attach_archive(self, root: Path | None = None) -> Archive:
         """Keep raw readings older than a window in Parquet under ``root`` (default ``<store>.archive``)
@@ -104,7 +109,24 @@ class Store:
         if self._con is None:
             self._con = self._connect()
             self._con.execute(SCHEMA)
+            self._unindex_readings()
         return self
+
+    def _unindex_readings(self) -> None:
+        """Rebuild a ``readings`` table written with a primary key (before the high-water marks)
+        without it, once, in one transaction: the index would keep its cost on every insert."""
+        indexed = _one(
+            self.con.execute(
+                "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'readings' "
+                "AND constraint_type = 'PRIMARY KEY'"
+            )
+        )[0]
+        if indexed:
+            with self._transaction():
+                self.con.execute("ALTER TABLE readings RENAME TO readings_indexed")
+                self.con.execute(SCHEMA)
+                self.con.execute("INSERT INTO readings SELECT * FROM readings_indexed")
+                self.con.execute("DROP TABLE readings_indexed")
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -239,70 +261,103 @@ class Store:
 
     def insert_readings(self, sensor: np.ndarray, ts_ms: np.ndarray, value: np.ndarray) -> tuple[int, int]:
         """Commit a batch (sensor keys, epoch ms, values); return (rows inserted, duplicates whose
-        value differs from the stored one)."""
-        batch = pa.table(
-            {
-                "sensor": pa.array(sensor, pa.int32()),
-                "ts": pa.array(ts_ms, pa.timestamp("ms")),
-                "value": pa.array(value),
-            }
-        )
-        with self._lock:
-            batch, conflicts = self._without_archived(batch)
-            inserted = _one(self.con.execute("INSERT OR IGNORE INTO readings SELECT * FROM batch"))[0]
-            if inserted < len(batch):
-                conflicts += _one(
-                    self.con.execute(
-                        "SELECT count(*) FROM batch b JOIN readings r ON r.sensor = b.sensor AND r.ts = b.ts "
-                        "WHERE r.value IS DISTINCT FROM b.value"
-                    )
-                )[0]
-        return int(inserted), int(conflicts)
+        value differs from the stored one).
 
-    def _without_archived(self, batch: pa.Table) -> tuple[pa.Table, int]:
-        """The batch less the readings the archive holds already (a late repeat of an archived day
-        is a duplicate, as in the raw table), and how many of those differ in value.
-
-        Only readings older than the last move's cutoff are looked up, in the files of their days
-        and groups: stragglers are few, and the live path never reads Parquet.
+        New readings are told from duplicates by the sensors' high-water marks; those older than
+        their mark are looked up in the raw rows of their time span, and those older than the
+        last archive move in the archive too.  The marks move only once the insert has returned.
         """
-        if self.archive is None or not len(batch):
-            return batch, 0
+        sensor = np.asarray(sensor, np.int32)
+        ts_ms, value = np.asarray(ts_ms, np.int64), np.asarray(value, np.float64)
+        fresh = ~repeated(sensor, ts_ms)
+        if not fresh.all():
+            sensor, ts_ms, value = sensor[fresh], ts_ms[fresh], value[fresh]
+        with self._lock:
+            marks = self._high_water()
+            new, late, conflicts = marks.classify(sensor, ts_ms, value)
+            old = self._archived(ts_ms)  # perhaps in the archive, even newer than a mark read after a restart
+            keep = new & ~old
+            look = late | (new & old)
+            if look.any():
+                rows = np.flatnonzero(look)
+                found, differing = self._stored(sensor[rows], ts_ms[rows], value[rows], late[rows], old[rows])
+                keep[rows[~found]] = True
+                conflicts += differing
+            sensor, ts_ms, value = sensor[keep], ts_ms[keep], value[keep]
+            if len(sensor):
+                batch = pa.table(  # noqa: F841 (DuckDB reads it by name)
+                    {"sensor": sensor, "ts": pa.array(ts_ms, pa.timestamp("ms")), "value": value}
+                )
+                self.con.execute("INSERT INTO readings SELECT * FROM batch")
+                marks.advance(sensor, ts_ms, value)
+        return len(sensor), conflicts
+
+    def _high_water(self) -> HighWater:
+        """Each sensor's newest stored reading: read from the table once, then kept by the inserts."""
+        if self._marks is None:
+            columns = self.con.execute(
+                "SELECT sensor, epoch_ms(max(ts)) AS ts, arg_max(value, ts) AS value FROM readings GROUP BY sensor"
+            ).fetchnumpy()
+            self._marks = HighWater(
+                np.asarray(columns["sensor"], np.int64),
+                np.asarray(columns["ts"], np.int64),
+                np.ma.filled(np.ma.asarray(columns["value"], np.float64), np.nan),
+            )
+        return self._marks
+
+    def _archived(self, ts_ms: np.ndarray) -> np.ndarray:
+        """Mask of readings older than the last archive move's cutoff (they may be in the archive)."""
+        if self.archive is None:
+            return np.zeros(len(ts_ms), bool)
         if self._archived_until is None:
             self._archived_until = float(
                 _one(self.con.execute("SELECT coalesce(epoch(max(cutoff)), 0) FROM archive_runs"))[0]
             )
-        ts_s = batch["ts"].cast(pa.int64()).to_numpy() / 1000.0
-        old = ts_s < self._archived_until
-        if not old.any():
-            return batch, 0
-        groups = sorted({int(k) // GROUP_SIZE for k in batch["sensor"].to_numpy()[old]})
-        files = self.archive.files(float(ts_s[old].min()), float(ts_s[old].max()), groups)
-        if not files:
-            return batch, 0
-        marked = batch.append_column("row", pa.array(np.arange(len(batch))))  # noqa: F841 (DuckDB reads it by name)
-        hits = self.con.execute(
-            "SELECT b.row, a.value IS DISTINCT FROM b.value FROM marked b JOIN read_parquet($1) a "
-            "ON a.sensor = b.sensor AND a.ts = b.ts",
-            [files],
-        ).fetchall()
-        if not hits:
-            return batch, 0
-        keep = np.ones(len(batch), bool)
-        keep[[r for r, _ in hits]] = False
-        return batch.filter(pa.array(keep)), sum(1 for _, differs in hits if differs)
+        return ts_ms < self._archived_until * 1000.0
+
+    def _stored(
+        self, sensor: np.ndarray, ts_ms: np.ndarray, value: np.ndarray, raw: np.ndarray, archived: np.ndarray
+    ) -> tuple[np.ndarray, int]:
+        """Which of some readings are stored already (mask), and how many of those differ in value:
+        the ``raw`` ones looked up in the rows of their time span, the ``archived`` ones in the
+        archive's files of their days and groups (stragglers are few: the live path never reads
+        Parquet)."""
+        probe = pa.table(  # noqa: F841 (DuckDB reads it by name)
+            {"row": np.arange(len(sensor)), "sensor": sensor, "ts": pa.array(ts_ms, pa.timestamp("ms")), "value": value}
+        )
+        sources: list[tuple[str, list[Any]]] = []
+        if raw.any():
+            span = "make_timestamp(CAST($1 AS BIGINT) * 1000) AND make_timestamp(CAST($2 AS BIGINT) * 1000)"
+            bounds = [int(ts_ms[raw].min()), int(ts_ms[raw].max())]
+            sources.append((f"SELECT sensor, ts, value FROM readings WHERE ts BETWEEN {span}", bounds))
+        if archived.any() and self.archive is not None:
+            groups = sorted(set((sensor[archived] // GROUP_SIZE).tolist()))
+            days = ts_ms[archived] / 1000.0
+            files = self.archive.files(float(days.min()), float(days.max()), groups)
+            if files:
+                sources.append(("SELECT sensor, ts, value FROM read_parquet($1)", [files]))
+        found = np.zeros(len(sensor), bool)
+        differs = np.zeros(len(sensor), bool)
+        for source, params in sources:
+            hits = self.con.execute(
+                f"SELECT p.row, s.value IS DISTINCT FROM p.value AS differs FROM probe p JOIN ({source}) s "
+                "ON s.sensor = p.sensor AND s.ts = p.ts",
+                params,
+            ).fetchnumpy()
+            rows = np.asarray(hits["row"], np.int64)
+            found[rows] = True
+            differs[rows] = np.asarray(hits["differs"], bool)
+        return found, int(differs.sum())
 
     def latest(self) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """Newest reading per sensor (to seed the in-memory state after a restart)."""
-        rows = self._read(
-            "SELECT s.id, epoch_ms(max(r.ts)), arg_max(r.value, r.ts) FROM readings r "
-            "JOIN sensors s ON s.key = r.sensor GROUP BY s.id"
-        ).fetchall()
-        return (
-            [r[0] for r in rows],
-            np.array([r[1] for r in rows], dtype=np.float64) / 1000.0,
-            np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64),
-        )
+        """Newest reading per sensor (to seed the in-memory state after a restart): the marks."""
+        with self._lock:
+            keys, ts_ms, value = self._high_water().known()
+        named = self._read("SELECT key, id FROM sensors").fetchnumpy()
+        ids = np.full(int(max(keys.max(initial=-1), np.max(named["key"], initial=-1))) + 1, None, object)
+        ids[np.asarray(named["key"], np.int64)] = np.asarray(named["id"], object)
+        mine = ids[keys] != None  # noqa: E711 (elementwise)
+        return ids[keys[mine]].tolist(), ts_ms[mine] / 1000.0, value[mine]
 
     def readings(
         self,
