@@ -160,3 +160,26 @@ def test_incidents_api(demo, tmp_path):
     assert {"location", "assets", "grids", "affected", "resources", "alert_list"} <= set(one)
     assert (missing, bad) == (404, 400)
     assert len(resources) == 15 and {r["kind"] for r in resources} == {"team", "depot", "shelter", "expert"}
+
+
+def test_an_asset_without_geometry_groups_by_asset_only():
+    """NaN bounds (an asset known by id, its geometry never measured) must not stop the grouping
+    inside an ingest: its alerts join each other and no neighbour by distance."""
+    from twin.assets import AssetTable
+    from twin.risk.alerts import Alert
+    from twin.risk.incidents import IncidentBook
+
+    bounds = np.array([[0, 1, 0, 1, 0, 1], [np.nan] * 6, [5, 6, 5, 6, 0, 1]], dtype=np.float64)
+    labels = group(np.array([0, 1, 2, 1]), np.zeros(4, np.int64), np.array([0.0, 1, 2, 3]), bounds, Grouping())
+    assert labels.tolist() == [0, 1, 0, 1]
+    unrelated = group(
+        np.array([0, 1, 2, 1]), np.zeros(4, np.int64), np.arange(4.0), bounds, Grouping(), lambda r: np.arange(3)
+    )
+    assert unrelated[1] == unrelated[3] != unrelated[0]  # no distance, so no network link either
+    assets = AssetTable.build(["a", "ghost", "c"], "Building", network="gas")
+    assets.bounds = bounds
+    book = IncidentBook(assets, lambda alert: "gas", Grouping())
+    on = ["a", "ghost", "c", "ghost"]
+    alerts = [Alert(i + 1, asset, f"r{i}", "firing", 4, 4, 10.0 + i, 10.0 + i) for i, asset in enumerate(on)]
+    book.update(20.0, alerts)
+    assert sorted(sorted(inc.alerts) for inc in book.listing()) == [[1, 3], [2, 4]]

@@ -118,13 +118,19 @@ def _slot_pairs(
     rows: np.ndarray, hazard: np.ndarray, bounds: np.ndarray, policy: Grouping, related: Related | None
 ) -> np.ndarray:
     """Ordered pairs ``(k, 2)`` of distinct (asset, hazard) slots of one hazard that are near or
-    related in the network."""
+    related in the network.
+
+    An asset without geometry (NaN bounds: a sensor's asset known only by id) has no place: it
+    links by asset and by no distance (its alerts still join each other, never a neighbour's)."""
     box = bounds[rows][:, :4]
     centre = np.column_stack([(box[:, 0] + box[:, 1]) / 2, (box[:, 2] + box[:, 3]) / 2])
     half = np.column_stack([(box[:, 1] - box[:, 0]) / 2, (box[:, 3] - box[:, 2]) / 2])
-    found = []
+    placed = np.isfinite(box).all(axis=1)
+    found = [np.zeros((0, 2), np.int64)]
     for code in np.unique(hazard).tolist():  # only slots of one hazard link: one tree each
-        mine = np.flatnonzero(hazard == code)
+        mine = np.flatnonzero((hazard == code) & placed)
+        if len(mine) < 2:
+            continue
         reach = policy.within_m + 2 * float(half[mine].max())
         near = mine[cKDTree(centre[mine]).query_pairs(reach, p=np.inf, output_type="ndarray")].reshape(-1, 2)
         gap = np.maximum(np.abs(centre[near[:, 0]] - centre[near[:, 1]]) - half[near[:, 0]] - half[near[:, 1]], 0.0)

@@ -1,7 +1,9 @@
 """Briefing mode: a full-screen kiosk over the 3D view, readable from 5 m on a 1920x1080 screen.
 
 No editing controls: KPI tiles (assets by level, active alerts, sensors online / stale, time
-since the last reading), a clock, the tour's current target and a ticker of the active alerts.
+since the last reading, open incidents), a clock, the tour's current stop (one per open incident, the
+most severe first, a new red one at the front: its alerts and its plan's progress) and a ticker of
+the active alerts.
 Every level is shown as colour + icon + label; while anything is red, its tile and the tour's
 red target pulse (``twin-pulse`` in ``risk.js``; still for viewers who ask for reduced motion).
 """
@@ -11,9 +13,10 @@ from __future__ import annotations
 from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 
-from twin.faces.app.panels import testid
+from twin.faces.app.panels import isolation, testid
+from twin.faces.app.panels.incidents import PROGRESS
 from twin.faces.app.panels.risk import LEVELS, REASON, level
-from twin.faces.i18n import text, tr
+from twin.faces.i18n import text, tr, tr_expr
 
 TILE = (
     "min-width: 150px; padding: 10px 18px; border-radius: 10px; background: rgba(18,22,29,0.88); "
@@ -36,6 +39,7 @@ def build() -> None:
         _header()
         _tiles()
         _target()
+        isolation.briefing_line()  # while this browser holds a hydraulic result
         _ticker()
 
 
@@ -63,6 +67,13 @@ def _tiles() -> None:
         style="position: absolute; right: 24px; top: 90px; display: flex; flex-direction: column; gap: 12px;"
     ):
         _tile("Active alerts", "{{ risk.summary.alerts.active }}", "kpi-alerts", "#ff5252", "mdi-bell-alert")
+        _tile(
+            "Open incidents",
+            "{{ incidents ? incidents.list.length : 0 }}",
+            "kpi-incidents",
+            "#ff8c00",
+            "mdi-clipboard-alert",
+        )
         _tile(
             "Sensors online",
             "{{ risk.summary.sensors.online }} / {{ risk.summary.sensors.total }}",
@@ -112,7 +123,17 @@ def _target() -> None:
         )
         html.Span(
             f"{{{{ {level('tour_target.level', 'label')}.toUpperCase() }}}} · {{{{ tour_target.name }}}}"
-            f" — {{{{ {REASON.format(a='tour_target')} }}}}"
+            f" — {{{{ {REASON.format(a='tour_target')} }}}}",
+            v_if="!tour_target.incident",
+        )
+        # a stop of the tour by incident: the incident, its alerts and its plan's progress
+        html.Span(
+            f"{{{{ {level('tour_target.level', 'label')}.toUpperCase() }}}} · {{{{ {tr_expr('tour_target.hazard')} }}}}"
+            f" · {{{{ tour_target.place }}}} — {{{{ tour_target.alerts }}}} {text('alerts')}"
+            f"{{{{ tour_target.progress ? ' · ' + {tr('plan')} + ' ' + {PROGRESS.format(p='tour_target.progress')} "
+            f"+ ' ' + {tr('done')} : '' }}}}",
+            v_if="tour_target.incident",
+            raw_attrs=[testid("tour-incident")],
         )
     html.Div(
         text("All quiet — no red or orange alerts"),
