@@ -214,9 +214,9 @@ def test_a_browser_cannot_write_the_risk_state(chromium, server):
         page.context.close()
 
 
-def test_briefing_mode_shows_the_kpis_and_tours_the_red_and_orange_alerts(chromium, server, artifacts):
+def test_briefing_mode_shows_the_kpis_and_tours_the_incidents(chromium, server, artifacts):
     post(server, "GAS-B006", 31.0)  # red (again, so the test also stands alone)
-    post(server, "GAS-B013", 22.0)  # orange
+    post(server, "GAS-B021", 22.0)  # orange, 200 m away: an incident of its own (the tour goes by incident)
     summary = api(server, "risk/summary")
     page = open_live(chromium, server.url + "?mode=briefing&hold=4", 1920, 1080, ready="briefing")
     try:
@@ -240,7 +240,7 @@ def test_briefing_mode_shows_the_kpis_and_tours_the_red_and_orange_alerts(chromi
         )
         second = state(page, "tour_target")["asset"], state(page, "tour_camera")
         touring = {a["asset"] for a in api(server, "alerts") if a["level"] in ("red", "orange")}
-        assert first[0] != second[0] and {first[0], second[0]} <= touring and {"bldg-006", "bldg-013"} <= touring
+        assert first[0] != second[0] and {first[0], second[0]} <= touring and {"bldg-006", "bldg-021"} <= touring
         assert np.linalg.norm(np.subtract(first[1]["focal_point"], second[1]["focal_point"])) > 5
         assert page.get_by_test_id("ticker").get_by_text("Building 6").count() >= 1
         time.sleep(2)

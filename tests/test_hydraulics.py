@@ -301,13 +301,6 @@ def test_many_what_ifs_leave_no_open_files_or_processes_behind() -> None:
 # -- every network the engines' packages ship --------------------------------------------------
 
 NODE_SECTIONS, LINK_SECTIONS = ("JUNCTIONS", "RESERVOIRS", "TANKS"), ("PIPES", "PUMPS", "VALVES")
-#: known loader gaps, each a reason (the loaders' issue, not the engine's)
-LOADER_GAPS = {
-    "Richmond_skeleton.inp": "schematic coordinates beyond the 1e8 limit",
-    "Richmond_standard.inp": "schematic coordinates beyond the 1e8 limit",
-    "Net3-NH2CL.inp": "a node without coordinates is refused",
-    "example.inp": "a network without coordinates is refused",
-}
 
 
 def shipped_networks() -> list[Any]:
@@ -319,15 +312,7 @@ def shipped_networks() -> list[Any]:
         spec = importlib.util.find_spec(package)
         if spec is not None and spec.origin:
             files += sorted((Path(spec.origin).parent / folder).rglob("*.inp"))
-    return [
-        pytest.param(
-            p, id=f"{p.parent.name}/{p.name}", marks=pytest.mark.xfail(reason=LOADER_GAPS[p.name], strict=True)
-        )
-        if p.name in LOADER_GAPS
-        else pytest.param(p, id=f"{p.parent.name}/{p.name}")
-        for p in files
-        if p.name != "Net1broken.inp"
-    ]
+    return [pytest.param(p, id=f"{p.parent.name}/{p.name}") for p in files if p.name != "Net1broken.inp"]
 
 
 def counted(path: Path) -> tuple[int, int]:

@@ -33,7 +33,8 @@ TRANSLATED = [
     APP / "layout.py",
     APP / "snapshot.py",
     APP / "risk_actions.py",
-    *(APP / "panels" / f"{name}.py" for name in ("briefing", "layer_tree", "risk", "status", "toolbar")),
+    APP / "incident_actions.py",
+    *(APP / "panels" / f"{name}.py" for name in ("briefing", "incidents", "layer_tree", "risk", "status", "toolbar")),
 ]
 KEYWORDS = {"_": None, "gettext": None, "text": None, "tr": None, "aria_label": None, "icon_button": (2,)}
 JS_MESSAGES = re.compile(r"twinI18n\.t\(\s*\"((?:[^\"\\]|\\.)*)\"")
@@ -46,7 +47,7 @@ def extracted() -> set[str]:
         for path in TRANSLATED
         for _line, message, _comments, _context in extract_from_file("python", str(path), keywords=KEYWORDS)
     }
-    for script in ("client.js", "risk.js"):
+    for script in ("client.js", "risk.js", "incidents.js"):
         found |= set(JS_MESSAGES.findall((APP / script).read_text(encoding="utf-8")))
     return found
 

@@ -69,13 +69,13 @@ def test_broken_row_and_non_numbers(tmp_path):
     assert "length is not a number: 'ten-thousand'" in exc.problem
 
 
-def test_missing_coordinates(tmp_path):
+def test_missing_coordinates_are_placed_between_the_neighbours_with_a_warning(tmp_path):
+    # EPANET needs no drawing: a node the file does not place loads (as the engine reads it), placed
     text = NET1.replace(" 13              \t70.00           \t70.00", "")
-    exc = error_of(write(tmp_path, "nocoords.inp", text))
-    assert (
-        "node 13 has no coordinates" in exc.problem
-        and exc.where == f"line {line_of(text, ' 13              ' + chr(9) + '695')}"
-    )
+    loaded = twin.load(write(tmp_path, "nocoords.inp", text))
+    assert len(loaded.assets) == 24
+    warnings = [w for s in loaded.sources for w in s.warnings] + loaded.warnings
+    assert any("1 node has no coordinates: placed between their neighbours" in w for w in warnings)
 
 
 def test_non_utf8_file_is_an_error_with_its_line(tmp_path):

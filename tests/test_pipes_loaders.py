@@ -313,3 +313,41 @@ def test_one_file_several_networks_sharing_a_node(tmp_path):
     assert set(graphs["heat"].nodes) & set(graphs["telecom"].nodes)
     assert {layer.name.split("/")[1] for layer in t.layers} == {"heat", "heat nodes", "telecom", "telecom nodes"}
     assert t.assets["from_kind"][t.assets.index_of("h1")] == "junction"
+
+
+def test_csv_bends_from_vertices_and_wkt_in_one_table(tmp_path):
+    """Both bend columns in one table, kept in row order, wkt winning; a row with a bad point is
+    skipped by name while the others keep their bends (the column is then read row by row)."""
+    (tmp_path / "bent.nodes.csv").write_text("id,x,y,elevation\nA,0,0,10\nB,100,0,10\nC,100,100,10\n")
+    rows = [
+        'p1,A,B,200,"10 5; 20\t6 ;",',  # tab-separated, a trailing empty item
+        'p2,B,C,200,,"LINESTRING Z (100 0 1, 110 50 2, 105 60 3, 100 100 4)"',
+        'p3,A,C,200,"1 1","LINESTRING (0 0, 40 40, 100 100)"',  # wkt wins over vertices
+        "p4,A,B,200,,",
+    ]
+    expected = {
+        "p1": np.hypot(10, 5) + np.hypot(10, 1) + np.hypot(80, 6),
+        "p2": np.hypot(10, 50) + np.hypot(5, 10) + np.hypot(5, 40),
+        "p3": np.hypot(100, 100),
+        "p4": 100.0,
+    }
+    options = {"network": "water", "diameter_unit": "mm"}
+    header = "id,from_node,to_node,diameter,vertices,wkt\n"
+    for extra in ([], ['p5,A,B,200,"10 x",']):
+        (tmp_path / "bent.csv").write_text(header + "\n".join(rows + extra) + "\n")
+        loaded = twin.load(tmp_path / "bent.csv", options=options)
+        a = loaded.assets
+        for name, length in expected.items():
+            assert float(a["length_m"][a.index_of(name)]) == pytest.approx(length, rel=1e-9)
+        assert [s["id"] for s in loaded.sources[0].skipped] == [e.split(",")[0] for e in extra]
+
+
+def test_csv_rows_keep_their_lines_with_blank_lines_and_quoted_line_breaks(tmp_path):
+    """Every record on one line is read in one pass; a quoted line break makes the reader go
+    record by record: either way a skipped row names the line csv.reader ends it on."""
+    (tmp_path / "l.nodes.csv").write_text("id,x,y\nA,0,0\nB,100,0\n")
+    for body, line in (("s1,A,B,200,,one\n\ns2,A,B,200,x,\n", 4), ('s1,A,B,200,,"one\ntwo"\n\ns2,A,B,200,x,\n', 5)):
+        (tmp_path / "l.csv").write_text("id,from_node,to_node,diameter,length,note\n" + body)
+        loaded = twin.load(tmp_path / "l.csv", options={"network": "water", "diameter_unit": "mm"})
+        (skipped,) = loaded.sources[0].skipped
+        assert skipped["id"] == "s2" and skipped["reason"].startswith(f"line {line}:")

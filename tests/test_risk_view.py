@@ -327,10 +327,13 @@ def test_acknowledge_and_tour_through_the_triggers(twin, service):
     live, actions, pool, shown = live_app(twin, service)
     view_id = pool.add()
     red_reading(service)
-    red_reading(service, "GAS-B013", 22.0)
+    red_reading(service, "GAS-B013", 22.0)  # 60 m away: the same gas incident
+    red_reading(service, "GAS-B021", 22.0)  # 200 m away: an incident of its own
     live.flush()
     first, second = actions.twin_tour(view_id, 0), actions.twin_tour(view_id, 1)
-    assert [first["target"]["asset"], second["target"]["asset"]] == ["bldg-006", "bldg-013"]
+    # the tour goes by incident, the most severe first: one stop for the two alerts near each other
+    assert [first["target"]["asset"], second["target"]["asset"]] == ["bldg-006", "bldg-021"]
+    assert first["target"]["incident"] and first["target"]["alerts"] == 2 and first["of"] == 2
     assert first["camera"]["focal_point"] != second["camera"]["focal_point"]
     alert = live.server.state["risk"]["alerts"][0]
     assert asyncio.run(actions.twin_ack(alert["id"], "duty officer"))["alert"]["state"] == "acknowledged"

@@ -25,7 +25,23 @@ SOURCE_KEYS = {"path", "kind", "name", "crs", "placement", "style", "options"}
 PLACEMENT_KEYS = {"offset", "rotation", "scale"}
 BOOKMARK_KEYS = {"name", "position", "focal_point", "view_up"}
 LIVE_KEYS = {"sensors", "rules", "store", "risk_sources", "grids", "plans", "resources", "streets", "grid_layers"}
-TOP_KEYS = {"name", "description", "crs", "origin", "sources", "styles", "bookmarks", "live", "palette"}
+TOP_KEYS = {"name", "description", "crs", "origin", "sources", "styles", "bookmarks", "live", "palette", "hydraulics"}
+#: ``[hydraulics]``: the what-if settings (twin.hydraulics.settings), with the range of each number
+HYDRAULIC_NUMBERS = {
+    "service_pressure_mpa": (0.0, 2.0),
+    "minimum_pressure_mpa": (0.0, 2.0),
+    "velocity_factor": (1.0, 1000.0),
+    "noise_velocity_m_s": (0.0, 10.0),
+    "reach_m": (0.0, 10000.0),
+    "at_s": (0.0, 1e7),
+    "timeout_s": (0.001, 3600.0),
+    "memory_mb": (64.0, 1 << 20),
+}
+HYDRAULIC_KEYS = {
+    *HYDRAULIC_NUMBERS,
+    *("service_node_attribute", "service_nodes", "inoperable_valves", "models", "nowcast"),
+}
+NOWCAST_KEYS = {"model", "rain_gauge", "horizon_s", "step_s"}
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$|^[a-z]+$")
 #: a manifest is a page of text: anything larger is not one (and is not read into memory)
 MAX_MANIFEST_BYTES = 4 << 20
@@ -103,6 +119,7 @@ class Manifest:
     bookmarks: list[Bookmark] = field(default_factory=list)
     live: dict[str, Path] = field(default_factory=dict)
     palette: str = "china"
+    hydraulics: dict[str, Any] = field(default_factory=dict)  #: ``[hydraulics]``, checked (:func:`_hydraulics`)
 
 
 class _Checker(TableReader):
@@ -239,7 +256,43 @@ def read_manifest(path: Path) -> Manifest:
             for k, v in check.table(data.get("live", {}), "live", LIVE_KEYS).items()
         },
         palette=palette,
+        hydraulics=_hydraulics(check, data.get("hydraulics", {})),
     )
+
+
+def _hydraulics(check: _Checker, value: Any) -> dict[str, Any]:
+    """``[hydraulics]`` checked: numbers in range, the service pressure above the minimum,
+    building -> node and network -> model tables of strings and files, a list of valve ids."""
+    table = dict(check.table(value, "hydraulics", HYDRAULIC_KEYS))
+    for key, (low, high) in HYDRAULIC_NUMBERS.items():
+        if key in table:
+            number = check.number(table[key], f"hydraulics.{key}", low, high)
+            table[key] = int(number) if key in ("at_s", "memory_mb") else number
+    if table.get("minimum_pressure_mpa", 0.0) >= table.get("service_pressure_mpa", 0.14):
+        raise check.fail("hydraulics.minimum_pressure_mpa", "must be below the service pressure")
+    if "service_node_attribute" in table:
+        key = "hydraulics.service_node_attribute"
+        table["service_node_attribute"] = check.text(table["service_node_attribute"], key)
+    nodes = _any_table(check, table, "service_nodes", "hydraulics.service_nodes")
+    table["service_nodes"] = {b: check.text(n, f"hydraulics.service_nodes.{b}") for b, n in nodes.items()}
+    valves = table.get("inoperable_valves", [])
+    if not isinstance(valves, list):
+        raise check.fail("hydraulics.inoperable_valves", f"must be a list of valve ids, not {_short(valves)}")
+    table["inoperable_valves"] = [check.text(v, f"hydraulics.inoperable_valves[{i}]") for i, v in enumerate(valves)]
+    models = _any_table(check, table, "models", "hydraulics.models")
+    table["models"] = {name: check.file(path, f"hydraulics.models.{name}") for name, path in models.items()}
+    if "nowcast" in table:
+        nowcast = dict(check.table(table["nowcast"], "hydraulics.nowcast", NOWCAST_KEYS))
+        if "model" not in nowcast:
+            raise check.fail("hydraulics.nowcast.model", "missing: the SWMM model (.inp) the nowcast runs")
+        nowcast["model"] = check.file(nowcast["model"], "hydraulics.nowcast.model")
+        if "rain_gauge" in nowcast:
+            nowcast["rain_gauge"] = check.text(nowcast["rain_gauge"], "hydraulics.nowcast.rain_gauge")
+        for key, high in (("horizon_s", 86400.0), ("step_s", 3600.0)):
+            if key in nowcast:
+                nowcast[key] = check.number(nowcast[key], f"hydraulics.nowcast.{key}", 1.0, high)
+        table["nowcast"] = nowcast
+    return table
 
 
 def _any_table(check: _Checker, data: dict[str, Any], name: str, key: str | None = None) -> dict[str, Any]:

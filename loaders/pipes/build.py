@@ -19,12 +19,12 @@ import numpy as np
 import pyvista as pv
 
 from loaders.pipes.depth import DEFAULT_COVER, EndHeights, end_heights, slope
+from loaders.pipes.keys import Index, take
 from loaders.pipes.model import (
     MAX_COORDINATE,
     SOURCE_KINDS,
     STR,
     Attr,
-    Index,
     LinkTable,
     NetworkData,
     NodeTable,
@@ -51,16 +51,17 @@ def build(data: NetworkData, options: Mapping[str, Any], problems: Problems) -> 
         raise problems.fatal("", f"option display_scale must be positive, not {scale}")
     index = Index(nodes["id"])
     placed = _checked_nodes(nodes, index, problems)
-    keep, start, end = _checked_links(index, links, placed, data.network, problems)
-    link_net = _networks(links["network"], data.network)
-    node_net = _networks(nodes["network"], data.network)
+    names, link_net, node_net = _network_codes(links["network"], nodes["network"], data.network)
+    keep, start, end = _checked_links(index, links, placed, (names, link_net), problems)
     members = _node_networks(placed, keep, start, end, link_net, node_net)
     parts: list[LayerPart] = []
     graphs: dict[str, PipeNetwork] = {}
     summary: dict[str, Any] = {}
-    for name in sorted(set(link_net[keep].tolist()) | set(members[1].tolist())):
-        link_rows = np.flatnonzero(keep & (link_net == name))
-        node_rows = np.flatnonzero(np.bincount(members[0][members[1] == name], minlength=len(nodes)))
+    used = np.bincount(np.r_[link_net[keep], members[1]], minlength=len(names))
+    for code in np.flatnonzero(used).tolist():  # in name order: the names are sorted
+        name = names[code]
+        link_rows = np.flatnonzero(keep & (link_net == code))
+        node_rows = np.flatnonzero(np.bincount(members[0][members[1] == code], minlength=len(nodes)))
         net = _Network(data, name, nodes, node_rows, links, link_rows, (start, end), options, scale)
         graphs[name] = net.graph(len(parts))
         parts.extend(net.parts(options.get("palette")))
@@ -86,8 +87,24 @@ def build(data: NetworkData, options: Mapping[str, Any], problems: Problems) -> 
     )
 
 
-def _networks(column: np.ndarray, default: str) -> np.ndarray:
-    return np.where(np.strings.str_len(column) > 0, column, default).astype(STR, copy=False)
+def _network_codes(
+    link_column: np.ndarray, node_column: np.ndarray, default: str
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The network names (sorted), and each link's and node's network as a row of them; an
+    element that names none is in the file's default network.
+
+    Integer codes, not text: every network's rows are picked by comparing a column.
+    """
+    columns = (link_column, node_column)
+    named = [np.strings.str_len(column) > 0 for column in columns]
+    names = sorted({default}.union(*(column[given].tolist() for column, given in zip(columns, named))))
+    index = Index(np.array(names, dtype=STR))
+    codes = []
+    for column, given in zip(columns, named):
+        code = np.full(len(column), names.index(default), dtype=np.int64)
+        code[given] = index.find(column[given])
+        codes.append(code)
+    return names, codes[0], codes[1]
 
 
 def _checked_nodes(nodes: NodeTable, index: Index, problems: Problems) -> np.ndarray:
@@ -121,15 +138,19 @@ def _checked_nodes(nodes: NodeTable, index: Index, problems: Problems) -> np.nda
 
 
 def _checked_links(
-    nodes: Index, links: LinkTable, placed: np.ndarray, default: str, problems: Problems
+    nodes: Index, links: LinkTable, placed: np.ndarray, networks: tuple[list[str], np.ndarray], problems: Problems
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Links whose nodes exist and have coordinates, whose diameter is usable and whose id is new
-    in their network; and the node rows of every link's ends."""
+    in their network (``networks``: the names and each link's row of them); and the node rows
+    of every link's ends."""
     start, end = nodes.find(links["start"]), nodes.find(links["end"])
     diameter, kind = links["diameter"], links["kind"]
     unplaced = np.r_[placed, False]  # row -1: an unknown node
     no_diameter = np.isin(kind, NEEDS_DIAMETER) & ~(diameter > 0)
-    key = np.strings.add(np.strings.add(_networks(links["network"], default), "\x00"), links["id"])
+    names, code = networks
+    key = links["id"]
+    if len(names) > 1:  # ids need only be unique within their network
+        key = np.strings.add(np.strings.add(np.array(names, dtype=STR)[code], "\x00"), key)
     again, first = Index(key).repeats(key)
     duplicate = np.zeros(len(key), dtype=bool)
     duplicate[again] = True
@@ -164,7 +185,7 @@ def _node_networks(
     touched[start[keep]] = touched[end[keep]] = True
     lone = np.flatnonzero(placed & ~touched)
     rows = np.r_[start[keep], end[keep], lone]
-    nets = np.concatenate([link_net[keep], link_net[keep], node_net[lone]]).astype(STR, copy=False)
+    nets = np.r_[link_net[keep], link_net[keep], node_net[lone]]
     return rows, nets
 
 
@@ -223,10 +244,10 @@ class _Network:
 
     def link(self, key: str) -> np.ndarray:
         """A link column over this network's rows (no copy when they are all the file's)."""
-        return self.links[key] if self.all_links else self.links[key][self.link_rows]
+        return self.links[key] if self.all_links else take(self.links[key], self.link_rows)[0]
 
     def node(self, key: str) -> np.ndarray:
-        return self.nodes[key] if self.all_nodes else self.nodes[key][self.node_rows]
+        return self.nodes[key] if self.all_nodes else take(self.nodes[key], self.node_rows)[0]
 
     # -- heights and polylines -------------------------------------------------------------
     def _resolve(self, default_cover: float) -> None:
@@ -249,8 +270,10 @@ class _Network:
             )
         self.points, self.offsets = self._polylines()
         file_length = self.link("length")
-        self.length = np.where(np.isfinite(file_length), file_length, self._polyline_lengths())
+        stated = np.isfinite(file_length)
+        self.length = file_length if stated.all() else np.where(stated, file_length, self._polyline_lengths())
         self.radius = drawn / 2 * self.scale
+        self.node_z = self._node_centre_z()
 
     def _polylines(self) -> tuple[np.ndarray, np.ndarray]:
         """Concatenated 3D polylines (start node, vertices, end node), heights interpolated."""
@@ -260,7 +283,8 @@ class _Network:
         offsets = np.r_[0, np.cumsum(counts)]
         if not len(self.link_rows):
             return np.empty((0, 3)), offsets
-        xy = np.empty((int(offsets[-1]), 2))
+        points = np.empty((int(offsets[-1]), 3))
+        xy = points[:, :2]
         xy[offsets[:-1]] = self.node_xy[self.start]
         xy[offsets[1:] - 1] = self.node_xy[self.end]
         xy[_ranges(offsets[:-1] + 1, inner)] = self.links.vertex_xy[_ranges(vo[self.link_rows], inner)]
@@ -270,8 +294,9 @@ class _Network:
         along -= np.repeat(along[offsets[:-1]], counts)
         total = np.repeat(along[offsets[1:] - 1], counts)
         t = np.divide(along, total, out=np.zeros_like(along), where=total > 0)
-        z0, z1 = np.repeat(self.head.centre, counts), np.repeat(self.tail.centre, counts)
-        return np.column_stack([xy, z0 + t * (z1 - z0)]), offsets
+        t *= np.repeat(self.tail.centre - self.head.centre, counts)
+        np.add(np.repeat(self.head.centre, counts), t, out=points[:, 2])
+        return points, offsets
 
     def _polyline_lengths(self) -> np.ndarray:
         if not len(self.link_rows):
@@ -283,7 +308,8 @@ class _Network:
     # -- assets and meshes -----------------------------------------------------------------
     def segment_assets(self) -> AssetTable:
         year = self.link("install_year")
-        ids = self.node("id")
+        from_node, to_node = take(self.node("id"), self.start, self.end)
+        from_kind, to_kind = take(self.node_kind, self.start, self.end)
         attrs = {
             "network_kind": self.kind,
             "diameter_m": self.diameter,
@@ -291,10 +317,10 @@ class _Network:
             "material": self.link("material"),
             "install_year": year,
             "age_years": datetime.date.today().year - year,
-            "from_node": ids[self.start],
-            "to_node": ids[self.end],
-            "from_kind": self.node_kind[self.start],
-            "to_kind": self.node_kind[self.end],
+            "from_node": from_node,
+            "to_node": to_node,
+            "from_kind": from_kind,
+            "to_kind": to_kind,
             "depth_start_m": self.head.cover,
             "depth_end_m": self.tail.cover,
             "invert_start_m": self.head.invert,
@@ -328,14 +354,14 @@ class _Network:
             "ground_m": self.ground,
             "invert_m": self.node_invert,
             "depth_m": self.ground - self.node_invert,
-            "centre_z_m": self.node_centre_z(),
+            "centre_z_m": self.node_z,
         }
         attrs.update(_free_columns(self.nodes.attrs, self.node_rows))
         return AssetTable.build(
             self.node("id"), self.node_kind, network=self.name, address=self.node_address(), attrs=attrs
         )
 
-    def node_centre_z(self) -> np.ndarray:
+    def _node_centre_z(self) -> np.ndarray:
         """Pipe centre-line height at each node: the mean over the link ends meeting there."""
         n = len(self.node_rows)
         ends = np.r_[self.start, self.end]
@@ -354,23 +380,32 @@ class _Network:
     def glyphs(self) -> tuple[pv.PolyData, np.ndarray]:
         """One glyph per node: manholes stand from invert to ground, junctions and valves sit on the pipe."""
         kinds = self.node_kind
-        centre = self.node_centre_z()
+        centre = self.node_z
         size = self.node_max_diameter() * self.scale
-        ground = np.where(np.isfinite(self.ground), self.ground, centre + size)
-        bottom = np.where(np.isfinite(self.node_invert), self.node_invert, centre - size / 2)
         tall = np.isin(kinds, ("manhole", "outfall", "storage", "divider"))
         big = np.isin(kinds, SOURCE_KINDS)
-        shape = np.where(tall | big, "cylinder", np.where(kinds == "valve", "cube", "octahedron"))
+        valve = kinds == "valve"
         base = np.column_stack([self.node_xy, centre])
-        half = np.maximum(size * np.where(kinds == "valve", 0.9, 0.8), 0.05)
-        scale = np.column_stack([half, half, half])
-        manhole_d = _numbers(self.nodes.attrs.get("structure_diameter_m"), self.node_rows)
-        manhole_r = np.where(manhole_d > 0, manhole_d, 1.0) / 2
-        base[tall, 2] = bottom[tall]
-        scale[tall] = np.column_stack([manhole_r, manhole_r, np.maximum(ground - bottom, 0.5)])[tall]
-        base[big, 2] = ground[big]
-        scale[big] = (3.0, 3.0, 3.0)
-        return glyph_mesh(shape, base, scale)
+        scale = np.repeat(np.maximum(size * np.where(valve, 0.9, 0.8), 0.05)[:, None], 3, axis=1)
+        rows = np.flatnonzero(tall)
+        if len(rows):
+            ground = np.where(np.isfinite(self.ground[rows]), self.ground[rows], centre[rows] + size[rows])
+            invert = self.node_invert[rows]
+            bottom = np.where(np.isfinite(invert), invert, centre[rows] - size[rows] / 2)
+            manhole_d = _numbers(self.nodes.attrs.get("structure_diameter_m"), self.node_rows[rows])
+            manhole_r = np.where(manhole_d > 0, manhole_d, 1.0) / 2
+            base[rows, 2] = bottom
+            scale[rows] = np.column_stack([manhole_r, manhole_r, np.maximum(ground - bottom, 0.5)])
+        rows = np.flatnonzero(big)
+        base[rows, 2] = np.where(np.isfinite(self.ground[rows]), self.ground[rows], centre[rows] + size[rows])
+        scale[rows] = (3.0, 3.0, 3.0)
+        standing = tall | big
+        shapes = {
+            "cylinder": np.flatnonzero(standing),
+            "cube": np.flatnonzero(valve & ~standing),
+            "octahedron": np.flatnonzero(~valve & ~standing),
+        }
+        return glyph_mesh(shapes, base, scale)
 
     def parts(self, palette_name: str | None) -> list[LayerPart]:
         style = LayerStyle(color=network_color(self.kind, palette_name))
@@ -407,7 +442,7 @@ class _Network:
             "kind": self.node_kind,
             "x": self.node_xy[:, 0],
             "y": self.node_xy[:, 1],
-            "z": self.node_centre_z(),
+            "z": self.node_z,
             "ground": self.ground,
             "demand": demand,
             "address": self.node_address(),

@@ -46,29 +46,21 @@ class _Table:
 
     def __init__(self, path: Path, options: Mapping[str, Any], data: NetworkData) -> None:
         text = read_text(path, options, data.warnings)
-        reader = csv.reader(io.StringIO(text, newline=""))
-        try:
-            header = [name.strip() for name in next(reader, [])]
-            rows, lines = [], []
-            for row in reader:
-                if row:  # csv.DictReader's rule: a blank line is no row
-                    rows.append(row)
-                    lines.append(reader.line_num)
-        except csv.Error as exc:
-            raise InputError(path, f"malformed CSV ({exc})", where=f"line {reader.line_num}") from None
+        header, rows, lines, last_line = _records(path, text)
         if not header:
             raise InputError(path, "empty CSV (no header row)", where="line 1")
         width = len(header)
-        self.short = np.array([len(row) < width for row in rows], dtype=bool)
-        if self.short.any() or any(len(row) > width for row in rows):
+        fields = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        self.short = fields < width
+        if self.short.any() or (fields > width).any():
             rows = [(row + [""] * width)[:width] for row in rows]
         cells = list(zip(*rows)) if rows else [() for _ in header]
         self.columns = {name: np.strings.strip(np.array(col, dtype=STR)) for name, col in zip(header, cells)}
         self.n = len(rows)
-        self.line = np.array(lines, dtype=np.int64)
+        self.line = lines
         if text.strip() and not text.endswith(("\n", "\r")):
             data.warnings.append(
-                f"{path.name}: the file ends in the middle of line {reader.line_num}: it may be truncated "
+                f"{path.name}: the file ends in the middle of line {last_line}: it may be truncated "
                 "(check its last rows)"
             )
 
@@ -78,6 +70,36 @@ class _Table:
 
     def text(self, name: str) -> np.ndarray:
         return self.columns[name] if name in self.columns else np.empty(self.n, dtype=STR)
+
+
+def _records(path: Path, text: str) -> tuple[list[str], list[list[str]], np.ndarray, int]:
+    """The header, the records that are not blank (csv.DictReader's rule), the line each ends on
+    (``csv.reader.line_num``), and the number of lines.
+
+    Read by one ``list(reader)`` (a C loop); only when some record spans lines (a quoted line
+    break) is the file read again record by record, to learn where each ends.
+    """
+
+    def reader_of() -> Any:
+        return csv.reader(io.StringIO(text, newline=""))
+
+    reader = reader_of()
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        records = list(reader)
+        if reader.line_num == len(records) + 1:  # one line per record
+            lines = np.flatnonzero(np.fromiter(map(bool, records), dtype=bool, count=len(records))) + 2
+            return header, [row for row in records if row], lines, reader.line_num
+        reader = reader_of()
+        next(reader)
+        rows, ends = [], []
+        for row in reader:
+            if row:
+                rows.append(row)
+                ends.append(reader.line_num)
+    except csv.Error as exc:
+        raise InputError(path, f"malformed CSV ({exc})", where=f"line {reader.line_num}") from None
+    return header, rows, np.array(ends, dtype=np.int64), reader.line_num
 
 
 def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
@@ -203,7 +225,7 @@ def _links(table: _Table, fields: FieldMap, problems: Problems) -> LinkTable:
             ("invert_end", fields.elevation),
         )
     }
-    bends, bent, bad_bends = _bends(table)
+    bend_counts, bend_xy, bad_bends = _bends(table)
     ok = ~(np.logical_or.reduce([v[1] for v in metres.values()]) | bad_bends)
 
     def why(i: int) -> str:
@@ -217,16 +239,12 @@ def _links(table: _Table, fields: FieldMap, problems: Problems) -> LinkTable:
 
     keep = np.flatnonzero(_bad_rows(table, ok, "segment", ids, where, problems, why))
     cover = metres["depth"][0]
-    counts = (
-        np.array([len(bends.get(i, ())) for i in keep.tolist()], dtype=np.int64)
-        if bent
-        else np.zeros(len(keep), np.int64)
-    )
-    xy = [p for i in keep.tolist() for p in bends.get(i, ())] if bent else []
+    kept = np.zeros(table.n, dtype=bool)
+    kept[keep] = True
     return LinkTable.make(
         len(keep),
-        np.r_[0, np.cumsum(counts)],
-        np.array(xy, dtype=np.float64),
+        np.r_[0, np.cumsum(bend_counts[keep])],
+        bend_xy[np.repeat(kept, bend_counts)],
         fields.free_attrs(table.columns, keep),
         id=ids[keep],
         start=fields.texts(table.columns, "from_node", table.n)[keep],
@@ -247,20 +265,78 @@ def _links(table: _Table, fields: FieldMap, problems: Problems) -> LinkTable:
     )
 
 
-def _bends(table: _Table) -> tuple[dict[int, list[tuple[float, float]]], bool, np.ndarray]:
-    """Interior points of the rows that have any (rows without cost nothing), and bad rows."""
-    given = np.zeros(table.n, dtype=bool)
-    for name in ("vertices", "wkt"):
-        if name in table.columns:
-            given |= np.strings.str_len(table.columns[name]) > 0
-    out: dict[int, list[tuple[float, float]]] = {}
+def _bends(table: _Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Interior points of every row (rows without any cost nothing): their count per row and
+    their x, y in row order; and the rows whose points do not read.
+
+    ``wkt`` wins over ``vertices`` where a row has both.  Each column's points are read in
+    array passes; a column with any point that is not plainly two finite numbers is read again
+    row by row, to find those rows.
+    """
+    wkt = np.strings.str_len(table.text("wkt")) > 0
+    listed = (np.strings.str_len(table.text("vertices")) > 0) & ~wkt
+    counts = np.zeros(table.n, dtype=np.int64)
     bad = np.zeros(table.n, dtype=bool)
-    for i in np.flatnonzero(given).tolist():
+    owners, points = [np.empty(0, dtype=np.int64)], [np.empty((0, 2))]
+    for name, given in (("wkt", wkt), ("vertices", listed)):
+        rows = np.flatnonzero(given)
+        if not len(rows):
+            continue
+        read = _column_points(table.columns[name][rows], name == "wkt")
+        if read is None:  # some point does not read: row by row, to know which
+            read = _row_points(table, rows, bad)
+        per_row, xy = read
+        counts[rows] = per_row
+        owners.append(np.repeat(rows, per_row))
+        points.append(xy)
+    order = np.argsort(np.concatenate(owners), kind="stable")  # the two columns' points merged in row order
+    return counts, np.concatenate(points)[order], bad
+
+
+def _column_points(texts: np.ndarray, wkt: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """Points of each text (its interior points, for WKT), read in array passes; None when any
+    text or point is not plainly formed."""
+    if wkt:
+        bodies = [m.group(1) if (m := _WKT.match(text)) else None for text in texts.tolist()]
+        if None in bodies:
+            return None
+        texts = np.array(bodies, dtype=STR)
+    separator = "," if wkt else ";"
+    parts = np.strings.strip(np.array(separator.join(texts.tolist()).split(separator), dtype=STR))
+    per_text = np.strings.count(texts, separator) + 1
+    owner = np.repeat(np.arange(len(texts)), per_text)
+    given = np.strings.str_len(parts) > 0  # "x y; ; x y": an empty item is no point (bad in WKT)
+    if wkt and not given.all():
+        return None
+    space = np.array(" ", dtype=STR)
+    x, _, rest = np.strings.partition(np.strings.replace(parts[given], "\t", " "), space)
+    y, _, _ = np.strings.partition(np.strings.lstrip(rest), space)
+    try:
+        xy = np.column_stack([x.astype(np.float64), y.astype(np.float64)])
+    except ValueError:
+        return None
+    if not np.isfinite(xy).all():
+        return None
+    owner = owner[given]
+    if wkt:  # a line's first and last points are its end nodes
+        position = np.arange(len(parts)) - np.repeat(np.cumsum(per_text) - per_text, per_text)
+        inner = (position > 0) & (position < per_text[owner] - 1)
+        xy, owner = xy[inner], owner[inner]
+    return np.bincount(owner, minlength=len(texts)), xy
+
+
+def _row_points(table: _Table, rows: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points of some rows read one by one (the error path); rows that do not read are marked bad."""
+    counts, xy = np.zeros(len(rows), dtype=np.int64), []
+    for k, i in enumerate(rows.tolist()):
         try:
-            out[i] = _vertices(table.row(i))
+            points = _vertices(table.row(i))
         except ValueError:
             bad[i] = True
-    return out, bool(given.any()), bad
+            continue
+        counts[k] = len(points)
+        xy.extend(points)
+    return counts, np.array(xy, dtype=np.float64).reshape(-1, 2)
 
 
 def _vertices(row: Mapping[str, str]) -> list[tuple[float, float]]:

@@ -12,6 +12,12 @@ inches, SI units (LPS, LPM, MLD, CMH, CMD) metres and millimetres.  A junction's
 taken as the ground; pipes lie at the network kind's usual cover below it (flagged assumed)
 unless options say otherwise.  EPANET always ends a file with ``[END]``: a file without it,
 or ending in the middle of a line, loads with a warning that it may be truncated.
+
+EPANET itself needs no coordinates, so real files lack some (or all) and some are drawn in
+other units; they load as the engine reads them, with a warning: coordinates beyond any place
+on Earth are read as millimetres (the Exeter benchmarks' Richmond), a node without coordinates
+is placed between its neighbours (:mod:`loaders.pipes.layout`), a network without any is laid
+out schematically.
 """
 
 from __future__ import annotations
@@ -25,8 +31,19 @@ import numpy as np
 
 from loaders.pipes import swmm
 from loaders.pipes.build import build
-from loaders.pipes.inp import Section, bends, empty, options_table, placed, sections, truncation
-from loaders.pipes.model import INP_OPTIONS, STR, Attr, LinkTable, NetworkData, NodeTable, Problems
+from loaders.pipes.inp import Section, bends, empty, options_table, placed, points, sections, truncation
+from loaders.pipes.layout import fill_positions
+from loaders.pipes.model import (
+    INP_OPTIONS,
+    MAX_COORDINATE,
+    STR,
+    Attr,
+    LinkTable,
+    NetworkData,
+    NodeTable,
+    Problems,
+    lookup,
+)
 from loaders.pipes.text import read_text
 from twin.errors import InputError
 from twin.registry import LoaderSpec
@@ -94,9 +111,28 @@ def load(path: Path, options: Mapping[str, Any]) -> LoadedSource:
     if cut or "END" not in rows and "[END]" not in text.upper():
         data.warnings.append(f"{path.name}: {cut or 'no [END] section: the file may be truncated'}")
     problems = Problems(data, options, strict_default=True)
-    data.node_table = _nodes(path, rows, length)
-    data.link_table = _links(path, rows, length, diameter)
+    scale = _drawing_scale(path, rows, data.warnings)
+    data.node_table = _nodes(path, rows, length, scale, data.warnings)
+    data.link_table = _links(path, rows, length, diameter, scale)
     return build(data, options, problems)
+
+
+#: link sections, whose first three fields are the link and its two nodes
+LINK_SECTIONS = ("PIPES", "PUMPS", "VALVES")
+
+
+def _drawing_scale(path: Path, rows: dict[str, Section], warnings: list[str]) -> float:
+    """1, or 1/1000 when the drawing's coordinates lie beyond any place on Earth but fit in
+    millimetres (EPANET draws in any unit; the Exeter benchmarks' Richmond is in mm)."""
+    drawn = [points(_get(rows, path, name), "id, x, y")[1] for name in ("COORDINATES", "VERTICES")]
+    xy = np.concatenate(drawn)
+    largest = float(np.nanmax(np.abs(xy), initial=0.0))
+    if largest <= MAX_COORDINATE or largest / 1000 > MAX_COORDINATE:
+        return 1.0  # in range, or beyond even as millimetres: the build names the node
+    warnings.append(
+        f"{path.name}: coordinates up to {largest:g} are beyond any place on Earth: read as millimetres (÷1000)"
+    )
+    return 0.001
 
 
 def _get(rows: dict[str, Section], path: Path, name: str) -> Section:
@@ -110,8 +146,9 @@ def _option_line(rows: dict[str, Section], key: str) -> str | None:
     return next((table.where(i) for i in range(len(table)) if table.fields(i)[0].upper() == key), None)
 
 
-def _nodes(path: Path, rows: dict[str, Section], length: float) -> NodeTable:
-    """Junctions (elevation = ground, base demand), reservoirs (head) and tanks (bottom elevation)."""
+def _nodes(path: Path, rows: dict[str, Section], length: float, scale: float, warnings: list[str]) -> NodeTable:
+    """Junctions (elevation = ground, base demand), reservoirs (head) and tanks (bottom elevation);
+    a node the drawing lacks is placed (flagged ``position_assumed``)."""
     parts = []
     for section, kind, label in NODE_SECTIONS:
         rows_ = _get(rows, path, section)
@@ -123,17 +160,27 @@ def _nodes(path: Path, rows: dict[str, Section], length: float) -> NodeTable:
             (rows_.text(0), np.full(n, kind, dtype=STR), rows_.numbers(1, label) * length, rows_.wheres(), demand, tank)
         )
     ids, kinds, ground, where, demand, tank = (np.concatenate(c) for c in zip(*parts))
-    xy = placed(ids, _get(rows, path, "COORDINATES"))
+    xy = placed(ids, _get(rows, path, "COORDINATES")) * scale
+    ends = [np.concatenate([_get(rows, path, s).text(i) for s in LINK_SECTIONS]) for i in (1, 2)]
+    missing = ~np.isfinite(xy).all(axis=1)
+    if missing.any():
+        xy = fill_positions(xy, lookup(ids, ends[0]), lookup(ids, ends[1]))
+        how = "laid out schematically" if missing.all() else "placed between their neighbours"
+        count = int(missing.sum())
+        nodes = "1 node has" if count == 1 else f"{count} nodes have"
+        warnings.append(f"{path.name}: {nodes} no coordinates: {how} (assumed)")
     attrs = {
         "demand": Attr.of(demand, kinds == "junction"),
         "structure_diameter_m": Attr.of(tank, kinds == "tank"),
     }
+    if missing.any():
+        attrs["position_assumed"] = Attr.of(missing)
     return NodeTable.make(len(ids), attrs, id=ids, kind=kinds, x=xy[:, 0], y=xy[:, 1], ground=ground, where=where)
 
 
-def _links(path: Path, rows: dict[str, Section], length: float, diameter: float) -> LinkTable:
+def _links(path: Path, rows: dict[str, Section], length: float, diameter: float, scale: float) -> LinkTable:
     """Pipes (length, diameter, roughness, status), pumps and control valves."""
-    pipes, pumps, valves = (_get(rows, path, name) for name in ("PIPES", "PUMPS", "VALVES"))
+    pipes, pumps, valves = (_get(rows, path, name) for name in LINK_SECTIONS)
     pipes.need(5, "ID, node 1, node 2, length, diameter")
     pumps.need(3, "ID, node 1, node 2")
     valves.need(5, "ID, node 1, node 2, diameter, type")
@@ -158,7 +205,7 @@ def _links(path: Path, rows: dict[str, Section], length: float, diameter: float)
         "valve_type": Attr.of(_place(text, kind == "valve", np.strings.upper(valves.text(4))), kind == "valve"),
     }
     offsets, xy = bends(columns["id"], _get(rows, path, "VERTICES"))
-    return LinkTable.make(p + q + v, offsets, xy, attrs, **columns)
+    return LinkTable.make(p + q + v, offsets, xy * scale, attrs, **columns)
 
 
 def _place(blank: np.ndarray, where: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -14,7 +14,6 @@ anyway, fill :class:`Node` and :class:`Link` rows, turned into the same tables o
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from loaders.pipes.keys import lookup as lookup  # re-exported: epanet.py and inp.py import it from here
 from twin.errors import InputError
 from twin.registry import OptionType
 
@@ -306,32 +306,3 @@ class Problems:
 
     def fatal(self, where: str, problem: str, hint: str | None = None) -> InputError:
         return InputError(self.data.path, problem, where=where or None, hint=hint)
-
-
-class Index:
-    """Row of each key (its first occurrence), for looking many queries up at once.
-
-    One hash table, filled and probed by C loops (``dict(zip(...))``, ``map``): numpy's
-    sort-based search over strings costs seconds at city scale, and Arrow's hash join costs
-    more to import than to run on one file.
-    """
-
-    def __init__(self, keys: np.ndarray) -> None:
-        n = len(keys)
-        self.table = dict(zip(np.asarray(keys)[::-1].tolist(), range(n - 1, -1, -1)))  # the first row wins
-
-    def find(self, queries: np.ndarray) -> np.ndarray:
-        """Rows of the queries, -1 where absent."""
-        found = map(self.table.get, np.asarray(queries).tolist(), itertools.repeat(-1))
-        return np.fromiter(found, dtype=np.int64, count=len(queries))
-
-    def repeats(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For the keys this index was made of: rows repeating an earlier key, and that row."""
-        first = self.find(keys)
-        rows = np.flatnonzero(first != np.arange(len(keys)))
-        return rows, first[rows]
-
-
-def lookup(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Row in ``keys`` of each query (its first occurrence), -1 where absent."""
-    return Index(keys).find(queries)

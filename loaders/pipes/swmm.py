@@ -20,7 +20,8 @@ import numpy as np
 
 from loaders.pipes.build import build
 from loaders.pipes.inp import Section, bends, empty, options_table, placed, sections, truncation
-from loaders.pipes.model import INP_OPTIONS, STR, Attr, LinkTable, NetworkData, NodeTable, Problems, lookup
+from loaders.pipes.keys import lookup
+from loaders.pipes.model import INP_OPTIONS, STR, Attr, LinkTable, NetworkData, NodeTable, Problems
 from loaders.pipes.text import read_text
 from twin.errors import InputError
 from twin.registry import LoaderSpec

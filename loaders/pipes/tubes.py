@@ -11,17 +11,18 @@ reprojected and shifted it -- the analyses rely on this (field data ``tube_sides
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pyvista as pv
 
 SIDES = 8
 
 
-def _unit(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit vectors and their original lengths; zero vectors stay zero."""
-    length = np.linalg.norm(vectors, axis=1)
-    safe = np.where(length > 0, length, 1.0)
-    return vectors / safe[:, None], length
+def _row_norms(vectors: np.ndarray) -> np.ndarray:
+    """Length of each row of an ``(n, 3)`` array, in one pass (``linalg.norm`` makes three)."""
+    lengths: np.ndarray = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
+    return lengths
 
 
 def vertex_tangents(points: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -31,25 +32,46 @@ def vertex_tangents(points: np.ndarray, starts: np.ndarray) -> np.ndarray:
     the last vertex of one polyline to the first of the next are ignored.
     """
     n = len(points)
-    edges, _ = _unit(np.diff(points, axis=0))
-    inner = ~starts[1:]  # edge i joins vertex i and i+1 of the same polyline
-    edges = edges * inner[:, None]
-    tangent = np.zeros((n, 3))
-    tangent[1:] += edges  # incoming edge
+    edges = np.diff(points, axis=0)  # edge i joins vertex i and i+1, of one polyline where ~starts[i+1]
+    length = _row_norms(edges)
+    edges *= np.divide(1.0, length, out=np.zeros_like(length), where=(length > 0) & ~starts[1:])[:, None]
+    tangent = np.empty((n, 3))
+    tangent[:1] = 0.0
+    tangent[1:] = edges  # incoming edge
     tangent[:-1] += edges  # outgoing edge
-    tangent, length = _unit(tangent)
+    length = _row_norms(tangent)
+    tangent /= np.where(length > 0, length, 1.0)[:, None]
     tangent[length == 0] = (1.0, 0.0, 0.0)
     return tangent
 
 
-def ring_frames(tangent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two unit vectors perpendicular to each tangent (horizontal first where possible)."""
-    reference = np.zeros_like(tangent)
-    steep = np.abs(tangent[:, 2]) > 0.99
-    reference[~steep, 2] = 1.0
-    reference[steep, 0] = 1.0
-    u, _ = _unit(np.cross(tangent, reference))
-    v = np.cross(tangent, u)
+def ring_frames(tangent: np.ndarray, radius: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Two vectors perpendicular to each unit tangent, horizontal first where possible, of
+    length ``radius`` (one per tangent; 1 when None).
+
+    ``u`` is ``tangent x z`` normalised and ``v = tangent x u``, written out in closed form
+    (``h`` the tangent's horizontal length): ``u = (ty, -tx, 0) / h``, ``v = (tx tz / h,
+    ty tz / h, -h)``.  Steep tangents (``|tz| > 0.99``) use ``tangent x x`` instead, so that no
+    frame degenerates.
+    """
+    tx, ty, tz = tangent[:, 0], tangent[:, 1], tangent[:, 2]
+    r = np.ones(len(tangent)) if radius is None else radius
+    h = np.hypot(tx, ty)
+    scale = np.divide(r, h, out=np.zeros_like(h), where=h > 0)  # h > 0.14 where the tangent is not steep
+    u, v = np.empty_like(tangent), np.empty_like(tangent)
+    np.multiply(ty, scale, out=u[:, 0])
+    np.multiply(tx, -scale, out=u[:, 1])
+    u[:, 2] = 0.0
+    scale *= tz
+    np.multiply(tx, scale, out=v[:, 0])
+    np.multiply(ty, scale, out=v[:, 1])
+    np.multiply(h, -r, out=v[:, 2])
+    steep = np.flatnonzero(np.abs(tz) > 0.99)
+    if len(steep):  # u = (0, tz, -ty) / g, v = (-g, tx ty / g, tx tz / g), g = hypot(ty, tz)
+        sx, sy, sz, sr = tx[steep], ty[steep], tz[steep], r[steep]
+        g = np.hypot(sy, sz)
+        u[steep] = np.column_stack([np.zeros(len(steep)), sz * sr / g, -sy * sr / g])
+        v[steep] = np.column_stack([-g * sr, sx * sy * sr / g, sx * sz * sr / g])
     return u, v
 
 
@@ -73,14 +95,12 @@ def tube_arrays(
     owner = np.repeat(np.arange(len(counts)), counts)  # polyline of each vertex
     starts = np.zeros(len(points), dtype=bool)
     starts[offsets[:-1]] = True
-    u, v = ring_frames(vertex_tangents(points, starts))
+    u, v = ring_frames(vertex_tangents(points, starts), np.asarray(radius, dtype=np.float64)[owner])
+    # ring point k of vertex p is cos(a_k) u_p + sin(a_k) v_p + p: one small matrix product per
+    # vertex, written once (a broadcast sum makes three passes and two temporaries of the mesh's size)
     angle = np.linspace(0.0, 2 * np.pi, sides, endpoint=False)
-    r = np.asarray(radius, dtype=np.float64)[owner][:, None]
-    u *= r
-    v *= r
-    rings = np.multiply(np.cos(angle)[None, :, None], u[:, None, :])  # in place from here: few passes
-    rings += np.sin(angle)[None, :, None] * v[:, None, :]
-    rings += points[:, None, :]
+    weights = np.column_stack([np.cos(angle), np.sin(angle), np.ones(sides)])
+    rings = np.matmul(weights, np.stack([u, v, points], axis=1))
     edge = np.flatnonzero(~starts[1:])  # vertex i -> i+1 inside one polyline
     k = np.arange(sides)
     pattern = np.stack([k, (k + 1) % sides, sides + (k + 1) % sides, sides + k], axis=-1)  # one ring's quads
@@ -147,24 +167,30 @@ def _cube() -> tuple[np.ndarray, np.ndarray]:
 SHAPES = {"cylinder": _cylinder(), "octahedron": _octahedron(), "cube": _cube()}
 
 
-def glyph_mesh(shape: np.ndarray, base: np.ndarray, scale: np.ndarray) -> tuple[pv.PolyData, np.ndarray]:
+def glyph_mesh(shapes: Mapping[str, np.ndarray], base: np.ndarray, scale: np.ndarray) -> tuple[pv.PolyData, np.ndarray]:
     """One merged mesh of glyphs, and the glyph (row of ``base``) owning each cell.
 
-    ``shape[i]`` names the template (a key of :data:`SHAPES`), ``base[i]`` its anchor point and
-    ``scale[i]`` its ``(sx, sy, sz)`` scale; each template is instanced with one broadcast.
+    ``shapes[name]`` are the rows drawn with the template ``name`` (a key of :data:`SHAPES`),
+    ``base[i]`` is glyph ``i``'s anchor point and ``scale[i]`` its ``(sx, sy, sz)`` scale; each
+    template is instanced with one broadcast, in the order of :data:`SHAPES`.
     """
-    all_points, all_faces, owners, first = [], [], [], 0
-    for name, (template, faces) in SHAPES.items():
-        rows = np.flatnonzero(shape == name)
-        if not len(rows):
-            continue
-        pts = template[None, :, :] * scale[rows][:, None, :] + base[rows][:, None, :]
-        all_points.append(pts.reshape(-1, 3))
-        offset = first + np.arange(len(rows))[:, None, None] * len(template)
-        all_faces.append((faces[None, :, :] + offset).reshape(-1, 3))
-        owners.append(np.repeat(rows, len(faces)))
-        first += len(rows) * len(template)
-    if not all_points:
+    groups = [(shapes[name], template, faces) for name, (template, faces) in SHAPES.items() if name in shapes]
+    groups = [group for group in groups if len(group[0])]
+    if not groups:
         return pv.PolyData(), np.empty(0, dtype=np.int64)
-    mesh = pv.PolyData.from_regular_faces(np.vstack(all_points), np.vstack(all_faces))  # type: ignore[arg-type]  # pyvista's stub wants dtype[int], any integer array works
-    return mesh, np.concatenate(owners)
+    # each template's instances are written straight into the merged arrays (no copies to join)
+    points = np.empty((sum(len(rows) * len(template) for rows, template, _ in groups), 3))
+    cells = np.empty((sum(len(rows) * len(faces) for rows, _, faces in groups), 3), dtype=np.int64)
+    owner = np.empty(len(cells), dtype=np.int64)
+    point, cell = 0, 0
+    for rows, template, faces in groups:
+        n_points, n_cells = len(rows) * len(template), len(rows) * len(faces)
+        block = points[point : point + n_points].reshape(len(rows), len(template), 3)
+        np.multiply(template[None, :, :], scale[rows][:, None, :], out=block)
+        block += base[rows][:, None, :]
+        first = point + np.arange(len(rows))[:, None, None] * len(template)
+        np.add(faces[None, :, :], first, out=cells[cell : cell + n_cells].reshape(len(rows), len(faces), 3))
+        owner[cell : cell + n_cells] = np.repeat(rows, len(faces))
+        point, cell = point + n_points, cell + n_cells
+    mesh = pv.PolyData.from_regular_faces(points, cells)  # type: ignore[arg-type]  # pyvista's stub wants dtype[int], any integer array works
+    return mesh, owner

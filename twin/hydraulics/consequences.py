@@ -24,7 +24,7 @@ import numpy as np
 from twin.errors import WorkerFailure
 from twin.hydraulics.engine import ENGINE, Engine, Model
 from twin.hydraulics.service import ServiceLinks, link_buildings
-from twin.hydraulics.settings import HydraulicSettings
+from twin.hydraulics.settings import HydraulicSettings, SceneHydraulics, scene_hydraulics
 from twin.networks import PipeNetwork, isolate
 
 if TYPE_CHECKING:
@@ -38,11 +38,19 @@ SERVED_TOLERANCE = 1e-6
 DROP_M = 0.1
 
 
-def hydraulic_model(twin: Twin, ref: NetworkRef, settings: HydraulicSettings) -> Model | None:
-    """The network's hydraulic model: its EPANET file, if it came from one."""
-    if ref.graph.graph.get("format") != "epanet":
+def hydraulic_model(
+    twin: Twin, ref: NetworkRef, settings: HydraulicSettings, scene: SceneHydraulics | None = None
+) -> Model | None:
+    """The network's hydraulic model: its EPANET file, if it came from one, else the one the
+    scene names for it (``[hydraulics.models]``: a network drawn from GIS, modelled beside it
+    with the same node and pipe ids)."""
+    if ref.graph.graph.get("format") == "epanet":
+        path = twin.sources[ref.source].path
+    elif scene is not None and ref.name in scene.models:
+        path = scene.models[ref.name]
+    else:
         return None
-    return Model(twin.sources[ref.source].path, settings.service_m, settings.minimum_m, settings.at_s)
+    return Model(path, settings.service_m, settings.minimum_m, settings.at_s)
 
 
 def consequences(
@@ -53,12 +61,14 @@ def consequences(
     strategy: str | None = None,
     engine: Engine = ENGINE,
 ) -> dict[str, Any]:
-    """The isolation of ``segment_id`` with its hydraulic consequences and the buildings affected."""
-    settings = settings or HydraulicSettings()
+    """The isolation of ``segment_id`` with its hydraulic consequences and the buildings affected
+    (settings, models and service nodes from the scene's ``[hydraulics]`` unless ``settings`` is given)."""
+    scene = scene_hydraulics(twin)
+    settings = settings or scene.settings
     result = closure_consequences(
-        ref.graph, segment_id, hydraulic_model(twin, ref, settings), settings, strategy, engine
+        ref.graph, segment_id, hydraulic_model(twin, ref, settings, scene), settings, strategy, engine
     )
-    links = link_buildings(twin, ref, settings.reach_m, settings.service_node_attribute)
+    links = link_buildings(twin, ref, settings.reach_m, settings.service_node_attribute, scene.service_nodes)
     result["hydraulic"].update(affected_buildings(twin, ref.graph, links, result))
     return result
 

@@ -4,7 +4,9 @@ The network's own SWMM file is run through pyswmm in a forked worker child (time
 limits; the engine is global to its process), every rain gauge following the forecast series
 from now (or from a hot-start file of the current state) for the horizon.  The answer lists
 each node expected to flood (when, how much, how long), the buildings within reach of it, and
-the reason its risk rises: "forecast flooding at J12 in 40 min".
+the reason its risk rises: "forecast flooding at J12 in 40 min"; where the scene has a terrain,
+also the pond its overflow makes on the ground and the buildings and underground entrances
+standing in it (:mod:`twin.hydraulics.ponding`).
 
 SWMM reads a gauge at its recording interval, so a forecast step is taken up at the gauge's
 next interval boundary (an hourly gauge: on the hour).  Volumes are in m³ whatever the model's
@@ -22,7 +24,10 @@ from scipy.spatial import cKDTree
 
 from twin.errors import WorkerFailure
 from twin.hydraulics.engine import ENV, HERE
+from twin.hydraulics.ponding import ponding
 from twin.hydraulics.service import buildings_of, node_positions
+from twin.hydraulics.settings import scene_hydraulics
+from twin.networks import networks_of
 from twin.workers import Call, ForkServer, Task
 
 if TYPE_CHECKING:
@@ -44,9 +49,11 @@ def nowcast(
     hotstart: Path | None = None,
     timeout_s: float = 120.0,
     memory_mb: int = 2048,
+    gauge: str | None = None,
 ) -> dict[str, Any]:
     """Nodes expected to flood within ``horizon_s`` under ``rain`` ((seconds from now,
-    intensity in the model's rainfall units) steps), with the buildings near each."""
+    intensity in the model's rainfall units) steps) at ``gauge`` (every gauge when ``None``),
+    with the buildings near each."""
     if ref.graph.graph.get("format") != "swmm":
         return {"status": "unavailable", "message": f"network {ref.name!r} has no SWMM model", "nodes": []}
     request = {
@@ -55,6 +62,7 @@ def nowcast(
         "horizon_s": horizon_s,
         "step_s": step_s,
         "hotstart": None if hotstart is None else str(hotstart),
+        "gauge": gauge,
     }
     try:
         answer = SWMM.call(JOB, request, timeout_s=timeout_s, memory_mb=memory_mb)
@@ -65,7 +73,35 @@ def nowcast(
     for node in nodes:
         node["reason"] = f"forecast flooding at {node['id']} in {round(node['first_flood_s'] / 60)} min"
         node["buildings"] = near.get(node["id"], [])
+    ponding(twin, nodes, _positions(twin, ref, [n["id"] for n in nodes]))
     return {"status": "ok", "horizon_s": horizon_s, "nodes": nodes}
+
+
+def scene_nowcast(twin: Twin, rain: Sequence[tuple[float, float]], hotstart: Path | None = None) -> dict[str, Any]:
+    """The nowcast the scene's ``[hydraulics.nowcast]`` binds: its SWMM model (a network of the
+    scene loaded from that file), its rain gauge, horizon and step."""
+    bound = scene_hydraulics(twin).nowcast
+    if bound is None:
+        return {"status": "unavailable", "message": "the scene binds no SWMM model ([hydraulics.nowcast])", "nodes": []}
+    model = bound.model.resolve()
+    refs = [r for r in networks_of(twin) if Path(twin.sources[r.source].path).resolve() == model]
+    if not refs:
+        return {"status": "unavailable", "message": f"no network of the scene is loaded from {model}", "nodes": []}
+    settings = scene_hydraulics(twin).settings
+    return nowcast(
+        twin, refs[0], rain, bound.horizon_s, bound.step_s, settings.reach_m, hotstart, gauge=bound.rain_gauge
+    )
+
+
+def _positions(twin: Twin, ref: NetworkRef, node_ids: list[str]) -> np.ndarray:
+    """World (x, y) of nodes by id (NaN for one the network lacks)."""
+    xy = node_positions(twin, ref)
+    rows = [ref.graph.node_row(n) if n in ref.graph else -1 for n in node_ids]
+    out = np.full((len(rows), 2), np.nan)
+    for i, row in enumerate(rows):
+        if row >= 0:
+            out[i] = xy[row]
+    return out
 
 
 def _buildings_near(twin: Twin, ref: NetworkRef, node_ids: list[str], reach_m: float) -> dict[str, list[str]]:

@@ -1,7 +1,8 @@
 """Which junction serves each building, and which buildings are critical facilities.
 
 A building names its service node in an attribute (``service_node`` unless the scene says
-otherwise) when the utility's customer records link them; otherwise it is taken to be served
+otherwise) or in the scene's ``[hydraulics.service_nodes]`` table (building id -> node id) when
+the utility's customer records link them; otherwise it is taken to be served
 by the nearest junction of the network within a reach, and flagged as assumed: the usual
 stand-in where the data link no customer to the network.  Critical facilities (hospitals,
 schools, care homes) are read from the building's use attributes, in English or Chinese.
@@ -9,6 +10,7 @@ schools, care homes) are read from the building's use attributes, in English or 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -75,15 +77,25 @@ def node_positions(twin: Twin, ref: NetworkRef) -> np.ndarray:
     return centres
 
 
-def link_buildings(twin: Twin, ref: NetworkRef, reach_m: float, attribute: str = "service_node") -> ServiceLinks:
-    """Each building's service node in one network: stated by ``attribute``, else the nearest
-    junction within ``reach_m`` (assumed); buildings with neither are left out."""
+def link_buildings(
+    twin: Twin,
+    ref: NetworkRef,
+    reach_m: float,
+    attribute: str = "service_node",
+    mapping: Mapping[str, str] | None = None,
+) -> ServiceLinks:
+    """Each building's service node in one network: stated by ``mapping`` (building id -> node
+    id) or ``attribute``, else the nearest junction within ``reach_m`` (assumed); buildings with
+    none are left out."""
     rows = buildings_of(twin)
     graph = ref.graph
-    stated = np.full(len(rows), -1, dtype=np.int64)
+    names = [""] * len(rows)
     if attribute in twin.assets.columns:
         names = twin.assets[attribute][rows].astype(STR, copy=False).tolist()
-        stated = np.array([graph.node_row(n) if n in graph else -1 for n in names], dtype=np.int64)
+    if mapping:
+        ids = twin.assets["id"][rows].astype(STR, copy=False).tolist()
+        names = [mapping.get(i, n) for i, n in zip(ids, names)]
+    stated = np.array([graph.node_row(n) if n and n in graph else -1 for n in names], dtype=np.int64)
     junction = np.flatnonzero(graph.node_columns["kind"] == "junction")
     xy = node_positions(twin, ref)[junction]
     usable = np.isfinite(xy).all(axis=1)

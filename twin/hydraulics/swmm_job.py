@@ -33,8 +33,9 @@ def rain_at(series: list[list[float]], t: float) -> float:
 
 
 def nowcast(model: dict[str, Any]) -> dict[str, Any]:
-    """Run ``model["inp"]`` for ``horizon_s`` with every rain gauge following ``rain`` and report,
-    per node that floods: the first time it floods, the volume and the duration."""
+    """Run ``model["inp"]`` for ``horizon_s`` with the rain gauge ``gauge`` (every gauge when
+    none is named) following ``rain`` and report, per node that floods: the first time it floods,
+    the volume and the duration."""
     pyswmm = importlib.import_module("pyswmm")
     with tempfile.TemporaryDirectory(prefix="cim-twin-swmm-") as tmp:
         inp = os.path.join(tmp, "model.inp")
@@ -45,6 +46,10 @@ def nowcast(model: dict[str, Any]) -> dict[str, Any]:
             sim.end_time = sim.start_time + timedelta(seconds=float(model["horizon_s"]))
             sim.step_advance(int(model["step_s"]))
             gauges, nodes = list(pyswmm.RainGages(sim)), list(pyswmm.Nodes(sim))
+            if model.get("gauge"):
+                gauges = [g for g in gauges if g.raingageid == model["gauge"]]
+                if not gauges:
+                    raise ValueError(f"the SWMM model has no rain gauge {model['gauge']!r}")
             first: dict[str, float] = {}
             for _ in sim:
                 t = (sim.current_time - sim.start_time).total_seconds()

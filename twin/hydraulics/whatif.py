@@ -3,7 +3,8 @@ that will not close, perhaps with its hydraulic consequences.
 
 Valves marked inoperable for one question are marked on the shared network only while it is
 answered (under a lock) and restored after, so one caller's what-if never changes another's
-answers; a valve reported seized for good is marked with :func:`twin.networks.set_valve_state`.
+answers; a valve reported seized for good is marked with :func:`twin.networks.set_valve_state`,
+or listed in the scene's ``[hydraulics] inoperable_valves`` (added to every question).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from twin.hydraulics.consequences import consequences
 from twin.hydraulics.drainage import is_gravity, plug
-from twin.hydraulics.settings import HydraulicSettings
+from twin.hydraulics.settings import HydraulicSettings, scene_hydraulics
 from twin.networks import default_strategy, find_element, isolate, set_valve_state, valve_table
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ def what_if(
     strategy = strategy or default_strategy(graph)
     with _LOCK:
         closing = set(valve_table(graph, strategy).ids.tolist())  # the valves that can close now
+        # the scene's list names the valves of all its networks: this network's count here
+        inoperable = [*inoperable, *(v for v in scene_hydraulics(twin).inoperable if v in closing)]
         added = [v for v in dict.fromkeys(inoperable) if v in closing]
         try:
             for valve in inoperable:  # one already inoperable stays so; an unknown one is an error

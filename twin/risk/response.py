@@ -301,10 +301,12 @@ class Response:
         return [a for a in (found[i] or stored.get(i) for i in inc.alerts) if a is not None]
 
     def _location(self, alerts: list[Alert]) -> dict[str, Any] | None:
-        """The centre of the asset of the most severe, then the first, alert (the epicentre)."""
+        """The centre of the asset of the most severe, then the first, alert (the epicentre); assets
+        without geometry (a sensor with no position) are passed over, so it is never NaN."""
         assets = self.state.assets
         ranked = sorted(alerts, key=lambda a: (-a.peak, a.opened))
-        row = next((r for r in (assets.index_of(a.asset) for a in ranked) if r is not None), None)
+        rows = (assets.index_of(a.asset) for a in ranked)
+        row = next((r for r in rows if r is not None and np.isfinite(assets.centres[r]).all()), None)
         if row is None:
             return None
         x, y, z = (float(v) for v in assets.centres[row])

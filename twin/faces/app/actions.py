@@ -2,6 +2,7 @@
 
 ==========================  =====================================================================
 :mod:`~.view_actions`       claim a view, apply its settings, standard views, bookmarks, screenshot
+:mod:`~.bearings_actions`   north arrow, scale bar, coordinates under the mouse, home, north-up
 :mod:`~.selection_actions`  pick, select, search, fly to, measure
 :mod:`~.network_actions`    isolate a pipe segment, what is nearby
 :mod:`~.share_actions`      share links out and in
@@ -18,8 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from twin.faces.app import tree
+from twin.faces.app.bearings_actions import BearingsActions
 from twin.faces.app.network_actions import NetworkActions
 from twin.faces.app.pool import ViewPool
+from twin.faces.app.section import SectionDrawing
 from twin.faces.app.selection_actions import SelectionActions
 from twin.faces.app.share_actions import ShareActions
 from twin.faces.app.triggers import Triggers
@@ -35,6 +38,7 @@ class Actions:
     selection: SelectionActions
     networks: NetworkActions
     sharing: ShareActions
+    bearings: BearingsActions
     layer_groups: list[dict]  # the layer tree, also the page's initial state
 
     @classmethod
@@ -47,16 +51,19 @@ class Actions:
         caller: Callable[[], str | None] = lambda: None,
     ) -> Actions:
         groups = tree.layer_groups(twin)
+        selection = SelectionActions(twin, pool, push, scene_of, caller, layer_groups=groups)
+        pool.hooks.append(SectionDrawing())  # the section plane and its caps, in every view
         return cls(
             views=ViewActions(twin, pool, push, scene_of, caller),
-            selection=SelectionActions(twin, pool, push, scene_of, caller, layer_groups=groups),
+            selection=selection,
             networks=NetworkActions(twin, pool, push, scene_of, caller),
             sharing=ShareActions(twin, pool, push, scene_of, caller),
+            bearings=BearingsActions(twin, pool, push, scene_of, caller, hit_under=selection.hit_under),
             layer_groups=groups,
         )
 
     def features(self) -> list[Triggers]:
-        return [self.views, self.selection, self.networks, self.sharing]
+        return [self.views, self.selection, self.networks, self.sharing, self.bearings]
 
     def triggers(self) -> dict[str, Callable]:
         """Every feature's triggers by name (names are unique across features)."""

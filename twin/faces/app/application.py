@@ -33,7 +33,9 @@ from trame_vtk.modules.vtk.protocols import vtkWebPublishImageDelivery  # noqa: 
 from twin.faces.app import layout, tree  # noqa: E402
 from twin.faces.app.actions import Actions  # noqa: E402
 from twin.faces.app.client_views import default_config  # noqa: E402
+from twin.faces.app.closing import quiet_closed_browsers  # noqa: E402
 from twin.faces.app.connections import ConnectionWatch  # noqa: E402
+from twin.faces.app.loading import middleware  # noqa: E402
 from twin.faces.app.pool import ViewPool  # noqa: E402
 from twin.faces.app.state import declare, per_browser, shared  # noqa: E402
 from twin.faces.i18n import normalise, use  # noqa: E402
@@ -73,7 +75,9 @@ class TwinApp:
         self.twin, self.rendering = twin, rendering
         self.langs: dict[str, str] = {}  # wslink client id -> the language its browser shows
         self.server = server or get_server(client_type="vue3")
-        self.server.enable_module({"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/client.js"]})
+        self.server.enable_module(
+            {"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/client.js", "twin_ui/bearings.js"]}
+        )
         self.server.enable_module(vtk_module)
         self.helper = vtk_module.get_helper(self.server)
         self.pool = ViewPool(twin, self.helper.id, capacity=max_views)
@@ -114,9 +118,15 @@ class TwinApp:
 
         live = LiveRisk(self.server, risk, self.pool, self.show)
         self.bind(RiskActions(live, self.push, self.scene_of, caller=self._caller).triggers())
+        if live.incidents is not None:  # the incidents panel (twin.faces.app.incident_actions)
+            from twin.faces.app.incident_actions import IncidentActions
+
+            self.bind(IncidentActions(live, live.incidents, self.push, self.scene_of, self._caller).triggers())
         # the hover tooltip's level, from the last snapshot (never waits for an evaluation)
         self.actions.selection.level_of = lambda row: LEVEL_LABELS.get(int(risk.snapshot(0.0).levels[row]))
-        self.server.enable_module({"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/risk.js"]})
+        self.server.enable_module(
+            {"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/risk.js", "twin_ui/incidents.js"]}
+        )
         return live
 
     def _city(self, city):
@@ -255,6 +265,10 @@ class TwinApp:
         policy.assets.setdefault("/twin_ui/", {".js", ".css"})
         cap_websocket_messages(int(os.environ["TRAME_WS_MAX_MSG_SIZE"]))
         self.server.controller.on_server_bind.add(lambda wslink_server: policy.install(wslink_server.app))
+        # the page's first questions (its loading fragment, a session launcher) answered, not a 405
+        lang = self.state["server_lang"]
+        self.server.controller.on_server_bind.add(lambda server: server.app.middlewares.append(middleware(lang)))
+        quiet_closed_browsers()  # a browser closing mid-reply is not a traceback in the log
         host = policy.host
         if on_ready:
             self.server.controller.on_server_ready.add(lambda **_: on_ready(self.server.port))

@@ -106,6 +106,7 @@ window.twinUI = (function () {
       if (reply && reply.scene) set(trame, "my_scene", reply.scene);
       if (reply && reply.camera_local) setLocalCamera(trame, reply.camera_local);
       if (reply && reply.frame_ms !== undefined) set(trame, "frame_ms", reply.frame_ms);
+      if (window.twinBearings) window.twinBearings.changed();  // the camera may have moved: north, scale
       return reply;
     } catch (err) {
       toast(trame, window.twinI18n.t("The server did not answer: {error}", { error: err && err.message ? err.message : err }));
@@ -134,9 +135,12 @@ window.twinUI = (function () {
     return setCfg(trame, { clip: Object.assign({}, S(trame, "cfg").clip, patch) });
   }
 
+  // a phone or a tablet (layout.NARROW): the panels are drawers over the view, opened when needed
+  function narrow() { return window.innerWidth < 1000; }
   function showInspector(trame, reply) {
     if (!reply) return;
     set(trame, "inspector", reply.inspector || null);
+    if (reply.inspector && narrow()) { set(trame, "show_layers", false); set(trame, "show_inspector", true); }
     set(trame, "selected_tree", reply.inspector ? [reply.inspector.index] : []);
     if (reply.tree_open && reply.tree_open.length) {
       set(trame, "tree_opened", Array.from(new Set([...(S(trame, "tree_opened") || []), ...reply.tree_open])));
@@ -198,6 +202,7 @@ window.twinUI = (function () {
     tip.style.display = "block";
   }
   function hover(trame, event) {
+    if (window.twinBearings) window.twinBearings.probe(trame, event);  // the coordinates under the mouse
     window.clearTimeout(hoverTimer);
     const seq = ++hoverSeq;
     tooltip().style.display = "none";
@@ -284,6 +289,10 @@ window.twinUI = (function () {
   function kept() { return restoring; }
 
   async function init(trame) {
+    if (narrow()) { set(trame, "show_layers", false); set(trame, "show_inspector", false); }
+    document.addEventListener("keydown", (event) => {  // Escape closes a drawer over the view
+      if (event.key === "Escape" && narrow()) { set(trame, "show_layers", false); set(trame, "show_inspector", false); }
+    });
     await window.twinI18n.init(trame);
     const claim = await call(trame, "twin_claim", []);
     if (!claim) return;
@@ -306,5 +315,6 @@ window.twinUI = (function () {
   }
 
   return { init, apply, setCfg, toggleLayer, setOpacity, setClip, select, clearSelection, down, up, pick, hover,
-           search, choose, action, look, saveBookmark, screenshot, share, setRendering, toast, keep, kept, remember };
+           search, choose, action, look, saveBookmark, screenshot, share, setRendering, toast, keep, kept, remember,
+           call, camera: localCamera };
 })();

@@ -17,7 +17,7 @@ import vtk
 
 from twin.colours.point_classes import class_mask
 from twin.errors import TwinError
-from twin.faces.app import picking
+from twin.faces.app import bearings, picking
 from twin.faces.app.view_colours import DEPTH_RANGE, depth_lut, ensure_depth_array, point_colours
 from twin.faces.rendering import SceneView, set_standard_view
 from twin.scene import Twin
@@ -32,6 +32,8 @@ COLORS = {
     "nearby": "#b388ff",
     "measure": "#ffeb3b",
     "hover": "#fff59d",
+    "routes": "#00e676",  # an incident's resource routes (twin.faces.app.incident_routes)
+    "resources": "#ff80ab",  # ... and the resources at their start
 }
 #: a selected pipe is drawn white: cyan is too close to the water supply's sky-blue
 PIPE_SELECTION = "#ffffff"
@@ -227,6 +229,11 @@ class ClientView:
             if self._plane is not None:
                 mapper.AddClippingPlane(self._plane)
 
+    @property
+    def section(self) -> vtk.vtkPlane | None:
+        """The section's clip plane (``None`` while the section is off), for drawing it (:mod:`~.section`)."""
+        return self._plane
+
     def keeps(self, points: np.ndarray) -> np.ndarray:
         """Which scene points the clip plane leaves visible."""
         if self._plane is None:
@@ -270,9 +277,34 @@ class ClientView:
             )
             self._overlay(f"{name}:0", glyphs, None)
 
+    def polylines(self, name: str, mesh: pv.PolyData) -> None:
+        """Lines over the scene (one mesh, however many polylines it holds); an empty mesh clears them."""
+        self.clear(name)
+        if mesh.n_points:
+            self._overlay(f"{name}:0", mesh, None, line_width=5)
+
     def line(self, name: str, local_points: np.ndarray) -> None:
         """A straight line between two points (the measured distance), drawn over the scene."""
         self._overlay(f"{name}:line", pv.Line(local_points[0], local_points[1]), None, line_width=3)
+
+    def label(self, name: str, words: str, at: np.ndarray, height: float) -> None:
+        """Text standing in the scene at ``at``, ``height`` metres tall, facing the camera as it is
+        now: geometry (``vtkVectorText``), so vtk.js draws it too (it has no 3D text actors)."""
+        source = vtk.vtkVectorText()
+        source.SetText(words)
+        source.Update()
+        text = pv.wrap(source.GetOutput())
+        if not text.n_points:
+            return
+        cam = self.plotter.camera
+        screen = bearings.basis(cam.position, cam.focal_point, cam.up)
+        flat = np.asarray(text.points, dtype=np.float64)
+        flat[:, 0] -= (flat[:, 0].min() + flat[:, 0].max()) / 2  # centred over the point, just above it
+        flat[:, 1] += 0.6
+        text.points = np.asarray(at, dtype=np.float64) + height * (
+            np.outer(flat[:, 0], screen.right) + np.outer(flat[:, 1], screen.up)
+        )
+        self._overlay(f"{name}:label", text, None)
 
     def _overlay(self, key: str, mesh: pv.PolyData, under, line_width: float = 2, colour: str | None = None) -> None:
         colour = colour or COLORS[key.split(":")[0]]

@@ -11,7 +11,19 @@ from trame.widgets import client, html
 from trame.widgets import vtk as vtk_widgets
 from trame.widgets import vuetify3 as v3
 
-from twin.faces.app.panels import briefing, inspector, js, layer_tree, risk, status, testid, toolbar
+from twin.faces.app.loading import overlay as loading_overlay
+from twin.faces.app.panels import (
+    bearings,
+    briefing,
+    incidents,
+    inspector,
+    js,
+    layer_tree,
+    risk,
+    status,
+    testid,
+    toolbar,
+)
 from twin.faces.i18n import aria_label, text, tr, vuetify_locale
 
 THEME = {
@@ -33,6 +45,15 @@ THEME = {
     },
 }
 VIEW_STYLE = "position: absolute; inset: 0;"
+#: below this width (a tablet in portrait, a phone) the panels are drawers over the view; below PHONE
+#: the inspector is a bottom sheet (the same numbers in client.js: twinUI.narrow)
+NARROW, PHONE = 1000, 600
+NARROW_JS = f"$vuetify.display.width < {NARROW}"
+#: a title bar wider than the screen scrolls sideways: every control stays reachable on a phone
+BAR_STYLE = (
+    ".v-app-bar .v-toolbar__content { overflow-x: auto; overflow-y: hidden; scrollbar-width: thin; }"
+    ".v-app-bar .v-toolbar__content > * { flex-shrink: 0; }"
+)
 #: server-side rendering draws at half the size while the camera moves (llvmpipe is fill-rate bound:
 #: a quarter of the pixels is about 4x the frame rate), then a full-size still when it stops
 INTERACTIVE_RATIO = 0.5
@@ -46,21 +67,47 @@ def build(server, window, live: bool = False, city: bool = False) -> VAppLayout:
     """
     with VAppLayout(server, vuetify_config={"theme": THEME, "locale": vuetify_locale()}, full_height=True) as layout:
         client.ClientTriggers(mounted=js("init"))
+        loading_overlay()  # CIM Twin's loading screen until this browser's view is claimed
         if city:  # a streamed city: a vtk.js view reports its camera (city.js)
             client.ClientTriggers(mounted="window.twinCity.start(trame)")
         with v3.VAppBar(density="compact", flat=True, border="b", v_if="mode !== 'briefing'") as bar:
             v3.VAppBarNavIcon(
                 click="show_layers = !show_layers",
                 density="comfortable",
-                raw_attrs=[aria_label("Show or hide the layers")],
+                raw_attrs=[aria_label("Show or hide the layers"), testid("layers-button")],
             )
+        client.Style(BAR_STYLE)
         toolbar.build(bar)
+        with bar:
+            v3.VBtn(
+                icon="mdi-card-search-outline",
+                variant="text",
+                density="comfortable",
+                click="show_inspector = !show_inspector",
+                raw_attrs=[aria_label("Show or hide the inspector"), testid("inspector-button")],
+            )
         if live:
             risk.toolbar(bar)
-        with v3.VNavigationDrawer(model_value=("show_layers",), width=300, raw_attrs=[testid("layers")]):
+            incidents.toolbar(bar)
+        # on a phone or tablet (below NARROW px) the panels are drawers over the view, closed at first
+        # (client.js); the inspector comes up from the bottom on a phone
+        with v3.VNavigationDrawer(
+            model_value=("show_layers",),
+            update_modelValue="show_layers = $event",
+            width=300,
+            temporary=(NARROW_JS,),
+            disable_resize_watcher=True,
+            raw_attrs=[testid("layers"), aria_label("Layers")],
+        ):
             layer_tree.build()
         with v3.VNavigationDrawer(
-            location="right", width=360, model_value=("show_inspector",), raw_attrs=[testid("inspector-drawer")]
+            location=(f"$vuetify.display.width < {PHONE} ? 'bottom' : 'right'",),
+            width=(f"$vuetify.display.width < {PHONE} ? Math.round($vuetify.display.height * 0.55) : 360",),
+            model_value=("show_inspector",),
+            update_modelValue="show_inspector = $event",
+            temporary=(NARROW_JS,),
+            disable_resize_watcher=True,
+            raw_attrs=[testid("inspector-drawer"), aria_label("Inspector")],
         ):
             inspector.build(risk.inspector_section if live else None)
         with v3.VMain():
@@ -68,6 +115,7 @@ def build(server, window, live: bool = False, city: bool = False) -> VAppLayout:
                 _view(window)
                 if live:
                     risk.overlays()
+                    incidents.build()
                     briefing.build()
         status.build(v3.VFooter(app=True, border="t", v_if="mode !== 'briefing'"))
         _dialogs()
@@ -111,6 +159,7 @@ def _view(window) -> None:
         )
         local._attributes["view_state"] = ':viewState="my_scene"'  # this browser's own view, client-only
         _clip_card()
+        bearings.build()  # north arrow, orientation, home, scale bar, coordinates, shortcuts
         v3.VProgressLinear(v_if="!ready", indeterminate=True, color="primary", absolute=True, location="top")
 
 

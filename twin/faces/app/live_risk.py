@@ -24,8 +24,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from twin.faces.app.incident_feed import IncidentFeed
 from twin.faces.app.panels.risk import LEVEL_STATE
 from twin.faces.app.risk_paint import RiskPaint, ViewRisk, alert_rows
+from twin.faces.incident_api import IncidentDesk
 from twin.risk.interface import RiskView
 from twin.risk.levels import ORANGE
 from twin.risk.service import Snapshot
@@ -64,6 +66,10 @@ class LiveRisk:
         self._paint(snap)
         self.server.state["risk"] = self._truth = self.risk_state(snap)
         self.server.state["risk_levels"] = LEVEL_STATE
+        # the open incidents (a service that groups alerts into them): the list and the tour's stops
+        self.incidents = IncidentFeed(server, service, twin) if isinstance(service, IncidentDesk) else None
+        if self.incidents is not None:
+            self.incidents.refresh()
         self.server.state.change("risk")(self._guard)
         service.on_levels_changed(self._from_thread)
         service.on_status_changed(lambda _health: self._from_thread(None))
@@ -168,6 +174,8 @@ class LiveRisk:
         self._truth = self.risk_state(snap)
         with self.server.state:
             self.server.state["risk"] = self._truth
+        if self.incidents is not None:
+            self.incidents.refresh(self.loop)
 
     def _guard(self, risk=None, **_: Any) -> None:
         """Overrule a browser that wrote the server-owned risk state."""
@@ -198,5 +206,8 @@ class LiveRisk:
         return alert_rows(self.twin, self.service, alerts)
 
     def tour_targets(self) -> list[dict]:
-        """Active red and orange alerts the briefing tour visits, most severe first."""
+        """What the briefing tour visits, most severe first: the open incidents (one stop each, the
+        alerts of one failure together), or without incidents the active red and orange alerts."""
+        if self.incidents is not None:
+            return self.incidents.stops()
         return [a for a in self._truth.get("alerts", []) if a["code"] >= ORANGE and a["index"] >= 0]

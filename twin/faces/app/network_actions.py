@@ -1,4 +1,5 @@
-"""Triggers of the analyses the inspector offers: which valves isolate a pipe, what lies near an asset."""
+"""Triggers of the analyses the inspector offers: which valves isolate a pipe and what that costs
+the supply (hydraulics, where the network has a model), what lies near an asset."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ import numpy as np
 from twin import nearby, networks
 from twin.errors import TwinError
 from twin.faces.app import asset_details
+from twin.faces.app.hydraulic_paint import paint
+from twin.faces.app.isolation_analysis import analysis
 from twin.faces.app.pool import ViewPool
 from twin.faces.app.triggers import Triggers, replies
 from twin.faces.i18n import _
+from twin.hydraulics.service import buildings_of
+from twin.hydraulics.settings import M_PER_MPA, scene_hydraulics
+from twin.hydraulics.whatif import what_if
 from twin.scene import Twin
 
 NEARBY_M = 5.0  # how far "nearby" looks
@@ -32,35 +38,52 @@ class NetworkActions(Triggers):
         self.twin = twin
 
     @replies
-    def twin_isolate(self, view_id: str, index: int, camera: dict | None = None) -> dict:
-        """The valves to close to take a pipe segment out of supply, and what loses supply."""
+    def twin_isolate(
+        self, view_id: str, index: int, camera: dict | None = None, inoperable: list[str] | None = None
+    ) -> dict:
+        """The valves to close to take a pipe segment out of supply (``inoperable``: valves that
+        will not close, so the next ring closes instead), what loses supply and, where the network
+        has a hydraulic model, the junctions and buildings left below the service pressure."""
         view = self.view(view_id, camera)
         index = int(index)
         row = self.twin.assets.row(index)
         graph = asset_details.network_graph(self.twin, row)
         if graph is None:
             raise TwinError(f"{row['id']} is not a segment of a pipe network")
-        result = networks.isolate(graph, row["id"])
-        rows = self.rows_of(row["network"], result["segments"])
-        view.highlight("lost", [r for r in rows if r != index])
+        seized = [str(v) for v in inoperable or []]
+        result = what_if(self.twin, row["id"], row["network"], inoperable=seized)
+        service_m = self.service_m(result)
+        isolated = [r for r in self.rows_of(row["network"], result["segments"]) if r != index]
+        paint(view, isolated, self.deficits(row["network"], result, service_m), service_m)
         xyz = self.twin.to_local(valve_positions(graph, [v["node"] for v in result["valves"]]))
         view.markers("valves", xyz[np.isfinite(xyz).all(axis=1)], radius=view.marker_radius(least=0.4))
         self.show(view_id)
-        return {
-            "analysis": {
-                "kind": "isolate",
-                "title": f"Isolating {row['id']}",
-                "rows": [
-                    ["Valves to close", ", ".join(v["id"] for v in result["valves"]) or "none"],
-                    ["Valves assumed", "yes" if result["valves_assumed"] else "no (from the data)"],
-                    ["Segments out of supply", str(len(result["segments"]))],
-                    ["Length out of supply", f"{result['length_m']:,.1f} m"],
-                    ["Customers affected", str(len(result["customers"]))],
-                ],
-                "valves": [v["id"] for v in result["valves"]],
-                "segments": result["segments"],
-            }
-        }
+        return {"analysis": analysis(row["id"], result, service_m)}
+
+    def service_m(self, result: dict) -> float:
+        """The service pressure (m of head) the result was judged by."""
+        hydraulic = result.get("hydraulic") or {}
+        mpa = hydraulic.get("service_pressure_mpa")
+        return float(mpa) * M_PER_MPA if mpa is not None else scene_hydraulics(self.twin).settings.service_m
+
+    def deficits(self, network: str, result: dict, service_m: float) -> dict[int, float]:
+        """Asset row -> metres below the service pressure, for the junctions short of it and the
+        buildings they serve (topologically: the nodes cut off, at no pressure)."""
+        hydraulic = result.get("hydraulic")
+        if hydraulic is None:
+            return {}
+        if hydraulic.get("status") == "ok":
+            short = {j["id"]: service_m if j["isolated"] else j["deficit_m"] for j in hydraulic["junctions_below"]}
+        else:
+            short = dict.fromkeys(result["nodes"], service_m)
+        a = self.twin.assets
+        out = {r: short[str(a["id"][r])] for r in self.rows_of(network, list(short))}
+        by_id = {b["id"]: short.get(b["node"], service_m) for b in hydraulic.get("buildings", [])}
+        if by_id:
+            rows = buildings_of(self.twin)
+            ids = a["id"][rows].tolist()
+            out |= {int(r): by_id[i] for r, i in zip(rows.tolist(), ids) if i in by_id}
+        return out
 
     @replies
     def twin_nearby(self, view_id: str, index: int, camera: dict | None = None) -> dict:

@@ -76,7 +76,8 @@ class Locators:
         """What ``build`` makes of ``dataset``, made again when its geometry changed since (a
         colour array written does not count; a streamed city's layers are refreshed in place)."""
         points = dataset.GetPoints()
-        stamp = (id(points), points.GetMTime() if points else 0, dataset.GetNumberOfCells())
+        # the C++ object, not its Python wrapper: VTK makes a new wrapper (a new id) on every GetPoints()
+        stamp = (points.__this__ if points else None, points.GetMTime() if points else 0, dataset.GetNumberOfCells())
         cached = self._cache.get((id(dataset), what))
         if cached is None or cached[0] != stamp:
             self._cache[(id(dataset), what)] = cached = (stamp, build())

@@ -245,7 +245,7 @@ window.twinRisk = (function () {
     window.setInterval(() => heartbeat(trame), PING_MS);
   }
 
-  const api = { init, setRisk, selectAlert, ack, refreshAsset, snapshot, startTour, tourStep, openPlayback, seek, play,
-           pause, closePlayback, get: (key) => api.trame && api.trame.state.get(key) };
+  const api = { init, setRisk, selectAlert, ack, operator, refreshAsset, snapshot, startTour, tourStep, openPlayback, seek,
+           play, pause, closePlayback, get: (key) => api.trame && api.trame.state.get(key) };
   return api;
 })();

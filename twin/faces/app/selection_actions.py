@@ -138,6 +138,15 @@ class SelectionActions(Triggers):
             "tree_open": self.tree_paths.get(index, []),
         }
 
+    @replies
+    def twin_measure_off(self, view_id: str, camera: dict | None = None) -> dict:
+        """The measure tool is put away: its points, line and label leave the view with it."""
+        view = self.view(view_id, camera)
+        view.config.pop("_measure", None)
+        view.clear("measure")
+        self.show(view_id)
+        return {"measure": None}
+
     def measure(self, view_id: str, view: ClientView, hit: picking.Hit | None) -> dict | None:
         """Add a measured point (a third starts over); two give the distances between them."""
         if hit is None:
@@ -151,6 +160,9 @@ class SelectionActions(Triggers):
         view.markers("measure", np.array(points), radius=view.marker_radius())
         if len(points) == 2:
             view.line("measure", np.array(points))
+            middle = (np.array(points[0]) + np.array(points[1])) / 2
+            length = float(np.linalg.norm(np.array(points[1]) - np.array(points[0])))
+            view.label("measure", f"{length:.2f} m", middle, height=view.marker_radius() * 2)
         self.show(view_id)
         world = [self.twin.to_world(np.array(p)).tolist() for p in points]
         out: dict[str, Any] = {"points": world}

@@ -75,6 +75,9 @@ def per_browser(config: dict, rendering: str, live: bool, lang: str | None = Non
         "show_layers": True,  # the left drawer
         "show_inspector": True,  # the right drawer
         "mode": "normal",  # "normal" or "briefing" (the kiosk)
+        "bearings": None,  # north angle, screen axes and scale bar of this view (bearings.js)
+        "probe": None,  # the point under the mouse: scene CRS and lon/lat
+        "show_shortcuts": False,  # the keyboard shortcuts' help
     }
     if live:
         keys |= {
@@ -94,6 +97,9 @@ def per_browser(config: dict, rendering: str, live: bool, lang: str | None = Non
             "playback_speed": 60,  # playback seconds per second
             "playback_minutes": 60,  # how far back a playback opens
             "ack_by": "browser",  # the name an acknowledgement is signed with
+            "show_incidents": False,  # the incidents panel (the list is shared: ``incidents``)
+            "incident": None,  # ... the incident opened in it (twin_incident), followed live
+            "incident_note": "",  # ... the action being written for its timeline
         }
     return keys
 

@@ -6,7 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from twin.faces.commands.common import add_load_arguments, load_with_progress
+from twin.faces.commands.common import add_load_arguments
+from twin.faces.commands.scene_cache import load_cached
 from twin.networks import NetworkRef, find_element, segment_index
 from twin.summary import _clean
 
@@ -19,8 +20,8 @@ def add_network_arguments(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def load_and_find(args: argparse.Namespace, prefer: str = "segment"):
-    """Load PATH (a data file or a scene) and find ID in its networks."""
-    twin, _ = load_with_progress(args, quiet=True)
+    """Load PATH (a data file or a scene; from the scene cache when unchanged) and find ID in its networks."""
+    twin = load_cached(args)  # a question after the first reads the scene kept on disk
     ref, what = find_element(twin, args.id, args.network, prefer)
     return twin, ref, what
 

@@ -8,9 +8,9 @@ import webbrowser
 from pathlib import Path
 
 from twin.errors import InputError
+from twin.faces.commands import scene_cache
 from twin.faces.i18n import LANGUAGES
 from twin.faces.security import TOKEN_ENV, AccessPolicy
-from twin.loading import load
 from twin.resources import demo_scene
 from twin.streaming.select import Budget
 
@@ -98,22 +98,19 @@ def run(args: argparse.Namespace) -> int:
     token = args.token or os.environ.get(TOKEN_ENV) or None
     policy = AccessPolicy(host=args.host, token=token, allowed_origins=set(args.allow_origin))
     path = Path(args.path) if args.path else demo_scene()
-    from twin.faces.app.city_stream import hand_over, is_city, open_city
+    from twin.faces.app.loading import LoadingServer
 
-    budget = Budget(triangles=args.triangles, points=args.points)
-    city: tuple | None
-    if is_city(path):  # a city tileset folder (twin tile): streamed by view
-        stream, twin = open_city(path, budget)
-        city = (stream, None)
-    else:  # a scene whose big city tileset source is streamed, if it has one
-        twin = load(path)
-        city = hand_over(twin, budget)
-    from twin.faces.app.application import TwinApp
-
-    simulate = args.simulate or args.simulate_rate is not None
-    risk = start_live_risk(twin, Path(args.store) if args.store else None, simulate, args.simulate_rate)
-    feed = start_mqtt(risk, args.mqtt, twin.path) if args.mqtt else None
-    app = TwinApp(twin, rendering=args.rendering, risk=risk, briefing=args.briefing, city=city, lang=args.lang)
+    # the port shows CIM Twin's loading screen (sources loaded of total) until the app takes it over
+    screen = LoadingServer(policy, path.stem, args.lang)
+    try:
+        port = screen.start(args.port)
+    except OSError as exc:
+        raise InputError(None, f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    print(f"CIM Twin loading {path.name}: {args.host}:{port} shows the progress", flush=True)
+    try:
+        twin, city, risk, feed, app = _prepare(args, path, screen.progress)
+    finally:
+        screen.stop()
     from twin.faces.api import network_routes, routes
 
     # the engineer's network questions (isolation with hydraulics) need no live data; the rest of the API does
@@ -128,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
             webbrowser.open(url)
 
     try:
-        app.start(policy, port=args.port, on_ready=ready)
+        app.start(policy, port=port, on_ready=ready)
     except OSError as exc:
         raise InputError(None, f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     finally:
@@ -137,6 +134,27 @@ def run(args: argparse.Namespace) -> int:
         if risk is not None:
             risk.close()
     return 0
+
+
+def _prepare(args: argparse.Namespace, path: Path, progress) -> tuple:
+    """The scene (loaded with ``progress``), its streamed city, live risk, MQTT feed and the app."""
+    from twin.faces.app.city_stream import hand_over, is_city, open_city
+
+    budget = Budget(triangles=args.triangles, points=args.points)
+    city: tuple | None
+    if is_city(path):  # a city tileset folder (twin tile): streamed by view
+        stream, twin = open_city(path, budget)
+        city = (stream, None)
+    else:  # a scene whose big city tileset source is streamed, if it has one
+        twin = scene_cache.load(path, progress=progress)  # a restart on unchanged files reads the kept scene
+        city = hand_over(twin, budget)
+    from twin.faces.app.application import TwinApp
+
+    simulate = args.simulate or args.simulate_rate is not None
+    risk = start_live_risk(twin, Path(args.store) if args.store else None, simulate, args.simulate_rate)
+    feed = start_mqtt(risk, args.mqtt, twin.path) if args.mqtt else None
+    app = TwinApp(twin, rendering=args.rendering, risk=risk, briefing=args.briefing, city=city, lang=args.lang)
+    return twin, city, risk, feed, app
 
 
 def start_live_risk(twin, store: Path | None, simulate: bool, rate: float | None = None):

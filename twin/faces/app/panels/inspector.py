@@ -12,7 +12,7 @@ from collections.abc import Callable
 from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 
-from twin.faces.app.panels import js, testid
+from twin.faces.app.panels import isolation, js, testid
 from twin.faces.app.panels.risk import level_chip
 from twin.faces.i18n import aria_label, text
 
@@ -93,11 +93,13 @@ def _header(live: bool) -> None:
 def _analysis() -> None:
     with v3.VCard(v_if="analysis", variant="tonal", color="amber", classes="mx-3 mb-2", raw_attrs=[testid("analysis")]):
         v3.VCardTitle("{{ analysis.title }}", classes="text-subtitle-1")
+        isolation.headline()
         with v3.VTable(density="compact", classes="bg-transparent"):
             with html.Tbody():
                 with html.Tr(v_for="row in analysis.rows", key="row[0]"):
                     html.Td("{{ row[0] }}", classes="text-caption")
                     html.Td("{{ row[1] }}", classes="text-body-2")
+        isolation.details()
 
 
 def _sections(which: str) -> None:

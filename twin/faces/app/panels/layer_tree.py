@@ -7,10 +7,13 @@ from trame.widgets import vuetify3 as v3
 
 from twin.faces.app.panels import js, testid
 from twin.faces.app.view_colours import DEPTH_RANGE
-from twin.faces.i18n import text, tr, tr_expr
+from twin.faces.i18n import aria_label, text, tr, tr_expr
 
 #: viridis reversed (the 3D view's depth ramp): shallow yellow to deep purple
 DEPTH_CSS = "#fde725, #5ec962, #21918c, #3b528b, #440154"
+#: a layer's accessible name: its source and its own name, in the browser's language
+LAYER_NAME = f"layer.name.split('/')[0] + ' ' + {tr_expr('layer.label')}"
+OPACITY_NAME = f"{tr('Opacity')} + ' ' + {LAYER_NAME}"
 DEPTH_LABELS = (f"{DEPTH_RANGE[0]:g} m", f"{sum(DEPTH_RANGE) / 2:g} m", f"≥ {DEPTH_RANGE[1]:g} m")
 
 
@@ -39,7 +42,7 @@ def build() -> None:
             with html.Div(v_for="layer in group.layers", key="layer.name", classes="px-3"):
                 _layer_row()
             with html.Div(v_if="group.tree", classes="px-1"):
-                v3.VTreeview(
+                with v3.VTreeview(
                     items=("group.tree",),
                     item_value="value",
                     item_title="title",
@@ -51,7 +54,9 @@ def build() -> None:
                     update_opened="tree_opened = $event",
                     update_activated=("typeof $event[0] === 'number' && " + js("select", "$event[0]", "true")),
                     raw_attrs=[testid("'tree-' + group.name", bound=True)],
-                )
+                ):
+                    with v3.Template(v_slot_toggle="{ props }"):  # the open / close button, named
+                        v3.VBtn(v_bind="props", raw_attrs=[aria_label("Open or close")])
     _legend()
 
 
@@ -62,7 +67,7 @@ def _layer_row() -> None:
             density="compact",
             style="flex: 0 0 auto",
             update_modelValue=js("toggleLayer", "layer.name", "$event"),
-            raw_attrs=[testid("'layer-' + layer.name", bound=True)],
+            raw_attrs=[testid("'layer-' + layer.name", bound=True), f':aria-label="{LAYER_NAME}"'],
         )
         html.Span(
             style=("{background: layer.color, width: '10px', height: '10px', borderRadius: '2px'}",),
@@ -83,7 +88,10 @@ def _layer_row() -> None:
         track_size=2,
         thumb_size=10,
         end=js("setOpacity", "layer.name", "$event"),
-        raw_attrs=[testid("'opacity-' + layer.name", bound=True)],
+        raw_attrs=[
+            testid("'opacity-' + layer.name", bound=True),
+            f':aria-label="{OPACITY_NAME}"',
+        ],
     )
     with html.Div(v_if="layer.modes.length", classes="ml-8 mb-2"):
         v3.VSelect(

@@ -17,7 +17,8 @@ POINTS_SHOWN = (
 
 def build(footer) -> None:
     with footer:
-        footer.classes = "text-caption py-0 px-3 d-flex ga-4"
+        # one line on any screen: on a phone or tablet the secondary parts give way (Vuetify's d-md-*)
+        footer.classes = "text-caption py-0 px-3 d-flex ga-4 text-no-wrap overflow-hidden"
         footer.height = 28
         html.Span("{{ asset_count.toLocaleString(lang) }} " + text("assets"), raw_attrs=[testid("status-assets")])
         html.Span(
@@ -26,6 +27,7 @@ def build(footer) -> None:
             + f"{{{{ points_loaded < points_total ? ' (' + points_loaded.toLocaleString(lang) + ' ' + {tr('loaded')}"
             " + ')' : '' }}",
             v_if="points_total",
+            classes="d-none d-md-inline",
             raw_attrs=[testid("status-points")],
         )
         html.Span("{{ city_status }}", v_if="city_status", raw_attrs=[testid("status-city")])
@@ -34,9 +36,8 @@ def build(footer) -> None:
             v_if="rendering === 'server'",
             raw_attrs=[testid("status-frame")],
         )
-        html.Span(
-            f"{{{{ rendering === 'server' ? {tr('server-side rendering')} : {tr('client-side rendering (vtk.js)')} }}}}"
-        )
+        mode = f"rendering === 'server' ? {tr('server-side rendering')} : {tr('client-side rendering (vtk.js)')}"
+        html.Span(f"{{{{ {mode} }}}}", classes="d-none d-md-inline")
         v3.VSpacer()
         v3.VProgressCircular(v_if="busy", indeterminate=True, size=14, width=2)
         html.Span("{{ scene_crs }}")

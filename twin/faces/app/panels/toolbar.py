@@ -48,7 +48,7 @@ def search_field() -> None:
         hide_details=True,
         clearable=True,
         model_value=("search_choice", None),
-        style="max-width: 440px; min-width: 280px",
+        style="max-width: 440px; min-width: min(280px, 55vw)",
         update_search=js("search", "$event"),
         update_modelValue=js("choose", "$event"),
         raw_attrs=[testid("search"), aria_label("Search")],
@@ -111,7 +111,7 @@ def build(toolbar) -> None:
         icon_button(
             "mdi-ruler",
             "Measure between two picked points",
-            "tool = tool === 'measure' ? 'select' : 'measure'; measure = null",
+            "window.twinBearings.toggleMeasure(trame)",  # off: its markers and labels go too
             "measure",
             color=("tool === 'measure' ? 'amber' : undefined",),
         )
