@@ -73,11 +73,15 @@ def settle(stream: CityStream) -> None:
         stream.cache.wait()
 
 
-def frame_seconds(twin, camera: Camera | None) -> float:
-    """Seconds per offscreen frame while the camera turns a little (llvmpipe, no AA)."""
+def frame_seconds(twin, camera: Camera | None, cull: bool = True) -> float:
+    """Seconds per offscreen frame while the camera turns a little (llvmpipe, no AA); ``cull`` False
+    draws back faces too, as the views did before single-sided tiles."""
     from twin.faces.rendering import build_view
 
     scene = build_view(twin, off_screen=True, size=SIZE)
+    if not cull:
+        for actor in scene.actors.values():
+            actor.GetProperty().SetBackfaceCulling(False)
     if camera is not None:
         scene.plotter.camera.position, scene.plotter.camera.focal_point = camera.position, camera.focal_point
         scene.plotter.reset_camera_clipping_range()
@@ -112,6 +116,7 @@ def bench_frames_and_jumps(folder: Path, budget: Budget) -> None:
         city_frame,
         demo_frame,
     )
+    report("the same overview frame, back faces culled vs drawn", city_frame, frame_seconds(twin, camera, cull=False))
 
     rng = np.random.default_rng(3)
     lo, hi = stream.tileset.box[0, :2], stream.tileset.box[0, 3:5]
