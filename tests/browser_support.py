@@ -83,13 +83,17 @@ def serve(
             os.killpg(process.pid, signal.SIGKILL)
 
 
+#: how long a page may take to come up: a ceiling, not a goal (load 15 on 2 cores took over 60 s)
+READY_MS = 180_000
+
+
 def open_page(chromium, url: str, width: int = 1280, height: int = 800, ready: str = "scene-name"):
     """A new browser context (its own cookies and client-only state, as another user) on ``url``,
     once the element with test id ``ready`` shows."""
     context = chromium.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
     page = context.new_page()
     page.goto(url)
-    page.get_by_test_id(ready).wait_for(timeout=60_000)
+    page.get_by_test_id(ready).wait_for(timeout=READY_MS)
     return page
 
 

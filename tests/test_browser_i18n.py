@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import open_page, wait_for_drawing
+from browser_support import READY_MS, open_page, wait_for_drawing
 
 pytestmark = pytest.mark.browser
 
@@ -29,7 +29,7 @@ CJK = re.compile(r"[\u3400-\u9fff]")
 def live_page(chromium, url, **context):
     """A page once its view is claimed and its language chosen."""
     page = open_page(chromium, url, **context) if not context.get("locale") else _page_in(chromium, url, **context)
-    page.wait_for_function("() => window.twinRisk && window.twinRisk.get('my_view') !== null", timeout=60_000)
+    page.wait_for_function("() => window.twinRisk && window.twinRisk.get('my_view') !== null", timeout=READY_MS)
     return page
 
 
@@ -37,7 +37,7 @@ def _page_in(chromium, url, locale, width=1280, height=800):
     context = chromium.new_context(viewport={"width": width, "height": height}, locale=locale)
     page = context.new_page()
     page.goto(url)
-    page.get_by_test_id("scene-name").wait_for(timeout=60_000)
+    page.get_by_test_id("scene-name").wait_for(timeout=READY_MS)
     return page
 
 
