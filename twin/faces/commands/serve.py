@@ -46,7 +46,9 @@ def register(subparsers) -> None:
         help="the page's language for every browser (zh: simplified Chinese, en: English; default: each"
         " browser's own preference; ?lang=zh|en in a URL still chooses)",
     )
-    parser.add_argument("--open", action="store_true", help="open the app in the system's browser once ready")
+    parser.add_argument(
+        "--open", action="store_true", help="open the app in the system's browser (its loading screen first)"
+    )
     parser.add_argument(
         "--store",
         metavar="FILE.duckdb",
@@ -107,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise InputError(None, f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     print(f"CIM Twin loading {path.name}: {args.host}:{port} shows the progress", flush=True)
+    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{port}/"
+    if args.open:  # the browser shows the progress, then turns into the app by itself
+        webbrowser.open(url)
     try:
         twin, city, risk, feed, app = _prepare(args, path, screen.progress)
     finally:
@@ -117,12 +122,9 @@ def run(args: argparse.Namespace) -> int:
     mounted = network_routes(twin) + (routes(risk) if risk is not None else [])
     app.server.controller.on_server_bind.add(lambda wslink_server: wslink_server.app.add_routes(mounted))
 
-    def ready(port: int) -> None:
-        url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{port}/"
+    def ready(_port: int) -> None:
         note = " (access token required: open the URL once with ?token=<your token>)" if policy.token else ""
         print(f"CIM Twin serving '{twin.name}' at {url}{note}", flush=True)
-        if args.open:
-            webbrowser.open(url)
 
     try:
         app.start(policy, port=port, on_ready=ready)

@@ -142,19 +142,16 @@ def overlays() -> None:
 
 
 ALERTS_STYLE = (
-    "position: absolute; right: 12px; top: 12px; width: min(360px, calc(100vw - 24px)); "
-    "max-height: min(60%, 60vh); overflow-y: auto; z-index: 5"
+    "position: absolute; right: 12px; top: 12px; width: min(340px, calc(100vw - 24px)); "
+    "max-height: 60%; overflow-y: auto; z-index: 5"
 )
-#: an alert's lines wrap rather than cut off what triggered it and what the sensors read now
-WRAP = "white-space: normal; overflow-wrap: anywhere; -webkit-line-clamp: unset; line-clamp: unset"
 
 
 def _alerts_card() -> None:
     with v3.VCard(
         v_if="mode !== 'briefing' && show_alerts && risk.alerts.length",
         elevation=6,
-        # a phone keeps most of the view: narrower and lower (ALERTS_STYLE)
-        style=ALERTS_STYLE,
+        style=ALERTS_STYLE,  # never wider than a phone
         raw_attrs=[testid("alerts")],
     ):
         with v3.VCardTitle(classes="d-flex align-center text-subtitle-1"):
@@ -182,18 +179,16 @@ def _alerts_card() -> None:
                     f"{{{{ {level('a.level', 'label')}.toUpperCase() }}}} · {{{{ a.name }}}}",
                     classes="text-body-2 font-weight-bold",
                 )
-                v3.VListItemSubtitle(
+                v3.VListItemSubtitle(  # one line; the whole of it on hover (title)
                     text("triggered by") + f" {{{{ {REASON.format(a='a')} }}}}",
-                    style=WRAP,
-                    raw_attrs=[testid("'alert-trigger-' + a.asset", bound=True)],
+                    raw_attrs=[testid("'alert-trigger-' + a.asset", bound=True), f':title="{REASON.format(a="a")}"'],
                 )
                 v3.VListItemSubtitle(
                     "{{ a.values ? " + tr("now") + " + ' ' + a.values : '' }} · "
                     "{{ Math.max(0, Math.round((Date.now() / 1000 - a.opened) / 60)) }}"
                     f" {text('min')} · {{{{ {tr_expr('a.state')} }}}}"
                     f"{{{{ a.acked ? ' ' + {tr('by')} + ' ' + a.acked_by : '' }}}}",
-                    style=WRAP,
-                    raw_attrs=[testid("'alert-state-' + a.asset", bound=True)],
+                    raw_attrs=[testid("'alert-state-' + a.asset", bound=True), ':title="a.values"'],
                 )
                 with v3.Template(v_slot_append=True):
                     v3.VBtn(
