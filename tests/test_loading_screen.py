@@ -30,7 +30,8 @@ def test_the_port_shows_the_progress_while_the_scene_loads_and_is_given_back():
             assert json.loads(body) == {"done": 3, "total": 10, "what": "gas", "app": False}
     finally:
         screen.stop()
-    with socket.socket() as probe:  # the app takes the same port next
+    with socket.socket() as probe:  # the app takes the same port next (aiohttp, as it, reuses the address:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed connection may linger in TIME_WAIT)
         probe.bind(("127.0.0.1", port))
 
 
