@@ -144,7 +144,7 @@ def handover_report(
             pdf.rows(
                 (40, 80, 20, 50),
                 ("部门 Department", "步骤 Step", "状态 State", "时限 Due"),
-                [(s["department"], _step_title(s), s["state"], _when(s.get("due"))) for s in todo],
+                [(_department(s), _step_title(s), s["state"], _when(s.get("due"))) for s in todo],
             )
     pdf.output(str(out))
     return Path(out)
@@ -157,7 +157,16 @@ def _progress(progress: dict[str, int] | None) -> str:
 
 
 def _step_title(step: dict[str, Any]) -> str:
-    return f"{step['title_zh']} / {step['title']}" if step.get("title_zh") else step["title"]
+    return _both(step, "title")
+
+
+def _department(step: dict[str, Any]) -> str:
+    return _both(step, "department")
+
+
+def _both(step: dict[str, Any], key: str) -> str:
+    """Chinese / English of a plan step's text where the plan gives both (the report is bilingual)."""
+    return f"{step[key + '_zh']} / {step[key]}" if step.get(key + "_zh") else step[key]
 
 
 def _plan(pdf: _Report, plan: dict[str, Any] | None) -> None:
@@ -168,7 +177,7 @@ def _plan(pdf: _Report, plan: dict[str, Any] | None) -> None:
     pdf.line_text(f"{plan.get('name_zh', '')} {plan['name']} ({plan['id']})")
     data = [
         (
-            s["department"],
+            _department(s),
             _step_title(s),
             s["state"],
             _when(s.get("due")),
@@ -182,7 +191,7 @@ def _plan(pdf: _Report, plan: dict[str, Any] | None) -> None:
     )
     todo = [s for s in plan["steps"] if s["state"] in ("open", "overdue")]
     pdf.heading("待办事项", "Open actions")
-    pdf.line_text("\n".join(f"[{s['state']}] {s['department']}: {_step_title(s)}" for s in todo) or "-")
+    pdf.line_text("\n".join(f"[{s['state']}] {_department(s)}: {_step_title(s)}" for s in todo) or "-")
 
 
 def _affected(pdf: _Report, incident: dict[str, Any]) -> None:

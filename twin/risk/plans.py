@@ -36,7 +36,7 @@ from twin.tomltables import TableReader, read_toml
 TOP_KEYS = {"incidents", "plan"}
 GROUPING_KEYS = {"within_m", "window_s", "topology_m"}
 PLAN_KEYS = {"id", "hazard", "name", "name_zh", "level", "step"}
-STEP_KEYS = {"id", "title", "title_zh", "department", "level", "within_min", "resources"}
+STEP_KEYS = {"id", "title", "title_zh", "department", "department_zh", "level", "within_min", "resources"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class Step:
     within_s: float
     resources: tuple[str, ...] = ()
     title_zh: str = ""
+    department_zh: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +56,7 @@ class Step:
             "title": self.title,
             "title_zh": self.title_zh,
             "department": self.department,
+            "department_zh": self.department_zh,
             "level": NAMES[self.level],
             "within_min": self.within_s / 60.0,
             "resources": list(self.resources),
@@ -214,4 +216,5 @@ def _step(r: _Reader, value: Any, where: str, plan_level: int) -> Step:
         within_s=r.number(t["within_min"], f"{where}.within_min") * 60.0,
         resources=tuple(r.text(x, f"{where}.resources[{i}]") for i, x in enumerate(resources)),
         title_zh=r.text(t["title_zh"], f"{where}.title_zh") if "title_zh" in t else "",
+        department_zh=r.text(t["department_zh"], f"{where}.department_zh") if "department_zh" in t else "",
     )

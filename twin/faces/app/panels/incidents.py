@@ -185,7 +185,7 @@ def _plan() -> None:
                     style=("s.state === 'not needed' ? 'opacity: 0.5' : ''",),
                 )
                 html.Span(
-                    f"{{{{ s.department }}}} · {{{{ {tr_expr('s.state')} }}}}",
+                    f"{{{{ {localised('s', 'department')} }}}} · {{{{ {tr_expr('s.state')} }}}}",
                     style=("s.state === 'overdue' ? 'color: #ff5252; font-weight: 700' : ''",),
                     raw_attrs=[testid("'step-state-' + s.id", bound=True)],
                 )
