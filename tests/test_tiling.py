@@ -385,3 +385,12 @@ def _single_sided_and_outward(leaves: list[Path]) -> None:
     volume = np.einsum("ij,ij->i", xyz[:, 0], np.cross(xyz[:, 1], xyz[:, 2]))
     per_building = np.bincount(content.features[content.triangles[:, 0]], weights=volume)
     assert (per_building[per_building != 0] > 0).all()
+
+
+def test_a_killed_runs_half_written_tiles_are_removed_before_a_build(tmp_path):
+    from twin.tiling.state import atomic_write, remove_partial_writes
+
+    atomic_write(tmp_path / "tiles" / "0" / "a.glb", b"whole")
+    (tmp_path / "tiles" / "0" / ".b.glb.4242.tmp").write_bytes(b"half")  # a writer killed mid-write
+    assert remove_partial_writes(tmp_path) == 1
+    assert [p.name for p in (tmp_path / "tiles").rglob("*")] == ["0", "a.glb"]

@@ -30,7 +30,15 @@ from twin.tiling.grid import TileGrid, node_uri
 from twin.tiling.index import stack, write_asset_index
 from twin.tiling.merge import UniqueIds, merge_chunks
 from twin.tiling.sequence import SEQUENCE_SUFFIXES, split_sequence
-from twin.tiling.state import TILER_VERSION, WORK, BuildState, atomic_write, digest, file_digest
+from twin.tiling.state import (
+    TILER_VERSION,
+    WORK,
+    BuildState,
+    atomic_write,
+    digest,
+    file_digest,
+    remove_partial_writes,
+)
 from twin.tiling.tileset import Content, tileset_document
 
 Progress = Callable[[int, int, str], None]
@@ -133,6 +141,7 @@ class _Build:
     def __init__(self, manifest: Manifest, out: Path, options: BuildOptions, client: Any) -> None:
         self.manifest, self.out, self.options, self.client = manifest, out, options, client
         self.grid = TileGrid(options.tile_size)
+        remove_partial_writes(out)  # a killed run's half-written tiles: never read, never kept
         self.state = BuildState(out)
         self.report = BuildReport(out)
         self.done, self.total = 0, 0

@@ -29,6 +29,15 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
+def remove_partial_writes(folder: Path) -> int:
+    """Delete the temporary files of writes a killed run left half done (see :func:`atomic_write`);
+    how many.  Run before a build starts, when no writer of this folder can be alive."""
+    leftovers = [p for p in folder.rglob(".*.tmp") if p.is_file()] if folder.is_dir() else []
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return len(leftovers)
+
+
 def digest(*parts: bytes | str) -> str:
     """SHA-256 of the parts, each length-prefixed (so ``("ab", "c")`` differs from ``("a", "bc")``)."""
     h = hashlib.sha256()
