@@ -33,6 +33,7 @@ def scene(tmp_path_factory) -> Path:
     """The demo manifest with its water network's hydraulic model and settings."""
     folder = tmp_path_factory.mktemp("hydraulic-demo")
     text = (SCENES / "demo.toml").read_text(encoding="utf-8").replace("../data_samples", str(DATA))
+    text = text.split("\n[hydraulics]\n")[0]  # its own table, replaced by this one
     text += (
         "\n[hydraulics]\nservice_pressure_mpa = 0.14\nreach_m = 100\n"
         f'models = {{ water = "{DATA / "demo" / "water.inp"}" }}\n'

@@ -189,8 +189,15 @@ def test_buildings_without_water_list_critical_facilities_first(tmp_path: Path) 
     assert h["headline"].startswith("2 buildings /") and h["headline"].endswith("1 critical")
 
 
-def test_a_network_without_a_model_keeps_the_topological_answer() -> None:
-    twin = load(SCENES / "demo.toml")
+def test_a_network_without_a_model_keeps_the_topological_answer(tmp_path: Path) -> None:
+    text = (
+        (SCENES / "demo.toml")
+        .read_text(encoding="utf-8")
+        .replace("../data_samples", str(SCENES.parent / "data_samples"))
+    )
+    bare = tmp_path / "demo.toml"  # the demo without the models of its [hydraulics]
+    bare.write_text(text.split("\n[hydraulics]\n")[0], encoding="utf-8")
+    twin = load(bare)
     ref = networks_of(twin)[0]
     segment = str(ref.graph.segment_ids[0])
     result = consequences(twin, ref, segment)

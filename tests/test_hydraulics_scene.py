@@ -27,8 +27,9 @@ BURST = "W-P001"  # the ring main by the supply point: the far corner falls belo
 
 
 def demo_with(tmp_path: Path, table: str) -> Path:
-    """The demo manifest with a ``[hydraulics]`` table appended."""
+    """The demo manifest with its own ``[hydraulics]`` table replaced by ``table``."""
     text = (SCENES / "demo.toml").read_text(encoding="utf-8").replace("../data_samples", str(DATA))
+    text = text.split("\n[hydraulics]\n")[0]
     path = tmp_path / "demo.toml"
     path.write_text(f"{text}\n[hydraulics]\n{table}\n", encoding="utf-8")
     return path

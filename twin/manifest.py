@@ -41,7 +41,7 @@ HYDRAULIC_KEYS = {
     *HYDRAULIC_NUMBERS,
     *("service_node_attribute", "service_nodes", "inoperable_valves", "models", "nowcast"),
 }
-NOWCAST_KEYS = {"model", "rain_gauge", "horizon_s", "step_s"}
+NOWCAST_KEYS = {"model", "rain_gauge", "horizon_s", "step_s", "every_s"}
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$|^[a-z]+$")
 #: a manifest is a page of text: anything larger is not one (and is not read into memory)
 MAX_MANIFEST_BYTES = 4 << 20
@@ -288,7 +288,7 @@ def _hydraulics(check: _Checker, value: Any) -> dict[str, Any]:
         nowcast["model"] = check.file(nowcast["model"], "hydraulics.nowcast.model")
         if "rain_gauge" in nowcast:
             nowcast["rain_gauge"] = check.text(nowcast["rain_gauge"], "hydraulics.nowcast.rain_gauge")
-        for key, high in (("horizon_s", 86400.0), ("step_s", 3600.0)):
+        for key, high in (("horizon_s", 86400.0), ("step_s", 3600.0), ("every_s", 86400.0)):
             if key in nowcast:
                 nowcast[key] = check.number(nowcast[key], f"hydraulics.nowcast.{key}", 1.0, high)
         table["nowcast"] = nowcast

@@ -360,6 +360,18 @@ def network_routes(twin: Any) -> list[web.RouteDef]:
     return [web.get("/api/networks/isolate/{segment}", _guard(isolate_segment))]
 
 
+def nowcast_routes(loop: Any) -> list[web.RouteDef]:
+    """``GET /api/nowcast``: the latest flood nowcast of a :class:`twin.hydraulics.live.NowcastLoop`
+    (none without one)."""
+    if loop is None:
+        return []
+
+    async def latest(request: web.Request) -> web.Response:
+        return _json({**loop.latest, "every_s": loop.every_s, "runs": loop.runs})
+
+    return [web.get("/api/nowcast", _guard(latest))]
+
+
 def make_app(service: RiskRuntime, host: str = "127.0.0.1", token: str | None = None) -> web.Application:
     """The routes alone, behind the same access guard as the app (a token is needed off loopback)."""
     app = web.Application(client_max_size=MAX_BODY)

@@ -50,14 +50,16 @@ def nowcast(
     timeout_s: float = 120.0,
     memory_mb: int = 2048,
     gauge: str | None = None,
+    model: Path | None = None,
 ) -> dict[str, Any]:
     """Nodes expected to flood within ``horizon_s`` under ``rain`` ((seconds from now,
     intensity in the model's rainfall units) steps) at ``gauge`` (every gauge when ``None``),
-    with the buildings near each."""
-    if ref.graph.graph.get("format") != "swmm":
+    with the buildings near each; the SWMM ``model`` is the network's own file unless given
+    (a network drawn from GIS, modelled beside it with the same node ids)."""
+    if model is None and ref.graph.graph.get("format") != "swmm":
         return {"status": "unavailable", "message": f"network {ref.name!r} has no SWMM model", "nodes": []}
     request = {
-        "inp": str(twin.sources[ref.source].path),
+        "inp": str(model or twin.sources[ref.source].path),
         "rain": [[float(t), float(v)] for t, v in rain],
         "horizon_s": horizon_s,
         "step_s": step_s,
@@ -71,7 +73,9 @@ def nowcast(
     nodes = answer["nodes"]
     near = _buildings_near(twin, ref, [n["id"] for n in nodes], reach_m)
     for node in nodes:
-        node["reason"] = f"forecast flooding at {node['id']} in {round(node['first_flood_s'] / 60)} min"
+        minutes = round(node["first_flood_s"] / 60)
+        node["reason"] = f"forecast flooding at {node['id']} in {minutes} min"
+        node["reason_zh"] = f"预报 {minutes} 分钟后 {node['id']} 溢流积水"
         node["buildings"] = near.get(node["id"], [])
     ponding(twin, nodes, _positions(twin, ref, [n["id"] for n in nodes]))
     return {"status": "ok", "horizon_s": horizon_s, "nodes": nodes}
@@ -79,17 +83,28 @@ def nowcast(
 
 def scene_nowcast(twin: Twin, rain: Sequence[tuple[float, float]], hotstart: Path | None = None) -> dict[str, Any]:
     """The nowcast the scene's ``[hydraulics.nowcast]`` binds: its SWMM model (a network of the
-    scene loaded from that file), its rain gauge, horizon and step."""
-    bound = scene_hydraulics(twin).nowcast
+    scene loaded from that file, or the one ``[hydraulics.models]`` names it for), its rain
+    gauge, horizon and step."""
+    scene = scene_hydraulics(twin)
+    bound = scene.nowcast
     if bound is None:
         return {"status": "unavailable", "message": "the scene binds no SWMM model ([hydraulics.nowcast])", "nodes": []}
     model = bound.model.resolve()
+    modelled = {name for name, path in scene.models.items() if Path(path).resolve() == model}
     refs = [r for r in networks_of(twin) if Path(twin.sources[r.source].path).resolve() == model]
+    refs += [r for r in networks_of(twin) if r.name in modelled]
     if not refs:
         return {"status": "unavailable", "message": f"no network of the scene is loaded from {model}", "nodes": []}
-    settings = scene_hydraulics(twin).settings
     return nowcast(
-        twin, refs[0], rain, bound.horizon_s, bound.step_s, settings.reach_m, hotstart, gauge=bound.rain_gauge
+        twin,
+        refs[0],
+        rain,
+        bound.horizon_s,
+        bound.step_s,
+        scene.settings.reach_m,
+        hotstart,
+        gauge=bound.rain_gauge,
+        model=model,
     )
 
 

@@ -74,6 +74,7 @@ class Nowcast:
     rain_gauge: str | None = None
     horizon_s: float = 7200.0
     step_s: int = 300
+    every_s: float = 300.0  #: how often the live loop runs it (twin.hydraulics.live)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class SceneHydraulics:
                 cast.get("rain_gauge"),
                 float(cast.get("horizon_s", 7200.0)),
                 int(cast.get("step_s", 300)),
+                float(cast.get("every_s", 300.0)),
             ),
         )
 

@@ -48,6 +48,7 @@ class AlertKeys:
         self.level = np.zeros(len(self.names), LEVEL_DTYPE)
         self.target = np.zeros(len(self.names), LEVEL_DTYPE)
         self.combine_prev = [np.zeros(len(c.assets), LEVEL_DTYPE) for c in svc.combines]
+        self.external_prev: dict[tuple[str, str], int] = {}
 
     def update(self, now: float, touched: np.ndarray | None = None) -> None:
         """Feed the alert book the keys whose level changed, and the open ones: all of them on a
@@ -86,6 +87,20 @@ class AlertKeys:
                 lv = int(now_lv[slot])
                 self.book.update((asset, rule.rule.name), lv, lv, now, f"multivariable rule {rule.rule.name}")
             self.combine_prev[r] = now_lv.copy()
+        self._external(now, full)
+
+    def _external(self, now: float, full: bool) -> None:
+        """Feed the book the (asset, model) keys of the levels other models set, and those they
+        no longer set (their alerts clear through the book's hold like any other)."""
+        ids = self.svc.assets["id"]
+        external = self.svc.external.by_name
+        current = {(str(ids[row]), name): entry for name, rows in external.items() for row, entry in rows.items()}
+        for key, (lv, reason) in current.items():
+            if full or self.external_prev.get(key) != lv:
+                self.book.update(key, lv, lv, now, reason)
+        for key in [k for k in self.book.open if k[1] in external and k not in current]:
+            self.book.update(key, 0, 0, now)
+        self.external_prev = {key: lv for key, (lv, _) in current.items()}
 
     def _clearing(self, touched: np.ndarray, below: np.ndarray) -> np.ndarray:
         """Mask of the keys of the ``touched`` sensors that are ``below`` the alerting level."""

@@ -118,6 +118,8 @@ def _explain(svc: RiskState, i: int, level: int) -> tuple[str, str | None, list[
             rules[0] if rules else None,
             readings,
         )
+    if svc.external.level[i] == level and i in svc.external.reason:
+        return svc.external.reason[i], "forecast", []
     if L.combine[i] == level and L.combine_rule[i] >= 0:
         rule = svc.combines[int(L.combine_rule[i])].rule
         terms = ", ".join(_term(t) for t in rule.terms)

@@ -28,6 +28,7 @@ from twin.risk.flood import FloodGuard
 from twin.risk.gridlayers import roll_up
 from twin.risk.history import History
 from twin.risk.ingest import Batch, SensorNames, check, check_table
+from twin.risk.levels import CODES
 from twin.risk.response import Response
 from twin.risk.rules import RuleSet, read_rules
 from twin.risk.sensors import SensorTable, read_sensors
@@ -325,6 +326,18 @@ class RiskService:
         if len(changed):
             for callback in list(self._level_callbacks):
                 callback(changed)
+
+    def set_external(self, name: str, levels: dict[str, tuple[str, str]]) -> None:
+        """Replace the levels model ``name`` forecasts (asset id -> (level name, reason);
+        :mod:`twin.risk.external`) and re-evaluate; unknown asset ids are passed over."""
+        rows = {}
+        for asset_id, (level, reason) in levels.items():
+            row = self.state.assets.index_of(asset_id)
+            if row is not None:
+                rows[row] = (CODES[level], reason)
+        with self._lock:
+            self.state.external.set(name, rows)
+        self.evaluate()
 
     def tick(self) -> None:
         """Re-evaluate everything on the clock: minimum durations, staleness, alert timers."""

@@ -7,7 +7,8 @@ incidents in turn, each rising through blue, yellow, orange and red and then rec
 * ``gas_leak``: combustible gas builds up in a building (the first gas sensor of the file) while the
   pressure of the gas network's sensors sags;
 * ``water_main_burst``: pressure falls along the water-supply sensors one after another;
-* ``storm``: drain water levels and the underpass water depth rise, then drain away;
+* ``storm``: rain at the gauges (up to 60 mm/h), drain water levels and the underpass water depth
+  rise, then drain away;
 * ``bridge``: displacement, strain and vibration of the bridge climb and settle.
 """
 
@@ -35,6 +36,7 @@ BASELINE = {
     "strain": (300.0, 8.0),
     "vibration": (1.0, 0.2),
     "temperature": (22.0, 0.4),
+    "rainfall": (0.0, 0.0),
 }
 SCENARIOS = ("gas_leak", "water_main_burst", "storm", "bridge")
 
@@ -102,6 +104,7 @@ class Simulator:
         self.water_mains = np.flatnonzero((q == "pressure") & ~gas_main)
         self.drains = np.flatnonzero(q == "water_level")
         self.underpass = np.flatnonzero(q == "water_depth")
+        self.rain = np.flatnonzero(q == "rainfall")  # mm/h at the gauges (the flood nowcast's input)
         self.bridge = {name: np.flatnonzero(q == name) for name in ("displacement", "strain", "vibration")}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -123,6 +126,7 @@ class Simulator:
         for j, s in enumerate(self.water_mains):
             v[s] -= 200.0 * env("water_main_burst", delay=8.0 * j)
         v[self.drains] += 2.0 * env("storm")
+        v[self.rain] = 60.0 * env("storm")
         v[self.underpass] = np.maximum(v[self.underpass] + 0.5 * env("storm", delay=10.0), 0.0)
         v[self.bridge["displacement"]] += 34.0 * env("bridge")
         v[self.bridge["strain"]] += 1000.0 * env("bridge")

@@ -16,6 +16,7 @@ import numpy as np
 from twin.assets import AssetTable
 from twin.risk.combine import Causes, CombinedRule
 from twin.risk.engine import SensorEngine
+from twin.risk.external import ExternalLevels
 from twin.risk.levels import LEVEL_DTYPE, NAMES
 from twin.risk.propagation import Propagator
 from twin.risk.rules import RuleSet
@@ -57,6 +58,7 @@ class RiskState:
         self.combines = [CombinedRule(r, assets, sensors, self.sources) for r in rules.combines]
         self.propagator = Propagator(assets, rules.propagation, neighbours)
         self.causes = Causes(n, sensors.asset_index, self.combines, self.sources, self.propagator)
+        self.external = ExternalLevels(n)  # levels forecast by other models (a flood nowcast)
         self.levels = np.zeros(n, LEVEL_DTYPE)  # int8 per asset row (twin.risk.levels)
         self.since = np.full(n, clock())  # epoch seconds each asset has had its level
 
@@ -77,7 +79,7 @@ class RiskState:
         """Re-grade sensors (``touched`` or all) and re-combine asset levels; return the asset rows
         whose level changed."""
         self.engine.evaluate(slice(None) if touched is None else touched, now)
-        final = self.causes.combine_levels(self.engine)
+        final = np.maximum(self.causes.combine_levels(self.engine), self.external.level)
         changed = np.flatnonzero(final != self.levels)
         self.levels = final
         self.since[changed] = now

@@ -116,10 +116,11 @@ def run(args: argparse.Namespace) -> int:
         twin, city, risk, feed, app = _prepare(args, path, screen.progress)
     finally:
         screen.stop()
-    from twin.faces.api import network_routes, routes
+    from twin.faces.api import network_routes, nowcast_routes, routes
 
+    cast = start_nowcast(twin, risk)
     # the engineer's network questions (isolation with hydraulics) need no live data; the rest of the API does
-    mounted = network_routes(twin) + (routes(risk) if risk is not None else [])
+    mounted = network_routes(twin) + nowcast_routes(cast) + (routes(risk) if risk is not None else [])
     app.server.controller.on_server_bind.add(lambda wslink_server: wslink_server.app.add_routes(mounted))
 
     def ready(_port: int) -> None:
@@ -131,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise InputError(None, f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     finally:
+        if cast is not None:
+            cast.stop()
         for part in feed or ():
             part.stop()
         if risk is not None:
@@ -176,6 +179,17 @@ def start_live_risk(twin, store: Path | None, simulate: bool, rate: float | None
     if simulate:
         Simulator(service, rate=rate).start()
     return service
+
+
+def start_nowcast(twin, risk):
+    """The scene's flood nowcast on its clock, raising the live risk (None: the scene binds no
+    SWMM model in ``[hydraulics.nowcast]``); see :mod:`twin.hydraulics.live`."""
+    from twin.hydraulics.live import NowcastLoop
+    from twin.hydraulics.settings import scene_hydraulics
+
+    if scene_hydraulics(twin).nowcast is None:
+        return None
+    return NowcastLoop(twin, risk).start()
 
 
 def start_mqtt(risk, url: str, scene: Path) -> list:
