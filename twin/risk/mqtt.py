@@ -196,9 +196,15 @@ class MqttIngest:
         max_payload: int = 16 * 1024 * 1024,
         receive_maximum: int = RECEIVE_MAXIMUM,
         commit_readings: int = COMMIT_READINGS,
+        filters: list[str] | None = None,
+        parse_root: str | None = None,
     ) -> None:
         self.service = service
         self.url = url if isinstance(url, BrokerUrl) else BrokerUrl.parse(url)
+        #: topic filters subscribed (default the URL's one); an evaluator of a partition names its
+        #: cell buckets (:mod:`twin.risk.partition`), read with ``parse_root`` (``twin-cell/+``)
+        self.filters = filters or [self.url.subscription]
+        self.parse_root = parse_root or self.url.root
         self.max_payload, self.commit_readings = max_payload, commit_readings
         self.stats = Stats()
         self._queue: queue.Queue[Message | None] = queue.Queue()
@@ -250,7 +256,7 @@ class MqttIngest:
         """The broker, the subscription and the counts since start (``/api/health`` → ``feeds.mqtt``)."""
         return {
             "broker": f"{self.url.host}:{self.url.port}",
-            "subscription": self.url.subscription,
+            "subscription": self.url.subscription if len(self.filters) == 1 else f"{len(self.filters)} filters",
             "waiting": self._queue.qsize(),
             **asdict(self.stats),
         }
@@ -267,10 +273,10 @@ class MqttIngest:
         if reason.is_failure:
             LOG.warning("mqtt: %s:%s refused the connection: %s", self.url.host, self.url.port, reason)
             return
-        client.subscribe(self.url.subscription, qos=1)
+        client.subscribe([(f, 1) for f in self.filters])
         self.stats.connects += 1
         self.stats.connected = True
-        LOG.info("mqtt: subscribed to %s on %s:%s", self.url.subscription, self.url.host, self.url.port)
+        LOG.info("mqtt: subscribed to %s on %s:%s", self.health()["subscription"], self.url.host, self.url.port)
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self.stats.connected = False
@@ -320,7 +326,7 @@ class MqttIngest:
         owners: list[tuple[int, str]] = []  # (offset in items, topic): rejections name their topic
         for m in messages:
             try:
-                readings = readings_of(m.topic, m.payload, self.url.root)
+                readings = readings_of(m.topic, m.payload, self.parse_root)
             except InputError as exc:
                 self.stats.malformed += 1
                 LOG.warning("mqtt: %s: payload dropped: %s", m.topic, exc.problem)
