@@ -384,3 +384,42 @@ def test_risk_colours_reach_tiles_as_they_load(city):
     assert not np.any(np.all(colours[rows != 63] == LEVEL_RGB[RED], axis=1))
     assert "tiles" in server.state["city_status"]
     stream.close()
+
+
+# -- start-up: the asset index by column, the overview within the budget -----------------------
+def test_the_asset_index_reads_a_column_the_first_time_it_is_asked_for(city):
+    from twin.streaming.assets import CityAssets
+
+    assets = CityAssets(city / "assets.parquet")
+    assert len(assets) == 128 and np.isfinite(assets.bounds).all()
+    assert assets.loaded_columns == []  # only the bounds at start
+    assert "kind" in assets and "kind" not in assets.loaded_columns
+    row = assets.row(63)  # the inspector: one row group, no whole column
+    assert row["id"] == "B00063" and assets.loaded_columns == []
+    assert assets.index_of("B00063") == 63 and assets.loaded_columns == ["id"]
+    assert str(assets["kind"][64]) == "point_cloud"
+    assert assets.row(64)["kind"] == "point_cloud"  # a loaded column answers from memory the same
+
+
+def test_a_heavy_overview_is_cut_to_the_budget(city):
+    """Every top tile is wanted only while the budget holds (the first always): a tileset whose
+    coarse level alone is over the budget no longer draws all of it."""
+    from twin.streaming.select import admitted, top_tiles
+
+    tileset = read_tileset(city)
+    tops = top_tiles(tileset)
+    heavy = lambda tile: (50_000, 0) if tileset.contents[tile][0].layer == 0 else (0, 5_000)  # noqa: E731
+    assert admitted(tileset, tops, heavy, Budget()) == tops  # fits: all of it
+    cut = admitted(tileset, tops, heavy, Budget(triangles=60_000, points=5_000))
+    assert sum(heavy(t)[0] for t in cut) <= 60_000 and sum(heavy(t)[1] for t in cut) <= 5_000
+    assert any(heavy(t)[0] for t in cut) and any(heavy(t)[1] for t in cut)  # a first tile of each kind
+
+
+def test_a_malformed_tile_is_named_by_its_place(tmp_path):
+    document = json.loads(CITY_B3DM.read_text())
+    del document["root"]["children"][1]["boundingVolume"]
+    path = tmp_path / "tileset.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(InputError, match="bounding volume") as error:
+        read_tileset(path)
+    assert "root.children[1]" in str(error.value)

@@ -14,60 +14,29 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyvista as pv
 
-from twin.assets import STR, AssetTable
+from twin.assets import AssetTable
 from twin.colours.utilities import network_color
 from twin.errors import InputError
 from twin.layer import Layer, LayerStyle
 from twin.scene import Twin
+from twin.streaming.assets import CityAssets
 from twin.streaming.cache import MEMORY_CAP, POINT_KINDS, TileCache
 from twin.streaming.content import TileContent
 from twin.streaming.merge import empty, merge
-from twin.streaming.select import Budget, Camera, Selection, select
+from twin.streaming.select import Budget, Camera, Selection, admitted, select, top_tiles
 from twin.streaming.tileset import Tileset, read_tileset
-
-BOUNDS_COLUMNS = ("xmin", "xmax", "ymin", "ymax", "zmin", "zmax")
-TEXT_COLUMNS = ("id", "kind", "name", "layer", "network", "address", "address_text", "tile")
 
 
 def read_assets(folder: Path) -> AssetTable:
-    """The city's asset index (``assets.parquet``) as the twin's columnar asset table.
+    """The city's asset index (``assets.parquet``) as the twin's asset table, its columns read on demand.
 
-    The one place that reads the index: swap it for ``twin.asset_index.AssetIndex`` when that lands.
+    The one place that reads the index for the twin (search reads it through ``twin.asset_index``).
     """
-    import pyarrow.parquet as pq
-
-    path = folder / "assets.parquet"
-    try:
-        table = pq.read_table(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(path, f"cannot read the city's asset index: {exc}") from None
-    missing = [c for c in ("row", "id", *BOUNDS_COLUMNS) if c not in table.column_names]
-    if missing:
-        raise InputError(path, f"the asset index lacks column(s) {missing}", hint="rebuild it with `twin tile`")
-    if len(table) and not np.array_equal(table["row"].to_numpy(), np.arange(len(table))):
-        table = table.sort_by("row")
-    columns: dict[str, np.ndarray] = {}
-    for name in table.column_names:
-        if name in BOUNDS_COLUMNS or name == "row":
-            continue
-        column = table[name]
-        if name in TEXT_COLUMNS or not (column.type.num_fields == 0 and _numeric(column.type)):
-            columns[name] = column.cast("string").fill_null("").to_numpy(zero_copy_only=False).astype(STR)
-        else:
-            columns[name] = column.to_numpy(zero_copy_only=False).astype(np.float64)
-    bounds = np.column_stack([table[c].to_numpy(zero_copy_only=False).astype(np.float64) for c in BOUNDS_COLUMNS])
-    return AssetTable(columns, bounds)
-
-
-def _numeric(arrow_type: Any) -> bool:
-    import pyarrow as pa
-
-    return bool(pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type))
+    return CityAssets(folder / "assets.parquet")
 
 
 @dataclass
@@ -183,13 +152,8 @@ class CityStream:
         return {t for t in self.overview() if self.cache.loaded(t)}
 
     def overview(self) -> list[int]:
-        """The first tiles with content from the root down: what shows the whole city coarsely."""
-        tiles: list[int] = []
-        frontier = [0]
-        while frontier and not tiles:
-            tiles = [t for t in frontier if self.tileset.contents[t]]
-            frontier = [c for t in frontier for c in self.tileset.children[t]]
-        return tiles
+        """The coarsest tiles of the layers that fit the budget: what shows the whole city at once."""
+        return admitted(self.tileset, top_tiles(self.tileset), self.cache.cost, self.budget)
 
     def load_coarse(self) -> None:
         """Load the overview tiles now (before the first frame) and draw them."""
@@ -216,7 +180,7 @@ class CityStream:
         triangles = points = 0
         for mesh, is_points in zip(meshes or [], self.layer_points):
             if is_points:
-                points += mesh.n_points
+                points += mesh.n_cells  # one vertex cell per point drawn (an empty layer keeps one unused point)
             else:
                 triangles += mesh.n_cells
         return Status(

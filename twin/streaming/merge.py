@@ -46,10 +46,18 @@ def merge(contents: Sequence[TileContent], points: bool) -> pv.PolyData:
 
 
 def empty(points: bool) -> pv.PolyData:
-    """A layer with nothing loaded yet: no cells, but the ``asset_index`` array in place."""
+    """A layer with nothing loaded yet: no cells, but the ``asset_index`` array in place.
+
+    It holds one point that no cell uses (nothing is drawn): a view refuses a mesh without points,
+    and a layer the overview leaves out (over the budget) must still get its actor.
+    """
     mesh = pv.PolyData()
-    mesh.points = np.zeros((0, 3), dtype=np.float32)
-    (mesh.point_data if points else mesh.cell_data)["asset_index"] = np.empty(0, dtype=np.int32)
+    mesh.points = np.zeros((1, 3), dtype=np.float32)
+    if points:
+        mesh.verts = _cells(np.empty((0, 1), dtype=np.int64))
+        mesh.point_data["asset_index"] = np.full(1, -1, dtype=np.int32)
+    else:
+        mesh.cell_data["asset_index"] = np.empty(0, dtype=np.int32)
     return mesh
 
 

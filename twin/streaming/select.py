@@ -22,11 +22,11 @@ from twin.streaming.tileset import Tileset
 @dataclass(frozen=True)
 class Budget:
     """What the views may draw.  Defaults suit software rendering (Mesa llvmpipe, 2 shared cores):
-    bench_streaming.py measured a 1280x800 frame of 720,000 triangles at ~8x the demo district's, so
-    400,000 triangles and 1 M points (~0.6 s of points at llvmpipe's 1.5-1.8 M points/s) at most."""
+    frame time follows what is drawn, so the defaults are what the demo district draws (~91,000
+    triangles and ~284,000 points), which keeps a city's frame near the demo's at the same window size."""
 
-    triangles: int = 400_000
-    points: int = 1_000_000
+    triangles: int = 100_000
+    points: int = 300_000
     max_error_px: float = 16.0
 
 
@@ -109,13 +109,15 @@ def select(
     sse = screen_error(tileset, camera)
     seen = visible(tileset, camera)
     seen[0] = True
+    tops = top_tiles(tileset, seen)
+    blocked = set(tops) - set(admitted(tileset, tops, cost, budget, sse))
     tris, pts = cost(0)
     wanted = {0}
-    skipped: list[int] = []
+    skipped: list[int] = sorted(blocked)
     heap = [(-sse[0], 0)]
     while heap:
         _, tile = heapq.heappop(heap)
-        kids = [c for c in tileset.children[tile] if seen[c]]
+        kids = [c for c in tileset.children[tile] if seen[c] and c not in blocked]
         if sse[tile] <= budget.max_error_px and tileset.contents[tile] or not kids:
             continue
         extra = np.sum([cost(c) for c in kids], axis=0)
@@ -137,6 +139,52 @@ def select(
     drawn = _drawable(tileset, 0, wanted, refined, loaded) or []
     missing = sorted((t for t in wanted | refined if tileset.contents[t] and not loaded(t)), key=lambda t: -sse[t])
     return Selection(sorted(wanted), sorted(set(drawn)), missing, tris, pts, skipped)
+
+
+def top_tiles(tileset: Tileset, seen: np.ndarray | None = None) -> list[int]:
+    """The coarsest tiles with content (every ancestor without), of those ``seen`` (default: all).
+
+    A city tileset's root holds no content: these are the overview of each layer.
+    """
+    tops: list[int] = []
+    frontier = [0]
+    while frontier:
+        tile = frontier.pop()
+        if seen is not None and not seen[tile]:
+            continue
+        if tileset.contents[tile]:
+            tops.append(tile)
+        else:
+            frontier.extend(tileset.children[tile])
+    return sorted(tops)
+
+
+def admitted(
+    tileset: Tileset,
+    tops: list[int],
+    cost: Callable[[int], tuple[int, int]],
+    budget: Budget,
+    urgency: np.ndarray | None = None,
+) -> list[int]:
+    """The top tiles that fit the budget together, coarsest first (then most ``urgency``: screen error).
+
+    The first tile with triangles and the first with points are always in (something shows, and a
+    close view refines it into cheaper children); every further one only while the budget holds.
+    Without this a tileset whose overview is heavy (a quadrant with no coarse level, or pipes at
+    full detail at every level) was drawn whatever the budget said.
+    """
+    depth = tileset.depth
+    score = np.zeros(len(tileset)) if urgency is None else np.nan_to_num(urgency, posinf=1e30)
+    used = np.zeros(2, dtype=np.int64)
+    limit = np.array([budget.triangles, budget.points], dtype=np.int64)
+    out: list[int] = []
+    for tile in sorted(tops, key=lambda t: (depth[t], -score[t], t)):
+        need = np.asarray(cost(tile), dtype=np.int64)
+        first = (need > 0) & (used == 0)
+        if np.all((used + need <= limit) | first | (need == 0)):
+            used += need
+            out.append(tile)
+    return sorted(out)
 
 
 def _refined(tileset: Tileset, wanted: set[int]) -> set[int]:

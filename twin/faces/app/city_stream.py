@@ -33,7 +33,7 @@ from twin.layer import Layer
 from twin.scene import Twin
 from twin.streaming.city import CityStream
 from twin.streaming.select import Budget, Camera
-from twin.streaming.tileset import read_tileset
+from twin.streaming.tileset import Tileset
 
 log = logging.getLogger("twin.app")
 POLL_S = 0.25
@@ -69,7 +69,8 @@ def hand_over(twin: Twin, budget: Budget | None = None) -> tuple[CityStream, lis
         layers = [layer for layer in twin.layers if layer.name in record.layers]
         rows = record.extras.get("asset_rows") or {}
         maps = [_row_map(layer, rows.get(layer.name.split("/", 1)[-1])) for layer in layers]
-        stream = CityStream(tileset.parent, budget=budget, row_maps=maps, offset=_offset(twin, tileset))
+        stream = CityStream(tileset.parent, budget=budget, row_maps=maps)
+        stream.offset = _offset(twin, stream.tileset)
         if len(stream.tileset.layers) != len(layers):
             stream.close()
             continue
@@ -88,9 +89,9 @@ def _row_map(layer: Layer, rows) -> np.ndarray | None:
     return out
 
 
-def _offset(twin: Twin, tileset: Path) -> np.ndarray:
+def _offset(twin: Twin, tileset: Tileset) -> np.ndarray:
     """The scene's local frame minus the tileset's: its origin minus the scene's."""
-    city = read_tileset(tileset).city or {}
+    city = tileset.city or {}
     return np.asarray(city.get("origin") or (0, 0, 0), dtype=np.float64) - np.asarray(twin.origin, dtype=np.float64)
 
 
