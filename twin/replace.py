@@ -35,20 +35,35 @@ def hide_replaced(
     """
     replaces = dict(replaces or {})
     models = [record for record in twin.sources if record.kind == "ifc" and not record.error]
-    city = _city_rows(twin) if models else np.empty(0, dtype=np.int64)  # most scenes have no IFC model
+    claims = [
+        (r.name, replaces.get(r.name), None if r.name in replaces else model_footprint(twin, r.layers)) for r in models
+    ]
+    return hide_claimed(twin, claims, overlap)
+
+
+Claim = tuple[str, Sequence[str] | None, Sequence[float] | np.ndarray | None]
+
+
+def hide_claimed(twin: Twin, claims: Sequence[Claim], overlap: float = 0.5) -> dict[str, str]:
+    """:func:`hide_replaced` for models known only by their claims ``(IFC source, named ids or
+    None, footprint [xmin, xmax, ymin, ymax] or None)``: a tiler cuts the city apart from its
+    IFC models, so it passes what each model claims instead of the models."""
+    city = _city_rows(twin) if claims else np.empty(0, dtype=np.int64)  # most scenes have no IFC model
     if not len(city):
         return {}
     ids = twin.assets["id"][city].astype(object)  # numpy 2.4 StringDType sorts fail on long ids
     parents = twin.assets["parent"][city].astype(object) if "parent" in twin.assets else np.full(len(city), "")
     replaced: dict[int, str] = {}
-    for record in models:
-        if record.name in replaces:
-            named = np.asarray([str(i) for i in replaces[record.name]], dtype=object)
+    for name, named_ids, footprint in claims:
+        if named_ids is not None:
+            named = np.asarray([str(i) for i in named_ids], dtype=object)
             wanted = np.isin(ids, named) | np.isin(parents, named)  # a building's parts go with it
             hits = city[wanted]
+        elif footprint is not None:
+            hits = _overlapping(twin, np.asarray(footprint, dtype=np.float64), city, overlap)
         else:
-            hits = _overlapping(twin, record.layers, city, overlap)
-        replaced.update({int(row): record.name for row in hits if int(row) not in replaced})
+            continue
+        replaced.update({int(row): name for row in hits if int(row) not in replaced})
     if replaced:
         _apply(twin, replaced)
     return {str(twin.assets["id"][row]): name for row, name in replaced.items()}
@@ -69,8 +84,8 @@ def _is_building(twin: Twin, rows: np.ndarray) -> bool:
     return bool(np.any(kinds == "IfcBuilding") or np.any(classes == "IfcBuilding"))
 
 
-def _overlapping(twin: Twin, layer_names: list[str], city: np.ndarray, overlap: float) -> np.ndarray:
-    """City rows whose footprint shares at least ``overlap`` of the smaller box with the IFC model."""
+def model_footprint(twin: Twin, layer_names: list[str]) -> np.ndarray | None:
+    """The x-y box ``[xmin, xmax, ymin, ymax]`` of an IFC model that holds an ``IfcBuilding``, else None."""
     layers = [twin.layer(name) for name in layer_names]
     rows = (
         np.concatenate([np.arange(layer.asset_start, layer.asset_stop) for layer in layers])
@@ -78,12 +93,16 @@ def _overlapping(twin: Twin, layer_names: list[str], city: np.ndarray, overlap: 
         else np.empty(0, int)
     )
     if not len(rows) or not _is_building(twin, rows):
-        return np.empty(0, dtype=np.int64)
+        return None
     bounds = twin.assets.bounds[rows]
     bounds = bounds[np.isfinite(bounds).all(axis=1)]
     if not len(bounds):
-        return np.empty(0, dtype=np.int64)
-    ifc = np.array([bounds[:, 0].min(), bounds[:, 1].max(), bounds[:, 2].min(), bounds[:, 3].max()])
+        return None
+    return np.array([bounds[:, 0].min(), bounds[:, 1].max(), bounds[:, 2].min(), bounds[:, 3].max()])
+
+
+def _overlapping(twin: Twin, ifc: np.ndarray, city: np.ndarray, overlap: float) -> np.ndarray:
+    """City rows whose footprint shares at least ``overlap`` of the smaller box with the IFC model's."""
     box = twin.assets.bounds[city]
     dx = np.minimum(box[:, 1], ifc[1]) - np.maximum(box[:, 0], ifc[0])
     dy = np.minimum(box[:, 3], ifc[3]) - np.maximum(box[:, 2], ifc[2])

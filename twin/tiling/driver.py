@@ -151,6 +151,7 @@ class _Build:
         crs, origin = self._frame()
         self.frame = LocalFrame(crs, origin)
         plans = [self._plan(i, entry, crs, origin) for i, entry in enumerate(self.manifest.sources)]
+        plans = self._replacements(plans)
         results = self._cut_and_write(plans)
         self._finish(plans, results)
         return self.report
@@ -206,10 +207,7 @@ class _Build:
         """The jobs of a source: itself, or one per spatial chunk of a point cloud or per part of a
         CityJSONSeq file."""
         job = self._job(index, entry, crs, origin)
-        try:
-            kind = installed().find(entry.path, entry.kind).kind
-        except InputError:
-            return [job]  # cut_source reports it
+        kind = _kind(entry)
         if kind == "city" and entry.path.name.endswith(SEQUENCE_SUFFIXES):
             if entry.path.stat().st_size <= self.options.chunk_bytes:
                 return [job]
@@ -233,6 +231,32 @@ class _Build:
                 options={**job.options, "box": box, "budget": total},
             )
             for n, box in enumerate(_chunk_boxes(bounds, math.ceil(total / self.options.chunk_points)))
+        ]
+
+    def _replacements(self, plans: list[list[jobs.SourceJob]]) -> list[list[jobs.SourceJob]]:
+        """City jobs told what the scene's IFC models replace (README "IFC over the city model"):
+        each source is cut alone, so the plan gathers the claims first, the ids a model's
+        ``replaces`` names or else its footprint, from a cut of the model that wave one reuses."""
+        kinds = [_kind(entry) for entry in self.manifest.sources]
+        if "ifc" not in kinds or "city" not in kinds:
+            return plans
+        claims: list[Any] = []
+        for plan, entry, kind in zip(plans, self.manifest.sources, kinds):
+            named = entry.options.get("replaces")
+            if kind != "ifc":
+                continue
+            if isinstance(named, list):
+                claims.append((plan[0].name, [str(v) for v in named], None))
+            else:  # the model's footprint: its cut, in parallel with the other models'
+                claims.append((plan[0].name, None, self.client.submit(jobs.cut_source, plan[0], pure=False)))
+        claims = [(name, named, box if box is None else box.result().footprint) for name, named, box in claims]
+        claims = [claim for claim in claims if claim[1] is not None or claim[2] is not None]
+        if not claims:
+            return plans
+        tag = json.dumps(claims)
+        return [
+            [_with(job, replaced=tuple(claims), hash=digest(job.hash, tag)) for job in plan] if kind == "city" else plan
+            for plan, kind in zip(plans, kinds)
         ]
 
     # -- running ----------------------------------------------------------------------------
@@ -410,6 +434,13 @@ class _Build:
 
 def _with(job: jobs.SourceJob, **changes: Any) -> jobs.SourceJob:
     return replace(job, **changes)
+
+
+def _kind(entry: SourceEntry) -> str:
+    try:
+        return installed().find(entry.path, entry.kind).kind
+    except InputError:
+        return ""  # cut_source reports it
 
 
 def _named_files(entry: SourceEntry) -> list[str]:

@@ -21,6 +21,7 @@ from twin.errors import TwinError
 from twin.geo import Placement
 from twin.loading import load_manifest
 from twin.manifest import Manifest, SourceEntry
+from twin.replace import Claim, hide_claimed, model_footprint
 from twin.scene import Twin
 from twin.tiling.frame import LocalFrame
 from twin.tiling.glb import Features, write_glb
@@ -49,6 +50,7 @@ class SourceJob:
     work: str  # the folder this job's pieces and fragment go to
     hash: str
     chunk: str = ""  # "" for a whole source, else the chunk's name
+    replaced: tuple[Claim, ...] = ()  # a city source's: what the scene's IFC models replace of it
 
     def entry(self) -> SourceEntry:
         offset, rotation, scale = self.placement
@@ -93,6 +95,7 @@ class SourceResult:
     pieces: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     work: str = ""
+    footprint: list[float] | None = None  # an IFC building's x-y box: the city buildings it replaces
 
 
 def cut_source(job: SourceJob) -> SourceResult:
@@ -141,6 +144,8 @@ def _load(job: SourceJob) -> Twin:
     error = twin.sources[0].error if twin.sources else "nothing loaded"
     if error:
         raise TwinError(error)
+    if job.replaced:  # cut alone, the city learns from the plan what the IFC models replace
+        hide_claimed(twin, job.replaced)
     return twin
 
 
@@ -169,7 +174,14 @@ def _write_pieces(job: SourceJob, twin: Twin, work: Path) -> SourceResult:
         pieces=records,
         warnings=list(twin.warnings) + [w for s in twin.sources for w in s.warnings],
         work=job.work,
+        footprint=_footprint(twin),
     )
+
+
+def _footprint(twin: Twin) -> list[float] | None:
+    record = twin.sources[0]
+    box = model_footprint(twin, record.layers) if record.kind == "ifc" else None
+    return None if box is None else [float(v) for v in box]
 
 
 def _network(twin: Twin, start: int, stop: int) -> str:
