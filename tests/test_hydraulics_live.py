@@ -125,3 +125,20 @@ def test_get_api_nowcast_answers_the_latest_run(demo) -> None:
     body = asyncio.run(ask())
     assert body["status"] == "ok" and body["nodes"] and body["runs"] == 1 and body["every_s"] == 30.0
     assert nowcast_routes(None) == []
+
+
+def test_the_ponds_of_a_storm_are_one_water_mesh_at_their_levels(demo) -> None:
+    import numpy as np
+
+    from twin.hydraulics.pond_surface import pond_surface
+
+    result = NowcastLoop(demo, None, forecast=lambda: STORM).run_once()
+    ponded = [n for n in result["nodes"] if "ponding" in n]
+    assert ponded, "the demo storm ponds nowhere"
+    mesh = pond_surface(demo, result)
+    assert mesh.n_cells and mesh.points.dtype == np.float32
+    area = mesh.n_cells * 4.0  # 2 m cells
+    assert area == pytest.approx(sum(n["ponding"]["area_m2"] for n in ponded), rel=1e-6)
+    top = mesh.points[:, 2].max() + demo.origin[2]
+    assert top == pytest.approx(max(n["ponding"]["level_m"] for n in ponded), abs=1e-3)
+    assert pond_surface(demo, {"nodes": []}).n_cells == 0

@@ -104,6 +104,8 @@ def ponding(twin: Twin, nodes: list[dict[str, Any]], xy: np.ndarray) -> None:
         hit = np.flatnonzero(depth >= WET_M)
         hit = hit[np.argsort(-depth[hit], kind="stable")]
         node["ponding"] = {
+            "x": round(x, 2),  # where the node spills (world), so the pond can be drawn again
+            "y": round(y, 2),
             "level_m": round(water.level, 3),
             "max_depth_m": round(float(water.depth.max()), 3),
             "area_m2": round(float(wet.sum()) * water.cell_m**2, 1),
