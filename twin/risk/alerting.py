@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from twin.risk.alerts import Alert, AlertBook, Event
+from twin.risk.alerts import Alert, AlertBook, Event, Trigger
 from twin.risk.describe import reading
 from twin.risk.levels import LEVEL_DTYPE
 from twin.risk.rules import AlertPolicy
@@ -77,7 +77,8 @@ class AlertKeys:
         self.level, self.target = level, target
         for k, moved in todo.items():
             message = self._message(k) if moved or full else ""
-            self.book.update(self.names[k], int(level[k]), int(target[k]), now, message)
+            trigger = self._trigger(k) if moved else None
+            self.book.update(self.names[k], int(level[k]), int(target[k]), now, message, trigger)
         for r, rule in enumerate(self.svc.combines):
             now_lv = self.svc.causes.combine_slots[r]
             slots = set(np.flatnonzero(now_lv != self.combine_prev[r]).tolist())
@@ -110,6 +111,18 @@ class AlertKeys:
                 k = keys[touched]
                 mine[k[k >= 0]] = True
         return mine & below
+
+    def _trigger(self, k: int) -> Trigger | None:
+        """The reading behind key ``k``'s level: its most severe sensor's value (or rate of change,
+        when the rate rule grades it higher); None while no sensor of it has reported."""
+        eng, sensors = self.svc.engine, self.svc.sensors
+        value, rate = eng.channels["value"].level, eng.channels["rate"].level
+        s = max(self.sensors_of[k], key=lambda i: (max(int(value[i]), int(rate[i])), np.isfinite(eng.last_ts[i])))
+        if not np.isfinite(eng.last_ts[s]):
+            return None
+        if rate[s] > value[s] and np.isfinite(eng.rate[s]):
+            return Trigger(str(sensors.ids[s]), float(eng.rate[s]), f"{sensors.unit[s]}/min", float(eng.last_ts[s]))
+        return Trigger(str(sensors.ids[s]), float(eng.last_value[s]), str(sensors.unit[s]), float(eng.last_ts[s]))
 
     def _message(self, k: int) -> str:
         return f"{self.names[k][1]}: " + "; ".join(reading(self.svc, s) for s in self.sensors_of[k])

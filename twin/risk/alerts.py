@@ -8,7 +8,9 @@ acknowledgement.  Rules of the book:
   (silence holds a level, so a silent sensor never resolves an alert);
 * re-firing within ``flap_window_s`` of resolving reopens the same alert (flapping); once it
   has flapped ``flap_max`` times it needs ``flap_window_s`` of quiet to resolve;
-* an acknowledgement holds only for the level acknowledged: a higher level fires again.
+* an acknowledgement holds only for the level acknowledged: a higher level fires again;
+* the reading that fired an alert (and the one that raised it to a new peak) is kept with it
+  (``trigger_*``), so a list can say what triggered it apart from what the sensor reads now.
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ class Alert:
     clear_since: float | None = None
     flaps: int = 0
     flapping: bool = False
+    # the reading that fired the alert or raised it to its peak (None: a rule without one reading,
+    # such as a multivariable rule or a citizen report); last, so older stores' rows line up
+    trigger_sensor: str = ""
+    trigger_value: float | None = None
+    trigger_unit: str = ""
+    trigger_ts: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -50,6 +58,16 @@ class Alert:
         out["acked_level"] = NAMES[self.acked_level] if self.acked is not None else None
         del out["clear_since"]
         return out
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One sensor's reading as it stood when it moved an alert: its value, unit and time (epoch s)."""
+
+    sensor: str
+    value: float
+    unit: str
+    ts: float
 
 
 @dataclass
@@ -88,8 +106,11 @@ class AlertBook:
         self.events.append(Event(a.id, now, event, a.state, a.level, note))
         self.dirty[a.id] = a
 
-    def update(self, key: Key, level: int, target: int, now: float, message: str = "") -> None:
-        """Feed the current (debounced) level and the pending target of one (asset, rule)."""
+    def update(
+        self, key: Key, level: int, target: int, now: float, message: str = "", trigger: Trigger | None = None
+    ) -> None:
+        """Feed the current (debounced) level and the pending target of one (asset, rule), with the
+        reading behind that level (kept when it fires the alert or raises its peak)."""
         low = self.policy.min_level
         a = self.open.get(key)
         if a is None:
@@ -99,7 +120,7 @@ class AlertBook:
         if message:
             a.message = message
         if level >= low:
-            self._raise(a, level, now)
+            self._raise(a, level, now, trigger)
         elif a.state == "pending":
             if target < low:
                 self._close(key, a, now, "cancelled before firing")
@@ -118,6 +139,7 @@ class AlertBook:
             a.flaps += 1
             a.flapping = a.flapping or a.flaps >= self.policy.flap_max
             a.state, a.resolved, a.level = "firing", None, level
+            a.trigger_sensor, a.trigger_value, a.trigger_unit, a.trigger_ts = "", None, "", None  # a new firing
             self._event(a, now, "reopened", f"flapping ({a.flaps} reopenings)" if a.flapping else "")
         else:
             a = Alert(
@@ -136,9 +158,12 @@ class AlertBook:
         self.by_id[a.id] = a
         return a
 
-    def _raise(self, a: Alert, level: int, now: float) -> None:
+    def _raise(self, a: Alert, level: int, now: float, trigger: Trigger | None = None) -> None:
         a.clear_since = None
         before = a.level
+        if trigger is not None and (a.state == "pending" or a.trigger_ts is None or level > a.peak):
+            a.trigger_sensor, a.trigger_value = trigger.sensor, trigger.value
+            a.trigger_unit, a.trigger_ts = trigger.unit, trigger.ts
         a.level, a.peak = level, max(a.peak, level)
         if a.state == "pending":
             a.state, a.fired = "firing", now

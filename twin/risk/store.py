@@ -39,7 +39,13 @@ CREATE TABLE IF NOT EXISTS sensors (id VARCHAR PRIMARY KEY, key INTEGER NOT NULL
 CREATE TABLE IF NOT EXISTS readings (sensor INTEGER NOT NULL, ts TIMESTAMP NOT NULL, value DOUBLE);
 CREATE TABLE IF NOT EXISTS alerts (id BIGINT PRIMARY KEY, asset VARCHAR, rule VARCHAR, state VARCHAR,
     level TINYINT, peak TINYINT, opened DOUBLE, updated DOUBLE, message VARCHAR, fired DOUBLE, acked DOUBLE,
-    acked_level TINYINT, acked_by VARCHAR, resolved DOUBLE, clear_since DOUBLE, flaps INTEGER, flapping BOOLEAN);
+    acked_level TINYINT, acked_by VARCHAR, resolved DOUBLE, clear_since DOUBLE, flaps INTEGER, flapping BOOLEAN,
+    trigger_sensor VARCHAR, trigger_value DOUBLE, trigger_unit VARCHAR, trigger_ts DOUBLE);
+-- a store written before alerts kept their triggering reading gains its columns (NULL in old rows)
+ALTER TABLE alerts ADD COLUMN IF NOT EXISTS trigger_sensor VARCHAR;
+ALTER TABLE alerts ADD COLUMN IF NOT EXISTS trigger_value DOUBLE;
+ALTER TABLE alerts ADD COLUMN IF NOT EXISTS trigger_unit VARCHAR;
+ALTER TABLE alerts ADD COLUMN IF NOT EXISTS trigger_ts DOUBLE;
 CREATE TABLE IF NOT EXISTS alert_events (alert BIGINT, ts DOUBLE, event VARCHAR, state VARCHAR, level TINYINT,
     note VARCHAR);
 CREATE TABLE IF NOT EXISTS readings_hourly (sensor INTEGER NOT NULL, hour TIMESTAMP NOT NULL, n BIGINT,
@@ -534,21 +540,42 @@ class Store:
             "row_number() OVER (PARTITION BY alert ORDER BY ts DESC, rowid DESC) AS newest "
             "FROM alert_events WHERE ts <= $1) "
             "SELECT a.id, a.asset, a.rule, last.state, last.level, a.peak, last.opened, a.message, a.acked, "
-            "a.acked_by FROM last JOIN alerts a ON a.id = last.alert WHERE last.newest = 1 "
+            "a.acked_by, a.trigger_sensor, a.trigger_value, a.trigger_unit, a.trigger_ts "
+            "FROM last JOIN alerts a ON a.id = last.alert WHERE last.newest = 1 "
             "AND last.state <> 'resolved' ORDER BY a.id",
             [t],
         ).fetchall()
-        names = ("id", "asset", "rule", "state", "level", "peak", "opened", "message", "acked", "acked_by")
+        names = (
+            "id",
+            "asset",
+            "rule",
+            "state",
+            "level",
+            "peak",
+            "opened",
+            "message",
+            "acked",
+            "acked_by",
+            "trigger_sensor",
+            "trigger_value",
+            "trigger_unit",
+            "trigger_ts",
+        )
         out = [dict(zip(names, r, strict=True)) for r in rows]
-        for alert in out:  # acknowledged later than t: not yet then
+        for alert in out:  # acknowledged (or raised to its peak) later than t: not yet then
             alert["level"], alert["peak"] = NAMES[alert["level"]], NAMES[alert["peak"]]
             if alert["acked"] is not None and alert["acked"] > t:
                 alert["acked"], alert["acked_by"] = None, ""
+            if alert["trigger_ts"] is None or alert["trigger_ts"] > t:
+                alert.update(trigger_sensor="", trigger_value=None, trigger_unit="", trigger_ts=None)
         return out
 
     def open_alerts(self) -> list[Alert]:
         rows = self._read(f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts WHERE state <> 'resolved'").fetchall()
-        return [Alert(**dict(zip(ALERT_COLUMNS, r))) for r in rows]
+        alerts = [Alert(**dict(zip(ALERT_COLUMNS, r))) for r in rows]
+        for a in alerts:  # NULL text of a row written before the column
+            a.trigger_sensor, a.trigger_unit = a.trigger_sensor or "", a.trigger_unit or ""
+        return alerts
 
     def max_alert_id(self) -> int:
         return int(_one(self._read("SELECT coalesce(max(id), 0) FROM alerts"))[0])
@@ -625,5 +652,5 @@ def _alert_schema() -> pa.Schema:
         "flaps": pa.int32(),
         "flapping": pa.bool_(),
     }
-    text = {"asset", "rule", "state", "message", "acked_by"}
+    text = {"asset", "rule", "state", "message", "acked_by", "trigger_sensor", "trigger_unit"}
     return pa.schema([(c, types.get(c, pa.string() if c in text else pa.float64())) for c in ALERT_COLUMNS])
