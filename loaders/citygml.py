@@ -32,7 +32,6 @@ import numpy as np
 from loaders.city_mesh import CityObjects, build_parts, flatten
 from twin.errors import InputError
 from twin.geo import MAX_COORDINATE
-from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
 CITY_OBJECTS = {
@@ -356,10 +355,3 @@ def _source(path: Path, reader: _Reader, skipped: list[dict[str, str]]) -> Loade
     return LoadedSource(
         path=path, kind="city", parts=parts, crs=_crs(reader.srs), warnings=warnings, skipped=skipped, details=details
     )
-
-
-def sniff(head: bytes) -> bool:
-    return b"citygml" in head or b"CityGML" in head
-
-
-LOADER = LoaderSpec("city", "citygml", (".gml",), load, sniff, options={"lod": (str, float)})

@@ -29,7 +29,6 @@ import numpy as np
 from loaders.city_mesh import CityObjects, build_parts, flatten
 from twin.errors import InputError
 from twin.geo import MAX_COORDINATE
-from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
 #: how many levels of lists lie between a geometry's boundaries and its surfaces
@@ -395,12 +394,3 @@ def _details(header: dict[str, Any], objects: CityObjects, bad: dict[int, str], 
     if header.get("type") == "CityJSON" and features_read > 1:
         details["features"] = features_read - 1
     return details
-
-
-def sniff(head: bytes) -> bool:
-    return b"CityJSON" in head
-
-
-LOADER = LoaderSpec(
-    "city", "cityjson", (".city.json", ".json", ".city.jsonl", ".jsonl"), load, sniff, options={"lod": (str, float)}
-)

@@ -37,7 +37,6 @@ from twin.assets import AssetTable
 from twin.errors import InputError
 from twin.layer import LayerPart, LayerStyle
 from twin.manifest import file_problem
-from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
 DEFAULT_TRIANGLES = 400_000
@@ -346,19 +345,3 @@ def ramp(values: np.ndarray, low: float, high: float) -> np.ndarray:
     f = (t - i)[:, None]
     result: np.ndarray = np.rint(HAZARD_RAMP[i] * (1 - f) + HAZARD_RAMP[i + 1] * f).astype(np.uint8)
     return result
-
-
-LOADER = LoaderSpec(
-    "terrain",
-    "terrain",
-    (".tif", ".tiff"),
-    load,
-    options={
-        "triangles": int,
-        "max_pixels": int,
-        "box": (list, str),
-        "z_scale": float,
-        "drape": str,
-        "drape_range": (list, str),
-    },
-)

@@ -26,7 +26,6 @@ import numpy as np
 from twin.assets import STR, AssetTable
 from twin.errors import InputError
 from twin.layer import LayerPart, LayerStyle
-from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 from twin.streaming.cache import POINT_KINDS, TileCache
 from twin.streaming.city import read_assets
@@ -192,11 +191,3 @@ def _padded(column: np.ndarray, n: int) -> np.ndarray:
     out: np.ndarray = np.empty(n, dtype=STR)
     out[: len(column)] = column.astype(STR)
     return out
-
-
-def sniff(head: bytes) -> bool:
-    """A 3D Tiles tileset.json: an ``asset`` with a version and a ``root`` or ``geometricError``."""
-    return b'"asset"' in head and (b'"root"' in head or b'"geometricError"' in head) and b"CityJSON" not in head
-
-
-LOADER = LoaderSpec("city", "tileset", (".json",), load, sniff, options={"triangles": int, "points": int})

@@ -17,7 +17,7 @@ import pytest
 from conftest import DATA, DEMO, twin_cli
 from tileset_builder import build_city
 
-from loaders.tileset import LOADER
+from loaders.catalog import TILESET
 from loaders.tileset import load as load_tileset
 from twin.errors import InputError
 from twin.scene import Twin
@@ -257,7 +257,7 @@ def test_the_twin_holds_the_whole_city_loaded_or_not(city):
 
 # -- the loader -------------------------------------------------------------------------------
 def test_loader_reads_a_foreign_b3dm_tileset_as_a_source():
-    assert LOADER.sniff(CITY_B3DM.read_bytes()[:4096])
+    assert TILESET.sniff(CITY_B3DM.read_bytes()[:4096])
     twin = Twin("t")
     twin.add_source(load_tileset(CITY_B3DM, {}))
     assert len(twin.assets) == 40 and twin.layers[0].dataset.n_cells == 480

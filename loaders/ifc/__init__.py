@@ -42,7 +42,6 @@ from loaders.ifc.georef import MODES, resolve
 from loaders.ifc.merge import merge
 from loaders.ifc.properties import properties
 from twin.errors import InputError
-from twin.registry import LoaderSpec
 from twin.workers import half_the_memory_mb
 
 if TYPE_CHECKING:
@@ -234,29 +233,3 @@ def _skipped(arrays: dict[str, np.ndarray], log: dict[str, str]) -> list[dict[st
         }
         for step, r in zip(missing.tolist(), rows.tolist())
     ]
-
-
-def sniff(head: bytes) -> bool:
-    """An IFC-SPF file opens with the STEP magic."""
-    return b"ISO-10303-21" in head
-
-
-LOADER = LoaderSpec(
-    "ifc",
-    "ifc",
-    (".ifc",),
-    load,
-    sniff,
-    options={
-        "georeference": str,
-        "cache": bool,
-        "cache_dir": str,
-        "deflection": float,
-        "spaces": bool,
-        "threads": int,
-        "processes": int,
-        "memory_mb": int,
-        "timeout_s": float,
-        "_fault": str,  # the tests' hook: make the geometry worker crash, hang or fail
-    },
-)

@@ -32,10 +32,9 @@ import numpy as np
 
 from loaders.pipes.build import build
 from loaders.pipes.fields import FieldMap
-from loaders.pipes.model import FIELD_OPTIONS, STR, Attr, LinkTable, NetworkData, NodeTable, Problems
+from loaders.pipes.model import STR, Attr, LinkTable, NetworkData, NodeTable, Problems
 from loaders.pipes.text import read_text
 from twin.errors import InputError
-from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
 _WKT = re.compile(r"^\s*LINESTRING\s*Z?\s*\((.*)\)\s*$", re.IGNORECASE)
@@ -359,6 +358,3 @@ def _pair(text: str) -> tuple[float, float]:
     if not (math.isfinite(x) and math.isfinite(y)):
         raise ValueError(f"bad point {text!r}")
     return x, y
-
-
-LOADER = LoaderSpec("pipes", "pipes-csv", (".csv",), load, options={**FIELD_OPTIONS, "nodes": str})

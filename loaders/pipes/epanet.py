@@ -29,12 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from loaders.pipes import swmm
 from loaders.pipes.build import build
 from loaders.pipes.inp import Section, bends, empty, options_table, placed, points, sections, truncation
 from loaders.pipes.layout import fill_positions
 from loaders.pipes.model import (
-    INP_OPTIONS,
     MAX_COORDINATE,
     STR,
     Attr,
@@ -46,7 +44,6 @@ from loaders.pipes.model import (
 )
 from loaders.pipes.text import read_text
 from twin.errors import InputError
-from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
 SECTIONS = frozenset(
@@ -212,11 +209,3 @@ def _place(blank: np.ndarray, where: np.ndarray, values: np.ndarray) -> np.ndarr
     out = blank.copy()
     out[where] = values
     return out
-
-
-def sniff(head: bytes) -> bool:
-    """An .inp file that is not SWMM's."""
-    return not swmm.sniff(head)
-
-
-LOADER = LoaderSpec("pipes", "epanet", (".inp",), load, sniff, options=INP_OPTIONS)

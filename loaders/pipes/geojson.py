@@ -21,10 +21,9 @@ import numpy as np
 
 from loaders.pipes.build import build
 from loaders.pipes.fields import FieldMap
-from loaders.pipes.model import FIELD_OPTIONS, MAX_COORDINATE, NetworkData, Problems
+from loaders.pipes.model import MAX_COORDINATE, NetworkData, Problems
 from loaders.pipes.text import read_text
 from twin.errors import InputError
-from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
 #: deeper than this, a document is refused before Python's parser recurses into it
@@ -242,12 +241,3 @@ def _add_links(
         if len(parts) > 1:
             link.length = math.nan  # the stated length is the whole feature's
         data.links.append(link)
-
-
-def sniff(head: bytes) -> bool:
-    return b"FeatureCollection" in head
-
-
-LOADER = LoaderSpec(
-    "pipes", "geojson", (".geojson", ".json"), load, sniff, options={**FIELD_OPTIONS, "nodes": str, "snap": float}
-)

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from loaders.pipes.build import build
-from loaders.pipes.model import NETWORK_OPTIONS, UNIT_METRES, Link, NetworkData, Node, Problems, number
+from loaders.pipes.model import UNIT_METRES, Link, NetworkData, Node, Problems, number
 from twin.errors import InputError
-from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
 NET_TYPES = {"storm": "storm", "sanitary": "sewer", "combined": "drainage", "water": "water", "gas": "gas"}
@@ -172,10 +171,3 @@ def _invert(data: NetworkData, node_id: str, link_id: str) -> float:
     if node is None:
         return math.nan
     return float(node.attrs.get("inverts", {}).get(link_id, node.invert))
-
-
-def sniff(head: bytes) -> bool:
-    return b"PipeNetwork" in head or b"LandXML" in head
-
-
-LOADER = LoaderSpec("pipes", "landxml", (".xml",), load, sniff, options=NETWORK_OPTIONS)

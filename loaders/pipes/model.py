@@ -24,27 +24,6 @@ import numpy as np
 
 from loaders.pipes.keys import lookup as lookup  # re-exported: epanet.py and inp.py import it from here
 from twin.errors import InputError
-from twin.registry import OptionType
-
-#: options every pipe loader takes (the network's name, CRS, default depths, display)
-NETWORK_OPTIONS: dict[str, OptionType] = {
-    "network": str,
-    "crs": str,
-    "cover": float,
-    "ground": float,
-    "display_scale": float,
-    "strict": bool,
-}
-#: and those that read text files (.inp, GeoJSON, CSV)
-INP_OPTIONS: dict[str, OptionType] = {**NETWORK_OPTIONS, "encoding": str}
-#: and those whose columns are mapped by the manifest (GeoJSON, CSV)
-FIELD_OPTIONS: dict[str, OptionType] = {
-    **INP_OPTIONS,
-    "fields": dict,
-    "diameter_unit": str,
-    "length_unit": str,
-    "elevation_unit": str,
-}
 
 #: metres per unit, for the unit names found in files and options
 UNIT_METRES = {

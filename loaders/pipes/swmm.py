@@ -21,10 +21,9 @@ import numpy as np
 from loaders.pipes.build import build
 from loaders.pipes.inp import Section, bends, empty, options_table, placed, sections, truncation
 from loaders.pipes.keys import lookup
-from loaders.pipes.model import INP_OPTIONS, STR, Attr, LinkTable, NetworkData, NodeTable, Problems
+from loaders.pipes.model import STR, Attr, LinkTable, NetworkData, NodeTable, Problems
 from loaders.pipes.text import read_text
 from twin.errors import InputError
-from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
 SECTIONS = frozenset(
@@ -242,12 +241,3 @@ def _end_invert(
     given = (table.count > column) & (table.text(column) != "*")
     offset = table.numbers(column, "offset", 0.0, skip=~given) * unit
     return np.where(given, offset if as_elevation else node_invert + offset, node_invert)
-
-
-def sniff(head: bytes) -> bool:
-    """SWMM names its flow units in [OPTIONS] near the top; any other .inp is EPANET's."""
-    upper = head.upper()
-    return any(marker in upper for marker in (b"FLOW_UNITS", b"[CONDUITS]", b"[SUBCATCHMENTS]"))
-
-
-LOADER = LoaderSpec("pipes", "swmm", (".inp",), load, sniff, options=INP_OPTIONS)

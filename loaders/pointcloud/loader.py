@@ -42,7 +42,6 @@ from typing import Any
 import numpy as np
 
 from twin.errors import InputError
-from twin.registry import LoaderSpec
 from twin.source import LoadedSource
 
 #: points shown with server-side rendering (llvmpipe draws ~1.5 M points/s: ~0.1 s a frame)
@@ -108,26 +107,3 @@ def _level(path: Path, options: Mapping[str, Any]) -> int | None:
     if isinstance(level, bool) or not isinstance(level, int) or level < 0:
         raise InputError(path, f"option level={level!r} must be a COPC octree level (0, 1, 2, ...)")
     return level
-
-
-def sniff(head: bytes) -> bool:
-    """LAS and LAZ files open with the signature LASF."""
-    return b"LASF" in head
-
-
-LOADER = LoaderSpec(
-    "pointcloud",
-    "las",
-    (".las", ".laz"),
-    load,
-    sniff,
-    options={
-        "budget": int,
-        "box": (list, str),
-        "level": int,
-        "render": str,
-        "partial": bool,
-        "cache": bool,
-        "cache_dir": str,
-    },
-)
