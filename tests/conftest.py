@@ -29,6 +29,10 @@ USER_CWD = Path(tempfile.mkdtemp(prefix="twin-cwd-"))
 atexit.register(shutil.rmtree, USER_CWD, True)
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+#: The user cache (scenes, tile trees) of this run alone: no test reads what another run kept
+CACHE = Path(tempfile.mkdtemp(prefix="twin-cache-"))
+atexit.register(shutil.rmtree, CACHE, True)
+os.environ.setdefault("CIM_TWIN_CACHE", str(CACHE))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -17,6 +17,8 @@ from twin.errors import InputError
 
 #: Environment variable naming the state folder (else ``$XDG_STATE_HOME/cim-twin``, else ``~/.local/state/cim-twin``).
 STATE_ENV = "TWIN_STATE_DIR"
+#: Environment variable naming the cache folder (else ``~/.cache/cim-twin``).
+CACHE_ENV = "CIM_TWIN_CACHE"
 
 
 def bundled_root() -> Path | None:
@@ -40,6 +42,15 @@ def state_dir() -> Path:
         return Path(os.environ[STATE_ENV])
     base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
     return Path(base) / "cim-twin"
+
+
+def cache_dir(kind: str) -> Path:
+    """The per-user folder of one kind of cache (``scenes``, ``tilesets``; not created here).
+
+    Caches live there, not beside their sources: a published scene or tileset may be read-only or shared.
+    """
+    root = os.environ.get(CACHE_ENV)
+    return (Path(root) if root else Path.home() / ".cache" / "cim-twin") / kind
 
 
 def writable_location(path: str | Path) -> Path:

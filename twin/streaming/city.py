@@ -97,7 +97,7 @@ class CityStream:
         offset: Sequence[float] | np.ndarray = (0.0, 0.0, 0.0),
     ) -> None:
         self.folder = Path(folder)
-        self.tileset: Tileset = read_tileset(self.folder)
+        self.tileset: Tileset = read_tileset(self.folder, cached=True)
         self.budget = budget or Budget()
         self.cache = TileCache(self.tileset, cap=cap, workers=workers, on_loaded=on_loaded)
         self.cameras: dict[str, Camera] = {}

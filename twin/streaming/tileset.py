@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from twin.errors import InputError
+from twin.streaming import tree_cache
 
 #: content kinds this reader draws; anything else is refused with the file and the reason
 SUPPORTED_CONTENT = (".glb", ".b3dm", ".json")
@@ -97,7 +99,7 @@ class Tileset:
     replace: np.ndarray
     parent: np.ndarray
     children: list[list[int]]
-    contents: list[list[Content]]
+    contents: Sequence[list[Content]]
     content_matrix: np.ndarray
     to_ecef: np.ndarray
     layers: list[dict[str, Any]]
@@ -122,8 +124,11 @@ class Tileset:
         return block if isinstance(block, dict) else None
 
 
-def read_tileset(path: str | Path) -> Tileset:
+def read_tileset(path: str | Path, cached: bool = False) -> Tileset:
     """Read ``tileset.json`` (or a folder holding it), following external tilesets.
+
+    ``cached``: read the tree kept by the last read of the same unchanged files, and keep this one
+    (:mod:`twin.streaming.tree_cache`: a city's 100 MB of JSON is seconds of every serving start).
 
     Raises
     ------
@@ -134,6 +139,10 @@ def read_tileset(path: str | Path) -> Tileset:
     path = Path(path)
     if path.is_dir():
         path = path / "tileset.json"
+    if cached:
+        kept = tree_cache.load(path)
+        if kept is not None:
+            return kept
     document = _read_json(path)
     root = document.get("root")
     if not isinstance(root, dict):
@@ -147,7 +156,10 @@ def read_tileset(path: str | Path) -> Tileset:
     if scene_from_ecef is None and np.linalg.norm(centre) > EARTH_SURFACE:
         to_ecef = enu_to_ecef_at(centre)  # a foreign tileset in ECEF: the ENU frame at its centre
         builder.rebase(np.linalg.inv(to_ecef))
-    return builder.build(to_ecef, document)
+    tileset = builder.build(to_ecef, document)
+    if cached:
+        tree_cache.save(tileset, [str(path), *builder.externals])
+    return tileset
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -235,6 +247,8 @@ class _Builder:
         self.contents: list[list[Content]] = []
         self.worlds: list[np.ndarray] = []  # distinct transforms to ECEF (their content's frame)
         self.world_of: list[int] = []  # each tile's index into ``worlds``
+        self.externals: list[str] = []  # the external tilesets read (what a kept tree depends on)
+        self._corners: np.ndarray | None = None
 
     def add(
         self,
@@ -276,6 +290,7 @@ class _Builder:
                 target = f"{folder}/{name}" if plain else os.path.normpath(os.path.join(folder, name))
                 if suffix == ".json":  # an external tileset: its root becomes this tile's child
                     external = _read_json(Path(target))
+                    self.externals.append(target)
                     self.add(external["root"], external, Path(target), world, index, refine, f"{uri}:root")
                     continue
                 contents.append(Content(target, int(content.get("group", 0)) if self.layers else 0))
@@ -294,7 +309,12 @@ class _Builder:
             raise InputError(base, "a tile without a box, sphere or region bounding volume", where=_where(place))
 
     def corners(self) -> np.ndarray:
-        """Every tile's 8 bounding corners in ECEF (or the root frame), ``(n, 8, 3)``."""
+        """Every tile's 8 bounding corners in ECEF (or the root frame), ``(n, 8, 3)``; computed once."""
+        if self._corners is None:
+            self._corners = self._all_corners()
+        return self._corners
+
+    def _all_corners(self) -> np.ndarray:
         out = np.zeros((len(self.error), 8, 3))
         worlds = np.stack(self.worlds) if self.worlds else np.eye(4)[None]
         of = np.asarray(self.world_of, dtype=np.int64)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twin import __version__
+from twin.resources import cache_dir
 
 if TYPE_CHECKING:
     from twin.scene import Twin
@@ -42,8 +43,7 @@ CODE = (("twin", "*.py"), ("twin", "colours/**/*.py"), ("loaders", "**/*.py"))
 
 
 def folder() -> Path:
-    root = os.environ.get("CIM_TWIN_CACHE")
-    return Path(root) / "scenes" if root else Path.home() / ".cache" / "cim-twin" / "scenes"
+    return cache_dir("scenes")
 
 
 def enabled() -> bool:
