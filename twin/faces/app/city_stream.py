@@ -37,6 +37,8 @@ from twin.streaming.tileset import Tileset
 
 log = logging.getLogger("twin.app")
 POLL_S = 0.25
+#: after the first browser came in, wait this long before opening the search index (its first frame first)
+WARM_AFTER_S = 2.0
 UI_DIR = Path(__file__).resolve().parent
 
 
@@ -113,8 +115,9 @@ class CityStreaming(Triggers):
         self.loop: asyncio.AbstractEventLoop | None = None
         app.server.enable_module({"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/city.js"]})
         app.server.controller.on_server_ready.add(self._started)
-        if layers is None:  # the whole scene is the city: its rows are the index's
-            app.actions.selection.finder = IndexSearch(AssetIndex.open(stream.folder))
+        self.finder: IndexSearch | None = None
+        if layers is None:  # the whole scene is the city: its rows are the index's (opened after the first frame)
+            self.finder = app.actions.selection.finder = IndexSearch(lambda: AssetIndex.open(stream.folder))
         self.publish()
 
     # -- the loop -----------------------------------------------------------------------------
@@ -141,6 +144,10 @@ class CityStreaming(Triggers):
     def step(self) -> bool:
         """Follow the cameras; start a merge when what to draw changed.  True when one started."""
         moved = False
+        if self.finder is not None and self.active() and self.loop is not None:  # a browser is in: its first
+            # frame goes out now, then the search index opens on a worker (seconds, off the first frame's path)
+            finder, self.finder = self.finder, None
+            self.loop.call_later(WARM_AFTER_S, self.loop.run_in_executor, None, finder.warm)
         for view_id in self.active():
             moved |= self.stream.set_camera(view_id, camera_of(self.pool.views[view_id]))
         for view_id in [v for v in self.stream.cameras if v not in self.active()]:

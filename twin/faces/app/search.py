@@ -8,6 +8,10 @@ addresses included), whose rows are the twin's.
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
+
 import numpy as np
 
 from twin.asset_index import AssetIndex
@@ -19,11 +23,16 @@ LIMIT = 10
 
 
 class AssetSearch:
-    """Lower-cased copies of the searchable columns, made once per table."""
+    """Lower-cased copies of the searchable columns, made once per table, at the first search
+    (a city's million rows took 4 s to copy, before the first frame, for a search nobody had asked)."""
 
     def __init__(self, assets: AssetTable) -> None:
         self.assets = assets
-        self.columns = {c: np.strings.lower(assets[c]) for c in COLUMNS if c in assets and assets[c].dtype.kind == "T"}
+
+    @functools.cached_property
+    def columns(self) -> dict[str, np.ndarray]:
+        a = self.assets
+        return {c: np.strings.lower(a[c]) for c in COLUMNS if c in a and a[c].dtype.kind == "T"}
 
     def suggest(self, text: str, limit: int = LIMIT) -> list[dict]:
         """Up to ``limit`` matching assets, best first, as small dicts for the suggestion list."""
@@ -64,8 +73,24 @@ class IndexSearch:
     An address hit stands for its building; one whose building is not an asset is left out.
     """
 
-    def __init__(self, index: AssetIndex) -> None:
-        self.index = index
+    def __init__(self, index: AssetIndex | Callable[[], AssetIndex]) -> None:
+        self._open = index if callable(index) else None
+        self._index = None if callable(index) else index
+        self._lock = threading.Lock()
+
+    @property
+    def index(self) -> AssetIndex:
+        """The index, opened at the first use (seconds for a city: :meth:`warm` it after the first frame)."""
+        if self._index is None:
+            with self._lock:
+                if self._index is None and self._open is not None:
+                    self._index = self._open()
+        assert self._index is not None
+        return self._index
+
+    def warm(self) -> None:
+        """Open the index now (from a worker thread), so the first search does not wait for it."""
+        _ = self.index
 
     def suggest(self, text: str, limit: int = LIMIT) -> list[dict]:
         return [
