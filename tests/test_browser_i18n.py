@@ -139,3 +139,24 @@ def test_the_briefing_in_chinese(chromium, server, artifacts):
         page.screenshot(path=str(artifacts / "i18n_briefing_zh.png"))
     finally:
         page.context.close()
+
+
+def test_a_reason_phrase_with_fields_is_translated_in_the_page_as_on_the_server(chromium, server):
+    """The flood nowcast's reason: the page's client.js and twin.faces.i18n.reason give the same words."""
+    from twin.faces import i18n
+
+    page = live_page(chromium, server.url + "?lang=zh")
+    try:
+        page.wait_for_function("() => window.twinRisk.get('lang') === 'zh'", timeout=10_000)
+        for english in (
+            "forecast flooding at D-M012 in 40 min",
+            "rule gas-lel: gas 32 %LEL at sensor GAS-B006 (changing +1.2 %LEL/min)",
+            "propagated: forecast flooding at J-7 in 5 min within 30 m",
+        ):
+            in_page = page.evaluate("(text) => window.twinI18n.reason(text, 'zh')", english)
+            assert in_page == i18n.reason(english, "zh"), (english, in_page)
+        assert page.evaluate("() => window.twinI18n.reason('forecast flooding at J12 in 40 min', 'zh')") == (
+            "预报 40 分钟后 J12 溢流积水"
+        )
+    finally:
+        page.context.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import DEMO
 
+from twin.faces import i18n
 from twin.hydraulics.live import NowcastLoop, risk_levels
 from twin.loading import load
 from twin.risk.service import RiskService
@@ -47,7 +48,8 @@ def test_a_storm_raises_the_flooding_manholes_with_the_reason_and_a_dry_forecast
     first = result["nodes"][0]
     assert first["id"].startswith("D-M") and 0 < first["first_flood_s"] <= 7200
     assert first["reason"] == f"forecast flooding at {first['id']} in {round(first['first_flood_s'] / 60)} min"
-    assert first["reason_zh"].startswith("预报 ") and first["id"] in first["reason_zh"]
+    minutes = round(first["first_flood_s"] / 60)
+    assert i18n.reason(first["reason"], "zh") == f"预报 {minutes} 分钟后 {first['id']} 溢流积水"  # the pages' words
     raised = risk_levels(result)
     assert first["id"] in raised
     asset = service.asset(first["id"])
@@ -124,6 +126,7 @@ def test_get_api_nowcast_answers_the_latest_run(demo) -> None:
 
     body = asyncio.run(ask())
     assert body["status"] == "ok" and body["nodes"] and body["runs"] == 1 and body["every_s"] == 30.0
+    assert all(node["reason_zh"].startswith("预报 ") and node["id"] in node["reason_zh"] for node in body["nodes"])
     assert nowcast_routes(None) == []
 
 

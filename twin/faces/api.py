@@ -48,6 +48,7 @@ from typing import Any
 from aiohttp import web
 
 from twin.errors import InputError, TwinError
+from twin.faces import i18n
 from twin.faces.security import TOKEN_ENV, AccessPolicy
 from twin.risk.ingest import UTF8_BOM, parse_body
 from twin.risk.interface import RiskRuntime
@@ -367,7 +368,10 @@ def nowcast_routes(loop: Any) -> list[web.RouteDef]:
         return []
 
     async def latest(request: web.Request) -> web.Response:
-        return _json({**loop.latest, "every_s": loop.every_s, "runs": loop.runs})
+        result = loop.latest
+        # each reason in Chinese too, from the catalogue the pages use (twin.faces.i18n.reason)
+        nodes = [{**node, "reason_zh": i18n.reason(node["reason"], "zh")} for node in result.get("nodes", [])]
+        return _json({**result, "nodes": nodes, "every_s": loop.every_s, "runs": loop.runs})
 
     return [web.get("/api/nowcast", _guard(latest))]
 

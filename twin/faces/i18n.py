@@ -155,11 +155,31 @@ def browser_fragments() -> dict[str, list[list[str]]]:
     return {lang: fragments(lang) for lang in LANGUAGES}
 
 
+#: a field of a reason fragment: ``{node}`` stands for one word (an id, a number) kept as it is
+FIELD = re.compile(r"\{(\w+)\}")
+
+
 def reason(message: str, lang: str | None = None) -> str:
-    """A risk engine's reason in ``lang``: its known fragments replaced, longest first, whole words only."""
+    """A risk engine's reason in ``lang``: its known fragments replaced, longest first, whole words only.
+
+    A fragment may hold fields (``forecast flooding at {node} in {minutes} min``), so a phrase whose
+    words come in another order in the other language is translated whole and its ids and numbers
+    moved to their place (``预报 {minutes} 分钟后 {node} 溢流积水``); ``client.js`` does the same.
+    """
     for english, translated in fragments(normalise(lang) or current()):
-        message = re.sub(rf"(?<![\w-]){re.escape(english)}(?![\w-])", translated, message)
+        message = _fragment_pattern(english).sub(functools.partial(_filled, translated), message)
     return message
+
+
+@functools.cache
+def _fragment_pattern(english: str) -> re.Pattern[str]:
+    parts = FIELD.split(english)  # text, field, text, field, ..., text
+    body = "".join(re.escape(part) if i % 2 == 0 else rf"(?P<{part}>\S+)" for i, part in enumerate(parts))
+    return re.compile(rf"(?<![\w-]){body}(?![\w-])")
+
+
+def _filled(translated: str, found: re.Match[str]) -> str:
+    return FIELD.sub(lambda field: found.groupdict().get(field[1]) or field[0], translated)
 
 
 def tr(message: str) -> str:

@@ -18,6 +18,7 @@ back when it no longer floods them.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -30,6 +31,7 @@ from twin.hydraulics.settings import scene_hydraulics
 if TYPE_CHECKING:
     from twin.scene import Twin
 
+log = logging.getLogger("twin.hydraulics")
 SOON_S = 1800.0  #: flooding that starts this soon is orange, later yellow
 LEVELS = ("yellow", "orange", "red")
 Rain = Sequence[tuple[float, float]]
@@ -99,6 +101,8 @@ class NowcastLoop:
         self.every_s = float(every_s if every_s is not None else bound.every_s)
         self.latest: dict[str, Any] = {"status": "pending", "message": "no nowcast has run yet", "nodes": []}
         self.runs = 0
+        #: called with each run's result, on the loop's thread (the app draws its ponds from it)
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._run_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -127,6 +131,11 @@ class NowcastLoop:
                 self.risk.set_external("nowcast", risk_levels(result))
             self.latest = result
             self.runs += 1
+            for listener in list(self.listeners):
+                try:
+                    listener(result)
+                except Exception:  # noqa: BLE001 - a listener's failure must not stop the nowcast
+                    log.exception("a nowcast listener failed")
             return result
 
     def start(self) -> NowcastLoop:

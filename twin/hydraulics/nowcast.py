@@ -75,7 +75,6 @@ def nowcast(
     for node in nodes:
         minutes = round(node["first_flood_s"] / 60)
         node["reason"] = f"forecast flooding at {node['id']} in {minutes} min"
-        node["reason_zh"] = f"预报 {minutes} 分钟后 {node['id']} 溢流积水"
         node["buildings"] = near.get(node["id"], [])
     ponding(twin, nodes, _positions(twin, ref, [n["id"] for n in nodes]))
     return {"status": "ok", "horizon_s": horizon_s, "nodes": nodes}

@@ -69,6 +69,7 @@ class TwinApp:
         briefing: bool = False,
         city=None,
         lang: str | None = None,
+        nowcast=None,
     ) -> None:
         if rendering not in RENDERING_MODES:
             raise ValueError(f"rendering must be one of {RENDERING_MODES}, not {rendering!r}")
@@ -92,6 +93,8 @@ class TwinApp:
         self.bind(self.actions.triggers())
         self.bind({"twin_lang": self.twin_lang})
         self.live = None if risk is None else self._live(risk)
+        # the flood nowcast's ponds and flooding manholes in every view (twin.faces.app.nowcast_ponds)
+        self.ponds = None if nowcast is None else self._ponds(nowcast)
         declare(
             self.state,
             shared(
@@ -128,6 +131,11 @@ class TwinApp:
             {"serve": {"twin_ui": str(UI_DIR)}, "scripts": ["twin_ui/risk.js", "twin_ui/incidents.js"]}
         )
         return live
+
+    def _ponds(self, nowcast):
+        from twin.faces.app.nowcast_ponds import NowcastPonds
+
+        return NowcastPonds(self.server, nowcast, self.pool, self.show)
 
     def _city(self, city):
         """City streaming (:mod:`twin.faces.app.city_stream`) of ``city``: (CityStream, its layers); its trigger."""

@@ -27,11 +27,18 @@ window.twinI18n = (function () {
     return text;
   }
   const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  // the risk engine's English reasons, their known fragments replaced (ids, numbers, units stay)
+  // a fragment's {field} stands for one word (an id, a number) that the translation puts in its place
+  const pattern = (english) => english.split(/\{(\w+)\}/)
+    .map((part, i) => (i % 2 ? "(?<" + part + ">\\S+)" : escape(part))).join("");
+  // the risk engine's English reasons, their known fragments replaced (ids, numbers, units stay),
+  // as twin/faces/i18n.py reason() does
   function reason(text, lang) {
     const pairs = ((app && app.state.get("i18n_fragments")) || {})[lang || current()] || [];
     return pairs.reduce((out, [english, translated]) =>
-      out.replace(new RegExp("(^|[^\\w-])" + escape(english) + "(?![\\w-])", "g"), "$1" + translated), String(text || ""));
+      out.replace(new RegExp("(^|[^\\w-])" + pattern(english) + "(?![\\w-])", "g"), (...found) => {
+        const fields = typeof found[found.length - 1] === "object" ? found[found.length - 1] : {};
+        return found[1] + translated.replace(/\{(\w+)\}/g, (whole, name) => (fields[name] !== undefined ? fields[name] : whole));
+      }), String(text || ""));
   }
   // Vuetify's own texts (a field's "Clear", "No data") follow through its locale
   // (Vuetify provides its locale to the app under the symbol "vuetify:locale"; it has no global handle)

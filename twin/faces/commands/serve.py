@@ -113,12 +113,11 @@ def run(args: argparse.Namespace) -> int:
     if args.open:  # the browser shows the progress, then turns into the app by itself
         webbrowser.open(url)
     try:
-        twin, city, risk, feed, app = _prepare(args, path, screen.progress)
+        twin, city, risk, feed, cast, app = _prepare(args, path, screen.progress)
     finally:
         screen.stop()
     from twin.faces.api import network_routes, nowcast_routes, routes
 
-    cast = start_nowcast(twin, risk)
     # the engineer's network questions (isolation with hydraulics) need no live data; the rest of the API does
     mounted = network_routes(twin) + nowcast_routes(cast) + (routes(risk) if risk is not None else [])
     app.server.controller.on_server_bind.add(lambda wslink_server: wslink_server.app.add_routes(mounted))
@@ -142,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace, path: Path, progress) -> tuple:
-    """The scene (loaded with ``progress``), its streamed city, live risk, MQTT feed and the app."""
+    """The scene (loaded with ``progress``), its streamed city, live risk, MQTT feed, flood nowcast
+    and the app."""
     from twin.faces.app.city_stream import hand_over, is_city, open_city
 
     budget = Budget(triangles=args.triangles, points=args.points)
@@ -158,8 +158,11 @@ def _prepare(args: argparse.Namespace, path: Path, progress) -> tuple:
     simulate = args.simulate or args.simulate_rate is not None
     risk = start_live_risk(twin, Path(args.store) if args.store else None, simulate, args.simulate_rate)
     feed = start_mqtt(risk, args.mqtt, twin.path) if args.mqtt else None
-    app = TwinApp(twin, rendering=args.rendering, risk=risk, briefing=args.briefing, city=city, lang=args.lang)
-    return twin, city, risk, feed, app
+    cast = start_nowcast(twin, risk)
+    app = TwinApp(
+        twin, rendering=args.rendering, risk=risk, briefing=args.briefing, city=city, lang=args.lang, nowcast=cast
+    )
+    return twin, city, risk, feed, cast, app
 
 
 def start_live_risk(twin, store: Path | None, simulate: bool, rate: float | None = None):
