@@ -1,6 +1,7 @@
 """The Hefei-scale drill: 85,000 sensors at 1 Hz fed over MQTT into the live risk, compressed in time.
 
-``python bench/bench_feed.py [--sensors 85000] [--seconds 60] [--gateway 1000] [--speed 1] [--curve]``
+``python bench/bench_feed.py [--sensors 85000] [--seconds 60] [--gateway 1000] [--speed 1] [--curve]
+[--baseline-seconds S] [--progress-s 60]``
 
 A publisher process plays the sensors as gateways: every simulated second each gateway publishes
 one NDJSON batch (``twin/batch/gw-<n>``, QoS 1) of its sensors' readings, paced so the readings
@@ -104,7 +105,9 @@ def publisher(url_port: int, n: int, gateway: int, seconds: int, t0_ms: int, spe
     out.put(sent_at)
 
 
-def drill(n: int, seconds: int, gateway: int, speed: float) -> dict[str, float]:
+def drill(n: int, seconds: int, gateway: int, speed: float, progress_s: float = 0.0) -> dict[str, float]:
+    """One drill; ``progress_s`` > 0 prints a line that often (readings, rate, backlog, memory), so a
+    long run shows its course and a run cut short still tells how far it got."""
     with tempfile.TemporaryDirectory() as tmp, Mosquitto() as broker:
         svc = build_service(n, Path(tmp) / "drill.duckdb")
         rgb = np.zeros((n, 3), np.uint8)
@@ -123,21 +126,31 @@ def drill(n: int, seconds: int, gateway: int, speed: float) -> dict[str, float]:
         stop = threading.Event()
 
         def watch() -> None:
+            next_line = time.monotonic() + progress_s
             while not stop.wait(0.05):
                 progress.value = feed.stats.accepted + feed.stats.duplicate
                 backlog_max[0] = max(backlog_max[0], feed.health()["waiting"])
                 if math.isnan(rss_warm[0]) and progress.value >= n * seconds // 5:
                     rss_warm[0] = rss_mb()
+                if progress_s and time.monotonic() >= next_line:
+                    next_line += progress_s
+                    wall = time.perf_counter() - started
+                    print(
+                        f"feed progress: {wall:,.0f} s: {progress.value:,} of {n * seconds:,} readings "
+                        f"({progress.value / wall:,.0f}/s, {progress.value / n / wall:.2f}x real time), backlog max "
+                        f"{backlog_max[0]}, RSS {rss_mb():.0f} MB",
+                        flush=True,
+                    )
 
         watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
         rss_start = rss_mb()
         out: mp.Queue = mp.Queue()
         t0_ms = int(time.time() * 1000) - seconds * 1000  # the hour ends now (no reading in the future)
         started = time.perf_counter()
+        watcher.start()
         proc = mp.Process(target=publisher, args=(broker.port, n, gateway, seconds, t0_ms, speed, progress, out))
         proc.start()
-        sent_at = out.get(timeout=3600)
+        sent_at = out.get(timeout=4 * 3600)
         proc.join()
         total = n * seconds
         deadline = time.monotonic() + 600
@@ -265,20 +278,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gateway", type=int, default=1000, help="sensors per gateway batch")
     parser.add_argument("--speed", type=float, default=0.0, help="simulated s per s (1: real time; 0: flat out)")
     parser.add_argument("--curve", action="store_true", help="only the growth curve: flat out at 1k, 10k, 85k sensors")
+    parser.add_argument(
+        "--baseline-seconds", type=int, help="simulated seconds of the bare baselines (default a sixth of --seconds)"
+    )
+    parser.add_argument("--progress-s", type=float, default=0.0, help="print the drill's course this often (s)")
     args = parser.parse_args(argv or [])
     if args.curve:
         growth_curve(args.seconds, args.gateway)
         return
     n, seconds = args.sensors, args.seconds
-    baseline_seconds = max(5, seconds // 6)
+    baseline_seconds = args.baseline_seconds or max(5, seconds // 6)
     broker_rate = bare_broker(n, baseline_seconds, args.gateway)
     duckdb_rate = bare_duckdb(n, baseline_seconds)
     append_rate = bare_duckdb(n, baseline_seconds, keyed=False)
-    result = drill(n, seconds, args.gateway, args.speed)
+    result = drill(n, seconds, args.gateway, args.speed, args.progress_s)
     rate = result["rate"]
     print(
         f"feed: {n:,} sensors x {seconds} s = {result['total']:,} readings in {result['elapsed']:.1f} s: "
-        f"{rate:,.0f} readings/s with rule evaluation ({rate / n:.2f}x real time at 1 Hz)",
+        f"{rate:,.0f} readings/s with rule evaluation ({rate / n:.2f}x real time at 1 Hz: {seconds:,} simulated s "
+        f"compressed into {result['elapsed']:,.0f} s of wall clock)",
         flush=True,
     )
     paced = " (paced by the feed at this speed: run flat out, --speed 0, for the server's limit)" if args.speed else ""

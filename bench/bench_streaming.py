@@ -184,41 +184,47 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def first_frame(args: tuple[str, ...], street: str | None = None) -> tuple[float, float, float]:
-    """(seconds from ``twin serve`` to a drawn view, RSS MB at the first view, RSS MB at street level)."""
+def first_frame(args: tuple[str, ...], street: str | None = None) -> dict[str, float]:
+    """``twin serve ARGS`` in headless Chromium: seconds from the start to the "serving" line and to a
+    drawn view, and the serving process's RSS (MB) at the serving line, at the overview (3 s after the
+    first frame) and at street level (8 s after flying to ``street``, an asset id)."""
     from browser_support import browser, drawn_share, serve, view_pixels
 
     shot = Path(tempfile.gettempdir()) / "bench_streaming_view.png"
+    out = {"serving": float("nan"), "rss_serving": float("nan"), "street": float("nan")}
     started = time.perf_counter()
     with serve(*args) as served, browser() as chromium:
         page = chromium.new_page(viewport={"width": SIZE[0], "height": SIZE[1]})
         page.goto(served.url)
+        while not any("serving" in line for line in served.log) and time.perf_counter() - started < 180:
+            time.sleep(0.02)
+        out["serving"], out["rss_serving"] = time.perf_counter() - started, rss_mb(served.process.pid)
         page.get_by_test_id("scene-name").wait_for(timeout=120_000)
         deadline = time.monotonic() + 180
         # a city's budget-limited overview may cover little of the view: any drawing counts
         while drawn_share(view_pixels(page, shot)) < 0.005 and time.monotonic() < deadline:
             time.sleep(0.05)
-        first = time.perf_counter() - started
+        out["first"] = time.perf_counter() - started
         time.sleep(3)
-        overview = rss_mb(served.process.pid)
-        at_street = float("nan")
+        out["overview"] = rss_mb(served.process.pid)
         if street:
             page.get_by_test_id("search").locator("input").fill(street)
             page.get_by_role("option").first.click(timeout=30_000)
             page.keyboard.press("Escape")
             time.sleep(8)
             print(f"   street level: {page.get_by_test_id('status-city').inner_text()}", flush=True)
-            at_street = rss_mb(served.process.pid)
-        return first, overview, at_street
+            out["street"] = rss_mb(served.process.pid)
+        return out
 
 
 def bench_serving(folder: Path, street: str) -> None:
-    city, overview, street_rss = first_frame((str(folder),), street=street)
-    demo, demo_rss, _ = first_frame((str(DEMO),))
-    report("twin serve DIR start -> first frame in Chromium vs the demo district", city, demo)
+    city = first_frame((str(folder),), street=street)
+    demo = first_frame((str(DEMO),))
+    report("twin serve DIR start -> first frame in Chromium vs the demo district", city["first"], demo["first"])
+    report("twin serve DIR start -> the 'serving' line vs the demo district", city["serving"], demo["serving"])
     print(
-        f"   serving process memory: overview {overview:.0f} MB, street level {street_rss:.0f} MB "
-        f"(demo district {demo_rss:.0f} MB)",
+        f"   serving process memory: at the serving line {city['rss_serving']:.0f} MB, overview {city['overview']:.0f}"
+        f" MB, street level {city['street']:.0f} MB (demo district {demo['overview']:.0f} MB)",
         flush=True,
     )
 
