@@ -186,6 +186,8 @@ def test_a_red_reading_reaches_two_browsers_within_a_second(chromium, server, ar
         for i, pixels in enumerate(after):
             assert red_share(pixels) > before[i] + 0.002, (before, [red_share(p) for p in after])
         assert "gas" in pages[1].get_by_test_id("alert-bldg-006").inner_text()
+        fired = pages[1].get_by_test_id("alert-trigger-bldg-006").inner_text()  # the firing reading, apart
+        assert "GAS-B006 30" in fired and "%LEL" in fired, fired
         print(f"alert seen after {seen} s, red pictures after {pictured} s")
     finally:
         for page in pages:

@@ -343,3 +343,16 @@ def test_acknowledge_and_tour_through_the_triggers(twin, service):
     assert info["level"] == "red" and info["sensors"][0]["svg"].startswith("<svg") and info["alerts"]
     png = actions.twin_snapshot(view_id)
     assert png["filename"].endswith(".png") and len(png["png"]) > 1000
+
+
+def test_an_alert_row_gives_the_reading_that_fired_it_apart_from_the_current_one(twin, tmp_path):
+    svc = RiskService.from_twin(twin, store_path=tmp_path / "s.duckdb").open()
+    try:
+        red_reading(svc, value=31.0, ago=20.0)  # fires the alert
+        red_reading(svc, value=27.6, ago=5.0)  # eases, still red: the trigger stays
+        (row,) = [r for r in alert_rows(twin, svc, svc.alerts()) if r["asset"] == "bldg-006"]
+        assert row["trigger"].startswith("GAS-B006 31") and "%LEL" in row["trigger"]
+        assert "GAS-B006 27" in row["values"] or "GAS-B006 28" in row["values"]
+        assert abs(row["trigger_ts"] - (time.time() - 20.0)) < 5.0
+    finally:
+        svc.close()

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyvista as pv
 
+from twin.faces.app.asset_details import reading_text
 from twin.faces.rendering import DEFAULT_COLORS
 from twin.risk.colours import LEVEL_RGB, level_colors
 from twin.risk.interface import RiskView
@@ -284,7 +285,8 @@ def _direct(mapper, name: str, association: str) -> None:
 
 
 def alert_rows(twin: Twin, service: RiskView, alerts: list[dict], limit: int = 50) -> list[dict]:
-    """Alerts for people: most severe then oldest first, with the asset's row, name and latest values."""
+    """Alerts for people: most severe then oldest first, with the asset's row, name, the reading that
+    fired each (``trigger``, ``trigger_ts``) and its sensors' latest values, apart."""
     order = {name: code for code, name in enumerate(NAMES)}
     alerts = sorted(alerts, key=lambda a: (-order.get(a["level"], 0), a["opened"]))[:limit]
     sensors, last = service.sensors, service.last_values()
@@ -294,7 +296,13 @@ def alert_rows(twin: Twin, service: RiskView, alerts: list[dict], limit: int = 5
         name = str(twin.assets["name"][index]) if index is not None else alert["asset"]
         mine = np.flatnonzero(sensors.asset == alert["asset"])
         values = ", ".join(
-            f"{sensors.ids[s]} {last[s]:.4g} {sensors.unit[s]}".strip() for s in mine if np.isfinite(last[s])
+            f"{sensors.ids[s]} {reading_text(float(last[s]), str(sensors.unit[s]))}"
+            for s in mine
+            if np.isfinite(last[s])
+        )
+        fired = alert.get("trigger_sensor")  # the reading that fired the alert or raised its peak
+        trigger = (
+            f"{fired} {reading_text(alert.get('trigger_value'), alert.get('trigger_unit') or '')}" if fired else ""
         )
         rows.append(
             {
@@ -308,6 +316,8 @@ def alert_rows(twin: Twin, service: RiskView, alerts: list[dict], limit: int = 5
                 "rule": alert["rule"],
                 "reason": alert["message"],
                 "values": values,
+                "trigger": trigger,
+                "trigger_ts": alert.get("trigger_ts") if fired else None,
                 "opened": alert["opened"],
                 "acked": alert["acked"] is not None,
                 "acked_by": alert["acked_by"],

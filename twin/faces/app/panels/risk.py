@@ -179,8 +179,12 @@ def _alerts_card() -> None:
                     f"{{{{ {level('a.level', 'label')}.toUpperCase() }}}} · {{{{ a.name }}}}",
                     classes="text-body-2 font-weight-bold",
                 )
-                v3.VListItemSubtitle(  # one line; the whole of it on hover (title)
-                    text("triggered by") + f" {{{{ {REASON.format(a='a')} }}}}",
+                v3.VListItemSubtitle(  # one line: the firing reading and when, then why; the whole on hover
+                    text("triggered by")
+                    + " {{ a.trigger ? a.trigger + ' (' + new Date(a.trigger_ts * 1000).toLocaleTimeString("
+                    + LOCALE_JS
+                    + ") + ') · ' : '' }}"
+                    + f"{{{{ {REASON.format(a='a')} }}}}",
                     raw_attrs=[testid("'alert-trigger-' + a.asset", bound=True), f':title="{REASON.format(a="a")}"'],
                 )
                 v3.VListItemSubtitle(
