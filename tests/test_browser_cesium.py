@@ -4,7 +4,8 @@ The npm package ``cesium`` (installed by ``tasks.py`` in ``.npm-tools``) is serv
 from a local http.server; the page (``tests/interop/cesium_page.html``) has no Ion token, no base
 layer and no terrain server.  It loads ``tileset.json`` with ``Cesium3DTileset.fromUrl``, waits for
 ``allTilesLoaded`` and two frames, then reads every loaded feature's ``id`` and ``risk_level``
-(``content.getFeature(i).getProperty``) and picks the feature at the centre of the view.
+(``content.getFeature(i).getProperty``; two buildings are baked red and orange) and picks the
+feature at the centre of the view.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from twin.tiling import BuildOptions, build_tileset
 
 CESIUM = ROOT / ".npm-tools" / "node_modules" / "cesium" / "Build" / "Cesium"
 PAGE = ROOT / "tests" / "interop" / "cesium_page.html"
+#: the levels baked into the tileset (as ``twin tile --risk-from STORE`` does from a live store)
+RISK = {"bldg-006": "red", "bldg-011": "orange"}
 
 pytestmark = [
     pytest.mark.browser,
@@ -41,7 +44,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 def site(tmp_path_factory):
     """The demo tileset, Cesium's Build/Cesium and the page, served on a free local port."""
     root = tmp_path_factory.mktemp("cesium-site")
-    report = build_tileset(DEMO, root / "tiles", BuildOptions(workers=2))
+    report = build_tileset(DEMO, root / "tiles", BuildOptions(workers=2, risk=RISK))
     assert report.ok, report.failures
     (root / "cesium").symlink_to(CESIUM)
     (root / "index.html").symlink_to(PAGE)
@@ -79,7 +82,8 @@ def test_cesium_loads_draws_and_reads_the_tileset(site, artifacts):
     assert result["featureCount"] > 100
     for feature in features:
         assert assets["id"][feature["asset_row"]] == feature["id"]
-        assert feature["risk_level"] == "none"
+        assert feature["risk_level"] == RISK.get(feature["id"], "none")
+    assert {f["id"] for f in features if f["risk_level"] != "none"} == set(RISK)  # read in CesiumJS
     kinds = {f["kind"] for f in features}
     assert {"Building", "point class"} <= kinds
     assert result["picked"] is not None and result["picked"]["id"] in assets["id"]

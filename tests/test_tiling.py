@@ -394,3 +394,50 @@ def test_a_killed_runs_half_written_tiles_are_removed_before_a_build(tmp_path):
     (tmp_path / "tiles" / "0" / ".b.glb.4242.tmp").write_bytes(b"half")  # a writer killed mid-write
     assert remove_partial_writes(tmp_path) == 1
     assert [p.name for p in (tmp_path / "tiles").rglob("*")] == ["0", "a.glb"]
+
+
+# -- risk baked at export ------------------------------------------------------------------------
+def _risk_of_features(out: Path) -> dict[str, set[tuple[str, str]]]:
+    """Asset id -> the (risk_level, risk_grade) pairs its features carry across every GLB."""
+    seen: dict[str, set[tuple[str, str]]] = {}
+    for glb in (out / "tiles").rglob("*.glb"):
+        table = glb_features(glb)
+        for asset, level, grade in zip(table["id"], table["risk_level"], table["risk_grade"], strict=True):
+            seen.setdefault(asset, set()).add((level, grade))
+    return seen
+
+
+def test_risk_levels_are_baked_into_the_features_and_a_change_rewrites_only_that_sources_tiles(tmp_path):
+    manifest = small_scene(tmp_path / "scene")
+    out = tmp_path / "out"
+    risk = {"bldg-006": "red", "bldg-011": "orange", "no-such-asset": "red"}
+    first = build_tileset(manifest, out, BuildOptions(workers=2, risk=risk))
+    assert first.ok, first.failures
+    seen = _risk_of_features(out)
+    assert seen["bldg-006"] == {("red", "I")} and seen["bldg-011"] == {("orange", "II")}  # at every level of detail
+    assert all(pairs == {("none", "")} for asset, pairs in seen.items() if asset not in risk)
+    untouched = {p: p.stat().st_mtime_ns for p in (out / "tiles").rglob("*.glb") if "/district-" not in str(p)}
+    second = build_tileset(manifest, out, BuildOptions(workers=2, risk={"bldg-006": "yellow"}))
+    assert second.ok and second.rebuilt and all("/district-" in uri for uri in second.rebuilt)
+    assert all(p.stat().st_mtime_ns == t for p, t in untouched.items())  # the networks' tiles: no level changed
+    seen = _risk_of_features(out)
+    assert seen["bldg-006"] == {("yellow", "III")} and seen["bldg-011"] == {("none", "")}
+
+
+def test_twin_tile_risk_from_a_live_store(tmp_path):
+    from twin.loading import load
+    from twin.risk.service import RiskService
+
+    store = tmp_path / "risk.duckdb"
+    service = RiskService.from_twin(load(DEMO), store_path=store).open()
+    try:
+        service.ingest([{"sensor": "GAS-B006", "ts": int(time.time() * 1000), "value": 30.0}])  # red at bldg-006
+        assert service.asset("bldg-006")["risk"]["level"] == "red"
+    finally:
+        service.close()
+    manifest = small_scene(tmp_path / "scene")
+    run = twin_cli("tile", manifest, "-o", tmp_path / "out", "--workers", "1", "--risk-from", store, "--json")
+    assert run.returncode == 0, run.stderr
+    assert _risk_of_features(tmp_path / "out")["bldg-006"] == {("red", "I")}
+    missing = twin_cli("tile", manifest, "-o", tmp_path / "out2", "--risk-from", tmp_path / "nope.duckdb")
+    assert missing.returncode == 2 and "nope.duckdb" in missing.stderr and "no such risk store" in missing.stderr

@@ -258,6 +258,15 @@ class Store:
         ).fetchnumpy()
         return np.asarray(columns["asset"], dtype=np.int64), np.asarray(columns["level"], dtype=np.int8)
 
+    def asset_levels_at(self, t: float) -> dict[str, int]:
+        """Asset id -> level code at ``t`` (epoch s), for every asset whose level was ever recorded."""
+        rows = self._read(
+            "SELECT a.id, arg_max(l.level, l.seq) FROM levels l JOIN assets a ON a.key = l.asset "
+            "WHERE l.ts <= $1 GROUP BY a.id",
+            [t],
+        ).fetchall()
+        return {str(asset): int(level) for asset, level in rows}
+
     def level_range(self) -> tuple[float, float] | None:
         """Epoch seconds of the first and last recorded level change (None before any)."""
         lo, hi = _one(self._read("SELECT min(ts), max(ts) FROM levels"))

@@ -10,10 +10,11 @@ gives to another worker.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -58,6 +59,9 @@ class BuildOptions:
     chunk_bytes: int = 8 << 20  # CityJSONSeq parts (about 9,000 LoD1/LoD2 buildings)
     batch: int = 16
     progress: Progress | None = None
+    #: asset id -> its risk level name ("red", "orange", "yellow", "blue") baked into the features
+    #: (``twin tile --risk-from STORE``); an asset not named is "none"
+    risk: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -310,6 +314,7 @@ class _Build:
         fragment, renamed = self.ids.claim(fragment, results[0].name)
         self.fragments.append(fragment)
         renamed = tuple(offset + r for r in renamed)
+        risk_file, risk_hash = self._risk_of(fragment, results[0].name, offset)
         parts: dict[str, list[tuple[dict[str, Any], int | tuple[int, ...], str]]] = {}
         for n, result in enumerate(ok):
             mapping = offset if maps is None else maps[n]
@@ -319,7 +324,7 @@ class _Build:
                 parts.setdefault(node_uri(tuple(piece["key"]), piece["layer"]), []).append((piece, rows, rows_hash))
         batch: list[jobs.TileJob] = []
         for uri, pieces in parts.items():
-            tile_hash = digest(str(TILER_VERSION), *(p["hash"] + h for p, _, h in pieces))
+            tile_hash = digest(str(TILER_VERSION), risk_hash, *(p["hash"] + h for p, _, h in pieces))
             if self.state.is_done(uri, tile_hash) and (self.out / uri).exists():
                 self.report.skipped += 1
                 continue
@@ -335,6 +340,8 @@ class _Build:
                     family=first["family"],
                     renamed=renamed,
                     single_sided=all(p.get("single_sided", False) for p, _, _ in pieces),
+                    risk_file=risk_file,
+                    risk_offset=offset,
                 )
             )
         for start in range(0, len(batch), self.options.batch):
@@ -346,6 +353,28 @@ class _Build:
             pending.add(future)
             self.total += 1
         return offset + int(fragment.num_rows)
+
+    def _risk_of(self, fragment: Any, source: str, offset: int) -> tuple[str, str]:
+        """The risk codes of a source's index rows (:data:`jobs.RISK_LEVELS`) in a file its tile jobs
+        read, and their digest (part of each tile's hash: a changed level rewrites that source's
+        tiles); ``("", "")`` when no asset of it is at risk."""
+        if not self.options.risk:
+            return "", ""
+        code = {name: c for c, name in enumerate(jobs.RISK_LEVELS)}
+        risk = self.options.risk
+        levels = np.fromiter(
+            (code.get(risk.get(i, "none"), 0) for i in fragment.column("id").to_pylist()), np.uint8, fragment.num_rows
+        )
+        if not levels.any():
+            return "", ""
+        levels_hash = digest(levels.tobytes())
+        file = self.out / WORK / "risk" / f"{digest(source)[:16]}-{offset}-{levels_hash[:16]}.npy"
+        if not file.exists():
+            file.parent.mkdir(parents=True, exist_ok=True)
+            buffer = io.BytesIO()
+            np.save(buffer, levels, allow_pickle=False)
+            atomic_write(file, buffer.getvalue())
+        return str(file), levels_hash
 
     def _tick(self, what: str) -> None:
         self.done += 1

@@ -31,6 +31,10 @@ from twin.tiling.pieces import Piece, cut
 from twin.tiling.state import atomic_write, digest
 
 log = logging.getLogger(__name__)
+#: the risk levels a feature carries (the four-colour scale, codes as baked by ``twin tile --risk-from``)
+RISK_LEVELS = ("none", "blue", "yellow", "orange", "red")
+#: and their grades as the field writes them (red I major ... blue IV low)
+RISK_GRADES = ("", "IV", "III", "II", "I")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ class TileJob:
     family: str
     renamed: tuple[int, ...] = ()  # index rows whose id the index qualifies as "<source>/<id>"
     single_sided: bool = False  # every part a closed outward solid: the material is not doubleSided
+    risk_file: str = ""  # the source's risk codes by index row - risk_offset (RISK_LEVELS); "" for none
+    risk_offset: int = 0
 
 
 @dataclass
@@ -283,7 +289,14 @@ def _gather(job: TileJob) -> tuple[np.ndarray, np.ndarray, np.ndarray, Features]
         id=ids,
         kind=[text["kind"][i] for i in first],
         name=[text["name"][i] for i in first],
-        risk_level=["none"] * len(unique),
-        risk_grade=[""] * len(unique),
+        **_risk(job, unique),
     )
     return np.concatenate(positions), np.concatenate(colours), inverse[np.concatenate(features)], table
+
+
+def _risk(job: TileJob, rows: np.ndarray) -> dict[str, list[str]]:
+    """The features' ``risk_level`` and ``risk_grade`` columns (the four-colour scale's name and grade)."""
+    if not job.risk_file:
+        return {"risk_level": ["none"] * len(rows), "risk_grade": [""] * len(rows)}
+    codes = np.load(job.risk_file, mmap_mode="r", allow_pickle=False)[rows - job.risk_offset].tolist()
+    return {"risk_level": [RISK_LEVELS[c] for c in codes], "risk_grade": [RISK_GRADES[c] for c in codes]}
